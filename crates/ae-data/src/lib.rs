@@ -1,0 +1,25 @@
+//! Datasets for autoencoders on Burn.
+//!
+//! - [`idx`]: the IDX (MNIST-format) file format, raw or gzip, read and written with typed errors.
+//! - [`mnist`]: MNIST-format folders, Fashion-MNIST where Debian installs it, and an embedded
+//!   sample of 10,000 real MNIST digits that needs no network.
+//! - [`image_folder`]: PNG/JPEG/BMP folders, resized, grayscale or RGB, optional class folders.
+//! - [`ImageDataset`]: the in-memory dataset all of them produce (a Burn [`Dataset`]), with
+//!   seeded splits; [`ImageBatcher`] turns its items into `[N, C, H, W]` tensors in `[0, 1]`.
+//! - [`DatasetSource`]: one value naming any of the above, for command lines.
+//!
+//! [`Dataset`]: burn::data::dataset::Dataset
+
+pub mod batcher;
+pub mod dataset;
+pub mod error;
+pub mod idx;
+pub mod image_folder;
+pub mod mnist;
+mod source;
+
+pub use batcher::{ImageBatch, ImageBatcher};
+pub use dataset::{ImageDataset, ImageItem, ImageShape};
+pub use error::{DataError, Result};
+pub use mnist::{TrainTest, fashion_mnist, mnist, mnist_sample};
+pub use source::DatasetSource;

@@ -1,0 +1,51 @@
+//! Errors of model construction, saving and loading.
+
+use std::path::PathBuf;
+
+/// What can go wrong when building, saving or loading a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// A configuration value is out of range or inconsistent with another.
+    #[error("invalid model configuration: `{field}` {message}")]
+    InvalidConfig {
+        /// The field (dotted path for nested configs).
+        field: &'static str,
+        /// What is wrong and what to use instead.
+        message: String,
+    },
+
+    /// A file could not be read or written.
+    #[error("cannot access {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A configuration file is not valid JSON for this model (the message gives line and column).
+    #[error("{}: not a valid model configuration: {source}", path.display())]
+    ConfigJson {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error, with line and column.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A weights file is not a burnpack file, or does not fit the model of the configuration.
+    #[error(
+        "{}: cannot load weights: {message}; was this file saved from a model of the same configuration?",
+        path.display()
+    )]
+    Weights {
+        /// The weights file.
+        path: PathBuf,
+        /// Burn's message.
+        message: String,
+    },
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = ModelError> = std::result::Result<T, E>;

@@ -1,0 +1,21 @@
+//! A zoo of autoencoders on Burn, written once for every backend.
+//!
+//! Every model implements [`Autoencoder`] (`encode`, `decode`, `forward` with its loss terms,
+//! `reconstruct`) and [`SavedModel`] (a folder with `config.json` and `model.bpk`, loaded back in
+//! one call). Models are built from `#[derive(Config)]` configurations with `init(&device)`, as
+//! Burn's own layers are; the [`Device`](burn::tensor::Device) picks the backend at run time.
+//!
+//! - [`vanilla`]: the dense (MLP) autoencoder.
+
+pub mod autoencoder;
+pub mod dense;
+pub mod error;
+pub mod loss;
+pub mod persist;
+pub mod vanilla;
+
+pub use autoencoder::{Autoencoder, AutoencoderOutput, LossTerm};
+pub use error::{ModelError, Result};
+pub use loss::ReconstructionLoss;
+pub use persist::SavedModel;
+pub use vanilla::{OutputActivation, VanillaAutoencoder, VanillaAutoencoderConfig};

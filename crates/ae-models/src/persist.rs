@@ -1,0 +1,117 @@
+//! Saving and loading weights (burnpack) and configurations (JSON), atomically.
+//!
+//! Every write goes to a temporary file in the destination folder and is renamed into place, so
+//! an interrupted save never leaves a half-written file under the final name.
+
+use std::fs;
+use std::path::Path;
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::Device;
+
+use crate::error::{ModelError, Result};
+
+/// The file name of a model's configuration inside a model folder.
+pub const CONFIG_FILE: &str = "config.json";
+/// The file name of a model's weights inside a model folder.
+pub const WEIGHTS_FILE: &str = "model.bpk";
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |e| ModelError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| io(std::io::Error::other("no file name")))?;
+    let mut tmp_name = name.to_os_string();
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    fs::write(&tmp, bytes).map_err(io)?;
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        io(e)
+    })
+}
+
+/// Saves a module's parameters as a burnpack file.
+pub fn save_weights<M: Module>(module: M, path: &Path) -> Result<()> {
+    let bytes = module
+        .into_record()
+        .into_bytes()
+        .map_err(|e| ModelError::Weights {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    write_atomic(path, &bytes)
+}
+
+/// Loads parameters from a burnpack file into `module` (which fixes the device and the shapes).
+pub fn load_weights<M: Module>(module: M, path: &Path) -> Result<M> {
+    if !path.is_file() {
+        return Err(ModelError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        });
+    }
+    let weights_error = |e: burn::store::RecordError| ModelError::Weights {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let record = ModuleRecord::load(path).map_err(weights_error)?;
+    module.try_load_record(record).map_err(weights_error)
+}
+
+/// Saves a configuration as pretty JSON.
+pub fn save_config<C: Config>(config: &C, path: &Path) -> Result<()> {
+    let json = serde_json::to_string_pretty(config).map_err(|e| ModelError::ConfigJson {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    write_atomic(path, json.as_bytes())
+}
+
+/// Loads a configuration from JSON; a parse error names the file, line and column.
+pub fn load_config<C: Config>(path: &Path) -> Result<C> {
+    let text = fs::read_to_string(path).map_err(|e| ModelError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    serde_json::from_str(&text).map_err(|e| ModelError::ConfigJson {
+        path: path.to_path_buf(),
+        source: e,
+    })
+}
+
+/// A model that can be rebuilt from its configuration: saved as a folder holding
+/// [`CONFIG_FILE`] and [`WEIGHTS_FILE`], loaded back in one call.
+pub trait SavedModel: Module + Sized {
+    /// The configuration type.
+    type Config: Config;
+
+    /// The configuration this model was built from.
+    fn config(&self) -> &Self::Config;
+
+    /// Builds a freshly initialised model, validating the configuration.
+    fn from_config(config: &Self::Config, device: &Device) -> Result<Self>;
+
+    /// Writes `config.json` and `model.bpk` into `dir` (created if needed).
+    fn save(&self, dir: &Path) -> Result<()> {
+        fs::create_dir_all(dir).map_err(|e| ModelError::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        })?;
+        save_config(self.config(), &dir.join(CONFIG_FILE))?;
+        save_weights(self.clone(), &dir.join(WEIGHTS_FILE))
+    }
+
+    /// Loads a model saved by [`SavedModel::save`] onto `device`.
+    fn load(dir: &Path, device: &Device) -> Result<Self> {
+        let config: Self::Config = load_config(&dir.join(CONFIG_FILE))?;
+        let model = Self::from_config(&config, device)?;
+        load_weights(model, &dir.join(WEIGHTS_FILE))
+    }
+}

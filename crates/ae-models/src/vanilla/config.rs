@@ -1,0 +1,105 @@
+use burn::config::Config;
+use burn::nn::{ActivationConfig, Initializer};
+use burn::tensor::Device;
+
+use crate::error::{ModelError, Result};
+use crate::loss::ReconstructionLoss;
+use crate::vanilla::VanillaAutoencoder;
+
+/// What the decoder's last layer is followed by.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum OutputActivation {
+    /// Sigmoid: reconstructions in `(0, 1)`, like pixel intensities. Required by BCE.
+    Sigmoid,
+    /// None: unbounded reconstructions (for standardised, not `[0, 1]`, data).
+    Identity,
+}
+
+/// Configuration of a [`VanillaAutoencoder`], a dense (MLP) autoencoder.
+///
+/// The defaults are the deep autoencoder of the Keras tutorial ("Building Autoencoders in
+/// Keras"): 784-128-64-32-64-128-784, ReLU after every hidden layer and on the code, a sigmoid
+/// output, trained with MSE.
+#[derive(Config, Debug)]
+pub struct VanillaAutoencoderConfig {
+    /// Shape of one input image, `[channels, height, width]`.
+    #[config(default = "[1, 28, 28]")]
+    pub input_shape: [usize; 3],
+    /// Widths of the encoder's hidden layers, input side first; the decoder mirrors them.
+    #[config(default = "vec![128, 64]")]
+    pub hidden: Vec<usize>,
+    /// Size of the code.
+    #[config(default = 32)]
+    pub latent_dim: usize,
+    /// Activation after each hidden layer.
+    #[config(default = "ActivationConfig::Relu")]
+    pub activation: ActivationConfig,
+    /// Activation applied to the code (Keras' tutorial uses ReLU; `Identity` gives a linear
+    /// bottleneck, closer to PCA).
+    #[config(default = "ActivationConfig::Relu")]
+    pub latent_activation: ActivationConfig,
+    /// What follows the decoder's last layer.
+    #[config(default = "OutputActivation::Sigmoid")]
+    pub output_activation: OutputActivation,
+    /// The reconstruction loss (averaged over every pixel of the batch).
+    #[config(default = "ReconstructionLoss::Mse")]
+    pub loss: ReconstructionLoss,
+    /// Weight initialisation of every layer.
+    #[config(
+        default = "Initializer::KaimingUniform{gain: 0.577_350_269_189_625_8, fan_out_only: false}"
+    )]
+    pub initializer: Initializer,
+}
+
+impl VanillaAutoencoderConfig {
+    /// Values per input image.
+    pub fn input_numel(&self) -> usize {
+        self.input_shape.iter().product()
+    }
+
+    /// Checks that the configuration describes a model that can be built.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |field, message: &str| {
+            Err(ModelError::InvalidConfig {
+                field,
+                message: message.to_string(),
+            })
+        };
+        if self.input_shape.contains(&0) {
+            return invalid("input_shape", "has a zero dimension");
+        }
+        if self.latent_dim == 0 {
+            return invalid("latent_dim", "must be at least 1");
+        }
+        if self.hidden.contains(&0) {
+            return invalid("hidden", "has a layer of width 0");
+        }
+        if self.loss == ReconstructionLoss::Bce
+            && self.output_activation != OutputActivation::Sigmoid
+        {
+            return invalid(
+                "loss",
+                "is Bce, which models intensities in [0, 1]: use output_activation Sigmoid, or loss Mse",
+            );
+        }
+        Ok(())
+    }
+
+    /// Builds the model on `device`, after [`validate`](Self::validate).
+    pub fn try_init(&self, device: &Device) -> Result<VanillaAutoencoder> {
+        self.validate()?;
+        Ok(VanillaAutoencoder::new(self, device))
+    }
+
+    /// Builds the model on `device`.
+    ///
+    /// # Panics
+    /// When the configuration is invalid; use [`try_init`](Self::try_init) for configurations
+    /// that come from users or files.
+    pub fn init(&self, device: &Device) -> VanillaAutoencoder {
+        match self.try_init(device) {
+            Ok(model) => model,
+            Err(err) => panic!("{err}"),
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Choosing a backend and device from a string (`flex`, `ndarray`, `wgpu`, `cuda:1`, ...), in one
+//! place for every example and test.
+
+use std::str::FromStr;
+
+use burn::tensor::Device;
+
+use crate::error::TrainError;
+
+/// The backends this workspace knows, whether or not they are compiled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// Burn's pure-Rust CPU backend (SIMD + rayon): the default.
+    Flex,
+    /// The ndarray CPU backend: the reference implementation (deprecated upstream).
+    NdArray,
+    /// wgpu, on whichever graphics API the machine offers (Vulkan, Metal, DX12, ...).
+    Wgpu,
+    /// wgpu pinned to Vulkan (SPIR-V).
+    Vulkan,
+    /// wgpu pinned to Metal (macOS).
+    Metal,
+    /// NVIDIA CUDA.
+    Cuda,
+}
+
+impl Backend {
+    /// Every backend, in the order `--device` lists them.
+    pub const ALL: [Backend; 6] = [
+        Self::Flex,
+        Self::NdArray,
+        Self::Wgpu,
+        Self::Vulkan,
+        Self::Metal,
+        Self::Cuda,
+    ];
+
+    /// The name used on command lines, and the cargo feature that compiles it in.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Flex => "flex",
+            Self::NdArray => "ndarray",
+            Self::Wgpu => "wgpu",
+            Self::Vulkan => "vulkan",
+            Self::Metal => "metal",
+            Self::Cuda => "cuda",
+        }
+    }
+
+    /// Whether this binary was compiled with the backend's feature.
+    pub const fn is_compiled(self) -> bool {
+        match self {
+            Self::Flex => cfg!(feature = "flex"),
+            Self::NdArray => cfg!(feature = "ndarray"),
+            Self::Wgpu => cfg!(feature = "wgpu"),
+            Self::Vulkan => cfg!(feature = "vulkan"),
+            Self::Metal => cfg!(feature = "metal"),
+            Self::Cuda => cfg!(feature = "cuda"),
+        }
+    }
+
+    /// The backends compiled into this binary.
+    pub fn compiled() -> Vec<Backend> {
+        Self::ALL.into_iter().filter(|b| b.is_compiled()).collect()
+    }
+
+    /// Whether the backend runs on a GPU (or a software GPU such as lavapipe).
+    pub const fn is_gpu(self) -> bool {
+        !matches!(self, Self::Flex | Self::NdArray)
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A backend and, for GPU backends, which device (`cuda:1`, `wgpu:0`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeviceSpec {
+    /// The backend.
+    pub backend: Backend,
+    /// The device index; `None` lets the backend choose.
+    pub index: Option<usize>,
+}
+
+impl FromStr for DeviceSpec {
+    type Err = TrainError;
+
+    /// Parses `flex`, `ndarray`, `wgpu`, `vulkan`, `metal`, `cuda`, optionally with `:INDEX`.
+    fn from_str(text: &str) -> Result<Self, TrainError> {
+        let text = text.trim().to_ascii_lowercase();
+        let (name, index) = match text.split_once(':') {
+            Some((name, index)) => {
+                let index = index.parse().map_err(|_| TrainError::InvalidDevice {
+                    given: text.clone(),
+                    message: format!("`{index}` is not a device index"),
+                })?;
+                (name.to_string(), Some(index))
+            }
+            None => (text.clone(), None),
+        };
+        let backend = Backend::ALL
+            .into_iter()
+            .find(|b| b.name() == name)
+            .ok_or_else(|| TrainError::InvalidDevice {
+                given: text.clone(),
+                message: format!(
+                    "unknown backend; choose one of {}",
+                    Backend::ALL.map(Backend::name).join(", ")
+                ),
+            })?;
+        if index.is_some() && !backend.is_gpu() {
+            return Err(TrainError::InvalidDevice {
+                given: text,
+                message: format!("the {backend} backend has a single device and takes no index"),
+            });
+        }
+        Ok(Self { backend, index })
+    }
+}
+
+impl std::fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.index {
+            Some(i) => write!(f, "{}:{i}", self.backend),
+            None => write!(f, "{}", self.backend),
+        }
+    }
+}
+
+impl DeviceSpec {
+    /// The spec for a backend's default device.
+    pub const fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            index: None,
+        }
+    }
+
+    /// Creates the device, checking that the backend is compiled in and, for GPU backends, that
+    /// an adapter exists and runs a small computation.
+    ///
+    /// # Errors
+    /// [`TrainError::BackendNotCompiled`] naming the cargo feature to enable, or
+    /// [`TrainError::DeviceUnavailable`] saying what was tried.
+    pub fn device(&self) -> Result<Device, TrainError> {
+        if !self.backend.is_compiled() {
+            return Err(TrainError::BackendNotCompiled {
+                backend: self.backend.name(),
+                compiled: Backend::compiled()
+                    .iter()
+                    .map(|b| b.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        let device = self.create()?;
+        if self.backend.is_gpu() {
+            probe(&device).map_err(|message| TrainError::DeviceUnavailable {
+                device: self.to_string(),
+                message,
+            })?;
+        }
+        Ok(device)
+    }
+
+    #[allow(unreachable_code, unused_variables)]
+    fn create(&self) -> Result<Device, TrainError> {
+        #[cfg(any(feature = "wgpu", feature = "vulkan", feature = "metal"))]
+        let kind = match self.index {
+            Some(i) => burn::tensor::DeviceKind::DiscreteGpu(i),
+            None => burn::tensor::DeviceKind::DefaultDevice,
+        };
+        match self.backend {
+            #[cfg(feature = "flex")]
+            Backend::Flex => return Ok(Device::flex()),
+            #[cfg(feature = "ndarray")]
+            #[allow(deprecated)]
+            Backend::NdArray => return Ok(Device::ndarray()),
+            #[cfg(feature = "wgpu")]
+            Backend::Wgpu => return wgpu_device(kind, self),
+            #[cfg(feature = "vulkan")]
+            Backend::Vulkan => return Ok(Device::vulkan(kind)),
+            #[cfg(feature = "metal")]
+            Backend::Metal => return Ok(Device::metal(kind)),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => return Ok(Device::cuda(self.index.unwrap_or(0))),
+            _ => {}
+        }
+        Err(TrainError::BackendNotCompiled {
+            backend: self.backend.name(),
+            compiled: String::new(),
+        })
+    }
+}
+
+/// wgpu's runtime can be initialised once per process and device kind; later calls reuse it.
+#[cfg(feature = "wgpu")]
+fn wgpu_device(kind: burn::tensor::DeviceKind, spec: &DeviceSpec) -> Result<Device, TrainError> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static DEVICES: OnceLock<Mutex<HashMap<String, Result<Device, String>>>> = OnceLock::new();
+    let key = format!("{kind:?}");
+    let mut devices = DEVICES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let entry = devices.entry(key).or_insert_with(|| {
+        Device::wgpu_options()
+            .device_kind(kind)
+            .init()
+            .map_err(|e| e.to_string())
+    });
+    entry.clone().map_err(|message| TrainError::DeviceUnavailable {
+        device: spec.to_string(),
+        message,
+    })
+}
+
+/// Runs `1 + 2` on the device and reads it back; a missing driver shows up here rather than in
+/// the middle of training. Backends report some failures by panicking, so the probe catches
+/// the panic and returns its message.
+fn probe(device: &Device) -> Result<(), String> {
+    use burn::tensor::Tensor;
+    let device = device.clone();
+    let result = std::panic::catch_unwind(move || {
+        Tensor::<1>::from_floats([1.0, 2.0], &device)
+            .sum()
+            .into_scalar::<f32>()
+    });
+    match result {
+        Ok(v) if (v - 3.0).abs() < 1e-6 => Ok(()),
+        Ok(v) => Err(format!("the device computed 1 + 2 = {v}")),
+        Err(panic) => Err(panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "the backend panicked".to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_names_and_indices() {
+        let spec: DeviceSpec = "cuda:1".parse().unwrap();
+        assert_eq!(spec.backend, Backend::Cuda);
+        assert_eq!(spec.index, Some(1));
+        assert_eq!(spec.to_string(), "cuda:1");
+        assert_eq!("FLEX".parse::<DeviceSpec>().unwrap(), DeviceSpec::new(Backend::Flex));
+        assert!("tpu".parse::<DeviceSpec>().is_err());
+        assert!("flex:2".parse::<DeviceSpec>().is_err());
+        assert!("cuda:x".parse::<DeviceSpec>().is_err());
+    }
+
+    #[test]
+    fn a_backend_not_compiled_in_names_its_feature() {
+        if let Some(missing) = Backend::ALL.into_iter().find(|b| !b.is_compiled()) {
+            let err = DeviceSpec::new(missing).device().unwrap_err();
+            assert!(
+                err.to_string().contains(&format!("--features {}", missing.name())),
+                "{err}"
+            );
+        }
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn flex_is_available() {
+        let device = DeviceSpec::new(Backend::Flex).device().unwrap();
+        let t = burn::tensor::Tensor::<1>::from_floats([2.0, 3.0], &device);
+        assert_eq!(t.sum().into_scalar::<f32>(), 5.0);
+    }
+}

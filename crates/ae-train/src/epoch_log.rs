@@ -1,0 +1,142 @@
+//! One line of metrics per epoch and split, written as JSON lines beside the model.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use burn::train::logger::MetricLogger;
+use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
+use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
+use serde::{Deserialize, Serialize};
+
+/// The metrics of one split of one epoch (epoch means, e.g. `{"Loss": 0.031, "PSNR": 16.2}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// The epoch, from 1.
+    pub epoch: usize,
+    /// `"train"` or `"valid"`.
+    pub split: String,
+    /// Metric name to its value over the epoch.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// A burn-train [`MetricLogger`] that appends one [`EpochMetrics`] JSON line per epoch and split
+/// to a file, and keeps them in memory for the caller (see [`EpochLog::records`]).
+///
+/// Each line is written and flushed when its epoch ends, so an interrupted run keeps the lines of
+/// the epochs it finished.
+pub struct EpochLog {
+    file: Option<File>,
+    path: PathBuf,
+    names: HashMap<MetricId, String>,
+    current: HashMap<String, BTreeMap<String, f64>>,
+    records: Arc<Mutex<Vec<EpochMetrics>>>,
+}
+
+impl EpochLog {
+    /// Opens `path`, appending when `append` (a resumed run) and truncating otherwise.
+    pub fn open(path: &Path, append: bool) -> std::io::Result<Self> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(append)
+            .write(true)
+            .truncate(!append)
+            .open(path)?;
+        Ok(Self {
+            file: Some(file),
+            path: path.to_path_buf(),
+            names: HashMap::new(),
+            current: HashMap::new(),
+            records: Arc::default(),
+        })
+    }
+
+    /// A handle on the lines logged so far; it stays valid after the logger moves into the
+    /// learner.
+    pub fn records(&self) -> Arc<Mutex<Vec<EpochMetrics>>> {
+        self.records.clone()
+    }
+}
+
+fn entry_value(entry: &NumericEntry) -> f64 {
+    match entry {
+        NumericEntry::Value(v) | NumericEntry::Final(v) => *v,
+        NumericEntry::Aggregated {
+            aggregated_value, ..
+        } => *aggregated_value,
+    }
+}
+
+impl MetricLogger for EpochLog {
+    fn log(&mut self, update: MetricsUpdate, _epoch: usize, split: &Split) {
+        let values = self.current.entry(split.to_string()).or_default();
+        for numeric in update.entries_numeric {
+            let Some(name) = self.names.get(&numeric.entry.metric_id) else {
+                continue;
+            };
+            // The epoch's final value when this is the closing entry, else the running mean.
+            let value = match &numeric.numeric_entry {
+                Some(final_entry @ NumericEntry::Final(_)) => Some(entry_value(final_entry)),
+                _ => numeric.running_entry.as_ref().map(entry_value),
+            };
+            if let Some(v) = value {
+                values.insert(name.clone(), v);
+            }
+        }
+    }
+
+    fn read_numeric(
+        &mut self,
+        name: &str,
+        _epoch: usize,
+        _split: &Split,
+    ) -> Result<Vec<NumericEntry>, String> {
+        // Checkpoint selection reads burn-train's own FileMetricLogger, registered first.
+        Err(format!("{} keeps epoch means only, not `{name}`'s history", self.path.display()))
+    }
+
+    fn log_metric_definition(&mut self, definition: MetricDefinition) {
+        self.names
+            .insert(definition.metric_id.clone(), definition.name.to_string());
+    }
+
+    fn log_epoch_summary(&mut self, summary: EpochSummary) {
+        let split = summary.split.to_string();
+        let metrics = self.current.remove(&split).unwrap_or_default();
+        let record = EpochMetrics {
+            epoch: summary.epoch_number,
+            split,
+            metrics,
+        };
+        if let Some(file) = &mut self.file {
+            let written = serde_json::to_string(&record)
+                .map_err(std::io::Error::other)
+                .and_then(|line| writeln!(file, "{line}"))
+                .and_then(|_| file.flush());
+            if let Err(e) = written {
+                log::warn!("cannot write {}: {e}", self.path.display());
+                self.file = None;
+            }
+        }
+        if let Ok(mut records) = self.records.lock() {
+            records.push(record);
+        }
+    }
+}
+
+/// Reads a `metrics.jsonl` file back.
+pub fn read_epoch_log(path: &Path) -> crate::Result<Vec<EpochMetrics>> {
+    let text = std::fs::read_to_string(path).map_err(|e| crate::TrainError::io(path, e))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| crate::TrainError::InvalidArgument {
+                what: "metrics log",
+                message: format!("{} line {}: {e}", path.display(), i + 1),
+            })
+        })
+        .collect()
+}

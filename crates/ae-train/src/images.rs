@@ -1,0 +1,113 @@
+//! Pictures of results: grids of images as PNG files (through the `image` crate).
+
+use std::path::Path;
+
+use image::{GrayImage, ImageBuffer, Luma, Rgb, RgbImage};
+
+use ae_data::ImageShape;
+
+use crate::error::{Result, TrainError};
+
+/// Pixels between tiles of a grid.
+const GAP: u32 = 2;
+
+fn to_byte(v: f32) -> u8 {
+    (v.clamp(0.0, 1.0) * 255.0).round() as u8
+}
+
+/// Draws rows of images (each `[C, H, W]` in `[0, 1]`, flattened) as one PNG, every tile scaled
+/// up `scale` times (nearest neighbour) and separated by a gray gap. Rows may differ in length.
+///
+/// # Errors
+/// When a row's length is not a whole number of images, or the file cannot be written.
+pub fn save_image_grid(path: &Path, rows: &[&[f32]], shape: ImageShape, scale: u32) -> Result<()> {
+    let n = shape.numel();
+    if let Some(bad) = rows.iter().find(|r| r.len() % n != 0) {
+        return Err(TrainError::InvalidArgument {
+            what: "image grid row",
+            message: format!("{} values are not whole {shape} images", bad.len()),
+        });
+    }
+    let scale = scale.max(1);
+    let cols = rows.iter().map(|r| r.len() / n).max().unwrap_or(0) as u32;
+    let (th, tw) = (shape.height as u32 * scale, shape.width as u32 * scale);
+    let width = cols * (tw + GAP) + GAP;
+    let height = rows.len() as u32 * (th + GAP) + GAP;
+    let mut canvas: RgbImage = ImageBuffer::from_pixel(width, height, Rgb([128, 128, 128]));
+    let plane = shape.height * shape.width;
+    for (r, row) in rows.iter().enumerate() {
+        for (c, tile) in row.chunks_exact(n).enumerate() {
+            let (x0, y0) = (GAP + c as u32 * (tw + GAP), GAP + r as u32 * (th + GAP));
+            for y in 0..th {
+                for x in 0..tw {
+                    let i = (y / scale) as usize * shape.width + (x / scale) as usize;
+                    let px = if shape.channels >= 3 {
+                        Rgb([tile[i], tile[plane + i], tile[2 * plane + i]].map(to_byte))
+                    } else {
+                        let v = to_byte(tile[i]);
+                        Rgb([v, v, v])
+                    };
+                    canvas.put_pixel(x0 + x, y0 + y, px);
+                }
+            }
+        }
+    }
+    let save_error = |source| TrainError::Image {
+        path: path.to_path_buf(),
+        source,
+    };
+    // Write through a temporary file so a half-written PNG never appears under the final name.
+    let tmp = path.with_extension("png.tmp");
+    if shape.channels >= 3 {
+        canvas
+            .save_with_format(&tmp, image::ImageFormat::Png)
+            .map_err(save_error)?;
+    } else {
+        let gray: GrayImage =
+            ImageBuffer::from_fn(width, height, |x, y| Luma([canvas.get_pixel(x, y)[0]]));
+        gray.save_with_format(&tmp, image::ImageFormat::Png)
+            .map_err(save_error)?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
+}
+
+/// Saves originals and reconstructions as alternating rows of `per_row` images: originals on top,
+/// their reconstructions below (the picture of the Keras tutorial).
+pub fn save_reconstruction_grid(
+    path: &Path,
+    originals: &[f32],
+    reconstructions: &[f32],
+    shape: ImageShape,
+    per_row: usize,
+) -> Result<()> {
+    let chunk = per_row.max(1) * shape.numel();
+    let rows: Vec<&[f32]> = originals
+        .chunks(chunk)
+        .zip(reconstructions.chunks(chunk))
+        .flat_map(|(o, r)| [o, r])
+        .collect();
+    save_image_grid(path, &rows, shape, 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_has_the_expected_size_and_pixels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.png");
+        let shape = ImageShape::new(1, 2, 3);
+        let white = vec![1.0f32; 6];
+        let black = vec![0.0f32; 6];
+        let row0: Vec<f32> = [white.clone(), black.clone()].concat();
+        save_image_grid(&path, &[&row0, &white], shape, 1).unwrap();
+        let img = image::open(&path).unwrap().into_luma8();
+        // Two columns of width 3 and two rows of height 2, with 2-pixel gaps.
+        assert_eq!(img.dimensions(), (2 * (3 + GAP) + GAP, 2 * (2 + GAP) + GAP));
+        assert_eq!(img.get_pixel(GAP, GAP)[0], 255);
+        assert_eq!(img.get_pixel(GAP + 3 + GAP, GAP)[0], 0);
+        assert_eq!(img.get_pixel(0, 0)[0], 128);
+        assert!(save_image_grid(&path, &[&[0.0; 5]], shape, 1).is_err());
+    }
+}

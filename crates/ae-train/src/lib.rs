@@ -1,0 +1,30 @@
+//! Training, evaluating and saving autoencoders with burn-train.
+//!
+//! - [`fit`] trains any `ae_models::Autoencoder` with burn-train's supervised learner (loss, MSE
+//!   and PSNR metrics, atomic checkpoints, resume, per-epoch JSON lines, progress display).
+//! - [`evaluate`] scores a model on a dataset; [`images`] writes PNG grids.
+//! - [`DeviceSpec`] turns `"flex"`, `"wgpu"`, `"cuda:1"`, ... into a Burn device, with clear
+//!   errors when a backend is not compiled in or has no device.
+//! - [`run_training`] is the whole pipeline of the example trainers, writing an artifact folder.
+
+pub mod checkpoint;
+pub mod device;
+pub mod epoch_log;
+pub mod error;
+pub mod evaluate;
+pub mod experiment;
+pub mod images;
+pub mod learner;
+pub mod metrics;
+pub mod renderer;
+pub mod table;
+pub mod train;
+
+pub use device::{Backend, DeviceSpec};
+pub use epoch_log::EpochMetrics;
+pub use error::{Result, TrainError};
+pub use evaluate::{ReconstructionReport, evaluate, reconstruction_errors};
+pub use experiment::{MachineInfo, RunReport, RunSettings, run_training};
+pub use learner::AutoencoderLearner;
+pub use table::Table;
+pub use train::{Fitted, TrainingConfig, fit};

@@ -1,0 +1,205 @@
+//! Training any autoencoder of the zoo with burn-train's supervised learner.
+
+use std::fmt::Display;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Instant;
+
+use burn::config::Config;
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::module::Module;
+use burn::optim::AdamConfig;
+use burn::tensor::Device;
+use burn::train::logger::FileMetricLogger;
+use burn::train::metric::LossMetric;
+use burn::train::{Learner, SupervisedTraining};
+
+use ae_data::{ImageBatcher, ImageDataset};
+use ae_models::Autoencoder;
+
+use crate::checkpoint::{AtomicFileCheckpointer, latest_complete_checkpoint};
+use crate::epoch_log::{EpochLog, EpochMetrics};
+use crate::error::{Result, TrainError};
+use crate::learner::AutoencoderLearner;
+use crate::metrics::{MseMetric, PsnrMetric};
+use crate::renderer::PlainRenderer;
+
+/// Environment variable: `plain` forces line-by-line progress even on a terminal.
+pub const PROGRESS_ENV: &str = "AE_PROGRESS";
+
+/// How to train: epochs, batch size, optimiser, seed.
+#[derive(Config, Debug)]
+pub struct TrainingConfig {
+    /// Passes over the training images.
+    #[config(default = 10)]
+    pub epochs: usize,
+    /// Images per optimisation step.
+    #[config(default = 256)]
+    pub batch_size: usize,
+    /// Adam's learning rate (constant).
+    #[config(default = 1e-3)]
+    pub learning_rate: f64,
+    /// Adam's settings. Epsilon is PyTorch's 1e-8 rather than Burn's default 1e-5, so that runs
+    /// compare like with like.
+    #[config(default = "AdamConfig::new().with_epsilon(1e-8)")]
+    pub optimizer: AdamConfig,
+    /// Seed of weight initialisation, shuffling and the validation split.
+    #[config(default = 42)]
+    pub seed: u64,
+    /// Data-loading threads (0 batches on the training thread).
+    #[config(default = 0)]
+    pub num_workers: usize,
+}
+
+impl TrainingConfig {
+    /// Checks the values are usable.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |what, message: String| Err(TrainError::InvalidArgument { what, message });
+        if self.epochs == 0 {
+            return invalid("epochs", "must be at least 1".into());
+        }
+        if self.batch_size == 0 {
+            return invalid("batch size", "must be at least 1".into());
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return invalid(
+                "learning rate",
+                format!("{} is not a positive number", self.learning_rate),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// What [`fit`] returns.
+pub struct Fitted<M> {
+    /// The trained model, in inference mode on the (non-autodiff) training device.
+    pub model: M,
+    /// Epoch means of every metric, train and valid, including epochs before a resume.
+    pub epochs: Vec<EpochMetrics>,
+    /// The epoch this run resumed after, if it resumed.
+    pub resumed_from: Option<usize>,
+    /// Wall time of the epochs this run executed, validation included.
+    pub seconds: f64,
+    /// Training images processed by this run (epochs run times images per epoch).
+    pub train_images: usize,
+}
+
+/// Trains `model` on `train`, validating on `valid` after each epoch, with burn-train's learner:
+/// loss, MSE and PSNR metrics; checkpoints of the model, optimiser and scheduler after every epoch
+/// (written atomically under `run_dir/checkpoint`); one line per epoch in
+/// `run_dir/metrics.jsonl`; burn-train's TUI on a terminal and plain lines otherwise.
+///
+/// With `resume`, training restarts after the newest complete checkpoint in `run_dir`.
+///
+/// # Errors
+/// On invalid settings, when `resume` finds no checkpoint, or when training fails.
+pub fn fit<M>(
+    model: M,
+    train: ImageDataset,
+    valid: ImageDataset,
+    config: &TrainingConfig,
+    run_dir: &Path,
+    device: &Device,
+    resume: bool,
+) -> Result<Fitted<M>>
+where
+    M: Autoencoder + Module + Display + 'static,
+{
+    config.validate()?;
+    if train.count() == 0 || valid.count() == 0 {
+        return Err(TrainError::InvalidArgument {
+            what: "dataset",
+            message: format!(
+                "training needs images in both splits ({}: {}, {}: {})",
+                train.name(),
+                train.count(),
+                valid.name(),
+                valid.count()
+            ),
+        });
+    }
+    std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
+    let checkpoint_dir = run_dir.join("checkpoint");
+    let resumed_from = if resume {
+        Some(
+            latest_complete_checkpoint(&checkpoint_dir).ok_or_else(|| TrainError::NoCheckpoint {
+                dir: checkpoint_dir.clone(),
+            })?,
+        )
+    } else {
+        None
+    };
+
+    let batches_per_epoch = train.count().div_ceil(config.batch_size);
+    let train_loader = DataLoaderBuilder::new(ImageBatcher::new())
+        .batch_size(config.batch_size)
+        .shuffle(config.seed)
+        .num_workers(config.num_workers)
+        .set_device(device.clone())
+        .build(train.clone());
+    let valid_loader = DataLoaderBuilder::new(ImageBatcher::new())
+        .batch_size(config.batch_size)
+        .num_workers(config.num_workers)
+        .set_device(device.clone())
+        .build(valid);
+
+    let metrics_path = run_dir.join("metrics.jsonl");
+    let epoch_log = EpochLog::open(&metrics_path, resume).map_err(|e| TrainError::io(&metrics_path, e))?;
+    let records = epoch_log.records();
+    let previous = if resume && metrics_path.is_file() {
+        // Keep the epochs the interrupted run finished (up to the checkpoint resumed from).
+        let upto = resumed_from.unwrap_or(0);
+        crate::epoch_log::read_epoch_log(&metrics_path)?
+            .into_iter()
+            .filter(|r| r.epoch <= upto)
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    let mut training = SupervisedTraining::new(run_dir, train_loader, valid_loader)
+        .metrics((LossMetric::new(), MseMetric::new(), PsnrMetric::new()))
+        // burn-train's file logger first: checkpoint selection reads metric history from it.
+        .with_metric_logger(FileMetricLogger::new(run_dir))
+        .with_metric_logger(epoch_log)
+        .with_custom_checkpointers(
+            AtomicFileCheckpointer::new(&checkpoint_dir, "model"),
+            AtomicFileCheckpointer::new(&checkpoint_dir, "optim"),
+            AtomicFileCheckpointer::new(&checkpoint_dir, "scheduler"),
+        )
+        .num_epochs(config.epochs)
+        .summary();
+    let terminal = std::io::stdout().is_terminal()
+        && std::env::var(PROGRESS_ENV).map_or(true, |v| v != "plain");
+    if !terminal {
+        training = training.renderer(Box::new(PlainRenderer::new()));
+    }
+    if let Some(epoch) = resumed_from {
+        training = training.checkpoint(epoch);
+    }
+
+    device.seed(config.seed);
+    let learner = Learner::new(
+        AutoencoderLearner::new(model),
+        config.optimizer.init(),
+        config.learning_rate,
+    );
+    let start = Instant::now();
+    let result = training.launch(learner);
+    let seconds = start.elapsed().as_secs_f64();
+    if let Some(error) = result.error {
+        return Err(TrainError::Training(error.to_string()));
+    }
+    let epochs_run = config.epochs - resumed_from.unwrap_or(0);
+    let mut epochs: Vec<EpochMetrics> = previous;
+    epochs.extend(records.lock().map(|r| r.clone()).unwrap_or_default());
+    log::info!("{batches_per_epoch} batches per epoch, {epochs_run} epochs in {seconds:.1} s");
+    Ok(Fitted {
+        model: result.model.model,
+        epochs,
+        resumed_from,
+        seconds,
+        train_images: epochs_run * train.count(),
+    })
+}

@@ -1,0 +1,80 @@
+//! The same model, with the same weights, gives the same outputs on every compiled backend.
+//!
+//! wgpu runs where a Vulkan (or Metal/DX12) adapter exists — Mesa's software `lavapipe`
+//! (`apt-get install mesa-vulkan-drivers`) is enough — and is skipped with a printed reason
+//! otherwise, unless `AE_REQUIRE_WGPU=1`, which turns a missing adapter into a failure.
+
+use ae_data::{ImageBatcher, mnist_sample};
+use ae_models::{Autoencoder, VanillaAutoencoderConfig};
+use ae_train::{Backend, DeviceSpec};
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::Dataset;
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::{Device, Tensor};
+
+/// Every compiled backend but the reference, with a usable device.
+fn other_devices() -> Vec<(Backend, Device)> {
+    let require_wgpu = std::env::var("AE_REQUIRE_WGPU").is_ok_and(|v| v == "1");
+    let mut devices = Vec::new();
+    for backend in [Backend::NdArray, Backend::Wgpu] {
+        if !backend.is_compiled() {
+            assert!(
+                !(backend == Backend::Wgpu && require_wgpu),
+                "AE_REQUIRE_WGPU=1 but this test binary was built without the wgpu feature"
+            );
+            eprintln!("skipped {backend}: not compiled in (cargo feature `{backend}`)");
+            continue;
+        }
+        match DeviceSpec::new(backend).device() {
+            Ok(device) => devices.push((backend, device)),
+            Err(err) if backend == Backend::Wgpu && !require_wgpu => {
+                eprintln!("skipped {backend}: {err}");
+            }
+            Err(err) => panic!("{backend}: {err}"),
+        }
+    }
+    devices
+}
+
+fn max_abs_diff(a: Tensor<2>, b: Tensor<2>) -> f32 {
+    let a = a.into_data().to_vec::<f32>().unwrap();
+    let b = b.into_data().to_vec::<f32>().unwrap();
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn vanilla_forward_agrees_across_backends() {
+    let reference = DeviceSpec::new(Backend::Flex).device().unwrap();
+    reference.seed(7);
+    let config = VanillaAutoencoderConfig::new();
+    let model = config.init(&reference);
+    let weights = model.clone().into_record().into_bytes().unwrap();
+
+    // Sixteen real digits from the embedded sample.
+    let test = mnist_sample().unwrap().test;
+    let items: Vec<_> = (0..16).map(|i| test.get(i).unwrap()).collect();
+    let x_ref = ImageBatcher::new().batch(items.clone(), &reference);
+    let out_ref = model.forward(x_ref.images);
+    let loss_ref = out_ref.loss.into_scalar::<f32>();
+    assert!(loss_ref.is_finite() && loss_ref > 0.0);
+
+    let others = other_devices();
+    for (backend, device) in others {
+        let record = ModuleRecord::from_bytes(weights.clone()).unwrap();
+        let copy = config.init(&device).load_record(record);
+        let x = ImageBatcher::new().batch(items.clone(), &device);
+        let out = copy.forward(x.images);
+        let latent = max_abs_diff(out_ref.latent.clone(), out.latent.to_device(&reference));
+        let recon = max_abs_diff(
+            out_ref.reconstruction.clone().flatten(1, 3),
+            out.reconstruction.to_device(&reference).flatten(1, 3),
+        );
+        let loss = out.loss.into_scalar::<f32>();
+        println!("{backend}: max |Δ| latent {latent:.2e}, reconstruction {recon:.2e}, loss {loss} vs {loss_ref}");
+        assert!(latent < 1e-4, "{backend}: latent differs by {latent}");
+        assert!(recon < 1e-5, "{backend}: reconstruction differs by {recon}");
+        assert!((loss - loss_ref).abs() < 1e-6, "{backend}: loss {loss} vs {loss_ref}");
+    }
+}

@@ -1,0 +1,109 @@
+//! Command-line arguments shared by the example trainers, so that every trainer takes the same
+//! `--dataset`, `--device`, `--epochs`, ... flags and reports errors the same way.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use ae_data::DatasetSource;
+use ae_train::{RunSettings, TrainError, TrainingConfig};
+
+/// The flags every trainer takes.
+#[derive(Args, Debug, Clone)]
+pub struct TrainerArgs {
+    /// Dataset: mnist-sample (embedded, the default), fashion-mnist (Debian's
+    /// dataset-fashion-mnist or --data-dir), mnist (needs --data-dir), image-folder (needs
+    /// --data-dir).
+    #[arg(long, default_value = "mnist-sample")]
+    pub dataset: String,
+    /// Folder of the dataset's files (MNIST-format IDX files, or an image folder).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Backend and device: flex, ndarray, wgpu, vulkan, metal, cuda, optionally `:INDEX`
+    /// (each needs its cargo feature, e.g. `--features wgpu`).
+    #[arg(long, default_value = "flex")]
+    pub device: String,
+    /// Passes over the training images (default: the trainer's own).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Images per optimisation step.
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+    /// Size of the latent code.
+    #[arg(long, default_value_t = 32)]
+    pub latent_dim: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Seed of initialisation, shuffling and splits.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Fraction of the training images held out for validation (0: validate on the test split,
+    /// for monitoring only).
+    #[arg(long, default_value_t = 0.1)]
+    pub valid_fraction: f64,
+    /// Use only the first N training and test images (for a quick try).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Data-loading threads.
+    #[arg(long, default_value_t = 0)]
+    pub num_workers: usize,
+    /// Artifact folder (default: runs/<trainer>-<dataset>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue an interrupted run from the newest checkpoint in --out.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+impl TrainerArgs {
+    /// The run settings, with `default_epochs` when `--epochs` is not given.
+    pub fn settings(&self, trainer: &str, default_epochs: usize) -> Result<RunSettings, TrainError> {
+        let dataset = DatasetSource::from_name(&self.dataset, self.data_dir.as_deref())?;
+        if !(0.0..1.0).contains(&self.valid_fraction) {
+            return Err(TrainError::InvalidArgument {
+                what: "--valid-fraction",
+                message: format!("{} is not in [0, 1)", self.valid_fraction),
+            });
+        }
+        let training = TrainingConfig::new()
+            .with_epochs(self.epochs.unwrap_or(default_epochs))
+            .with_batch_size(self.batch_size)
+            .with_learning_rate(self.lr)
+            .with_seed(self.seed)
+            .with_num_workers(self.num_workers);
+        training.validate()?;
+        Ok(RunSettings {
+            trainer: trainer.to_string(),
+            dataset,
+            device: self.device.clone(),
+            training,
+            valid_fraction: self.valid_fraction,
+            limit: self.limit,
+        })
+    }
+
+    /// The artifact folder: `--out`, or `runs/<trainer>-<dataset>`.
+    pub fn out_dir(&self, trainer: &str) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("runs").join(format!("{trainer}-{}", self.dataset)))
+    }
+}
+
+/// Runs `main`, printing an error and its causes and returning a failure exit code on error.
+pub fn exit_on_error<E: std::error::Error>(main: impl FnOnce() -> Result<(), E>) -> ExitCode {
+    match main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            let mut source = err.source();
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
