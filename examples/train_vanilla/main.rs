@@ -10,7 +10,7 @@
 use clap::{Parser, ValueEnum};
 
 use autoencoders::cli::{TrainerArgs, exit_on_error};
-use autoencoders::models::{ReconstructionLoss, VanillaAutoencoderConfig};
+use autoencoders::models::{ReconstructionLoss, VanillaAutoencoderConfig, WeightInit};
 use autoencoders::train::{TrainError, run_training};
 
 const TRAINER: &str = "train_vanilla";
@@ -26,6 +26,15 @@ struct Cli {
     /// Reconstruction loss.
     #[arg(long, value_enum, default_value_t = Loss::Mse)]
     loss: Loss,
+    /// Weight initialisation: keras (Glorot-uniform, zero biases) or pytorch.
+    #[arg(long, value_enum, default_value_t = Init::Keras)]
+    init: Init,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Init {
+    Keras,
+    Pytorch,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -37,7 +46,7 @@ enum Loss {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     exit_on_error(|| -> Result<(), TrainError> {
-        let settings = cli.common.settings(TRAINER, 20)?;
+        let settings = cli.common.settings(TRAINER, 50)?;
         let out = cli.common.out_dir(TRAINER);
         let loss = match cli.loss {
             Loss::Mse => ReconstructionLoss::Mse,
@@ -46,7 +55,11 @@ fn main() -> std::process::ExitCode {
         let config = VanillaAutoencoderConfig::new()
             .with_hidden(cli.hidden.clone())
             .with_latent_dim(cli.common.latent_dim)
-            .with_loss(loss);
+            .with_loss(loss)
+            .with_init(match cli.init {
+                Init::Keras => WeightInit::Keras,
+                Init::Pytorch => WeightInit::PyTorch,
+            });
         let (_model, report) = run_training(&settings, &out, cli.common.resume, |shape, device| {
             Ok(config.with_input_shape(shape.dims()).try_init(device)?)
         })?;

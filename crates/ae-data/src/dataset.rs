@@ -302,9 +302,11 @@ impl Dataset<ImageItem> for ImageDataset {
     fn get(&self, index: usize) -> std::result::Result<ImageItem, DatasetError> {
         let pixels = self
             .image(index)
-            .ok_or_else(|| DatasetError::IndexOutOfBounds {
-                index,
-                len: self.count(),
+            .ok_or_else(|| {
+                DatasetError::new(DataError::InvalidArgument {
+                    what: "dataset index",
+                    message: format!("{index} is past the end of {} ({} images)", self.name, self.count()),
+                })
             })?
             .to_vec();
         Ok(ImageItem {

@@ -42,7 +42,7 @@ pub enum OnBadImage {
 }
 
 /// How to read an image folder.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageFolderOptions {
     /// Every image is resized to `height x width` (bilinear filter).
     pub height: u32,

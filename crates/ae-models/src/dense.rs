@@ -2,8 +2,38 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{Activation, ActivationConfig, Initializer, Linear, LinearConfig};
+use burn::nn::activation::{Activation, ActivationConfig};
+use burn::module::Param;
+use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
+
+/// How fully connected layers are initialised. The two conventions train differently: Keras'
+/// reaches a given loss in fewer steps on dense autoencoders of images.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum WeightInit {
+    /// PyTorch's `nn.Linear` default (also Burn's): weights and biases from
+    /// `U(±1/sqrt(fan_in))`.
+    PyTorch,
+    /// Keras' `Dense` default: Glorot-uniform weights `U(±sqrt(6 / (fan_in + fan_out)))` and zero
+    /// biases.
+    Keras,
+}
+
+impl WeightInit {
+    /// A linear layer `d_input -> d_output` initialised by this convention.
+    pub fn linear(self, d_input: usize, d_output: usize, device: &Device) -> Linear {
+        match self {
+            Self::PyTorch => LinearConfig::new(d_input, d_output).init(device),
+            Self::Keras => {
+                let mut layer = LinearConfig::new(d_input, d_output)
+                    .with_initializer(Initializer::XavierUniform { gain: 1.0 })
+                    .init(device);
+                layer.bias = Some(Param::from_tensor(Tensor::zeros([d_output], device)));
+                layer
+            }
+        }
+    }
+}
 
 /// Configuration of a [`DenseStack`].
 #[derive(Config, Debug)]
@@ -13,11 +43,9 @@ pub struct DenseStackConfig {
     /// Activation after every layer but the last.
     #[config(default = "ActivationConfig::Relu")]
     pub activation: ActivationConfig,
-    /// Weight initialisation (Burn's default for `Linear`, the same bound as PyTorch's).
-    #[config(
-        default = "Initializer::KaimingUniform{gain: 0.577_350_269_189_625_8, fan_out_only: false}"
-    )]
-    pub initializer: Initializer,
+    /// Weight initialisation convention.
+    #[config(default = "WeightInit::Keras")]
+    pub init: WeightInit,
 }
 
 /// Fully connected layers with an activation between them and none after the last, so that the
@@ -43,11 +71,7 @@ impl DenseStackConfig {
         let layers = self
             .widths
             .windows(2)
-            .map(|w| {
-                LinearConfig::new(w[0], w[1])
-                    .with_initializer(self.initializer.clone())
-                    .init(device)
-            })
+            .map(|w| self.init.linear(w[0], w[1], device))
             .collect();
         DenseStack {
             layers,
@@ -89,6 +113,21 @@ mod tests {
         assert_eq!(stack.layers.len(), 2);
         let out = stack.forward(Tensor::ones([5, 6], &device));
         assert_eq!(out.dims(), [5, 3]);
+    }
+
+    #[test]
+    fn keras_init_has_zero_biases_and_glorot_bounds() {
+        let device = Device::flex();
+        let layer = WeightInit::Keras.linear(100, 44, &device);
+        let bias = layer.bias.unwrap().val();
+        assert_eq!(bias.abs().max().into_scalar::<f32>(), 0.0);
+        let w = layer.weight.val();
+        let bound = (6.0f32 / 144.0).sqrt();
+        let max = w.clone().abs().max().into_scalar::<f32>();
+        assert!(max <= bound && max > 0.9 * bound, "max {max}, bound {bound}");
+        let torch = WeightInit::PyTorch.linear(100, 44, &device);
+        let max = torch.weight.val().abs().max().into_scalar::<f32>();
+        assert!(max <= 0.1 && max > 0.09, "max {max}, bound 0.1");
     }
 
     #[test]

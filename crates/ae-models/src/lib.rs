@@ -15,6 +15,7 @@ pub mod persist;
 pub mod vanilla;
 
 pub use autoencoder::{Autoencoder, AutoencoderOutput, LossTerm};
+pub use dense::WeightInit;
 pub use error::{ModelError, Result};
 pub use loss::ReconstructionLoss;
 pub use persist::SavedModel;

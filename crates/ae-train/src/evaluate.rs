@@ -76,7 +76,7 @@ pub fn reconstruction_errors<M: Autoencoder>(
         let recon = model.reconstruct(batch.images.clone());
         let errors = per_image_mse(recon, batch.images)
             .into_data()
-            .to_vec::<f32>()
+            .try_to_vec::<f32>()
             .map_err(|e| TrainError::Training(format!("reading errors back: {e:?}")))?;
         mse.extend(errors);
     }

@@ -9,11 +9,11 @@
 //! - `reconstructions.png`: test images (odd rows) above their reconstructions (even rows);
 //! - `checkpoint/`: burn-train checkpoints of the last epochs, for `--resume`.
 
-use std::fmt::Display;
 use std::path::Path;
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
+use burn::module::ModuleDisplay;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
@@ -172,7 +172,7 @@ pub fn write_reconstruction_png<M: Autoencoder>(
     let recon = model.reconstruct(batch.images.clone());
     let to_vec = |t: burn::tensor::Tensor<4>| {
         t.into_data()
-            .to_vec::<f32>()
+            .try_to_vec::<f32>()
             .map_err(|e| TrainError::Training(format!("reading images back: {e:?}")))
     };
     save_reconstruction_grid(path, &to_vec(batch.images)?, &to_vec(recon)?, shape, 10)
@@ -184,7 +184,7 @@ pub fn write_reconstruction_png<M: Autoencoder>(
 /// Any error of data loading, device selection, model building, training or writing.
 pub fn run_training<M, F>(settings: &RunSettings, out: &Path, resume: bool, build: F) -> Result<(M, RunReport)>
 where
-    M: Autoencoder + SavedModel + Display + 'static,
+    M: Autoencoder + SavedModel + ModuleDisplay + 'static,
     F: FnOnce(ImageShape, &Device) -> Result<M>,
 {
     let spec: DeviceSpec = settings.device.parse()?;

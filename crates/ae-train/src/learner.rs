@@ -1,6 +1,6 @@
 //! The bridge between the model zoo and burn-train's learner.
 
-use burn::module::Module;
+use burn::module::{Module, ModuleDisplay};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
 use ae_data::ImageBatch;
@@ -27,7 +27,7 @@ impl<M> AutoencoderLearner<M> {
 
 impl<M> TrainStep for AutoencoderLearner<M>
 where
-    M: Autoencoder + Module + 'static,
+    M: Autoencoder + Module + ModuleDisplay + 'static,
 {
     type Input = ImageBatch;
     type Output = ReconstructionOutput;
@@ -41,7 +41,7 @@ where
 
 impl<M> InferenceStep for AutoencoderLearner<M>
 where
-    M: Autoencoder + Module + 'static,
+    M: Autoencoder + Module + ModuleDisplay + 'static,
 {
     type Input = ImageBatch;
     type Output = ReconstructionOutput;

@@ -237,7 +237,7 @@ mod tests {
         per_image_psnr(recon, target.clone())
             .into_data()
             .assert_approx_eq::<f32>(&TensorData::from(expected), Tolerance::default());
-        let perfect = per_image_psnr(target.clone(), target).into_data().to_vec::<f32>().unwrap();
+        let perfect = per_image_psnr(target.clone(), target).into_data().try_to_vec::<f32>().unwrap();
         assert!(perfect.iter().all(|&v| (v - 100.0).abs() < 1e-3), "{perfect:?}");
     }
 
@@ -245,7 +245,11 @@ mod tests {
     fn metrics_average_over_images_weighted_by_batch() {
         let device = Device::flex();
         let mut metric = MseMetric::new();
-        let meta = MetricMetadata::fake();
+        let meta = MetricMetadata {
+            progress: burn::data::dataloader::Progress::new(1, 1, None),
+            iteration: Some(0),
+            lr: None,
+        };
         let batch = |n: usize, v: f32| ReconstructionInput {
             reconstruction: Tensor::full([n, 1, 1, 2], v, &device),
             target: Tensor::zeros([n, 1, 1, 2], &device),

@@ -10,7 +10,8 @@ use burn::train::renderer::{
     MetricsRendererTraining,
 };
 
-/// Prints a line at each quarter of an epoch's split and a summary line when it ends:
+/// Prints a line at each quarter of an epoch's split (once it has run for a second) and a summary
+/// line when it ends:
 ///
 /// ```text
 /// epoch 1/10 train  25% (1792/7200 items)
@@ -125,7 +126,8 @@ impl TrainingProgressLogger for PlainRenderer {
     }
 
     fn update_epoch(&mut self, epoch: usize) {
-        self.epoch = epoch;
+        // Called with the number of epochs completed; the next lines are about the next one.
+        self.epoch = epoch + 1;
     }
 
     fn start_split(&mut self, split: &str, total_items: usize) {
@@ -137,7 +139,8 @@ impl TrainingProgressLogger for PlainRenderer {
     }
 
     fn update_split(&mut self, items_processed: usize) {
-        if self.split_items == 0 {
+        // Quarter lines only for splits long enough to wonder about; short ones get the summary.
+        if self.split_items == 0 || self.split_start.elapsed().as_secs_f64() < 1.0 {
             return;
         }
         while self.next_quarter < 4 && items_processed * 4 >= self.next_quarter * self.split_items

@@ -1,13 +1,12 @@
 //! Training any autoencoder of the zoo with burn-train's supervised learner.
 
-use std::fmt::Display;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
 use burn::config::Config;
 use burn::data::dataloader::DataLoaderBuilder;
-use burn::module::Module;
+use burn::module::{Module, ModuleDisplay};
 use burn::optim::AdamConfig;
 use burn::tensor::Device;
 use burn::train::logger::FileMetricLogger;
@@ -104,7 +103,7 @@ pub fn fit<M>(
     resume: bool,
 ) -> Result<Fitted<M>>
 where
-    M: Autoencoder + Module + Display + 'static,
+    M: Autoencoder + Module + ModuleDisplay + 'static,
 {
     config.validate()?;
     if train.count() == 0 || valid.count() == 0 {
@@ -180,8 +179,9 @@ where
     }
 
     device.seed(config.seed);
+    // A model built on a plain device has untracked parameters: `train()` turns autodiff on.
     let learner = Learner::new(
-        AutoencoderLearner::new(model),
+        AutoencoderLearner::new(model.train()),
         config.optimizer.init(),
         config.learning_rate,
     );

@@ -1,7 +1,8 @@
 use burn::config::Config;
-use burn::nn::{ActivationConfig, Initializer};
+use burn::nn::activation::ActivationConfig;
 use burn::tensor::Device;
 
+use crate::dense::WeightInit;
 use crate::error::{ModelError, Result};
 use crate::loss::ReconstructionLoss;
 use crate::vanilla::VanillaAutoencoder;
@@ -44,11 +45,10 @@ pub struct VanillaAutoencoderConfig {
     /// The reconstruction loss (averaged over every pixel of the batch).
     #[config(default = "ReconstructionLoss::Mse")]
     pub loss: ReconstructionLoss,
-    /// Weight initialisation of every layer.
-    #[config(
-        default = "Initializer::KaimingUniform{gain: 0.577_350_269_189_625_8, fan_out_only: false}"
-    )]
-    pub initializer: Initializer,
+    /// Weight initialisation of every layer (Keras' Glorot-uniform with zero biases, as in the
+    /// tutorial, or PyTorch's).
+    #[config(default = "WeightInit::Keras")]
+    pub init: WeightInit,
 }
 
 impl VanillaAutoencoderConfig {

@@ -1,5 +1,5 @@
 use burn::module::Module;
-use burn::nn::Activation;
+use burn::nn::activation::Activation;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 
@@ -32,12 +32,12 @@ impl VanillaAutoencoder {
         widths.push(config.latent_dim);
         let encoder = DenseStackConfig::new(widths.clone())
             .with_activation(config.activation.clone())
-            .with_initializer(config.initializer.clone())
+            .with_init(config.init)
             .init(device);
         widths.reverse();
         let decoder = DenseStackConfig::new(widths)
             .with_activation(config.activation.clone())
-            .with_initializer(config.initializer.clone())
+            .with_init(config.init)
             .init(device);
         Self {
             encoder,
