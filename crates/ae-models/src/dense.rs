@@ -2,8 +2,8 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::activation::{Activation, ActivationConfig};
 use burn::module::Param;
+use burn::nn::activation::{Activation, ActivationConfig};
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
@@ -88,17 +88,14 @@ impl DenseStack {
     /// - output: `[N, widths[last]]`
     pub fn forward(&self, input: Tensor<2>) -> Tensor<2> {
         let last = self.layers.len().saturating_sub(1);
-        self.layers
-            .iter()
-            .enumerate()
-            .fold(input, |x, (i, layer)| {
-                let y = layer.forward(x);
-                if i < last {
-                    self.activation.forward(y)
-                } else {
-                    y
-                }
-            })
+        self.layers.iter().enumerate().fold(input, |x, (i, layer)| {
+            let y = layer.forward(x);
+            if i < last {
+                self.activation.forward(y)
+            } else {
+                y
+            }
+        })
     }
 }
 
@@ -124,7 +121,10 @@ mod tests {
         let w = layer.weight.val();
         let bound = (6.0f32 / 144.0).sqrt();
         let max = w.clone().abs().max().into_scalar::<f32>();
-        assert!(max <= bound && max > 0.9 * bound, "max {max}, bound {bound}");
+        assert!(
+            max <= bound && max > 0.9 * bound,
+            "max {max}, bound {bound}"
+        );
         let torch = WeightInit::PyTorch.linear(100, 44, &device);
         let max = torch.weight.val().abs().max().into_scalar::<f32>();
         assert!(max <= 0.1 && max > 0.09, "max {max}, bound 0.1");
@@ -137,7 +137,11 @@ mod tests {
         let device = Device::flex();
         device.seed(3);
         let stack = DenseStackConfig::new(vec![8, 8, 8]).init(&device);
-        let x = Tensor::random([64, 8], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+        let x = Tensor::random(
+            [64, 8],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        );
         let min = stack.forward(x).min().into_scalar::<f32>();
         assert!(min < 0.0, "min output {min}");
     }

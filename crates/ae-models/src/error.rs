@@ -34,6 +34,17 @@ pub enum ModelError {
         source: serde_json::Error,
     },
 
+    /// A model folder holds another kind of model than the one asked for.
+    #[error("{} holds a `{found}` model, not a `{expected}` one", path.display())]
+    WrongKind {
+        /// The configuration file.
+        path: PathBuf,
+        /// The kind asked for.
+        expected: String,
+        /// The kind the file names.
+        found: String,
+    },
+
     /// A weights file is not a burnpack file, or does not fit the model of the configuration.
     #[error(
         "{}: cannot load weights: {message}; was this file saved from a model of the same configuration?",

@@ -6,8 +6,11 @@
 //! Burn's own layers are; the [`Device`](burn::tensor::Device) picks the backend at run time.
 //!
 //! - [`vanilla`]: the dense (MLP) autoencoder.
+//! - [`conv`]: the convolutional autoencoder.
 
 pub mod autoencoder;
+pub mod conv;
+pub mod conv_stack;
 pub mod dense;
 pub mod error;
 pub mod loss;
@@ -15,8 +18,9 @@ pub mod persist;
 pub mod vanilla;
 
 pub use autoencoder::{Autoencoder, AutoencoderOutput, LossTerm};
+pub use conv::{ConvAutoencoder, ConvAutoencoderConfig};
 pub use dense::WeightInit;
 pub use error::{ModelError, Result};
-pub use loss::ReconstructionLoss;
+pub use loss::{OutputActivation, ReconstructionLoss};
 pub use persist::SavedModel;
-pub use vanilla::{OutputActivation, VanillaAutoencoder, VanillaAutoencoderConfig};
+pub use vanilla::{VanillaAutoencoder, VanillaAutoencoderConfig};

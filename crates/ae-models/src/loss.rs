@@ -2,7 +2,28 @@
 
 use burn::config::Config;
 use burn::tensor::Tensor;
-use burn::tensor::activation::log_sigmoid;
+use burn::tensor::activation::{log_sigmoid, sigmoid};
+
+use crate::error::{ModelError, Result};
+
+/// What the decoder's last layer is followed by.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum OutputActivation {
+    /// Sigmoid: reconstructions in `(0, 1)`, like pixel intensities. Required by BCE.
+    Sigmoid,
+    /// None: unbounded reconstructions (for standardised, not `[0, 1]`, data).
+    Identity,
+}
+
+impl OutputActivation {
+    /// Turns decoder logits into reconstructions.
+    pub fn apply<const D: usize>(self, logits: Tensor<D>) -> Tensor<D> {
+        match self {
+            Self::Sigmoid => sigmoid(logits),
+            Self::Identity => logits,
+        }
+    }
+}
 
 /// How a reconstruction is scored against its target.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -20,7 +41,10 @@ pub enum ReconstructionLoss {
 /// - reconstruction, target: `[N, ...]` flattened to `[N, D]`
 /// - output: `[N]`
 pub fn mse_per_sample(reconstruction: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
-    (reconstruction - target).square().mean_dim(1).squeeze_dim(1)
+    (reconstruction - target)
+        .square()
+        .mean_dim(1)
+        .squeeze_dim(1)
 }
 
 /// Element-wise binary cross-entropy with logits: `-(t log σ(x) + (1 - t) log(1 - σ(x)))`.
@@ -38,6 +62,20 @@ pub fn bce_with_logits(logits: Tensor<2>, target: Tensor<2>) -> Tensor<2> {
 }
 
 impl ReconstructionLoss {
+    /// Checks that the loss fits the output: BCE models intensities in `[0, 1]` and needs a
+    /// sigmoid output.
+    pub fn check_output(self, output: OutputActivation) -> Result<()> {
+        if self == Self::Bce && output != OutputActivation::Sigmoid {
+            return Err(ModelError::InvalidConfig {
+                field: "loss",
+                message: "is Bce, which models intensities in [0, 1]: use output_activation \
+                          Sigmoid, or loss Mse"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+
     /// The loss averaged over every element of the batch (Keras' `mse` and
     /// `binary_crossentropy`).
     ///
@@ -128,7 +166,10 @@ mod tests {
         let device = Device::flex();
         let x = t([[100.0, -100.0], [100.0, -100.0]], &device);
         let y = t([[1.0, 0.0], [0.0, 1.0]], &device);
-        let values = bce_with_logits(x, y).into_data().try_to_vec::<f32>().unwrap();
+        let values = bce_with_logits(x, y)
+            .into_data()
+            .try_to_vec_as::<f32>()
+            .unwrap();
         assert!(values.iter().all(|v| v.is_finite()), "{values:?}");
         assert!(values[0] < 1e-6 && values[1] < 1e-6);
         assert!((values[2] - 100.0).abs() < 1e-3 && (values[3] - 100.0).abs() < 1e-3);

@@ -65,30 +65,73 @@ pub fn load_weights<M: Module>(module: M, path: &Path) -> Result<M> {
     module.try_load_record(record).map_err(weights_error)
 }
 
-/// Saves a configuration as pretty JSON.
-pub fn save_config<C: Config>(config: &C, path: &Path) -> Result<()> {
-    let json = serde_json::to_string_pretty(config).map_err(|e| ModelError::ConfigJson {
+/// The JSON field that names the model kind in a model folder's `config.json`.
+pub const KIND_FIELD: &str = "kind";
+
+fn json_error(path: &Path) -> impl Fn(serde_json::Error) -> ModelError + '_ {
+    move |source| ModelError::ConfigJson {
         path: path.to_path_buf(),
-        source: e,
-    })?;
+        source,
+    }
+}
+
+/// Saves a configuration as pretty JSON, with `"kind": kind` added to its fields, so that a model
+/// folder says which model it holds.
+pub fn save_config<C: Config>(kind: &str, config: &C, path: &Path) -> Result<()> {
+    let mut value = serde_json::to_value(config).map_err(json_error(path))?;
+    if let Some(fields) = value.as_object_mut() {
+        fields.insert(KIND_FIELD.into(), kind.into());
+    }
+    let json = serde_json::to_string_pretty(&value).map_err(json_error(path))?;
     write_atomic(path, json.as_bytes())
 }
 
-/// Loads a configuration from JSON; a parse error names the file, line and column.
-pub fn load_config<C: Config>(path: &Path) -> Result<C> {
+fn read_json(path: &Path) -> Result<serde_json::Value> {
     let text = fs::read_to_string(path).map_err(|e| ModelError::Io {
         path: path.to_path_buf(),
         source: e,
     })?;
-    serde_json::from_str(&text).map_err(|e| ModelError::ConfigJson {
-        path: path.to_path_buf(),
-        source: e,
-    })
+    serde_json::from_str(&text).map_err(json_error(path))
+}
+
+/// The model kind a `config.json` names.
+pub fn read_kind(path: &Path) -> Result<String> {
+    read_json(path)?
+        .get(KIND_FIELD)
+        .and_then(|k| k.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| ModelError::InvalidConfig {
+            field: KIND_FIELD,
+            message: format!("is missing from {}", path.display()),
+        })
+}
+
+/// Loads a configuration saved by [`save_config`], checking that it is of `kind`. A parse error
+/// names the file, line and column.
+pub fn load_config<C: Config>(kind: &str, path: &Path) -> Result<C> {
+    let mut value = read_json(path)?;
+    let found = value
+        .as_object_mut()
+        .and_then(|fields| fields.remove(KIND_FIELD));
+    match found.as_ref().and_then(|k| k.as_str()) {
+        Some(found) if found == kind => {}
+        other => {
+            return Err(ModelError::WrongKind {
+                path: path.to_path_buf(),
+                expected: kind.to_string(),
+                found: other.unwrap_or("nothing").to_string(),
+            });
+        }
+    }
+    serde_json::from_value(value).map_err(json_error(path))
 }
 
 /// A model that can be rebuilt from its configuration: saved as a folder holding
 /// [`CONFIG_FILE`] and [`WEIGHTS_FILE`], loaded back in one call.
 pub trait SavedModel: Module + Sized {
+    /// The name of this kind of model in `config.json` (`"vanilla"`, `"vae"`, ...).
+    const KIND: &'static str;
+
     /// The configuration type.
     type Config: Config;
 
@@ -104,13 +147,13 @@ pub trait SavedModel: Module + Sized {
             path: dir.to_path_buf(),
             source: e,
         })?;
-        save_config(self.config(), &dir.join(CONFIG_FILE))?;
+        save_config(Self::KIND, self.config(), &dir.join(CONFIG_FILE))?;
         save_weights(self.clone(), &dir.join(WEIGHTS_FILE))
     }
 
     /// Loads a model saved by [`SavedModel::save`] onto `device`.
     fn load(dir: &Path, device: &Device) -> Result<Self> {
-        let config: Self::Config = load_config(&dir.join(CONFIG_FILE))?;
+        let config: Self::Config = load_config(Self::KIND, &dir.join(CONFIG_FILE))?;
         let model = Self::from_config(&config, device)?;
         load_weights(model, &dir.join(WEIGHTS_FILE))
     }

@@ -47,7 +47,9 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
 
     fn delete(&self, epoch: usize) -> Result<(), CheckpointerError> {
         match fs::remove_file(self.path(epoch)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(CheckpointerError::IOError(e)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(CheckpointerError::IOError(e))
+            }
             _ => Ok(()),
         }
     }

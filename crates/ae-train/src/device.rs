@@ -213,10 +213,12 @@ fn wgpu_device(kind: burn::tensor::DeviceKind, spec: &DeviceSpec) -> Result<Devi
             .init()
             .map_err(|e| e.to_string())
     });
-    entry.clone().map_err(|message| TrainError::DeviceUnavailable {
-        device: spec.to_string(),
-        message,
-    })
+    entry
+        .clone()
+        .map_err(|message| TrainError::DeviceUnavailable {
+            device: spec.to_string(),
+            message,
+        })
 }
 
 /// Runs `1 + 2` on the device and reads it back; a missing driver shows up here rather than in
@@ -251,7 +253,10 @@ mod tests {
         assert_eq!(spec.backend, Backend::Cuda);
         assert_eq!(spec.index, Some(1));
         assert_eq!(spec.to_string(), "cuda:1");
-        assert_eq!("FLEX".parse::<DeviceSpec>().unwrap(), DeviceSpec::new(Backend::Flex));
+        assert_eq!(
+            "FLEX".parse::<DeviceSpec>().unwrap(),
+            DeviceSpec::new(Backend::Flex)
+        );
         assert!("tpu".parse::<DeviceSpec>().is_err());
         assert!("flex:2".parse::<DeviceSpec>().is_err());
         assert!("cuda:x".parse::<DeviceSpec>().is_err());
@@ -262,7 +267,8 @@ mod tests {
         if let Some(missing) = Backend::ALL.into_iter().find(|b| !b.is_compiled()) {
             let err = DeviceSpec::new(missing).device().unwrap_err();
             assert!(
-                err.to_string().contains(&format!("--features {}", missing.name())),
+                err.to_string()
+                    .contains(&format!("--features {}", missing.name())),
                 "{err}"
             );
         }

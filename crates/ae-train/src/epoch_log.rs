@@ -94,7 +94,10 @@ impl MetricLogger for EpochLog {
         _split: &Split,
     ) -> Result<Vec<NumericEntry>, String> {
         // Checkpoint selection reads burn-train's own FileMetricLogger, registered first.
-        Err(format!("{} keeps epoch means only, not `{name}`'s history", self.path.display()))
+        Err(format!(
+            "{} keeps epoch means only, not `{name}`'s history",
+            self.path.display()
+        ))
     }
 
     fn log_metric_definition(&mut self, definition: MetricDefinition) {

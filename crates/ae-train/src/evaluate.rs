@@ -52,7 +52,10 @@ impl ReconstructionErrors {
 }
 
 /// Iterates over a dataset in batches of items (the last one may be smaller).
-pub fn batches(data: &ImageDataset, batch_size: usize) -> impl Iterator<Item = Vec<ImageItem>> + '_ {
+pub fn batches(
+    data: &ImageDataset,
+    batch_size: usize,
+) -> impl Iterator<Item = Vec<ImageItem>> + '_ {
     let size = batch_size.max(1);
     (0..data.count()).step_by(size).map(move |start| {
         (start..(start + size).min(data.count()))
@@ -76,7 +79,7 @@ pub fn reconstruction_errors<M: Autoencoder>(
         let recon = model.reconstruct(batch.images.clone());
         let errors = per_image_mse(recon, batch.images)
             .into_data()
-            .try_to_vec::<f32>()
+            .try_to_vec_as::<f32>()
             .map_err(|e| TrainError::Training(format!("reading errors back: {e:?}")))?;
         mse.extend(errors);
     }

@@ -11,13 +11,11 @@
 
 use std::path::Path;
 
-use burn::data::dataloader::batcher::Batcher;
-use burn::data::dataset::Dataset;
 use burn::module::ModuleDisplay;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use ae_data::{DatasetSource, ImageBatcher, ImageDataset, ImageShape};
+use ae_data::{DatasetSource, ImageDataset, ImageShape};
 use ae_models::{Autoencoder, SavedModel};
 
 use crate::device::DeviceSpec;
@@ -114,10 +112,16 @@ impl RunReport {
         t.row(["device", &self.device]);
         t.row([
             "images (train / valid / test)",
-            &format!("{} / {} / {}", self.images[0], self.images[1], self.images[2]),
+            &format!(
+                "{} / {} / {}",
+                self.images[0], self.images[1], self.images[2]
+            ),
         ]);
         t.row(["epochs", &self.epochs.to_string()]);
-        t.row(["training wall time", &format!("{:.1} s", self.train_seconds)]);
+        t.row([
+            "training wall time",
+            &format!("{:.1} s", self.train_seconds),
+        ]);
         t.row([
             "training throughput",
             &format!("{:.0} images/s", self.train_images_per_second),
@@ -164,15 +168,12 @@ pub fn write_reconstruction_png<M: Autoencoder>(
     path: &Path,
     device: &Device,
 ) -> Result<()> {
-    let items: Vec<_> = (0..count.min(test.count()))
-        .filter_map(|i| test.get(i).ok())
-        .collect();
     let shape = test.shape();
-    let batch = ImageBatcher::new().batch(items, device);
+    let batch = test.batch(0..count, device);
     let recon = model.reconstruct(batch.images.clone());
     let to_vec = |t: burn::tensor::Tensor<4>| {
         t.into_data()
-            .try_to_vec::<f32>()
+            .try_to_vec_as::<f32>()
             .map_err(|e| TrainError::Training(format!("reading images back: {e:?}")))
     };
     save_reconstruction_grid(path, &to_vec(batch.images)?, &to_vec(recon)?, shape, 10)
@@ -182,7 +183,12 @@ pub fn write_reconstruction_png<M: Autoencoder>(
 ///
 /// # Errors
 /// Any error of data loading, device selection, model building, training or writing.
-pub fn run_training<M, F>(settings: &RunSettings, out: &Path, resume: bool, build: F) -> Result<(M, RunReport)>
+pub fn run_training<M, F>(
+    settings: &RunSettings,
+    out: &Path,
+    resume: bool,
+    build: F,
+) -> Result<(M, RunReport)>
 where
     M: Autoencoder + SavedModel + ModuleDisplay + 'static,
     F: FnOnce(ImageShape, &Device) -> Result<M>,

@@ -39,7 +39,11 @@ impl ReconstructionOutput {
     pub fn new(output: AutoencoderOutput, target: Tensor<4>) -> Self {
         Self {
             loss: output.loss,
-            terms: output.terms.into_iter().map(|t| (t.name, t.value)).collect(),
+            terms: output
+                .terms
+                .into_iter()
+                .map(|t| (t.name, t.value))
+                .collect(),
             reconstruction: output.reconstruction,
             target,
         }
@@ -227,7 +231,10 @@ mod tests {
         // Image 1: error 0.5 on one pixel of four -> MSE 0.0625 -> 12.04 dB.
         let target = Tensor::<4>::zeros([2, 1, 2, 2], &device);
         let recon = Tensor::<4>::from_data(
-            TensorData::new(vec![0.1f32, 0.1, 0.1, 0.1, 0.5, 0.0, 0.0, 0.0], [2, 1, 2, 2]),
+            TensorData::new(
+                vec![0.1f32, 0.1, 0.1, 0.1, 0.5, 0.0, 0.0, 0.0],
+                [2, 1, 2, 2],
+            ),
             &device,
         );
         per_image_mse(recon.clone(), target.clone())
@@ -237,8 +244,14 @@ mod tests {
         per_image_psnr(recon, target.clone())
             .into_data()
             .assert_approx_eq::<f32>(&TensorData::from(expected), Tolerance::default());
-        let perfect = per_image_psnr(target.clone(), target).into_data().try_to_vec::<f32>().unwrap();
-        assert!(perfect.iter().all(|&v| (v - 100.0).abs() < 1e-3), "{perfect:?}");
+        let perfect = per_image_psnr(target.clone(), target)
+            .into_data()
+            .try_to_vec_as::<f32>()
+            .unwrap();
+        assert!(
+            perfect.iter().all(|&v| (v - 100.0).abs() < 1e-3),
+            "{perfect:?}"
+        );
     }
 
     #[test]

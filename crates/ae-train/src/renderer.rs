@@ -81,7 +81,10 @@ impl PlainRenderer {
                 let (sum, n) = self.means.get(id)?;
                 let (name, unit) = self.names.get(id)?;
                 let unit = unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default();
-                Some(format!("{name} {:.4}{unit}", sum / n.max(f64::MIN_POSITIVE)))
+                Some(format!(
+                    "{name} {:.4}{unit}",
+                    sum / n.max(f64::MIN_POSITIVE)
+                ))
             })
             .collect::<Vec<_>>()
             .join(" | ")
@@ -143,8 +146,7 @@ impl TrainingProgressLogger for PlainRenderer {
         if self.split_items == 0 || self.split_start.elapsed().as_secs_f64() < 1.0 {
             return;
         }
-        while self.next_quarter < 4 && items_processed * 4 >= self.next_quarter * self.split_items
-        {
+        while self.next_quarter < 4 && items_processed * 4 >= self.next_quarter * self.split_items {
             println!(
                 "epoch {}/{} {} {:>3}% ({items_processed}/{} items)",
                 self.epoch,

@@ -121,11 +121,11 @@ where
     std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
     let checkpoint_dir = run_dir.join("checkpoint");
     let resumed_from = if resume {
-        Some(
-            latest_complete_checkpoint(&checkpoint_dir).ok_or_else(|| TrainError::NoCheckpoint {
+        Some(latest_complete_checkpoint(&checkpoint_dir).ok_or_else(|| {
+            TrainError::NoCheckpoint {
                 dir: checkpoint_dir.clone(),
-            })?,
-        )
+            }
+        })?)
     } else {
         None
     };
@@ -144,7 +144,8 @@ where
         .build(valid);
 
     let metrics_path = run_dir.join("metrics.jsonl");
-    let epoch_log = EpochLog::open(&metrics_path, resume).map_err(|e| TrainError::io(&metrics_path, e))?;
+    let epoch_log =
+        EpochLog::open(&metrics_path, resume).map_err(|e| TrainError::io(&metrics_path, e))?;
     let records = epoch_log.records();
     let previous = if resume && metrics_path.is_file() {
         // Keep the epochs the interrupted run finished (up to the checkpoint resumed from).

@@ -4,11 +4,9 @@
 //! (`apt-get install mesa-vulkan-drivers`) is enough — and is skipped with a printed reason
 //! otherwise, unless `AE_REQUIRE_WGPU=1`, which turns a missing adapter into a failure.
 
-use ae_data::{ImageBatcher, mnist_sample};
+use ae_data::mnist_sample;
 use ae_models::{Autoencoder, VanillaAutoencoderConfig};
 use ae_train::{Backend, DeviceSpec};
-use burn::data::dataloader::batcher::Batcher;
-use burn::data::dataset::Dataset;
 use burn::module::Module;
 use burn::store::ModuleRecord;
 use burn::tensor::{Device, Tensor};
@@ -38,10 +36,13 @@ fn other_devices() -> Vec<(Backend, Device)> {
 }
 
 fn max_abs_diff(a: Tensor<2>, b: Tensor<2>) -> f32 {
-    let a = a.into_data().try_to_vec::<f32>().unwrap();
-    let b = b.into_data().try_to_vec::<f32>().unwrap();
+    let a = a.into_data().try_to_vec_as::<f32>().unwrap();
+    let b = b.into_data().try_to_vec_as::<f32>().unwrap();
     assert_eq!(a.len(), b.len());
-    a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -54,8 +55,7 @@ fn vanilla_forward_agrees_across_backends() {
 
     // Sixteen real digits from the embedded sample.
     let test = mnist_sample().unwrap().test;
-    let items: Vec<_> = (0..16).map(|i| test.get(i).unwrap()).collect();
-    let x_ref = ImageBatcher::new().batch(items.clone(), &reference);
+    let x_ref = test.batch(0..16, &reference);
     let out_ref = model.forward(x_ref.images);
     let loss_ref = out_ref.loss.into_scalar::<f32>();
     assert!(loss_ref.is_finite() && loss_ref > 0.0);
@@ -64,7 +64,7 @@ fn vanilla_forward_agrees_across_backends() {
     for (backend, device) in others {
         let record = ModuleRecord::from_bytes(weights.clone()).unwrap();
         let copy = config.init(&device).load_record(record);
-        let x = ImageBatcher::new().batch(items.clone(), &device);
+        let x = test.batch(0..16, &device);
         let out = copy.forward(x.images);
         let latent = max_abs_diff(out_ref.latent.clone(), out.latent.to_device(&reference));
         let recon = max_abs_diff(
@@ -72,9 +72,14 @@ fn vanilla_forward_agrees_across_backends() {
             out.reconstruction.to_device(&reference).flatten(1, 3),
         );
         let loss = out.loss.into_scalar::<f32>();
-        println!("{backend}: max |Δ| latent {latent:.2e}, reconstruction {recon:.2e}, loss {loss} vs {loss_ref}");
+        println!(
+            "{backend}: max |Δ| latent {latent:.2e}, reconstruction {recon:.2e}, loss {loss} vs {loss_ref}"
+        );
         assert!(latent < 1e-4, "{backend}: latent differs by {latent}");
         assert!(recon < 1e-5, "{backend}: reconstruction differs by {recon}");
-        assert!((loss - loss_ref).abs() < 1e-6, "{backend}: loss {loss} vs {loss_ref}");
+        assert!(
+            (loss - loss_ref).abs() < 1e-6,
+            "{backend}: loss {loss} vs {loss_ref}"
+        );
     }
 }

@@ -39,7 +39,16 @@ fn a_few_hundred_steps_beat_the_mean_image() {
         .with_epochs(3)
         .with_batch_size(64)
         .with_seed(1);
-    let fitted = fit(small_model(&device), train, valid, &config, dir.path(), &device, false).unwrap();
+    let fitted = fit(
+        small_model(&device),
+        train,
+        valid,
+        &config,
+        dir.path(),
+        &device,
+        false,
+    )
+    .unwrap();
     let report = evaluate(&fitted.model, &data.test, 500, &device).unwrap();
     println!("test MSE {:.4}, mean-image MSE {baseline:.4}", report.mse);
     assert!(
@@ -62,19 +71,47 @@ fn an_interrupted_run_resumes_from_its_checkpoint() {
     let valid = data.test.take(256);
     let dir = tempfile::tempdir().unwrap();
     let config = TrainingConfig::new().with_epochs(2).with_batch_size(128);
-    fit(small_model(&device), train.clone(), valid.clone(), &config, dir.path(), &device, false).unwrap();
+    fit(
+        small_model(&device),
+        train.clone(),
+        valid.clone(),
+        &config,
+        dir.path(),
+        &device,
+        false,
+    )
+    .unwrap();
     // A later run asks for two more epochs and resumes after epoch 2.
     let config = config.with_epochs(4);
-    let fitted = fit(small_model(&device), train, valid.clone(), &config, dir.path(), &device, true).unwrap();
+    let fitted = fit(
+        small_model(&device),
+        train,
+        valid.clone(),
+        &config,
+        dir.path(),
+        &device,
+        true,
+    )
+    .unwrap();
     assert_eq!(fitted.resumed_from, Some(2));
     assert_eq!(fitted.train_images, 2 * 1024);
-    let epochs: Vec<usize> = fitted.epochs.iter().filter(|r| r.split == "train").map(|r| r.epoch).collect();
+    let epochs: Vec<usize> = fitted
+        .epochs
+        .iter()
+        .filter(|r| r.split == "train")
+        .map(|r| r.epoch)
+        .collect();
     assert_eq!(epochs, vec![1, 2, 3, 4]);
     // The resumed model continues from the checkpoint, not from scratch: after four epochs it is
     // better than a fresh model.
     let fresh = evaluate(&small_model(&device), &valid, 256, &device).unwrap();
     let trained = evaluate(&fitted.model, &valid, 256, &device).unwrap();
-    assert!(trained.mse < 0.8 * fresh.mse, "{} vs fresh {}", trained.mse, fresh.mse);
+    assert!(
+        trained.mse < 0.8 * fresh.mse,
+        "{} vs fresh {}",
+        trained.mse,
+        fresh.mse
+    );
     // Saving and loading the trained model keeps its outputs.
     let model_dir = dir.path().join("model");
     fitted.model.save(&model_dir).unwrap();

@@ -4,17 +4,8 @@ use burn::tensor::Device;
 
 use crate::dense::WeightInit;
 use crate::error::{ModelError, Result};
-use crate::loss::ReconstructionLoss;
+use crate::loss::{OutputActivation, ReconstructionLoss};
 use crate::vanilla::VanillaAutoencoder;
-
-/// What the decoder's last layer is followed by.
-#[derive(Config, Debug, Copy, PartialEq, Eq)]
-pub enum OutputActivation {
-    /// Sigmoid: reconstructions in `(0, 1)`, like pixel intensities. Required by BCE.
-    Sigmoid,
-    /// None: unbounded reconstructions (for standardised, not `[0, 1]`, data).
-    Identity,
-}
 
 /// Configuration of a [`VanillaAutoencoder`], a dense (MLP) autoencoder.
 ///
@@ -74,15 +65,7 @@ impl VanillaAutoencoderConfig {
         if self.hidden.contains(&0) {
             return invalid("hidden", "has a layer of width 0");
         }
-        if self.loss == ReconstructionLoss::Bce
-            && self.output_activation != OutputActivation::Sigmoid
-        {
-            return invalid(
-                "loss",
-                "is Bce, which models intensities in [0, 1]: use output_activation Sigmoid, or loss Mse",
-            );
-        }
-        Ok(())
+        self.loss.check_output(self.output_activation)
     }
 
     /// Builds the model on `device`, after [`validate`](Self::validate).

@@ -3,14 +3,14 @@
 mod config;
 mod model;
 
-pub use config::{OutputActivation, VanillaAutoencoderConfig};
+pub use config::VanillaAutoencoderConfig;
 pub use model::VanillaAutoencoder;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::autoencoder::Autoencoder;
-    use crate::loss::ReconstructionLoss;
+    use crate::loss::{OutputActivation, ReconstructionLoss};
     use crate::persist::SavedModel;
     use burn::config::Config;
     use burn::tensor::{Device, Distribution, Tensor, Tolerance};
@@ -32,7 +32,14 @@ mod tests {
             .collect();
         assert_eq!(
             widths,
-            vec![[784, 128], [128, 64], [64, 32], [32, 64], [64, 128], [128, 784]]
+            vec![
+                [784, 128],
+                [128, 64],
+                [64, 32],
+                [32, 64],
+                [64, 128],
+                [128, 784]
+            ]
         );
         let x = images(3, &device);
         assert_eq!(model.encode(x.clone()).dims(), [3, 32]);
@@ -72,8 +79,18 @@ mod tests {
     #[test]
     fn invalid_configs_are_errors() {
         let device = Device::flex();
-        assert!(VanillaAutoencoderConfig::new().with_latent_dim(0).try_init(&device).is_err());
-        assert!(VanillaAutoencoderConfig::new().with_hidden(vec![10, 0]).try_init(&device).is_err());
+        assert!(
+            VanillaAutoencoderConfig::new()
+                .with_latent_dim(0)
+                .try_init(&device)
+                .is_err()
+        );
+        assert!(
+            VanillaAutoencoderConfig::new()
+                .with_hidden(vec![10, 0])
+                .try_init(&device)
+                .is_err()
+        );
         let err = VanillaAutoencoderConfig::new()
             .with_loss(ReconstructionLoss::Bce)
             .with_output_activation(OutputActivation::Identity)
@@ -104,7 +121,9 @@ mod tests {
     #[test]
     fn save_then_load_gives_identical_outputs() {
         let device = Device::flex();
-        let model = VanillaAutoencoderConfig::new().with_latent_dim(5).init(&device);
+        let model = VanillaAutoencoderConfig::new()
+            .with_latent_dim(5)
+            .init(&device);
         let dir = tempfile::tempdir().unwrap();
         model.save(dir.path()).unwrap();
         let loaded = VanillaAutoencoder::load(dir.path(), &device).unwrap();
@@ -114,9 +133,14 @@ mod tests {
         let b = loaded.reconstruct(x).into_data();
         a.assert_eq(&b, true);
         // A fresh model (other random weights) differs: the test can fail.
-        let fresh = VanillaAutoencoderConfig::new().with_latent_dim(5).init(&device);
+        let fresh = VanillaAutoencoderConfig::new()
+            .with_latent_dim(5)
+            .init(&device);
         let c = fresh.reconstruct(images(2, &device)).into_data();
-        assert_ne!(a.try_to_vec::<f32>().unwrap(), c.try_to_vec::<f32>().unwrap());
+        assert_ne!(
+            a.try_to_vec_as::<f32>().unwrap(),
+            c.try_to_vec_as::<f32>().unwrap()
+        );
     }
 
     #[test]
@@ -130,14 +154,22 @@ mod tests {
             .unwrap();
         // Change the config beside the weights: the shapes no longer fit.
         crate::persist::save_config(
+            "vanilla",
             &VanillaAutoencoderConfig::new().with_latent_dim(6),
             &dir.path().join(crate::persist::CONFIG_FILE),
         )
         .unwrap();
         let err = VanillaAutoencoder::load(dir.path(), &device).unwrap_err();
         assert!(matches!(err, crate::ModelError::Weights { .. }), "{err}");
-        std::fs::write(dir.path().join(crate::persist::CONFIG_FILE), "{\"latent_dim\": }").unwrap();
+        let config_path = dir.path().join(crate::persist::CONFIG_FILE);
+        assert_eq!(crate::persist::read_kind(&config_path).unwrap(), "vanilla");
+        std::fs::write(&config_path, "{\"latent_dim\": }").unwrap();
         let err = VanillaAutoencoder::load(dir.path(), &device).unwrap_err();
         assert!(err.to_string().contains("line 1"), "{err}");
+        // A folder of another kind of model is refused by name.
+        crate::persist::save_config("vae", &VanillaAutoencoderConfig::new(), &config_path).unwrap();
+        let err = VanillaAutoencoder::load(dir.path(), &device).unwrap_err();
+        assert!(matches!(err, crate::ModelError::WrongKind { .. }), "{err}");
+        assert!(err.to_string().contains("`vae`"), "{err}");
     }
 }

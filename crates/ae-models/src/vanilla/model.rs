@@ -1,13 +1,12 @@
 use burn::module::Module;
 use burn::nn::activation::Activation;
-use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 
 use crate::autoencoder::{Autoencoder, AutoencoderOutput, LossTerm};
 use crate::dense::{DenseStack, DenseStackConfig};
 use crate::error::Result;
 use crate::persist::SavedModel;
-use crate::vanilla::{OutputActivation, VanillaAutoencoderConfig};
+use crate::vanilla::VanillaAutoencoderConfig;
 
 /// A dense (MLP) autoencoder: the image is flattened, encoded by fully connected layers to a
 /// code of `latent_dim` values, and decoded by the mirrored layers.
@@ -57,10 +56,7 @@ impl VanillaAutoencoder {
     }
 
     fn activate_output(&self, logits: Tensor<2>) -> Tensor<2> {
-        match self.config.output_activation {
-            OutputActivation::Sigmoid => sigmoid(logits),
-            OutputActivation::Identity => logits,
-        }
+        self.config.output_activation.apply(logits)
     }
 
     fn unflatten(&self, flat: Tensor<2>) -> Tensor<4> {
@@ -118,6 +114,7 @@ impl Autoencoder for VanillaAutoencoder {
 }
 
 impl SavedModel for VanillaAutoencoder {
+    const KIND: &'static str = "vanilla";
     type Config = VanillaAutoencoderConfig;
 
     fn config(&self) -> &VanillaAutoencoderConfig {
