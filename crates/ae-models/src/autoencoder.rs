@@ -75,6 +75,11 @@ pub trait Autoencoder {
         self.forward_with_target(images.clone(), images)
     }
 
+    /// The names of the loss terms [`forward`](Self::forward) reports, in order (for metrics).
+    fn loss_term_names(&self) -> Vec<&'static str> {
+        vec!["reconstruction"]
+    }
+
     /// The deterministic reconstruction of `images` (`decode(encode(images))`).
     ///
     /// # Shapes

@@ -7,14 +7,22 @@
 //!
 //! - [`vanilla`]: the dense (MLP) autoencoder.
 //! - [`conv`]: the convolutional autoencoder.
+//! - [`denoising`]: the denoising autoencoder (Gaussian, masking or salt-and-pepper corruption).
+//! - [`sparse`]: the sparse autoencoder (L1 or KL penalty on the code).
+//! - [`vae`]: the variational autoencoder (dense or convolutional; sampling, interpolation,
+//!   importance-weighted log-likelihood).
 
 pub mod autoencoder;
 pub mod conv;
 pub mod conv_stack;
+pub mod corruption;
+pub mod denoising;
 pub mod dense;
 pub mod error;
 pub mod loss;
 pub mod persist;
+pub mod sparse;
+pub mod vae;
 pub mod vanilla;
 
 pub use autoencoder::{Autoencoder, AutoencoderOutput, LossTerm};
@@ -23,4 +31,8 @@ pub use dense::WeightInit;
 pub use error::{ModelError, Result};
 pub use loss::{OutputActivation, ReconstructionLoss};
 pub use persist::SavedModel;
+pub use corruption::Corruption;
+pub use denoising::{DenoisingAutoencoder, DenoisingAutoencoderConfig, DenoisingBaseConfig};
+pub use sparse::{SparseAutoencoder, SparseAutoencoderConfig, SparsityPenalty};
+pub use vae::{VaeArchitecture, VaeConfig, VariationalAutoencoder};
 pub use vanilla::{VanillaAutoencoder, VanillaAutoencoderConfig};

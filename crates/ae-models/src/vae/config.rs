@@ -1,0 +1,115 @@
+use burn::config::Config;
+use burn::nn::activation::ActivationConfig;
+use burn::tensor::Device;
+
+use crate::conv_stack::ConvStackConfig;
+use crate::error::{ModelError, Result};
+use crate::loss::ReconstructionLoss;
+use crate::vae::VariationalAutoencoder;
+
+/// The encoder/decoder architecture of a VAE.
+#[derive(Config, Debug)]
+pub enum VaeArchitecture {
+    /// Dense layers (the decoder mirrors them).
+    Mlp {
+        /// Hidden widths of the encoder, input side first.
+        hidden: Vec<usize>,
+    },
+    /// Stride-2 convolutions (the decoder mirrors them with transposed convolutions).
+    Conv {
+        /// Channels after each convolution.
+        channels: Vec<usize>,
+        /// Odd kernel size.
+        kernel_size: usize,
+    },
+}
+
+/// Configuration of a [`VariationalAutoencoder`] (Kingma and Welling, 2014).
+///
+/// The defaults are the VAE of PyTorch's example: 784-400-20, ReLU, Bernoulli likelihood
+/// (binary cross-entropy summed over the pixels of each image), β = 1.
+#[derive(Config, Debug)]
+pub struct VaeConfig {
+    /// Shape of one input image, `[channels, height, width]`.
+    #[config(default = "[1, 28, 28]")]
+    pub input_shape: [usize; 3],
+    /// Dense or convolutional.
+    #[config(default = "VaeArchitecture::Mlp { hidden: vec![400] }")]
+    pub architecture: VaeArchitecture,
+    /// Size of the latent space.
+    #[config(default = 20)]
+    pub latent_dim: usize,
+    /// Activation after each hidden layer.
+    #[config(default = "ActivationConfig::Relu")]
+    pub activation: ActivationConfig,
+    /// The likelihood: `Bce` is Bernoulli (pixels in `[0, 1]`, sigmoid output); `Mse` is a
+    /// Gaussian of unit variance (squared error / 2 plus a constant, in nats).
+    #[config(default = "ReconstructionLoss::Bce")]
+    pub likelihood: ReconstructionLoss,
+    /// Weight of the KL term (β-VAE; 1 is the ELBO).
+    #[config(default = 1.0)]
+    pub beta: f64,
+    /// The encoder's log-variance is clamped to `[-logvar_limit, logvar_limit]` so that
+    /// `exp(logvar)` can neither overflow nor vanish.
+    #[config(default = 10.0)]
+    pub logvar_limit: f64,
+}
+
+impl VaeConfig {
+    /// The convolution settings, for the convolutional architecture.
+    pub fn conv_stack(&self) -> Option<ConvStackConfig> {
+        match &self.architecture {
+            VaeArchitecture::Conv {
+                channels,
+                kernel_size,
+            } => Some(
+                ConvStackConfig::new(self.input_shape, channels.clone())
+                    .with_kernel_size(*kernel_size)
+                    .with_activation(self.activation.clone()),
+            ),
+            VaeArchitecture::Mlp { .. } => None,
+        }
+    }
+
+    /// Checks that the configuration describes a model that can be built.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |field, message: String| Err(ModelError::InvalidConfig { field, message });
+        if self.input_shape.contains(&0) {
+            return invalid("input_shape", "has a zero dimension".into());
+        }
+        if self.latent_dim == 0 {
+            return invalid("latent_dim", "must be at least 1".into());
+        }
+        if !(self.beta.is_finite() && self.beta >= 0.0) {
+            return invalid("beta", format!("{} is not a non-negative number", self.beta));
+        }
+        if !(self.logvar_limit.is_finite() && self.logvar_limit > 0.0) {
+            return invalid("logvar_limit", format!("{} is not positive", self.logvar_limit));
+        }
+        match &self.architecture {
+            VaeArchitecture::Mlp { hidden } if hidden.is_empty() || hidden.contains(&0) => {
+                invalid("architecture.hidden", format!("{hidden:?} needs non-zero widths"))
+            }
+            VaeArchitecture::Mlp { .. } => Ok(()),
+            VaeArchitecture::Conv { .. } => self.conv_stack().map_or(Ok(()), |s| s.validate()),
+        }
+    }
+
+    /// Builds the model on `device`, after [`validate`](Self::validate).
+    pub fn try_init(&self, device: &Device) -> Result<VariationalAutoencoder> {
+        self.validate()?;
+        Ok(VariationalAutoencoder::new(self, device))
+    }
+
+    /// Builds the model on `device`.
+    ///
+    /// # Panics
+    /// When the configuration is invalid; use [`try_init`](Self::try_init) for configurations
+    /// that come from users or files.
+    pub fn init(&self, device: &Device) -> VariationalAutoencoder {
+        match self.try_init(device) {
+            Ok(model) => model,
+            Err(err) => panic!("{err}"),
+        }
+    }
+}
