@@ -27,12 +27,12 @@ pub struct TrainerArgs {
     /// Passes over the training images (default: the trainer's own).
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Images per optimisation step.
-    #[arg(long, default_value_t = 256)]
-    pub batch_size: usize,
-    /// Size of the latent code.
-    #[arg(long, default_value_t = 32)]
-    pub latent_dim: usize,
+    /// Images per optimisation step (default: the trainer's own).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Size of the latent code (default: the trainer's own).
+    #[arg(long)]
+    pub latent_dim: Option<usize>,
     /// Adam's learning rate.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
@@ -57,13 +57,25 @@ pub struct TrainerArgs {
     pub resume: bool,
 }
 
+/// A trainer's defaults for the flags it does not require.
+#[derive(Debug, Clone, Copy)]
+pub struct Defaults {
+    /// `--epochs`.
+    pub epochs: usize,
+    /// `--batch-size`.
+    pub batch_size: usize,
+    /// `--latent-dim`.
+    pub latent_dim: usize,
+}
+
 impl TrainerArgs {
-    /// The run settings, with `default_epochs` when `--epochs` is not given.
-    pub fn settings(
-        &self,
-        trainer: &str,
-        default_epochs: usize,
-    ) -> Result<RunSettings, TrainError> {
+    /// `--latent-dim`, or the trainer's default.
+    pub fn latent_dim(&self, defaults: Defaults) -> usize {
+        self.latent_dim.unwrap_or(defaults.latent_dim)
+    }
+
+    /// The run settings, with the trainer's defaults for flags not given.
+    pub fn settings(&self, trainer: &str, defaults: Defaults) -> Result<RunSettings, TrainError> {
         let dataset = DatasetSource::from_name(&self.dataset, self.data_dir.as_deref())?;
         if !(0.0..1.0).contains(&self.valid_fraction) {
             return Err(TrainError::InvalidArgument {
@@ -72,8 +84,8 @@ impl TrainerArgs {
             });
         }
         let training = TrainingConfig::new()
-            .with_epochs(self.epochs.unwrap_or(default_epochs))
-            .with_batch_size(self.batch_size)
+            .with_epochs(self.epochs.unwrap_or(defaults.epochs))
+            .with_batch_size(self.batch_size.unwrap_or(defaults.batch_size))
             .with_learning_rate(self.lr)
             .with_seed(self.seed)
             .with_num_workers(self.num_workers);

@@ -9,11 +9,16 @@
 
 use clap::{Parser, ValueEnum};
 
-use autoencoders::cli::{TrainerArgs, exit_on_error};
+use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error};
 use autoencoders::models::{ReconstructionLoss, VanillaAutoencoderConfig, WeightInit};
 use autoencoders::train::{TrainError, run_training};
 
 const TRAINER: &str = "train_vanilla";
+const DEFAULTS: Defaults = Defaults {
+    epochs: 50,
+    batch_size: 256,
+    latent_dim: 32,
+};
 
 #[derive(Parser)]
 #[command(about = "Train the dense (MLP) autoencoder of the Keras tutorial")]
@@ -46,7 +51,7 @@ enum Loss {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     exit_on_error(|| -> Result<(), TrainError> {
-        let settings = cli.common.settings(TRAINER, 50)?;
+        let settings = cli.common.settings(TRAINER, DEFAULTS)?;
         let out = cli.common.out_dir(TRAINER);
         let loss = match cli.loss {
             Loss::Mse => ReconstructionLoss::Mse,
@@ -54,17 +59,16 @@ fn main() -> std::process::ExitCode {
         };
         let config = VanillaAutoencoderConfig::new()
             .with_hidden(cli.hidden.clone())
-            .with_latent_dim(cli.common.latent_dim)
+            .with_latent_dim(cli.common.latent_dim(DEFAULTS))
             .with_loss(loss)
             .with_init(match cli.init {
                 Init::Keras => WeightInit::Keras,
                 Init::Pytorch => WeightInit::PyTorch,
             });
-        let (_model, report) =
-            run_training(&settings, &out, cli.common.resume, |shape, device| {
-                Ok(config.with_input_shape(shape.dims()).try_init(device)?)
-            })?;
-        print!("\n{}", report.table());
+        let run = run_training(&settings, &out, cli.common.resume, |shape, device| {
+            Ok(config.with_input_shape(shape.dims()).try_init(device)?)
+        })?;
+        print!("\n{}", run.report.table());
         println!("artifacts: {}", out.display());
         Ok(())
     })

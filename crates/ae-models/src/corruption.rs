@@ -67,7 +67,8 @@ impl Corruption {
                 images.mask_fill(keep.bool_not(), 0.0)
             }
             Self::SaltAndPepper { fraction } => {
-                let u = Tensor::<4>::random(shape.clone(), Distribution::Uniform(0.0, 1.0), &device);
+                let u =
+                    Tensor::<4>::random(shape.clone(), Distribution::Uniform(0.0, 1.0), &device);
                 let hit = u.lower_elem(fraction);
                 let salt = Tensor::<4>::random(shape, Distribution::Uniform(0.0, 1.0), &device)
                     .greater_equal_elem(0.5)
@@ -106,7 +107,11 @@ mod tests {
             a.clone().into_data().assert_eq(&b.into_data(), true);
             device.seed(12);
             let other = c.apply(x.clone()).into_data();
-            assert_ne!(a.clone().into_data(), other, "{c:?}: another seed, other noise");
+            assert_ne!(
+                a.clone().into_data(),
+                other,
+                "{c:?}: another seed, other noise"
+            );
             // The clean input is unchanged.
             let clean = x.into_data().try_to_vec_as::<f32>().unwrap();
             assert!(clean.iter().all(|&v| v == 0.5));

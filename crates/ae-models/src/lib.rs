@@ -9,6 +9,7 @@
 //! - [`conv`]: the convolutional autoencoder.
 //! - [`denoising`]: the denoising autoencoder (Gaussian, masking or salt-and-pepper corruption).
 //! - [`sparse`]: the sparse autoencoder (L1 or KL penalty on the code).
+//! - [`zoo`]: any model from a tagged JSON configuration, a preset, or a saved folder.
 //! - [`vae`]: the variational autoencoder (dense or convolutional; sampling, interpolation,
 //!   importance-weighted log-likelihood).
 
@@ -24,15 +25,17 @@ pub mod persist;
 pub mod sparse;
 pub mod vae;
 pub mod vanilla;
+pub mod zoo;
 
 pub use autoencoder::{Autoencoder, AutoencoderOutput, LossTerm};
 pub use conv::{ConvAutoencoder, ConvAutoencoderConfig};
+pub use corruption::Corruption;
+pub use denoising::{DenoisingAutoencoder, DenoisingAutoencoderConfig, DenoisingBaseConfig};
 pub use dense::WeightInit;
 pub use error::{ModelError, Result};
 pub use loss::{OutputActivation, ReconstructionLoss};
 pub use persist::SavedModel;
-pub use corruption::Corruption;
-pub use denoising::{DenoisingAutoencoder, DenoisingAutoencoderConfig, DenoisingBaseConfig};
 pub use sparse::{SparseAutoencoder, SparseAutoencoderConfig, SparsityPenalty};
 pub use vae::{VaeArchitecture, VaeConfig, VariationalAutoencoder};
 pub use vanilla::{VanillaAutoencoder, VanillaAutoencoderConfig};
+pub use zoo::{AnyAutoencoder, ModelConfig, PRESETS, load_model};

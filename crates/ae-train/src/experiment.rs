@@ -102,6 +102,9 @@ pub struct RunReport {
     pub machine: MachineInfo,
     /// The Burn version.
     pub burn: String,
+    /// Model-specific figures (PSNR of noisy and denoised images, ELBO terms, sparsity, ...),
+    /// added by the trainers, in the order they are printed.
+    pub extra: Vec<(String, f64)>,
 }
 
 impl RunReport {
@@ -132,7 +135,20 @@ impl RunReport {
             "test MSE of the mean image",
             &format!("{:.5}", self.mean_image_mse),
         ]);
+        for (name, value) in &self.extra {
+            t.row([name.as_str(), &format!("{value:.4}")]);
+        }
         t
+    }
+
+    /// Adds a model-specific figure.
+    pub fn add(&mut self, name: &str, value: f64) {
+        self.extra.push((name.to_string(), value));
+    }
+
+    /// Writes `report.json` into the artifact folder.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        write_json(&dir.join("report.json"), self)
     }
 }
 
@@ -179,6 +195,18 @@ pub fn write_reconstruction_png<M: Autoencoder>(
     save_reconstruction_grid(path, &to_vec(batch.images)?, &to_vec(recon)?, shape, 10)
 }
 
+/// What [`run_training`] hands back, for trainers that evaluate more.
+pub struct TrainedRun<M> {
+    /// The trained model (inference mode).
+    pub model: M,
+    /// The report, already saved as `report.json`; add figures and save again.
+    pub report: RunReport,
+    /// The test split.
+    pub test: ImageDataset,
+    /// The device the model lives on.
+    pub device: Device,
+}
+
 /// Runs a whole training: `build` makes the model for the data's image shape on the device.
 ///
 /// # Errors
@@ -188,7 +216,7 @@ pub fn run_training<M, F>(
     out: &Path,
     resume: bool,
     build: F,
-) -> Result<(M, RunReport)>
+) -> Result<TrainedRun<M>>
 where
     M: Autoencoder + SavedModel + ModuleDisplay + 'static,
     F: FnOnce(ImageShape, &Device) -> Result<M>,
@@ -238,7 +266,13 @@ where
         history: fitted.epochs,
         machine: MachineInfo::detect(),
         burn: "0.22.1".into(),
+        extra: Vec::new(),
     };
-    write_json(&out.join("report.json"), &report)?;
-    Ok((model, report))
+    report.save(out)?;
+    Ok(TrainedRun {
+        model,
+        report,
+        test,
+        device,
+    })
 }

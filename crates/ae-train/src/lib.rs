@@ -23,8 +23,11 @@ pub mod train;
 pub use device::{Backend, DeviceSpec};
 pub use epoch_log::EpochMetrics;
 pub use error::{Result, TrainError};
-pub use evaluate::{ReconstructionReport, evaluate, reconstruction_errors};
-pub use experiment::{MachineInfo, RunReport, RunSettings, run_training};
+pub use evaluate::{
+    DenoisingReport, ReconstructionReport, VaeReport, evaluate, evaluate_denoising,
+    evaluate_sparsity, evaluate_vae, reconstruction_errors,
+};
+pub use experiment::{MachineInfo, RunReport, RunSettings, TrainedRun, run_training};
 pub use learner::AutoencoderLearner;
 pub use table::Table;
 pub use train::{Fitted, TrainingConfig, fit};

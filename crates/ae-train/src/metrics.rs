@@ -93,6 +93,96 @@ impl Adaptor<ReconstructionInput> for ReconstructionOutput {
     }
 }
 
+/// The named loss terms of a step, for [`LossTermMetric`].
+pub struct LossTermsInput {
+    /// `(name, value)` of each term.
+    pub terms: Vec<(&'static str, Tensor<1>)>,
+    /// Images in the batch.
+    pub batch_size: usize,
+}
+
+impl Adaptor<LossTermsInput> for ReconstructionOutput {
+    fn adapt(&self) -> LossTermsInput {
+        LossTermsInput {
+            terms: self.terms.clone(),
+            batch_size: self.target.dims()[0],
+        }
+    }
+}
+
+/// One named term of a model's loss (`"kl"`, `"sparsity"`, ...), averaged over the epoch.
+#[derive(Clone)]
+pub struct LossTermMetric {
+    term: &'static str,
+    name: MetricName,
+    state: NumericMetricState,
+}
+
+impl LossTermMetric {
+    /// The metric of the term called `term`.
+    pub fn new(term: &'static str) -> Self {
+        Self {
+            term,
+            name: Arc::new(term.to_string()),
+            state: NumericMetricState::default(),
+        }
+    }
+}
+
+impl Metric for LossTermMetric {
+    type Input = LossTermsInput;
+
+    fn name(&self) -> MetricName {
+        self.name.clone()
+    }
+
+    fn update(
+        &mut self,
+        input: &LossTermsInput,
+        _metadata: &MetricMetadata,
+    ) -> Result<SerializedEntry, TensorReadError> {
+        if let Some((_, value)) = input.terms.iter().find(|(n, _)| *n == self.term) {
+            let value = value.clone().mean().try_into_scalar::<f64>()?;
+            self.state.update(value, input.batch_size);
+        }
+        Ok(self
+            .state
+            .compute_update(FormatOptions::new(self.name.clone()).precision(4)))
+    }
+
+    fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
+        Ok(self
+            .state
+            .compute_final(FormatOptions::new(self.name.clone()).precision(4)))
+    }
+
+    fn clear(&mut self) {
+        self.state.reset();
+    }
+
+    fn attributes(&self) -> MetricAttributes {
+        NumericAttributes {
+            unit: None,
+            higher_is_better: false,
+        }
+        .into()
+    }
+}
+
+impl Numeric for LossTermMetric {
+    fn value(&self) -> Option<NumericEntry> {
+        Some(self.state.current_value())
+    }
+
+    fn running_value(&self) -> Option<NumericEntry> {
+        Some(self.state.running_value())
+    }
+
+    fn final_value(&self) -> NumericEntry {
+        self.state.final_value()
+    }
+}
+
 /// Mean squared error of each image (mean over its pixels).
 ///
 /// # Shapes

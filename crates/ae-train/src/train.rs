@@ -20,7 +20,7 @@ use crate::checkpoint::{AtomicFileCheckpointer, latest_complete_checkpoint};
 use crate::epoch_log::{EpochLog, EpochMetrics};
 use crate::error::{Result, TrainError};
 use crate::learner::AutoencoderLearner;
-use crate::metrics::{MseMetric, PsnrMetric};
+use crate::metrics::{LossTermMetric, MseMetric, PsnrMetric};
 use crate::renderer::PlainRenderer;
 
 /// Environment variable: `plain` forces line-by-line progress even on a terminal.
@@ -158,6 +158,7 @@ where
         Vec::new()
     };
 
+    let term_names = model.loss_term_names();
     let mut training = SupervisedTraining::new(run_dir, train_loader, valid_loader)
         .metrics((LossMetric::new(), MseMetric::new(), PsnrMetric::new()))
         // burn-train's file logger first: checkpoint selection reads metric history from it.
@@ -170,6 +171,13 @@ where
         )
         .num_epochs(config.epochs)
         .summary();
+    if term_names.len() > 1 {
+        for term in term_names {
+            training = training
+                .metric_train_numeric(LossTermMetric::new(term))
+                .metric_valid_numeric(LossTermMetric::new(term));
+        }
+    }
     let terminal = std::io::stdout().is_terminal()
         && std::env::var(PROGRESS_ENV).map_or(true, |v| v != "plain");
     if !terminal {

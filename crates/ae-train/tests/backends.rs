@@ -5,7 +5,7 @@
 //! otherwise, unless `AE_REQUIRE_WGPU=1`, which turns a missing adapter into a failure.
 
 use ae_data::mnist_sample;
-use ae_models::{Autoencoder, VanillaAutoencoderConfig};
+use ae_models::{Autoencoder, ModelConfig, PRESETS, VanillaAutoencoderConfig};
 use ae_train::{Backend, DeviceSpec};
 use burn::module::Module;
 use burn::store::ModuleRecord;
@@ -81,5 +81,40 @@ fn vanilla_forward_agrees_across_backends() {
             (loss - loss_ref).abs() < 1e-6,
             "{backend}: loss {loss} vs {loss_ref}"
         );
+    }
+}
+
+/// Every preset of the zoo: the same weights give the same codes and reconstructions (the
+/// deterministic paths; training forward passes of the VAE and the denoising model draw noise
+/// from each backend's own generator).
+#[test]
+fn every_preset_agrees_across_backends() {
+    let reference = DeviceSpec::new(Backend::Flex).device().unwrap();
+    let test = mnist_sample().unwrap().test;
+    let others = other_devices();
+    for (name, _) in PRESETS {
+        reference.seed(3);
+        let config = ModelConfig::preset(name).unwrap();
+        let model = config.init(&reference).unwrap();
+        let x = test.batch(0..8, &reference).images;
+        let codes = model.encode(x.clone());
+        let recon: Tensor<2> = model.reconstruct(x).flatten(1, 3);
+        let weights = model.clone().into_record().into_bytes().unwrap();
+        for (backend, device) in &others {
+            let record = ModuleRecord::from_bytes(weights.clone()).unwrap();
+            let copy = config.init(device).unwrap().load_record(record);
+            let x = test.batch(0..8, device).images;
+            let c = max_abs_diff(codes.clone(), copy.encode(x.clone()).to_device(&reference));
+            let r = max_abs_diff(
+                recon.clone(),
+                copy.reconstruct(x).flatten(1, 3).to_device(&reference),
+            );
+            println!("{name} on {backend}: max |Δ| code {c:.2e}, reconstruction {r:.2e}");
+            assert!(c < 1e-3, "{name} on {backend}: codes differ by {c}");
+            assert!(
+                r < 1e-4,
+                "{name} on {backend}: reconstructions differ by {r}"
+            );
+        }
     }
 }

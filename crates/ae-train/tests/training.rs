@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use ae_data::mnist_sample;
-use ae_models::{Autoencoder, SavedModel, VanillaAutoencoder, VanillaAutoencoderConfig};
+use ae_models::{
+    Autoencoder, ModelConfig, PRESETS, SavedModel, VanillaAutoencoder, VanillaAutoencoderConfig,
+};
 use ae_train::epoch_log::read_epoch_log;
 use ae_train::{Backend, DeviceSpec, TrainingConfig, evaluate, fit};
 use burn::tensor::Device;
@@ -138,4 +140,63 @@ fn resume_without_checkpoint_is_an_error() {
         panic!("resume with no checkpoint succeeded")
     };
     assert!(err.to_string().contains("nothing to resume"), "{err}");
+}
+
+/// Every preset of the zoo learns: three short epochs lower its training loss (for the VAE, the
+/// negative ELBO; for the sparse model, reconstruction plus penalty).
+#[test]
+fn every_preset_lowers_its_loss() {
+    let device = device();
+    let data = mnist_sample().unwrap();
+    let train = data.train.take(1024);
+    let valid = data.test.take(256);
+    for (name, _) in PRESETS {
+        device.seed(9);
+        let model = ModelConfig::preset(name).unwrap().init(&device).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = TrainingConfig::new().with_epochs(3).with_batch_size(64);
+        fit(
+            model,
+            train.clone(),
+            valid.clone(),
+            &config,
+            dir.path(),
+            &device,
+            false,
+        )
+        .unwrap();
+        let (first, last) = (train_loss(dir.path(), 1), train_loss(dir.path(), 3));
+        println!("{name}: train loss {first:.4} -> {last:.4}");
+        assert!(last < 0.95 * first, "{name}: loss {first} -> {last}");
+    }
+}
+
+/// The extra loss terms of a model are metrics of their own, in the epoch log.
+#[test]
+fn loss_terms_are_logged_per_epoch() {
+    let device = device();
+    let data = mnist_sample().unwrap();
+    let model = ModelConfig::preset("vae-mlp")
+        .unwrap()
+        .init(&device)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = TrainingConfig::new().with_epochs(1).with_batch_size(128);
+    fit(
+        model,
+        data.train.take(512),
+        data.test.take(128),
+        &config,
+        dir.path(),
+        &device,
+        false,
+    )
+    .unwrap();
+    let log = read_epoch_log(&dir.path().join("metrics.jsonl")).unwrap();
+    for record in &log {
+        let m = &record.metrics;
+        let (loss, recon, kl) = (m["Loss"], m["reconstruction"], m["kl"]);
+        assert!(kl > 0.0 && recon > kl, "{m:?}");
+        assert!((loss - recon - kl).abs() < 1e-3 * loss, "{m:?}");
+    }
 }

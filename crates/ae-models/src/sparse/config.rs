@@ -34,7 +34,7 @@ pub struct SparseAutoencoderConfig {
     #[config(default = "VanillaAutoencoderConfig::new().with_latent_dim(64)")]
     pub base: VanillaAutoencoderConfig,
     /// The penalty and its weight.
-    #[config(default = "SparsityPenalty::Kl { weight: 0.1, target: 0.05 }")]
+    #[config(default = "SparsityPenalty::Kl { weight: 0.001, target: 0.05 }")]
     pub penalty: SparsityPenalty,
     /// A code value below this counts as inactive in the reported statistics.
     #[config(default = 0.01)]

@@ -44,7 +44,10 @@ mod tests {
                 .iter()
                 .map(|&v| penalty_of(penalty, v, &device))
                 .collect();
-            assert!(values.windows(2).all(|w| w[0] < w[1]), "{penalty:?}: {values:?}");
+            assert!(
+                values.windows(2).all(|w| w[0] < w[1]),
+                "{penalty:?}: {values:?}"
+            );
         }
         let l1 = penalty_of(SparsityPenalty::L1 { weight: 3.0 }, 0.5, &device);
         assert!((l1 - 1.5).abs() < 1e-6);

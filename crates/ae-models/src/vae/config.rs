@@ -81,15 +81,22 @@ impl VaeConfig {
             return invalid("latent_dim", "must be at least 1".into());
         }
         if !(self.beta.is_finite() && self.beta >= 0.0) {
-            return invalid("beta", format!("{} is not a non-negative number", self.beta));
+            return invalid(
+                "beta",
+                format!("{} is not a non-negative number", self.beta),
+            );
         }
         if !(self.logvar_limit.is_finite() && self.logvar_limit > 0.0) {
-            return invalid("logvar_limit", format!("{} is not positive", self.logvar_limit));
+            return invalid(
+                "logvar_limit",
+                format!("{} is not positive", self.logvar_limit),
+            );
         }
         match &self.architecture {
-            VaeArchitecture::Mlp { hidden } if hidden.is_empty() || hidden.contains(&0) => {
-                invalid("architecture.hidden", format!("{hidden:?} needs non-zero widths"))
-            }
+            VaeArchitecture::Mlp { hidden } if hidden.is_empty() || hidden.contains(&0) => invalid(
+                "architecture.hidden",
+                format!("{hidden:?} needs non-zero widths"),
+            ),
             VaeArchitecture::Mlp { .. } => Ok(()),
             VaeArchitecture::Conv { .. } => self.conv_stack().map_or(Ok(()), |s| s.validate()),
         }

@@ -25,7 +25,11 @@ mod tests {
         let out = model.forward(images(3, &device));
         assert_eq!(out.reconstruction.dims(), [3, 1, 28, 28]);
         assert_eq!(out.latent.dims(), [3, 20]);
-        let terms: Vec<f32> = out.terms.iter().map(|t| t.value.clone().into_scalar::<f32>()).collect();
+        let terms: Vec<f32> = out
+            .terms
+            .iter()
+            .map(|t| t.value.clone().into_scalar::<f32>())
+            .collect();
         assert!(terms.iter().all(|v| v.is_finite() && *v > 0.0), "{terms:?}");
         assert!((out.loss.into_scalar::<f32>() - terms.iter().sum::<f32>()).abs() < 1e-3);
         assert_eq!(model.sample(5, &device).dims(), [5, 1, 28, 28]);
@@ -83,7 +87,10 @@ mod tests {
         assert!(many > one, "IWAE(64) {many} <= ELBO estimate {one}");
         // The ELBO estimate agrees with the training loss (the negative ELBO per image).
         let loss = model.forward(x.clone()).loss.into_scalar::<f64>();
-        assert!((loss + one).abs() < 0.05 * loss.abs(), "loss {loss}, ELBO {one}");
+        assert!(
+            (loss + one).abs() < 0.05 * loss.abs(),
+            "loss {loss}, ELBO {one}"
+        );
     }
 
     #[test]

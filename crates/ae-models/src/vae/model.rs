@@ -286,7 +286,11 @@ impl Autoencoder for VariationalAutoencoder {
     fn forward_with_target(&self, input: Tensor<4>, target: Tensor<4>) -> AutoencoderOutput {
         let posterior = self.posterior(input);
         let [n, d] = posterior.mean.dims();
-        let eps = Tensor::random([n, d], Distribution::Normal(0.0, 1.0), &posterior.mean.device());
+        let eps = Tensor::random(
+            [n, d],
+            Distribution::Normal(0.0, 1.0),
+            &posterior.mean.device(),
+        );
         let z = posterior.mean.clone() + posterior.logvar.clone().mul_scalar(0.5).exp() * eps;
         let logits = self.decode_logits(z);
         let reconstruction_nll = self

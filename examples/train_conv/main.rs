@@ -1,0 +1,55 @@
+//! Trains the convolutional autoencoder (Conv 32-64 stride 2 → latent, mirrored with transposed
+//! convolutions) and writes an artifact folder.
+//!
+//! ```text
+//! cargo run --release --example train_conv
+//! cargo run --release --example train_conv -- --dataset fashion-mnist --epochs 2
+//! ```
+
+use clap::Parser;
+
+use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error};
+use autoencoders::models::ConvAutoencoderConfig;
+use autoencoders::train::{TrainError, run_training};
+
+const TRAINER: &str = "train_conv";
+const DEFAULTS: Defaults = Defaults {
+    epochs: 10,
+    batch_size: 128,
+    latent_dim: 32,
+};
+
+#[derive(Parser)]
+#[command(about = "Train the convolutional autoencoder")]
+struct Cli {
+    #[command(flatten)]
+    common: TrainerArgs,
+    /// Channels after each stride-2 convolution (the decoder mirrors them).
+    #[arg(long, value_delimiter = ',', default_value = "32,64")]
+    channels: Vec<usize>,
+    /// Odd kernel size.
+    #[arg(long, default_value_t = 3)]
+    kernel_size: usize,
+    /// Batch normalisation after each hidden convolution.
+    #[arg(long)]
+    batch_norm: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    exit_on_error(|| -> Result<(), TrainError> {
+        let settings = cli.common.settings(TRAINER, DEFAULTS)?;
+        let out = cli.common.out_dir(TRAINER);
+        let config = ConvAutoencoderConfig::new()
+            .with_channels(cli.channels.clone())
+            .with_kernel_size(cli.kernel_size)
+            .with_batch_norm(cli.batch_norm)
+            .with_latent_dim(cli.common.latent_dim(DEFAULTS));
+        let run = run_training(&settings, &out, cli.common.resume, |shape, device| {
+            Ok(config.with_input_shape(shape.dims()).try_init(device)?)
+        })?;
+        print!("\n{}", run.report.table());
+        println!("artifacts: {}", out.display());
+        Ok(())
+    })
+}
