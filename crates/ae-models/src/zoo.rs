@@ -190,6 +190,9 @@ impl ModelConfig {
 }
 
 /// Any model of the zoo.
+// A model is built once and moved rarely; boxing the variants would not fit Burn's `Module`
+// derive, which needs the modules themselves as fields.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum AnyAutoencoder {
     /// A dense autoencoder.
