@@ -7,6 +7,7 @@
 //!   errors when a backend is not compiled in or has no device.
 //! - [`run_training`] is the whole pipeline of the example trainers, writing an artifact folder.
 
+pub mod anomaly;
 pub mod checkpoint;
 pub mod device;
 pub mod epoch_log;
