@@ -6,8 +6,14 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use ae_data::DatasetSource;
-use ae_train::{RunSettings, TrainError, TrainingConfig};
+use std::path::Path;
+
+use ae_data::{DatasetSource, ImageDataset, ImageShape};
+use ae_models::{AnyAutoencoder, Autoencoder, SavedModel, load_model};
+use ae_train::experiment::load_splits;
+use ae_train::{DeviceSpec, RunSettings, TrainError, TrainingConfig, run_training};
+use burn::module::ModuleDisplay;
+use burn::tensor::Device;
 
 /// The flags every trainer takes.
 #[derive(Args, Debug, Clone)]
@@ -105,6 +111,65 @@ impl TrainerArgs {
         self.out
             .clone()
             .unwrap_or_else(|| PathBuf::from("runs").join(format!("{trainer}-{}", self.dataset)))
+    }
+}
+
+/// A model for an application example: loaded from `--model DIR`, or trained now.
+pub struct AppModel {
+    /// The model.
+    pub model: AnyAutoencoder,
+    /// The test split of the dataset.
+    pub test: ImageDataset,
+    /// The device.
+    pub device: Device,
+}
+
+/// Loads the model folder `model_dir` when given (any trainer's artifact folder), else trains a
+/// model with `build` and the trainer flags (writing its artifact folder into `out/model`).
+pub fn load_or_train<M, F>(
+    args: &TrainerArgs,
+    model_dir: Option<&Path>,
+    name: &str,
+    defaults: Defaults,
+    out: &Path,
+    build: F,
+) -> Result<AppModel, TrainError>
+where
+    M: Autoencoder + SavedModel + ModuleDisplay + Into<AnyAutoencoder> + 'static,
+    F: FnOnce(ImageShape, &Device) -> Result<M, TrainError>,
+{
+    let settings = args.settings(name, defaults)?;
+    match model_dir {
+        Some(dir) => {
+            let device = args.device.parse::<DeviceSpec>()?.device()?;
+            let model = load_model(dir, &device)?;
+            let (_, _, test) = load_splits(&settings)?;
+            if model.input_shape() != test.shape().dims() {
+                return Err(TrainError::InvalidArgument {
+                    what: "--model",
+                    message: format!(
+                        "{} takes {:?} images but {} has {}",
+                        dir.display(),
+                        model.input_shape(),
+                        settings.dataset.name(),
+                        test.shape()
+                    ),
+                });
+            }
+            Ok(AppModel {
+                model,
+                test,
+                device,
+            })
+        }
+        None => {
+            let run = run_training(&settings, &out.join("model"), args.resume, build)?;
+            Ok(AppModel {
+                model: run.model.into(),
+                test: run.test,
+                device: run.device,
+            })
+        }
     }
 }
 

@@ -242,6 +242,24 @@ impl AnyAutoencoder {
     }
 }
 
+macro_rules! into_any {
+    ($($variant:ident($model:ty)),*) => {
+        $(impl From<$model> for AnyAutoencoder {
+            fn from(model: $model) -> Self {
+                Self::$variant(model)
+            }
+        })*
+    };
+}
+
+into_any!(
+    Vanilla(VanillaAutoencoder),
+    Conv(ConvAutoencoder),
+    Sparse(SparseAutoencoder),
+    Denoising(DenoisingAutoencoder),
+    Vae(VariationalAutoencoder)
+);
+
 /// Loads any saved model folder (a trainer's artifact folder, or one written by `save`) in one
 /// call: reads `config.json`, builds the model it names, loads `model.bpk`.
 pub fn load_model(dir: &Path, device: &Device) -> Result<AnyAutoencoder> {

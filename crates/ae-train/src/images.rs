@@ -71,6 +71,40 @@ pub fn save_image_grid(path: &Path, rows: &[&[f32]], shape: ImageShape, scale: u
     std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
 }
 
+/// The PNG encoding of one image given as `[C, H, W]` bytes (grayscale for one channel, RGB for
+/// three), as a lossless baseline for compression.
+pub fn png_bytes(pixels: &[u8], shape: ImageShape) -> Result<Vec<u8>> {
+    let (w, h) = (shape.width as u32, shape.height as u32);
+    let invalid = || TrainError::InvalidArgument {
+        what: "image",
+        message: format!("{} bytes are not one {shape} image", pixels.len()),
+    };
+    let mut out = std::io::Cursor::new(Vec::new());
+    let written = match shape.channels {
+        1 => GrayImage::from_raw(w, h, pixels.to_vec())
+            .ok_or_else(invalid)?
+            .write_to(&mut out, image::ImageFormat::Png),
+        3 => {
+            let plane = shape.height * shape.width;
+            if pixels.len() != 3 * plane {
+                return Err(invalid());
+            }
+            let hwc: Vec<u8> = (0..plane)
+                .flat_map(|i| [pixels[i], pixels[plane + i], pixels[2 * plane + i]])
+                .collect();
+            RgbImage::from_raw(w, h, hwc)
+                .ok_or_else(invalid)?
+                .write_to(&mut out, image::ImageFormat::Png)
+        }
+        _ => return Err(invalid()),
+    };
+    written.map_err(|source| TrainError::Image {
+        path: "<memory>".into(),
+        source,
+    })?;
+    Ok(out.into_inner())
+}
+
 /// Saves originals and reconstructions as alternating rows of `per_row` images: originals on top,
 /// their reconstructions below (the picture of the Keras tutorial).
 pub fn save_reconstruction_grid(
@@ -92,6 +126,17 @@ pub fn save_reconstruction_grid(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn png_bytes_decode_back_to_the_pixels() {
+        let shape = ImageShape::new(3, 2, 2);
+        let pixels: Vec<u8> = (0..12).map(|i| i * 20).collect();
+        let png = png_bytes(&pixels, shape).unwrap();
+        let img = image::load_from_memory(&png).unwrap().into_rgb8();
+        // Planar [C, H, W] in, interleaved pixels out: pixel (0, 0) is (0, 80, 160).
+        assert_eq!(img.get_pixel(0, 0).0, [0, 80, 160]);
+        assert!(png_bytes(&pixels[..5], shape).is_err());
+    }
 
     #[test]
     fn grid_has_the_expected_size_and_pixels() {
