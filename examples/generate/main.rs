@@ -1,0 +1,151 @@
+//! Generation with a variational autoencoder: a grid of samples from the prior, a walk across a
+//! 2-D latent grid, and interpolations between test images. Trains a VAE with a 2-D latent space
+//! (so that the walk covers it all) or loads any trained VAE folder.
+//!
+//! ```text
+//! cargo run --release --example generate                           # 2-D VAE on the MNIST sample
+//! cargo run --release --example generate -- --dataset fashion-mnist --epochs 10
+//! cargo run --release --example generate -- --model runs/train_vae-mnist-sample
+//! ```
+
+use std::path::PathBuf;
+
+use burn::tensor::{Tensor, TensorData};
+use clap::Parser;
+
+use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error, load_or_train};
+use autoencoders::models::{AnyAutoencoder, Autoencoder, VaeConfig};
+use autoencoders::train::images::save_image_grid;
+use autoencoders::train::{Table, TrainError, evaluate_vae};
+
+const NAME: &str = "generate";
+const DEFAULTS: Defaults = Defaults {
+    epochs: 30,
+    batch_size: 128,
+    latent_dim: 2,
+};
+const SEED: u64 = 7;
+
+#[derive(Parser)]
+#[command(about = "Generate images with a variational autoencoder")]
+struct Cli {
+    #[command(flatten)]
+    common: TrainerArgs,
+    /// Use this trained VAE folder instead of training one.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Side of the latent walk grid.
+    #[arg(long, default_value_t = 15)]
+    grid: usize,
+    /// The walk covers [-span, span] on the first two latent dimensions (the others stay 0).
+    #[arg(long, default_value_t = 2.0)]
+    span: f32,
+}
+
+fn to_vec(t: Tensor<4>) -> Vec<f32> {
+    t.into_data().try_to_vec_as::<f32>().unwrap_or_default()
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    exit_on_error(|| -> Result<(), TrainError> {
+        let out = cli.common.out_dir(NAME);
+        let latent = cli.common.latent_dim(DEFAULTS);
+        let app = load_or_train(
+            &cli.common,
+            cli.model.as_deref(),
+            NAME,
+            DEFAULTS,
+            &out,
+            |shape, device| {
+                Ok(VaeConfig::new()
+                    .with_input_shape(shape.dims())
+                    .with_latent_dim(latent)
+                    .try_init(device)?)
+            },
+        )?;
+        let AnyAutoencoder::Vae(vae) = &app.model else {
+            return Err(TrainError::InvalidArgument {
+                what: "--model",
+                message: format!(
+                    "generation needs a VAE; this folder holds a `{}` model",
+                    app.model.config().kind()
+                ),
+            });
+        };
+        let (test, device, shape) = (&app.test, &app.device, app.test.shape());
+        std::fs::create_dir_all(&out).map_err(|e| TrainError::Io {
+            path: out.clone(),
+            source: e,
+        })?;
+
+        // Samples from the prior.
+        device.seed(SEED);
+        let samples = to_vec(vae.sample(64, device));
+        let rows: Vec<&[f32]> = samples.chunks(8 * shape.numel()).collect();
+        save_image_grid(&out.join("samples.png"), &rows, shape, 2)?;
+
+        // A walk over the first two latent dimensions.
+        let d = vae.latent_dim();
+        if d < 2 {
+            return Err(TrainError::InvalidArgument {
+                what: "latent size",
+                message: "the walk needs at least 2 dimensions".into(),
+            });
+        }
+        let g = cli.grid.max(2);
+        let step = |i: usize| -cli.span + 2.0 * cli.span * i as f32 / (g - 1) as f32;
+        let mut codes = vec![0.0f32; g * g * d];
+        for row in 0..g {
+            for col in 0..g {
+                let base = (row * g + col) * d;
+                codes[base] = step(col);
+                codes[base + 1] = -step(row);
+            }
+        }
+        let walk = to_vec(vae.decode(Tensor::from_data(
+            TensorData::new(codes, [g * g, d]),
+            device,
+        )));
+        let rows: Vec<&[f32]> = walk.chunks(g * shape.numel()).collect();
+        save_image_grid(&out.join("latent_walk.png"), &rows, shape, 1)?;
+
+        // Interpolations between pairs of test images.
+        let strips: Vec<Vec<f32>> = (0..6)
+            .map(|i| {
+                let a = test.batch(2 * i..2 * i + 1, device).images;
+                let b = test.batch(2 * i + 1..2 * i + 2, device).images;
+                to_vec(vae.interpolate(a, b, 12))
+            })
+            .collect();
+        let rows: Vec<&[f32]> = strips.iter().map(Vec::as_slice).collect();
+        save_image_grid(&out.join("interpolation.png"), &rows, shape, 2)?;
+
+        let scores = evaluate_vae(vae, test, 250, 50, SEED, device)?;
+        let mut table = Table::new(["", ""]);
+        table.row(["latent dimensions", &d.to_string()]);
+        table.row(["test images", &scores.images.to_string()]);
+        table.row([
+            "test negative ELBO (nats/image)",
+            &format!("{:.2}", scores.negative_elbo),
+        ]);
+        table.row([
+            "  reconstruction",
+            &format!("{:.2}", scores.reconstruction_nll),
+        ]);
+        table.row(["  KL", &format!("{:.2}", scores.kl)]);
+        table.row([
+            "test NLL, 50-sample IWAE (nats/image)",
+            &format!("{:.2}", scores.iw_nll),
+        ]);
+        let json = serde_json::to_string_pretty(&scores)
+            .map_err(|e| TrainError::Training(e.to_string()))?;
+        autoencoders::models::persist::write_atomic(&out.join("generate.json"), json.as_bytes())?;
+        print!("\n{table}");
+        println!(
+            "pictures in {}: samples.png, latent_walk.png, interpolation.png",
+            out.display()
+        );
+        Ok(())
+    })
+}
