@@ -118,6 +118,8 @@ impl TrainerArgs {
 pub struct AppModel {
     /// The model.
     pub model: AnyAutoencoder,
+    /// The training split of the dataset (what the model was, or would be, trained on).
+    pub train: ImageDataset,
     /// The test split of the dataset.
     pub test: ImageDataset,
     /// The device.
@@ -143,7 +145,7 @@ where
         Some(dir) => {
             let device = args.device.parse::<DeviceSpec>()?.device()?;
             let model = load_model(dir, &device)?;
-            let (_, _, test) = load_splits(&settings)?;
+            let (train, _, test) = load_splits(&settings)?;
             if model.input_shape() != test.shape().dims() {
                 return Err(TrainError::InvalidArgument {
                     what: "--model",
@@ -158,6 +160,7 @@ where
             }
             Ok(AppModel {
                 model,
+                train,
                 test,
                 device,
             })
@@ -166,6 +169,7 @@ where
             let run = run_training(&settings, &out.join("model"), args.resume, build)?;
             Ok(AppModel {
                 model: run.model.into(),
+                train: run.train,
                 test: run.test,
                 device: run.device,
             })

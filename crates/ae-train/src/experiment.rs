@@ -201,6 +201,8 @@ pub struct TrainedRun<M> {
     pub model: M,
     /// The report, already saved as `report.json`; add figures and save again.
     pub report: RunReport,
+    /// The training split (validation images excluded).
+    pub train: ImageDataset,
     /// The test split.
     pub test: ImageDataset,
     /// The device the model lives on.
@@ -241,7 +243,7 @@ where
     let mean_image_mse = test.mse_of_constant(&train.mean_image());
     let fitted = fit(
         model,
-        train,
+        train.clone(),
         valid,
         &settings.training,
         out,
@@ -272,6 +274,7 @@ where
     Ok(TrainedRun {
         model,
         report,
+        train,
         test,
         device,
     })

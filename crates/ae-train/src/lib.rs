@@ -16,6 +16,7 @@ pub mod error;
 pub mod evaluate;
 pub mod experiment;
 pub mod images;
+pub mod impute;
 pub mod learner;
 pub mod metrics;
 pub mod renderer;
