@@ -42,6 +42,10 @@ pub struct TrainerArgs {
     /// Adam's learning rate.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
+    /// Adam's epsilon (PyTorch's default 1e-8; Keras uses 1e-7). A loss summed over a batch of B
+    /// instead of averaged corresponds to epsilon / B.
+    #[arg(long, default_value_t = 1e-8)]
+    pub adam_epsilon: f32,
     /// Seed of initialisation, shuffling and splits.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -93,6 +97,7 @@ impl TrainerArgs {
             .with_epochs(self.epochs.unwrap_or(defaults.epochs))
             .with_batch_size(self.batch_size.unwrap_or(defaults.batch_size))
             .with_learning_rate(self.lr)
+            .with_optimizer(burn::optim::AdamConfig::new().with_epsilon(self.adam_epsilon))
             .with_seed(self.seed)
             .with_num_workers(self.num_workers);
         training.validate()?;

@@ -71,6 +71,87 @@ pub fn save_image_grid(path: &Path, rows: &[&[f32]], shape: ImageShape, scale: u
     std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
 }
 
+/// Matplotlib's "tab10" palette: the colour of class `k` is `TAB10[k % 10]`.
+pub const TAB10: [[u8; 3]; 10] = [
+    [31, 119, 180],
+    [255, 127, 14],
+    [44, 160, 44],
+    [214, 39, 40],
+    [148, 103, 189],
+    [140, 86, 75],
+    [227, 119, 194],
+    [127, 127, 127],
+    [188, 189, 34],
+    [23, 190, 207],
+];
+
+/// Draws 2-D points coloured by class, one square panel per `(points, labels)` pair side by side
+/// (each scaled to its own 1st–99th percentile box), with a row of colour swatches in class order
+/// (class 0 first) under the panels. `points` holds `x, y` pairs.
+pub fn save_scatter_panels(path: &Path, panels: &[(&[f32], &[u32])], side: u32) -> Result<()> {
+    let legend = 14;
+    let width = panels.len() as u32 * (side + GAP) + GAP;
+    let height = side + 2 * GAP + legend;
+    let mut canvas: RgbImage = ImageBuffer::from_pixel(width, height, Rgb([255, 255, 255]));
+    for (p, (points, labels)) in panels.iter().enumerate() {
+        if points.len() != 2 * labels.len() {
+            return Err(TrainError::InvalidArgument {
+                what: "scatter points",
+                message: format!("{} values for {} labels", points.len(), labels.len()),
+            });
+        }
+        let range = |axis: usize| {
+            let mut v: Vec<f32> = points.iter().skip(axis).step_by(2).copied().collect();
+            v.sort_by(f32::total_cmp);
+            let at = |q: f64| v[((v.len().saturating_sub(1)) as f64 * q) as usize];
+            if v.is_empty() {
+                (0.0, 1.0)
+            } else {
+                (at(0.01), at(0.99))
+            }
+        };
+        let ((x0, x1), (y0, y1)) = (range(0), range(1));
+        let x_off = GAP + p as u32 * (side + GAP);
+        // Panel frame.
+        for i in 0..side {
+            for (x, y) in [(i, 0), (i, side - 1), (0, i), (side - 1, i)] {
+                canvas.put_pixel(x_off + x, GAP + y, Rgb([200, 200, 200]));
+            }
+        }
+        for (xy, &label) in points.chunks_exact(2).zip(labels.iter()) {
+            let fx = (xy[0] - x0) / (x1 - x0).max(f32::MIN_POSITIVE);
+            let fy = (xy[1] - y0) / (y1 - y0).max(f32::MIN_POSITIVE);
+            if !(0.0..=1.0).contains(&fx) || !(0.0..=1.0).contains(&fy) {
+                continue;
+            }
+            let px = x_off + 1 + (fx * (side - 4) as f32) as u32;
+            let py = GAP + 1 + ((1.0 - fy) * (side - 4) as f32) as u32;
+            for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                canvas.put_pixel(px + dx, py + dy, Rgb(TAB10[label as usize % 10]));
+            }
+        }
+    }
+    for (k, colour) in TAB10.iter().enumerate() {
+        for y in 0..legend - 4 {
+            for x in 0..legend - 4 {
+                canvas.put_pixel(
+                    GAP + k as u32 * legend + x,
+                    side + 2 * GAP + y,
+                    Rgb(*colour),
+                );
+            }
+        }
+    }
+    let tmp = path.with_extension("png.tmp");
+    canvas
+        .save_with_format(&tmp, image::ImageFormat::Png)
+        .map_err(|source| TrainError::Image {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
+}
+
 /// The PNG encoding of one image given as `[C, H, W]` bytes (grayscale for one channel, RGB for
 /// three), as a lossless baseline for compression.
 pub fn png_bytes(pixels: &[u8], shape: ImageShape) -> Result<Vec<u8>> {

@@ -19,6 +19,7 @@ pub mod images;
 pub mod impute;
 pub mod learner;
 pub mod metrics;
+pub mod pca;
 pub mod renderer;
 pub mod table;
 pub mod train;

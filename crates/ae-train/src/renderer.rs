@@ -146,16 +146,17 @@ impl TrainingProgressLogger for PlainRenderer {
         if self.split_items == 0 || self.split_start.elapsed().as_secs_f64() < 1.0 {
             return;
         }
-        while self.next_quarter < 4 && items_processed * 4 >= self.next_quarter * self.split_items {
+        let quarter = items_processed * 4 / self.split_items;
+        if quarter >= self.next_quarter && quarter < 4 {
             println!(
                 "epoch {}/{} {} {:>3}% ({items_processed}/{} items)",
                 self.epoch,
                 self.total_epochs,
                 self.split,
-                self.next_quarter * 25,
+                items_processed * 100 / self.split_items,
                 self.split_items
             );
-            self.next_quarter += 1;
+            self.next_quarter = quarter + 1;
         }
     }
 
@@ -176,8 +177,8 @@ impl TrainingProgressLogger for PlainRenderer {
         println!("{}: done", self.label);
     }
 
-    fn log_event_training(&mut self, event: String) {
-        println!("{event}");
+    fn log_event_training(&mut self, _event: String) {
+        // burn-train sends an "Iteration" event per step: progress lines already cover it.
     }
 }
 
@@ -198,9 +199,7 @@ impl EvaluationProgressLogger for PlainRenderer {
 
     fn end_global_progress(&mut self) {}
 
-    fn log_event_evaluation(&mut self, event: String) {
-        println!("{event}");
-    }
+    fn log_event_evaluation(&mut self, _event: String) {}
 }
 
 impl MetricsRenderer for PlainRenderer {

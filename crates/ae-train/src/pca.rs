@@ -1,0 +1,176 @@
+//! Principal component analysis, the linear baseline every autoencoder is compared with: an
+//! autoencoder with a linear encoder and decoder trained with MSE spans the same subspace.
+//!
+//! Fitted from the covariance matrix with Burn's SVD (`burn::linalg::svd`): for a symmetric
+//! positive semi-definite matrix the left singular vectors are the eigenvectors and the singular
+//! values the eigenvalues (the variances along the components).
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use ae_data::ImageDataset;
+
+use crate::error::{Result, TrainError};
+
+/// QR sweeps allowed per singular value; covariance matrices converge in far fewer.
+const SVD_SWEEPS: usize = 64;
+
+/// A fitted PCA: the data mean and the top principal directions.
+#[derive(Debug, Clone)]
+pub struct Pca {
+    /// The mean of the training data.
+    ///
+    /// # Shapes
+    /// `[1, D]`
+    pub mean: Tensor<2>,
+    /// The principal directions as rows, by decreasing variance.
+    ///
+    /// # Shapes
+    /// `[k, D]`
+    pub components: Tensor<2>,
+    /// The variance of the data along each component.
+    pub explained_variance: Vec<f64>,
+    /// The total variance of the data (the sum over all directions).
+    pub total_variance: f64,
+}
+
+impl Pca {
+    /// Fits `k` components to the rows of `data`.
+    ///
+    /// # Shapes
+    /// - data: `[N, D]`
+    ///
+    /// # Errors
+    /// When `k` is 0 or more than `D`, or there are fewer than two rows.
+    pub fn fit(data: Tensor<2>, k: usize) -> Result<Self> {
+        let [n, d] = data.dims();
+        if k == 0 || k > d || n < 2 {
+            return Err(TrainError::InvalidArgument {
+                what: "PCA",
+                message: format!("{k} components of {n} samples of dimension {d}"),
+            });
+        }
+        let mean = data.clone().mean_dim(0);
+        let centered = data - mean.clone();
+        let covariance = centered
+            .clone()
+            .transpose()
+            .matmul(centered)
+            .div_scalar((n - 1) as f64);
+        let (u, s, _vt) = burn::linalg::svd::<2, 1>(covariance, SVD_SWEEPS);
+        let variances = s
+            .into_data()
+            .try_to_vec_as::<f64>()
+            .map_err(|e| TrainError::Training(format!("reading PCA variances: {e:?}")))?;
+        let components = u.slice([0..d, 0..k]).transpose();
+        Ok(Self {
+            mean,
+            components,
+            explained_variance: variances[..k].to_vec(),
+            total_variance: variances.iter().sum(),
+        })
+    }
+
+    /// Fits `k` components to a dataset's images (pixels in `[0, 1]`, flattened).
+    pub fn fit_dataset(data: &ImageDataset, k: usize, device: &Device) -> Result<Self> {
+        Self::fit(flat_images(data, device), k)
+    }
+
+    /// The codes (coordinates along the components) of `x`.
+    ///
+    /// # Shapes
+    /// - x: `[N, D]`
+    /// - output: `[N, k]`
+    pub fn transform(&self, x: Tensor<2>) -> Tensor<2> {
+        (x - self.mean.clone()).matmul(self.components.clone().transpose())
+    }
+
+    /// Back from codes to data space.
+    ///
+    /// # Shapes
+    /// - codes: `[N, k]`
+    /// - output: `[N, D]`
+    pub fn inverse_transform(&self, codes: Tensor<2>) -> Tensor<2> {
+        codes.matmul(self.components.clone()) + self.mean.clone()
+    }
+
+    /// The mean squared reconstruction error (per value) of `x`.
+    ///
+    /// # Shapes
+    /// - x: `[N, D]`
+    pub fn reconstruction_mse(&self, x: Tensor<2>) -> f64 {
+        let reconstruction = self.inverse_transform(self.transform(x.clone()));
+        (reconstruction - x).square().mean().into_scalar::<f64>()
+    }
+
+    /// The fraction of the total variance the components keep.
+    pub fn explained_variance_ratio(&self) -> f64 {
+        self.explained_variance.iter().sum::<f64>() / self.total_variance.max(f64::MIN_POSITIVE)
+    }
+}
+
+/// A dataset's images as rows of `[0, 1]` values.
+///
+/// # Shapes
+/// - output: `[N, C * H * W]`
+pub fn flat_images(data: &ImageDataset, device: &Device) -> Tensor<2> {
+    let values: Vec<f32> = data
+        .pixels()
+        .iter()
+        .map(|&p| f32::from(p) / 255.0)
+        .collect();
+    Tensor::from_data(
+        TensorData::new(values, [data.count(), data.shape().numel()]),
+        device,
+    )
+}
+
+#[cfg(all(test, feature = "flex"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_a_known_principal_axis() {
+        let device = Device::flex();
+        // Points spread along (1, 1) (±3) with a little spread along (1, -1) (±0.1), offset by
+        // (5, -2).
+        // Every point appears at +0.1 and at -0.1, so the two spreads are uncorrelated.
+        let mut rows = Vec::new();
+        for i in 0..25 {
+            let a = -3.0 + 6.0 * i as f32 / 24.0;
+            for b in [0.1, -0.1] {
+                let r = std::f32::consts::FRAC_1_SQRT_2;
+                rows.extend([5.0 + (a + b) * r, -2.0 + (a - b) * r]);
+            }
+        }
+        let x = Tensor::<2>::from_data(TensorData::new(rows, [50, 2]), &device);
+        let pca = Pca::fit(x.clone(), 1).unwrap();
+        let c = pca
+            .components
+            .clone()
+            .into_data()
+            .try_to_vec_as::<f32>()
+            .unwrap();
+        assert!(
+            (c[0].abs() - 0.7071).abs() < 1e-3 && (c[1].abs() - 0.7071).abs() < 1e-3,
+            "{c:?}"
+        );
+        assert!(c[0] * c[1] > 0.0, "same sign: the (1, 1) direction, {c:?}");
+        let mean = pca.mean.clone().into_data().try_to_vec_as::<f32>().unwrap();
+        assert!((mean[0] - 5.0).abs() < 1e-4 && (mean[1] + 2.0).abs() < 1e-4);
+        // The residual is the spread along (1, -1): 0.1² per point over 2 values.
+        assert!((pca.reconstruction_mse(x.clone()) - 0.005).abs() < 1e-4);
+        assert!(pca.explained_variance_ratio() > 0.99);
+        // All components reconstruct exactly.
+        let full = Pca::fit(x.clone(), 2).unwrap();
+        assert!(full.reconstruction_mse(x) < 1e-8);
+        assert!(full.explained_variance[0] > full.explained_variance[1]);
+    }
+
+    #[test]
+    fn bad_sizes_are_errors() {
+        let device = Device::flex();
+        let x = Tensor::<2>::zeros([5, 3], &device);
+        assert!(Pca::fit(x.clone(), 0).is_err());
+        assert!(Pca::fit(x, 4).is_err());
+    }
+}
