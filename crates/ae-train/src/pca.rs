@@ -151,7 +151,8 @@ mod tests {
             .try_to_vec_as::<f32>()
             .unwrap();
         assert!(
-            (c[0].abs() - 0.7071).abs() < 1e-3 && (c[1].abs() - 0.7071).abs() < 1e-3,
+            (c[0].abs() - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-3
+                && (c[1].abs() - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-3,
             "{c:?}"
         );
         assert!(c[0] * c[1] > 0.0, "same sign: the (1, 1) direction, {c:?}");
