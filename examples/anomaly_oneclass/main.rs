@@ -18,7 +18,7 @@ use autoencoders::cli::exit_on_error;
 use autoencoders::data::DatasetSource;
 use autoencoders::models::{AnyAutoencoder, ModelConfig};
 use autoencoders::train::anomaly::{self, AnomalyReport};
-use autoencoders::train::{DeviceSpec, Table, TrainError, TrainingConfig, fit};
+use autoencoders::train::{DeviceSpec, Table, TrainError, TrainingConfig, fit, write_json};
 
 #[derive(Parser)]
 #[command(about = "One-class anomaly detection with autoencoders, class by class")]
@@ -225,15 +225,7 @@ fn main() -> std::process::ExitCode {
             classes: results,
             machine: autoencoders::train::MachineInfo::detect(),
         };
-        let json =
-            serde_json::to_string_pretty(&summary).map_err(|e| TrainError::InvalidArgument {
-                what: "summary",
-                message: e.to_string(),
-            })?;
-        autoencoders::models::persist::write_atomic(
-            &out.join("anomaly_oneclass.json"),
-            json.as_bytes(),
-        )?;
+        write_json(&out.join("anomaly_oneclass.json"), &summary)?;
         print!("\n{table}");
         println!(
             "anomaly = any class but the normal one; results: {}",

@@ -16,7 +16,7 @@ use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error};
 use autoencoders::models::{Autoencoder, VanillaAutoencoderConfig};
 use autoencoders::train::images::save_scatter_panels;
 use autoencoders::train::pca::{Pca, flat_images};
-use autoencoders::train::{Table, TrainError, run_training};
+use autoencoders::train::{Table, TrainError, run_training, values, write_json};
 
 const NAME: &str = "compare_pca";
 const DEFAULTS: Defaults = Defaults {
@@ -42,12 +42,6 @@ struct Row {
     pca_explained_variance: f64,
     autoencoder_test_mse: f64,
     autoencoder_train_seconds: f64,
-}
-
-fn read(t: burn::tensor::Tensor<2>) -> Result<Vec<f32>, TrainError> {
-    t.into_data()
-        .try_to_vec_as::<f32>()
-        .map_err(|e| TrainError::Training(format!("{e:?}")))
 }
 
 fn main() -> std::process::ExitCode {
@@ -82,11 +76,11 @@ fn main() -> std::process::ExitCode {
             });
             if size == 2 {
                 let labels = run.test.labels().unwrap_or_default().to_vec();
-                let ae_codes = read(
+                let ae_codes = values(
                     run.model
                         .encode(run.test.batch(0..run.test.count(), device).images),
                 )?;
-                scatter = Some((read(pca.transform(test_x))?, ae_codes, labels));
+                scatter = Some((values(pca.transform(test_x))?, ae_codes, labels));
             }
         }
         let mut table = Table::new([
@@ -105,21 +99,16 @@ fn main() -> std::process::ExitCode {
                 format!("{:.2}", r.autoencoder_test_mse / r.pca_test_mse),
             ]);
         }
-        if let Some((pca_codes, ae_codes, labels)) = &scatter {
-            if !labels.is_empty() {
-                save_scatter_panels(
-                    &out.join("latent_2d.png"),
-                    &[(pca_codes, labels), (ae_codes, labels)],
-                    400,
-                )?;
-            }
+        if let Some((pca_codes, ae_codes, labels)) = &scatter
+            && !labels.is_empty()
+        {
+            save_scatter_panels(
+                &out.join("latent_2d.png"),
+                &[(pca_codes, labels), (ae_codes, labels)],
+                400,
+            )?;
         }
-        let json =
-            serde_json::to_string_pretty(&rows).map_err(|e| TrainError::Training(e.to_string()))?;
-        autoencoders::models::persist::write_atomic(
-            &out.join("compare_pca.json"),
-            json.as_bytes(),
-        )?;
+        write_json(&out.join("compare_pca.json"), &rows)?;
         print!(
             "\n{} (test split), PCA and the autoencoder fitted on the same training images\n{table}",
             settings.dataset.name()

@@ -19,7 +19,7 @@ use autoencoders::models::{Autoencoder, VanillaAutoencoderConfig};
 use autoencoders::train::codes::QuantizedCodes;
 use autoencoders::train::images::{png_bytes, save_reconstruction_grid};
 use autoencoders::train::metrics::per_image_psnr;
-use autoencoders::train::{Table, TrainError};
+use autoencoders::train::{Table, TrainError, write_json};
 
 const NAME: &str = "compress";
 const DEFAULTS: Defaults = Defaults {
@@ -175,9 +175,7 @@ fn main() -> std::process::ExitCode {
             shape,
             10,
         )?;
-        let json =
-            serde_json::to_string_pretty(&rows).map_err(|e| TrainError::Training(e.to_string()))?;
-        autoencoders::models::persist::write_atomic(&out.join("compress.json"), json.as_bytes())?;
+        write_json(&out.join("compress.json"), &rows)?;
         print!("\n{} test images of {}, model `{kind}`\n{table}", n, shape);
         println!(
             "codes: {} ({file_bytes} bytes); compressed.png: originals above 8-bit-code decodings",

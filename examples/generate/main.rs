@@ -16,7 +16,7 @@ use clap::Parser;
 use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error, load_or_train};
 use autoencoders::models::{AnyAutoencoder, Autoencoder, VaeConfig};
 use autoencoders::train::images::save_image_grid;
-use autoencoders::train::{Table, TrainError, evaluate_vae};
+use autoencoders::train::{Table, TrainError, evaluate_vae, values, write_json};
 
 const NAME: &str = "generate";
 const DEFAULTS: Defaults = Defaults {
@@ -40,10 +40,6 @@ struct Cli {
     /// The walk covers [-span, span] on the first two latent dimensions (the others stay 0).
     #[arg(long, default_value_t = 2.0)]
     span: f32,
-}
-
-fn to_vec(t: Tensor<4>) -> Vec<f32> {
-    t.into_data().try_to_vec_as::<f32>().unwrap_or_default()
 }
 
 fn main() -> std::process::ExitCode {
@@ -81,7 +77,7 @@ fn main() -> std::process::ExitCode {
 
         // Samples from the prior.
         device.seed(SEED);
-        let samples = to_vec(vae.sample(64, device));
+        let samples = values(vae.sample(64, device))?;
         let rows: Vec<&[f32]> = samples.chunks(8 * shape.numel()).collect();
         save_image_grid(&out.join("samples.png"), &rows, shape, 2)?;
 
@@ -103,21 +99,21 @@ fn main() -> std::process::ExitCode {
                 codes[base + 1] = -step(row);
             }
         }
-        let walk = to_vec(vae.decode(Tensor::from_data(
+        let walk = values(vae.decode(Tensor::from_data(
             TensorData::new(codes, [g * g, d]),
             device,
-        )));
+        )))?;
         let rows: Vec<&[f32]> = walk.chunks(g * shape.numel()).collect();
         save_image_grid(&out.join("latent_walk.png"), &rows, shape, 1)?;
 
         // Interpolations between pairs of test images.
-        let strips: Vec<Vec<f32>> = (0..6)
+        let strips = (0..6)
             .map(|i| {
                 let a = test.batch(2 * i..2 * i + 1, device).images;
                 let b = test.batch(2 * i + 1..2 * i + 2, device).images;
-                to_vec(vae.interpolate(a, b, 12))
+                values(vae.interpolate(a, b, 12))
             })
-            .collect();
+            .collect::<Result<Vec<_>, _>>()?;
         let rows: Vec<&[f32]> = strips.iter().map(Vec::as_slice).collect();
         save_image_grid(&out.join("interpolation.png"), &rows, shape, 2)?;
 
@@ -138,9 +134,7 @@ fn main() -> std::process::ExitCode {
             "test NLL, 50-sample IWAE (nats/image)",
             &format!("{:.2}", scores.iw_nll),
         ]);
-        let json = serde_json::to_string_pretty(&scores)
-            .map_err(|e| TrainError::Training(e.to_string()))?;
-        autoencoders::models::persist::write_atomic(&out.join("generate.json"), json.as_bytes())?;
+        write_json(&out.join("generate.json"), &scores)?;
         print!("\n{table}");
         println!(
             "pictures in {}: samples.png, latent_walk.png, interpolation.png",

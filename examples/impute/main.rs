@@ -20,7 +20,7 @@ use autoencoders::models::{
 };
 use autoencoders::train::images::save_image_grid;
 use autoencoders::train::impute::{MaskKind, hidden_mse, impute, make_masks, mask_tensor};
-use autoencoders::train::{Table, TrainError};
+use autoencoders::train::{Table, TrainError, write_json};
 
 const NAME: &str = "impute";
 const DEFAULTS: Defaults = Defaults {
@@ -184,9 +184,7 @@ fn main() -> std::process::ExitCode {
             source: e,
         })?;
         save_image_grid(&out.join("impute.png"), &picture, shape, 2)?;
-        let json =
-            serde_json::to_string_pretty(&rows).map_err(|e| TrainError::Training(e.to_string()))?;
-        autoencoders::models::persist::write_atomic(&out.join("impute.json"), json.as_bytes())?;
+        write_json(&out.join("impute.json"), &rows)?;
         print!(
             "\n{n} test images, model `{}`\n{table}",
             model.config().kind()

@@ -14,7 +14,7 @@ use clap::{Parser, ValueEnum};
 use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error};
 use autoencoders::models::{VaeArchitecture, VaeConfig};
 use autoencoders::train::images::save_image_grid;
-use autoencoders::train::{TrainError, evaluate_vae, run_training};
+use autoencoders::train::{TrainError, evaluate_vae, run_training, values};
 
 const TRAINER: &str = "train_vae";
 const DEFAULTS: Defaults = Defaults {
@@ -48,10 +48,6 @@ struct Cli {
 enum Arch {
     Mlp,
     Conv,
-}
-
-fn to_vec(t: burn::tensor::Tensor<4>) -> Vec<f32> {
-    t.into_data().try_to_vec_as::<f32>().unwrap_or_default()
 }
 
 fn main() -> std::process::ExitCode {
@@ -102,18 +98,18 @@ fn main() -> std::process::ExitCode {
 
         // 8 x 8 samples from the prior.
         run.device.seed(SAMPLE_SEED);
-        let samples = to_vec(run.model.sample(64, &run.device));
+        let samples = values(run.model.sample(64, &run.device))?;
         let shape = run.test.shape();
         let rows: Vec<&[f32]> = samples.chunks(8 * shape.numel()).collect();
         save_image_grid(&out.join("samples.png"), &rows, shape, 2)?;
         // Interpolations between consecutive pairs of test images, ends included.
-        let strips: Vec<Vec<f32>> = (0..4)
+        let strips = (0..4)
             .map(|i| {
                 let a = run.test.batch(2 * i..2 * i + 1, &run.device).images;
                 let b = run.test.batch(2 * i + 1..2 * i + 2, &run.device).images;
-                to_vec(run.model.interpolate(a, b, 10))
+                values(run.model.interpolate(a, b, 10))
             })
-            .collect();
+            .collect::<Result<Vec<_>, _>>()?;
         let rows: Vec<&[f32]> = strips.iter().map(Vec::as_slice).collect();
         save_image_grid(&out.join("interpolation.png"), &rows, shape, 2)?;
 

@@ -102,7 +102,8 @@ fn read_f64(tensor: burn::tensor::Tensor<1>) -> Result<f64> {
         .map_err(|e| TrainError::Training(format!("reading a value back: {e:?}")))
 }
 
-fn read_vec(tensor: burn::tensor::Tensor<1>) -> Result<Vec<f32>> {
+/// Reads a tensor's values back to the host as `f32`, whatever the backend's element type.
+pub fn values<const D: usize>(tensor: burn::tensor::Tensor<D>) -> Result<Vec<f32>> {
     tensor
         .into_data()
         .try_to_vec_as::<f32>()
@@ -147,8 +148,8 @@ pub fn evaluate_denoising(
         let clean = batcher.batch(items, device).images;
         let noisy = model.corrupt(clean.clone());
         let denoised = model.reconstruct(noisy.clone());
-        noisy_mse.extend(read_vec(per_image_mse(noisy, clean.clone()))?);
-        denoised_mse.extend(read_vec(per_image_mse(denoised, clean))?);
+        noisy_mse.extend(values(per_image_mse(noisy, clean.clone()))?);
+        denoised_mse.extend(values(per_image_mse(denoised, clean))?);
     }
     let mean = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len().max(1) as f64;
     Ok(DenoisingReport {

@@ -21,7 +21,7 @@ use ae_models::{Autoencoder, SavedModel};
 use crate::device::DeviceSpec;
 use crate::epoch_log::EpochMetrics;
 use crate::error::{Result, TrainError};
-use crate::evaluate::{ReconstructionReport, evaluate};
+use crate::evaluate::{ReconstructionReport, evaluate, values};
 use crate::images::save_reconstruction_grid;
 use crate::table::Table;
 use crate::train::{TrainingConfig, fit};
@@ -152,7 +152,8 @@ impl RunReport {
     }
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+/// Writes `value` as pretty JSON, atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let json = serde_json::to_string_pretty(value).map_err(|e| TrainError::InvalidArgument {
         what: "report",
         message: e.to_string(),
@@ -187,12 +188,7 @@ pub fn write_reconstruction_png<M: Autoencoder>(
     let shape = test.shape();
     let batch = test.batch(0..count, device);
     let recon = model.reconstruct(batch.images.clone());
-    let to_vec = |t: burn::tensor::Tensor<4>| {
-        t.into_data()
-            .try_to_vec_as::<f32>()
-            .map_err(|e| TrainError::Training(format!("reading images back: {e:?}")))
-    };
-    save_reconstruction_grid(path, &to_vec(batch.images)?, &to_vec(recon)?, shape, 10)
+    save_reconstruction_grid(path, &values(batch.images)?, &values(recon)?, shape, 10)
 }
 
 /// What [`run_training`] hands back, for trainers that evaluate more.

@@ -29,9 +29,9 @@ pub use epoch_log::EpochMetrics;
 pub use error::{Result, TrainError};
 pub use evaluate::{
     DenoisingReport, ReconstructionReport, VaeReport, evaluate, evaluate_denoising,
-    evaluate_sparsity, evaluate_vae, reconstruction_errors,
+    evaluate_sparsity, evaluate_vae, reconstruction_errors, values,
 };
-pub use experiment::{MachineInfo, RunReport, RunSettings, TrainedRun, run_training};
+pub use experiment::{MachineInfo, RunReport, RunSettings, TrainedRun, run_training, write_json};
 pub use learner::AutoencoderLearner;
 pub use table::Table;
 pub use train::{Fitted, TrainingConfig, fit};
