@@ -172,6 +172,19 @@ pub enum DataError {
         dir: PathBuf,
     },
 
+    /// A CSV file is malformed at a given line (and column, when known).
+    #[error("{}: line {line}{}: {message}", path.display(), column.map(|c| format!(", column {c}")).unwrap_or_default())]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line.
+        line: u64,
+        /// The 1-based column, when the problem is in one field.
+        column: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+
     /// An argument is out of its range (a split fraction, an image size, ...).
     #[error("invalid {what}: {message}")]
     InvalidArgument {

@@ -17,6 +17,7 @@ pub mod idx;
 pub mod image_folder;
 pub mod mnist;
 mod source;
+pub mod tabular;
 
 pub use batcher::{ImageBatch, ImageBatcher};
 pub use dataset::{ImageDataset, ImageItem, ImageShape};

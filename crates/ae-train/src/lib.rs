@@ -34,4 +34,4 @@ pub use evaluate::{
 pub use experiment::{MachineInfo, RunReport, RunSettings, TrainedRun, run_training, write_json};
 pub use learner::AutoencoderLearner;
 pub use table::Table;
-pub use train::{Fitted, TrainingConfig, fit};
+pub use train::{Fitted, TrainingConfig, fit, fit_with};

@@ -13,8 +13,10 @@ use burn::train::logger::FileMetricLogger;
 use burn::train::metric::LossMetric;
 use burn::train::{Learner, SupervisedTraining};
 
-use ae_data::{ImageBatcher, ImageDataset};
+use ae_data::{ImageBatch, ImageBatcher, ImageDataset};
 use ae_models::Autoencoder;
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::Dataset;
 
 use crate::checkpoint::{AtomicFileCheckpointer, latest_complete_checkpoint};
 use crate::epoch_log::{EpochLog, EpochMetrics};
@@ -105,16 +107,45 @@ pub fn fit<M>(
 where
     M: Autoencoder + Module + ModuleDisplay + 'static,
 {
+    fit_with(
+        model,
+        train,
+        valid,
+        ImageBatcher::new(),
+        config,
+        run_dir,
+        device,
+        resume,
+    )
+}
+
+/// [`fit`] for any Burn dataset whose items `batcher` turns into an [`ImageBatch`] (for example
+/// `ae_data::tabular::VectorDataset` with its `VectorBatcher`, whose rows become `[N, 1, 1, F]`).
+#[allow(clippy::too_many_arguments)]
+pub fn fit_with<M, I, D, B>(
+    model: M,
+    train: D,
+    valid: D,
+    batcher: B,
+    config: &TrainingConfig,
+    run_dir: &Path,
+    device: &Device,
+    resume: bool,
+) -> Result<Fitted<M>>
+where
+    M: Autoencoder + Module + ModuleDisplay + 'static,
+    I: Send + Sync + Clone + std::fmt::Debug + 'static,
+    D: Dataset<I> + 'static,
+    B: Batcher<I, ImageBatch> + Clone + 'static,
+{
     config.validate()?;
-    if train.count() == 0 || valid.count() == 0 {
+    let train_count = train.len();
+    if train_count == 0 || valid.is_empty() {
         return Err(TrainError::InvalidArgument {
             what: "dataset",
             message: format!(
-                "training needs images in both splits ({}: {}, {}: {})",
-                train.name(),
-                train.count(),
-                valid.name(),
-                valid.count()
+                "training needs items in both splits (train: {train_count}, valid: {})",
+                valid.len()
             ),
         });
     }
@@ -130,14 +161,14 @@ where
         None
     };
 
-    let batches_per_epoch = train.count().div_ceil(config.batch_size);
-    let train_loader = DataLoaderBuilder::new(ImageBatcher::new())
+    let batches_per_epoch = train_count.div_ceil(config.batch_size);
+    let train_loader = DataLoaderBuilder::new(batcher.clone())
         .batch_size(config.batch_size)
         .shuffle(config.seed)
         .num_workers(config.num_workers)
         .set_device(device.clone())
-        .build(train.clone());
-    let valid_loader = DataLoaderBuilder::new(ImageBatcher::new())
+        .build(train);
+    let valid_loader = DataLoaderBuilder::new(batcher)
         .batch_size(config.batch_size)
         .num_workers(config.num_workers)
         .set_device(device.clone())
@@ -209,6 +240,6 @@ where
         epochs,
         resumed_from,
         seconds,
-        train_images: epochs_run * train.count(),
+        train_images: epochs_run * train_count,
     })
 }
