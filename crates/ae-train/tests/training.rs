@@ -200,3 +200,43 @@ fn loss_terms_are_logged_per_epoch() {
         assert!((loss - recon - kl).abs() < 1e-3 * loss, "{m:?}");
     }
 }
+
+/// `fit_with` trains on non-image data: standardised table rows batched as `[N, 1, 1, F]`.
+#[test]
+fn fit_with_trains_on_table_rows() {
+    use ae_data::tabular::{
+        KDD_NORMAL, VectorBatcher, anomaly_splits, read_csv, write_synthetic_kdd,
+    };
+    use ae_models::OutputActivation;
+    let device = device();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kdd.data");
+    write_synthetic_kdd(&path, 1500, 0.2, 3).unwrap();
+    let table = read_csv(&path, false).unwrap();
+    let splits = anomaly_splits(&table, 41, KDD_NORMAL, 0.3, 0.1, 3).unwrap();
+    let dim = splits.encoder.width();
+    let model = VanillaAutoencoderConfig::new()
+        .with_input_shape([1, 1, dim])
+        .with_hidden(vec![32])
+        .with_latent_dim(4)
+        .with_output_activation(OutputActivation::Identity)
+        .init(&device);
+    let config = TrainingConfig::new().with_epochs(3).with_batch_size(64);
+    let run = dir.path().join("run");
+    let fitted = ae_train::fit_with(
+        model,
+        splits.train.clone(),
+        splits.valid.clone(),
+        VectorBatcher,
+        &config,
+        &run,
+        &device,
+        false,
+    )
+    .unwrap();
+    assert!(train_loss(&run, 3) < train_loss(&run, 1));
+    assert_eq!(
+        fitted.train_images,
+        3 * burn::data::dataset::Dataset::len(&splits.train)
+    );
+}
