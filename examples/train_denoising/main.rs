@@ -103,9 +103,8 @@ fn main() -> std::process::ExitCode {
         run.report.save(&out)?;
 
         // Rows: noisy inputs, their denoised versions, the clean images.
-        run.device.seed(TEST_NOISE_SEED);
         let clean = run.test.batch(0..10, &run.device).images;
-        let noisy = run.model.corrupt(clean.clone());
+        let noisy = run.model.corrupt_seeded(clean.clone(), TEST_NOISE_SEED);
         let denoised = run.model.reconstruct(noisy.clone());
         let rows: Vec<Vec<f32>> = [noisy, denoised, clean]
             .into_iter()

@@ -102,6 +102,15 @@ impl DenoisingAutoencoder {
         self.config.corruption.apply(images)
     }
 
+    /// A corrupted copy of `images` drawn from `seed` alone (the same on every backend and run).
+    ///
+    /// # Shapes
+    /// - images: `[N, C, H, W]`
+    /// - output: `[N, C, H, W]`
+    pub fn corrupt_seeded(&self, images: Tensor<4>, seed: u64) -> Tensor<4> {
+        self.config.corruption.apply_seeded(images, seed)
+    }
+
     fn inner(&self) -> &dyn Autoencoder {
         match &self.base {
             DenoisingBase::Mlp(m) => m,
