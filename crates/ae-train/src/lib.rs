@@ -9,6 +9,7 @@
 
 pub mod anomaly;
 pub mod checkpoint;
+pub mod classify;
 pub mod codes;
 pub mod device;
 pub mod epoch_log;

@@ -1,0 +1,159 @@
+//! Latent-space classification: the codes of a trained autoencoder (frozen encoder) as features
+//! for a logistic regression and a k-NN classifier, trained on 1%, 10% or all of the labels,
+//! against the same classifiers on raw pixels and on PCA codes of the same size.
+//!
+//! ```text
+//! cargo run --release --example latent_classify
+//! cargo run --release --example latent_classify -- --dataset fashion-mnist --epochs 20
+//! cargo run --release --example latent_classify -- --model runs/train_vae-mnist-sample  # VAE means
+//! ```
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use serde::Serialize;
+
+use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error, load_or_train};
+use autoencoders::models::{Autoencoder, VanillaAutoencoderConfig};
+use autoencoders::train::classify::{
+    encode_all, knn_accuracy, labelled_subset, linear_accuracy, standardize, train_logistic,
+};
+use autoencoders::train::pca::{Pca, flat_images};
+use autoencoders::train::{Table, TrainError, values, write_json};
+
+const NAME: &str = "latent_classify";
+const DEFAULTS: Defaults = Defaults {
+    epochs: 50,
+    batch_size: 256,
+    latent_dim: 32,
+};
+
+#[derive(Parser)]
+#[command(about = "Classify with autoencoder codes, few labels, against pixels and PCA")]
+struct Cli {
+    #[command(flatten)]
+    common: TrainerArgs,
+    /// Use this trained model folder (any kind; a VAE gives its posterior means).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Fractions of the training labels used by the classifiers.
+    #[arg(long, value_delimiter = ',', default_value = "0.01,0.1,1")]
+    fractions: Vec<f64>,
+    /// Neighbours of the k-NN classifier.
+    #[arg(long, default_value_t = 5)]
+    k: usize,
+}
+
+#[derive(Serialize)]
+struct Row {
+    features: String,
+    dim: usize,
+    label_fraction: f64,
+    labels: usize,
+    logistic_accuracy: f64,
+    knn_accuracy: f64,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    exit_on_error(|| -> Result<(), TrainError> {
+        let out = cli.common.out_dir(NAME);
+        let latent = cli.common.latent_dim(DEFAULTS);
+        let app = load_or_train(
+            &cli.common,
+            cli.model.as_deref(),
+            NAME,
+            DEFAULTS,
+            &out,
+            |shape, device| {
+                Ok(VanillaAutoencoderConfig::new()
+                    .with_input_shape(shape.dims())
+                    .with_latent_dim(latent)
+                    .try_init(device)?)
+            },
+        )?;
+        let (train, test, device) = (&app.train, &app.test, &app.device);
+        let missing = || TrainError::InvalidArgument {
+            what: "dataset",
+            message: "classification needs labels".into(),
+        };
+        let (train_y, test_y) = (
+            train.labels().ok_or_else(missing)?,
+            test.labels().ok_or_else(missing)?,
+        );
+        let classes = train.num_classes();
+        let d = app.model.latent_dim();
+        let seed = cli.common.seed;
+
+        let pixels = (
+            values(flat_images(train, device))?,
+            values(flat_images(test, device))?,
+            train.shape().numel(),
+        );
+        let pca = Pca::fit_dataset(train, d, device)?;
+        let pca_codes = (
+            values(pca.transform(flat_images(train, device)))?,
+            values(pca.transform(flat_images(test, device)))?,
+            d,
+        );
+        let codes = (
+            encode_all(&app.model, train, device)?,
+            encode_all(&app.model, test, device)?,
+            d,
+        );
+        let kind = app.model.config().kind();
+        let feature_sets = [
+            ("raw pixels".to_string(), pixels),
+            (format!("PCA-{d} codes"), pca_codes),
+            (format!("{kind} codes (frozen encoder)"), codes),
+        ];
+
+        let mut rows = Vec::new();
+        for (name, (tr, te, dim)) in &feature_sets {
+            let (tr, te) = standardize(tr, te, *dim);
+            for &fraction in &cli.fractions {
+                let subset = labelled_subset(train_y.len(), fraction, seed);
+                // About 2,000 optimiser steps whatever the number of labels.
+                let epochs = (2000 / subset.len().div_ceil(128)).clamp(10, 300);
+                let model =
+                    train_logistic(&tr, train_y, &subset, *dim, classes, epochs, seed, device)?;
+                let row = Row {
+                    features: name.clone(),
+                    dim: *dim,
+                    label_fraction: fraction,
+                    labels: subset.len(),
+                    logistic_accuracy: linear_accuracy(&model, &te, test_y, *dim, device)?,
+                    knn_accuracy: knn_accuracy(
+                        &tr, train_y, &subset, &te, test_y, *dim, cli.k, device,
+                    )?,
+                };
+                println!(
+                    "{name}, {} labels: logistic {:.4}, {}-NN {:.4}",
+                    row.labels, row.logistic_accuracy, cli.k, row.knn_accuracy
+                );
+                rows.push(row);
+            }
+        }
+        let mut table = Table::new([
+            "features",
+            "labels",
+            "logistic regression",
+            &format!("{}-NN", cli.k),
+        ]);
+        for r in &rows {
+            table.row([
+                r.features.clone(),
+                format!("{} ({}%)", r.labels, r.label_fraction * 100.0),
+                format!("{:.4}", r.logistic_accuracy),
+                format!("{:.4}", r.knn_accuracy),
+            ]);
+        }
+        write_json(&out.join("latent_classify.json"), &rows)?;
+        print!(
+            "\ntest accuracy on {} ({} test images)\n{table}",
+            test.name(),
+            test.count()
+        );
+        Ok(())
+    })
+}
