@@ -23,9 +23,9 @@ use autoencoders::data::tabular::{
 };
 use autoencoders::models::{Autoencoder, OutputActivation, VanillaAutoencoderConfig};
 use autoencoders::train::anomaly::{self, AnomalyReport};
-use autoencoders::train::metrics::per_image_mse;
+use autoencoders::train::evaluate::errors_of;
 use autoencoders::train::{
-    DeviceSpec, MachineInfo, Table, TrainError, TrainingConfig, fit_with, values, write_json,
+    DeviceSpec, MachineInfo, Table, TrainError, TrainingConfig, fit_with, write_json,
 };
 
 #[derive(Parser)]
@@ -93,25 +93,19 @@ fn scores<M: Autoencoder>(
     data: &VectorDataset,
     device: &burn::tensor::Device,
 ) -> Result<Vec<f64>, TrainError> {
-    let mut out = Vec::with_capacity(data.len());
-    for start in (0..data.len()).step_by(1000) {
-        let x = data.batch(start..start + 1000, device).images;
-        out.extend(
-            values(per_image_mse(model.reconstruct(x.clone()), x))?
-                .into_iter()
-                .map(f64::from),
-        );
-    }
-    Ok(out)
+    let batches = (0..data.len())
+        .step_by(1000)
+        .map(|start| data.batch(start..start + 1000, device).images);
+    Ok(errors_of(model, batches)?
+        .mse
+        .into_iter()
+        .map(f64::from)
+        .collect())
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     exit_on_error(|| -> Result<(), TrainError> {
-        std::fs::create_dir_all(&cli.out).map_err(|e| TrainError::Io {
-            path: cli.out.clone(),
-            source: e,
-        })?;
         let path = match &cli.csv {
             Some(p) => p.clone(),
             None => {

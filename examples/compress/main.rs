@@ -16,10 +16,11 @@ use serde::Serialize;
 
 use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error, load_or_train};
 use autoencoders::models::{Autoencoder, VanillaAutoencoderConfig};
+use autoencoders::train::classify::encode_all;
 use autoencoders::train::codes::QuantizedCodes;
 use autoencoders::train::images::{png_bytes, save_reconstruction_grid};
 use autoencoders::train::metrics::per_image_psnr;
-use autoencoders::train::{Table, TrainError, write_json};
+use autoencoders::train::{Table, TrainError, values, write_json};
 
 const NAME: &str = "compress";
 const DEFAULTS: Defaults = Defaults {
@@ -67,27 +68,12 @@ fn main() -> std::process::ExitCode {
         let (model, test, device) = (&app.model, &app.test, &app.device);
         let shape = test.shape();
         let n = test.count();
-        let read = |t: Tensor<2>| {
-            t.into_data()
-                .try_to_vec_as::<f32>()
-                .map_err(|e| TrainError::Training(format!("{e:?}")))
-        };
-
         // Encode everything, quantise, write, read back.
-        let mut codes = Vec::new();
-        for start in (0..n).step_by(500) {
-            codes.extend(read(
-                model.encode(test.batch(start..start + 500, device).images),
-            )?);
-        }
+        let codes = encode_all(model, test, device)?;
         let d = model.latent_dim();
         let kind = model.config().kind().to_string();
         let quantized = QuantizedCodes::quantize(&kind, &codes, d)?;
         let path = out.join("codes.aeq");
-        std::fs::create_dir_all(&out).map_err(|e| TrainError::Io {
-            path: out.clone(),
-            source: e,
-        })?;
         quantized.save(&path)?;
         let file_bytes = std::fs::metadata(&path)
             .map_err(|e| TrainError::Io {
@@ -105,7 +91,7 @@ fn main() -> std::process::ExitCode {
                 let z = TensorData::new(codes[start * d..end * d].to_vec(), [end - start, d]);
                 let decoded = model.decode(Tensor::from_data(z, device));
                 if start == 0 {
-                    first = read(decoded.clone().flatten(1, 3))?;
+                    first = values(decoded.clone())?;
                 }
                 let originals = test.batch(start..end, device).images;
                 total += per_image_psnr(decoded, originals)

@@ -70,10 +70,6 @@ fn main() -> std::process::ExitCode {
             });
         };
         let (test, device, shape) = (&app.test, &app.device, app.test.shape());
-        std::fs::create_dir_all(&out).map_err(|e| TrainError::Io {
-            path: out.clone(),
-            source: e,
-        })?;
 
         // Samples from the prior.
         device.seed(SEED);

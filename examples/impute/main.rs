@@ -179,10 +179,6 @@ fn main() -> std::process::ExitCode {
             .map(|(&v, &m)| if m { 0.5 } else { v })
             .collect();
         let picture: Vec<&[f32]> = vec![&masked, &filled[1][..k], &filled[2][..k], &truth[..k]];
-        std::fs::create_dir_all(&out).map_err(|e| TrainError::Io {
-            path: out.clone(),
-            source: e,
-        })?;
         save_image_grid(&out.join("impute.png"), &picture, shape, 2)?;
         write_json(&out.join("impute.json"), &rows)?;
         print!(

@@ -245,8 +245,12 @@ pub fn write_idx(path: &Path, dims: &[usize], data: &[u8]) -> Result<()> {
     write_atomic(path, &bytes)
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, creating
+/// the folder if needed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(|e| DataError::io(parent, e))?;
+    }
     let file_name = path.file_name().ok_or_else(|| DataError::InvalidArgument {
         what: "output path",
         message: format!("{} has no file name", path.display()),

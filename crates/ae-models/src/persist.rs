@@ -18,12 +18,16 @@ pub const CONFIG_FILE: &str = "config.json";
 /// The file name of a model's weights inside a model folder.
 pub const WEIGHTS_FILE: &str = "model.bpk";
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
+/// Writes `bytes` to `path` through a temporary file and a rename, creating the folder if
+/// needed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |e| ModelError::Io {
         path: path.to_path_buf(),
         source: e,
     };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(io)?;
+    }
     let name = path
         .file_name()
         .ok_or_else(|| io(std::io::Error::other("no file name")))?;

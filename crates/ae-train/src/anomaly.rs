@@ -11,7 +11,7 @@ use ae_data::ImageDataset;
 use ae_models::{Autoencoder, VariationalAutoencoder};
 
 use crate::error::{Result, TrainError};
-use crate::evaluate::{batches, reconstruction_errors};
+use crate::evaluate::{image_batches, reconstruction_errors, values};
 
 /// Precision, recall and F1 of flagging `score > threshold` as anomalous.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -187,18 +187,11 @@ pub fn vae_scores(
     seed: u64,
     device: &Device,
 ) -> Result<Vec<f64>> {
-    use burn::data::dataloader::batcher::Batcher;
     device.seed(seed);
-    let batcher = ae_data::ImageBatcher::new();
     let mut scores = Vec::with_capacity(data.count());
-    for items in batches(data, batch_size) {
-        let images = batcher.batch(items, device).images;
+    for images in image_batches(data, batch_size, device) {
         let elbo = model.importance_weighted_log_likelihood(images, 1).neg();
-        let values = elbo
-            .into_data()
-            .try_to_vec_as::<f64>()
-            .map_err(|e| TrainError::Training(format!("reading scores back: {e:?}")))?;
-        scores.extend(values);
+        scores.extend(values(elbo)?.into_iter().map(f64::from));
     }
     Ok(scores)
 }

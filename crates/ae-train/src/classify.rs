@@ -14,7 +14,7 @@ use ae_data::ImageDataset;
 use ae_models::Autoencoder;
 
 use crate::error::{Result, TrainError};
-use crate::evaluate::values;
+use crate::evaluate::{image_batches, values};
 
 /// The codes of every image of `data`, row after row.
 pub fn encode_all<M: Autoencoder + ?Sized>(
@@ -23,10 +23,8 @@ pub fn encode_all<M: Autoencoder + ?Sized>(
     device: &Device,
 ) -> Result<Vec<f32>> {
     let mut out = Vec::new();
-    for start in (0..data.count()).step_by(500) {
-        out.extend(values(
-            model.encode(data.batch(start..start + 500, device).images),
-        )?);
+    for images in image_batches(data, 500, device) {
+        out.extend(values(model.encode(images))?);
     }
     Ok(out)
 }

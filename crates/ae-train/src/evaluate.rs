@@ -1,12 +1,11 @@
 //! Scoring a trained autoencoder on a dataset: reconstruction MSE and PSNR, per image and overall.
 
-use burn::data::dataloader::batcher::Batcher;
-use burn::data::dataset::Dataset;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use ae_data::{ImageBatcher, ImageDataset, ImageItem};
+use ae_data::ImageDataset;
 use ae_models::{Autoencoder, DenoisingAutoencoder, SparseAutoencoder, VariationalAutoencoder};
+use burn::tensor::Tensor;
 
 use crate::error::{Result, TrainError};
 use crate::metrics::per_image_mse;
@@ -51,39 +50,42 @@ impl ReconstructionErrors {
     }
 }
 
-/// Iterates over a dataset in batches of items (the last one may be smaller).
-pub fn batches(
-    data: &ImageDataset,
+/// A dataset's images in batches of `batch_size` on `device` (the last may be smaller).
+pub fn image_batches<'a>(
+    data: &'a ImageDataset,
     batch_size: usize,
-) -> impl Iterator<Item = Vec<ImageItem>> + '_ {
+    device: &'a Device,
+) -> impl Iterator<Item = Tensor<4>> + 'a {
     let size = batch_size.max(1);
-    (0..data.count()).step_by(size).map(move |start| {
-        (start..(start + size).min(data.count()))
-            .filter_map(|i| data.get(i).ok())
-            .collect()
-    })
+    (0..data.count())
+        .step_by(size)
+        .map(move |start| data.batch(start..start + size, device).images)
 }
 
-/// Reconstructs every image of `data` (deterministically: `decode(encode(x))`) and returns the
-/// per-image MSE. One read-back per batch.
+/// The per-item MSE of the deterministic reconstruction (`decode(encode(x))`) of every batch;
+/// one read-back per batch. Works for any batches, images or table rows (`[N, 1, 1, F]`).
+pub fn errors_of<M: Autoencoder + ?Sized>(
+    model: &M,
+    batches: impl Iterator<Item = Tensor<4>>,
+) -> Result<ReconstructionErrors> {
+    let mut mse = Vec::new();
+    for images in batches {
+        mse.extend(values(per_image_mse(
+            model.reconstruct(images.clone()),
+            images,
+        ))?);
+    }
+    Ok(ReconstructionErrors { mse })
+}
+
+/// Reconstructs every image of `data` and returns the per-image MSE.
 pub fn reconstruction_errors<M: Autoencoder>(
     model: &M,
     data: &ImageDataset,
     batch_size: usize,
     device: &Device,
 ) -> Result<ReconstructionErrors> {
-    let batcher = ImageBatcher::new();
-    let mut mse = Vec::with_capacity(data.count());
-    for items in batches(data, batch_size) {
-        let batch = batcher.batch(items, device);
-        let recon = model.reconstruct(batch.images.clone());
-        let errors = per_image_mse(recon, batch.images)
-            .into_data()
-            .try_to_vec_as::<f32>()
-            .map_err(|e| TrainError::Training(format!("reading errors back: {e:?}")))?;
-        mse.extend(errors);
-    }
-    Ok(ReconstructionErrors { mse })
+    errors_of(model, image_batches(data, batch_size, device))
 }
 
 /// Scores `model` on `data`.
@@ -108,13 +110,6 @@ pub fn values<const D: usize>(tensor: burn::tensor::Tensor<D>) -> Result<Vec<f32
         .into_data()
         .try_to_vec_as::<f32>()
         .map_err(|e| TrainError::Training(format!("reading values back: {e:?}")))
-}
-
-fn mean_psnr(mse: &[f32]) -> f64 {
-    mse.iter()
-        .map(|&e| -10.0 * f64::from(e).max(1e-10).log10())
-        .sum::<f64>()
-        / mse.len().max(1) as f64
 }
 
 /// How well a denoising model removes its corruption on a dataset.
@@ -142,22 +137,21 @@ pub fn evaluate_denoising(
     seed: u64,
     device: &Device,
 ) -> Result<DenoisingReport> {
-    let batcher = ImageBatcher::new();
     let (mut noisy_mse, mut denoised_mse) = (Vec::new(), Vec::new());
-    for (i, items) in batches(data, batch_size).enumerate() {
-        let clean = batcher.batch(items, device).images;
+    for (i, clean) in image_batches(data, batch_size, device).enumerate() {
         let noisy = model.corrupt_seeded(clean.clone(), seed.wrapping_add(i as u64));
         let denoised = model.reconstruct(noisy.clone());
         noisy_mse.extend(values(per_image_mse(noisy, clean.clone()))?);
         denoised_mse.extend(values(per_image_mse(denoised, clean))?);
     }
-    let mean = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len().max(1) as f64;
+    let noisy = ReconstructionErrors { mse: noisy_mse }.report(data.name());
+    let denoised = ReconstructionErrors { mse: denoised_mse }.report(data.name());
     Ok(DenoisingReport {
-        images: noisy_mse.len(),
-        psnr_noisy_db: mean_psnr(&noisy_mse),
-        psnr_denoised_db: mean_psnr(&denoised_mse),
-        mse_noisy: mean(&noisy_mse),
-        mse_denoised: mean(&denoised_mse),
+        images: noisy.images,
+        psnr_noisy_db: noisy.psnr_db,
+        psnr_denoised_db: denoised.psnr_db,
+        mse_noisy: noisy.mse,
+        mse_denoised: denoised.mse,
     })
 }
 
@@ -189,14 +183,14 @@ pub fn evaluate_vae(
     device: &Device,
 ) -> Result<VaeReport> {
     device.seed(seed);
-    let batcher = ImageBatcher::new();
     let (mut recon, mut kl, mut iw, mut n) = (0.0, 0.0, 0.0, 0usize);
-    for items in batches(data, batch_size) {
-        let images = batcher.batch(items, device).images;
+    for images in image_batches(data, batch_size, device) {
         let count = images.dims()[0];
+        // One encoder pass: one posterior sample for the ELBO, the same posterior for the KL.
         let posterior = model.posterior(images.clone());
-        let out = model.forward(images.clone());
-        recon += read_f64(out.terms[0].value.clone())? * count as f64;
+        let logits = model.decode_logits(model.sample_codes(&posterior));
+        let nll = model.negative_log_likelihood(logits, images.clone().flatten(1, 3));
+        recon += read_f64(nll.sum())?;
         kl += read_f64(VariationalAutoencoder::kl_divergence(&posterior).sum())?;
         iw -= read_f64(model.importance_weighted_log_likelihood(images, k).sum())?;
         n += count;
@@ -219,10 +213,8 @@ pub fn evaluate_sparsity(
     batch_size: usize,
     device: &Device,
 ) -> Result<ae_models::sparse::SparsityStats> {
-    let batcher = ImageBatcher::new();
     let (mut mean, mut inactive, mut n) = (0.0, 0.0, 0usize);
-    for items in batches(data, batch_size) {
-        let images = batcher.batch(items, device).images;
+    for images in image_batches(data, batch_size, device) {
         let count = images.dims()[0];
         let stats = model.stats(model.encode(images));
         mean += stats.mean_activation * count as f64;

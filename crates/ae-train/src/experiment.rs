@@ -152,11 +152,8 @@ impl RunReport {
     }
 }
 
-/// Writes `value` as pretty JSON, atomically, creating the parent folder if needed.
+/// Writes `value` as pretty JSON, atomically (creating the folder if needed).
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| TrainError::io(parent, e))?;
-    }
     let json = serde_json::to_string_pretty(value).map_err(|e| TrainError::InvalidArgument {
         what: "report",
         message: e.to_string(),

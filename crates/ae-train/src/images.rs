@@ -52,22 +52,28 @@ pub fn save_image_grid(path: &Path, rows: &[&[f32]], shape: ImageShape, scale: u
             }
         }
     }
-    let save_error = |source| TrainError::Image {
+    write_png(path, |tmp| {
+        if shape.channels >= 3 {
+            canvas.save_with_format(tmp, image::ImageFormat::Png)
+        } else {
+            let gray: GrayImage =
+                ImageBuffer::from_fn(width, height, |x, y| Luma([canvas.get_pixel(x, y)[0]]));
+            gray.save_with_format(tmp, image::ImageFormat::Png)
+        }
+    })
+}
+
+/// Writes a PNG through `save` into a temporary file, then renames it into place (creating the
+/// folder if needed), so a half-written picture never appears under the final name.
+fn write_png(path: &Path, save: impl FnOnce(&Path) -> image::ImageResult<()>) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| TrainError::io(parent, e))?;
+    }
+    let tmp = path.with_extension("png.tmp");
+    save(&tmp).map_err(|source| TrainError::Image {
         path: path.to_path_buf(),
         source,
-    };
-    // Write through a temporary file so a half-written PNG never appears under the final name.
-    let tmp = path.with_extension("png.tmp");
-    if shape.channels >= 3 {
-        canvas
-            .save_with_format(&tmp, image::ImageFormat::Png)
-            .map_err(save_error)?;
-    } else {
-        let gray: GrayImage =
-            ImageBuffer::from_fn(width, height, |x, y| Luma([canvas.get_pixel(x, y)[0]]));
-        gray.save_with_format(&tmp, image::ImageFormat::Png)
-            .map_err(save_error)?;
-    }
+    })?;
     std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
 }
 
@@ -142,14 +148,9 @@ pub fn save_scatter_panels(path: &Path, panels: &[(&[f32], &[u32])], side: u32) 
             }
         }
     }
-    let tmp = path.with_extension("png.tmp");
-    canvas
-        .save_with_format(&tmp, image::ImageFormat::Png)
-        .map_err(|source| TrainError::Image {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
+    write_png(path, |tmp| {
+        canvas.save_with_format(tmp, image::ImageFormat::Png)
+    })
 }
 
 /// The PNG encoding of one image given as `[C, H, W]` bytes (grayscale for one channel, RGB for

@@ -128,6 +128,20 @@ impl VariationalAutoencoder {
         }
     }
 
+    /// One code per image drawn from the posterior with the reparameterisation trick,
+    /// `mean + exp(logvar / 2) * ε`, `ε ~ N(0, I)` from the device's generator.
+    ///
+    /// # Shapes
+    /// - output: `[N, latent_dim]`
+    pub fn sample_codes(&self, posterior: &Posterior) -> Tensor<2> {
+        let eps = Tensor::random(
+            posterior.mean.dims(),
+            Distribution::Normal(0.0, 1.0),
+            &posterior.mean.device(),
+        );
+        posterior.mean.clone() + posterior.logvar.clone().mul_scalar(0.5).exp() * eps
+    }
+
     /// Decoder logits, flattened.
     ///
     /// # Shapes
@@ -285,14 +299,7 @@ impl Autoencoder for VariationalAutoencoder {
     /// - input, target: `[N, C, H, W]`
     fn forward_with_target(&self, input: Tensor<4>, target: Tensor<4>) -> AutoencoderOutput {
         let posterior = self.posterior(input);
-        let [n, d] = posterior.mean.dims();
-        let eps = Tensor::random(
-            [n, d],
-            Distribution::Normal(0.0, 1.0),
-            &posterior.mean.device(),
-        );
-        let z = posterior.mean.clone() + posterior.logvar.clone().mul_scalar(0.5).exp() * eps;
-        let logits = self.decode_logits(z);
+        let logits = self.decode_logits(self.sample_codes(&posterior));
         let reconstruction_nll = self
             .negative_log_likelihood(logits.clone(), target.flatten(1, 3))
             .mean();
