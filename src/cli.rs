@@ -30,6 +30,10 @@ pub struct TrainerArgs {
     /// (each needs its cargo feature, e.g. `--features wgpu`).
     #[arg(long, default_value = "flex")]
     pub device: String,
+    /// Train data-parallel on several devices, e.g. `cuda:0,cuda:1` (burn-train's multi-device
+    /// strategy; the first device also validates and evaluates). Replaces --device.
+    #[arg(long, value_delimiter = ',')]
+    pub devices: Vec<String>,
     /// Passes over the training images (default: the trainer's own).
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -79,6 +83,11 @@ pub struct Defaults {
 }
 
 impl TrainerArgs {
+    /// The device models live on: the first of `--devices`, or `--device`.
+    pub fn main_device(&self) -> &str {
+        self.devices.first().unwrap_or(&self.device)
+    }
+
     /// `--latent-dim`, or the trainer's default.
     pub fn latent_dim(&self, defaults: Defaults) -> usize {
         self.latent_dim.unwrap_or(defaults.latent_dim)
@@ -99,12 +108,13 @@ impl TrainerArgs {
             .with_learning_rate(self.lr)
             .with_optimizer(burn::optim::AdamConfig::new().with_epsilon(self.adam_epsilon))
             .with_seed(self.seed)
-            .with_num_workers(self.num_workers);
+            .with_num_workers(self.num_workers)
+            .with_devices(self.devices.clone());
         training.validate()?;
         Ok(RunSettings {
             trainer: trainer.to_string(),
             dataset,
-            device: self.device.clone(),
+            device: self.main_device().to_string(),
             training,
             valid_fraction: self.valid_fraction,
             limit: self.limit,
@@ -148,7 +158,7 @@ where
     let settings = args.settings(name, defaults)?;
     match model_dir {
         Some(dir) => {
-            let device = args.device.parse::<DeviceSpec>()?.device()?;
+            let device = args.main_device().parse::<DeviceSpec>()?.device()?;
             let model = load_model(dir, &device)?;
             let (train, _, test) = load_splits(&settings)?;
             if model.input_shape() != test.shape().dims() {

@@ -7,6 +7,9 @@
 //! - [`ImageDataset`]: the in-memory dataset all of them produce (a Burn [`Dataset`]), with
 //!   seeded splits; [`ImageBatcher`] turns its items into `[N, C, H, W]` tensors in `[0, 1]`.
 //! - [`DatasetSource`]: one value naming any of the above, for command lines.
+//! - [`tabular`]: CSV tables (numeric and categorical columns), the KDD Cup 1999 format.
+//! - [`text`]: corpora, character/word tokenizers and padded token batches.
+//! - [`ratings`]: MovieLens rating files and item vectors for collaborative filtering.
 //!
 //! [`Dataset`]: burn::data::dataset::Dataset
 
@@ -16,8 +19,10 @@ pub mod error;
 pub mod idx;
 pub mod image_folder;
 pub mod mnist;
+pub mod ratings;
 mod source;
 pub mod tabular;
+pub mod text;
 
 pub use batcher::{ImageBatch, ImageBatcher};
 pub use dataset::{ImageDataset, ImageItem, ImageShape};

@@ -12,8 +12,11 @@
 //! - [`zoo`]: any model from a tagged JSON configuration, a preset, or a saved folder.
 //! - [`vae`]: the variational autoencoder (dense or convolutional; sampling, interpolation,
 //!   importance-weighted log-likelihood).
+//! - [`text`]: the sequence (LSTM) autoencoder for sentences.
+//! - [`autorec`]: AutoRec, the collaborative-filtering autoencoder of item rating vectors.
 
 pub mod autoencoder;
+pub mod autorec;
 pub mod conv;
 pub mod conv_stack;
 pub mod corruption;
@@ -23,11 +26,13 @@ pub mod error;
 pub mod loss;
 pub mod persist;
 pub mod sparse;
+pub mod text;
 pub mod vae;
 pub mod vanilla;
 pub mod zoo;
 
 pub use autoencoder::{Autoencoder, AutoencoderOutput, LossTerm};
+pub use autorec::{AutoRec, AutoRecConfig};
 pub use conv::{ConvAutoencoder, ConvAutoencoderConfig};
 pub use corruption::Corruption;
 pub use denoising::{DenoisingAutoencoder, DenoisingAutoencoderConfig, DenoisingBaseConfig};
@@ -36,6 +41,7 @@ pub use error::{ModelError, Result};
 pub use loss::{OutputActivation, ReconstructionLoss};
 pub use persist::SavedModel;
 pub use sparse::{SparseAutoencoder, SparseAutoencoderConfig, SparsityPenalty};
+pub use text::{TextAutoencoder, TextAutoencoderConfig};
 pub use vae::{VaeArchitecture, VaeConfig, VariationalAutoencoder};
 pub use vanilla::{VanillaAutoencoder, VanillaAutoencoderConfig};
 pub use zoo::{AnyAutoencoder, ModelConfig, PRESETS, load_model};

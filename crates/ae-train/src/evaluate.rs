@@ -112,6 +112,16 @@ pub fn values<const D: usize>(tensor: burn::tensor::Tensor<D>) -> Result<Vec<f32
         .map_err(|e| TrainError::Training(format!("reading values back: {e:?}")))
 }
 
+/// Reads an integer tensor's values back to the host as `i64`.
+pub fn int_values<const D: usize>(
+    tensor: burn::tensor::Tensor<D, burn::tensor::Int>,
+) -> Result<Vec<i64>> {
+    tensor
+        .into_data()
+        .try_to_vec_as::<i64>()
+        .map_err(|e| TrainError::Training(format!("reading values back: {e:?}")))
+}
+
 /// How well a denoising model removes its corruption on a dataset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DenoisingReport {

@@ -6,6 +6,8 @@
 //! - [`DeviceSpec`] turns `"flex"`, `"wgpu"`, `"cuda:1"`, ... into a Burn device, with clear
 //!   errors when a backend is not compiled in or has no device.
 //! - [`run_training`] is the whole pipeline of the example trainers, writing an artifact folder.
+//! - [`text`] trains and queries the sentence autoencoder; [`recommend`] trains AutoRec on
+//!   ratings and scores it against baselines. Both run on [`fit_learner`], the loop under [`fit`].
 
 pub mod anomaly;
 pub mod checkpoint;
@@ -21,8 +23,10 @@ pub mod impute;
 pub mod learner;
 pub mod metrics;
 pub mod pca;
+pub mod recommend;
 pub mod renderer;
 pub mod table;
+pub mod text;
 pub mod train;
 
 pub use device::{Backend, DeviceSpec};
@@ -35,4 +39,4 @@ pub use evaluate::{
 pub use experiment::{MachineInfo, RunReport, RunSettings, TrainedRun, run_training, write_json};
 pub use learner::AutoencoderLearner;
 pub use table::Table;
-pub use train::{Fitted, TrainingConfig, fit, fit_with};
+pub use train::{Fitted, TrainingConfig, fit, fit_learner, fit_with};

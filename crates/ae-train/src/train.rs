@@ -5,13 +5,18 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::config::Config;
+use burn::data::dataloader::DataLoader;
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::module::{Module, ModuleDisplay};
 use burn::optim::AdamConfig;
 use burn::tensor::Device;
 use burn::train::logger::FileMetricLogger;
 use burn::train::metric::LossMetric;
-use burn::train::{Learner, SupervisedTraining};
+use burn::train::{
+    ExecutionStrategy, InferenceStep, Learner, LearnerModel, MultiDeviceOptim, SupervisedTraining,
+    TrainStep,
+};
+use std::sync::Arc;
 
 use ae_data::{ImageBatch, ImageBatcher, ImageDataset};
 use ae_models::Autoencoder;
@@ -50,6 +55,11 @@ pub struct TrainingConfig {
     /// Data-loading threads (0 batches on the training thread).
     #[config(default = 0)]
     pub num_workers: usize,
+    /// Devices to train on data-parallel (`["cuda:0", "cuda:1"]`), with burn-train's
+    /// multi-device strategy: each step's batch is split between them and the gradients are
+    /// summed on the first, which also validates. Empty or one device: the model's own device.
+    #[config(default = "Vec::new()")]
+    pub devices: Vec<String>,
 }
 
 impl TrainingConfig {
@@ -61,6 +71,9 @@ impl TrainingConfig {
         }
         if self.batch_size == 0 {
             return invalid("batch size", "must be at least 1".into());
+        }
+        for device in &self.devices {
+            device.parse::<crate::DeviceSpec>()?;
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return invalid(
@@ -82,7 +95,7 @@ pub struct Fitted<M> {
     pub resumed_from: Option<usize>,
     /// Wall time of the epochs this run executed, validation included.
     pub seconds: f64,
-    /// Training images processed by this run (epochs run times images per epoch).
+    /// Training items processed by this run (epochs run times items per epoch).
     pub train_images: usize,
 }
 
@@ -138,30 +151,8 @@ where
     D: Dataset<I> + 'static,
     B: Batcher<I, ImageBatch> + Clone + 'static,
 {
-    config.validate()?;
     let train_count = train.len();
-    if train_count == 0 || valid.is_empty() {
-        return Err(TrainError::InvalidArgument {
-            what: "dataset",
-            message: format!(
-                "training needs items in both splits (train: {train_count}, valid: {})",
-                valid.len()
-            ),
-        });
-    }
-    std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
-    let checkpoint_dir = run_dir.join("checkpoint");
-    let resumed_from = if resume {
-        Some(latest_complete_checkpoint(&checkpoint_dir).ok_or_else(|| {
-            TrainError::NoCheckpoint {
-                dir: checkpoint_dir.clone(),
-            }
-        })?)
-    } else {
-        None
-    };
-
-    let batches_per_epoch = train_count.div_ceil(config.batch_size);
+    check_splits(train_count, valid.len())?;
     let train_loader = DataLoaderBuilder::new(batcher.clone())
         .batch_size(config.batch_size)
         .shuffle(config.seed)
@@ -173,6 +164,88 @@ where
         .num_workers(config.num_workers)
         .set_device(device.clone())
         .build(valid);
+    let term_names = model.loss_term_names();
+    let fitted = fit_learner(
+        AutoencoderLearner::new(model),
+        (train_loader, valid_loader),
+        train_count,
+        config,
+        run_dir,
+        device,
+        resume,
+        |mut training| {
+            training = training.metrics((LossMetric::new(), MseMetric::new(), PsnrMetric::new()));
+            if term_names.len() > 1 {
+                for term in term_names {
+                    training = training
+                        .metric_train_numeric(LossTermMetric::new(term))
+                        .metric_valid_numeric(LossTermMetric::new(term));
+                }
+            }
+            training
+        },
+    )?;
+    Ok(Fitted {
+        model: fitted.model.model,
+        epochs: fitted.epochs,
+        resumed_from: fitted.resumed_from,
+        seconds: fitted.seconds,
+        train_images: fitted.train_images,
+    })
+}
+
+/// Fails unless both splits hold items.
+pub(crate) fn check_splits(train: usize, valid: usize) -> Result<()> {
+    if train == 0 || valid == 0 {
+        return Err(TrainError::InvalidArgument {
+            what: "dataset",
+            message: format!(
+                "training needs items in both splits (train: {train}, valid: {valid})"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The training and validation loaders of a learner.
+pub type Loaders<L> = (
+    Arc<dyn DataLoader<<L as TrainStep>::Input>>,
+    Arc<dyn DataLoader<<L as InferenceStep>::Input>>,
+);
+
+/// The loop under [`fit`] and the other trainers (text, ratings), for any burn-train learner
+/// model `learner` (built on a plain device; it is switched to training mode here): checkpoints
+/// of the model, optimiser and scheduler after every epoch (written atomically under
+/// `run_dir/checkpoint`), one line per epoch in `run_dir/metrics.jsonl`, the TUI on a terminal and
+/// plain lines otherwise, and resumption after the newest complete checkpoint. `metrics`
+/// registers the learner's metrics.
+///
+/// # Errors
+/// On invalid settings, when `resume` finds no checkpoint, or when training fails.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_learner<L: LearnerModel>(
+    learner: L,
+    (train_loader, valid_loader): Loaders<L>,
+    train_count: usize,
+    config: &TrainingConfig,
+    run_dir: &Path,
+    device: &Device,
+    resume: bool,
+    metrics: impl FnOnce(SupervisedTraining<L>) -> SupervisedTraining<L>,
+) -> Result<Fitted<L>> {
+    config.validate()?;
+    std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
+    let checkpoint_dir = run_dir.join("checkpoint");
+    let resumed_from = if resume {
+        Some(latest_complete_checkpoint(&checkpoint_dir).ok_or_else(|| {
+            TrainError::NoCheckpoint {
+                dir: checkpoint_dir.clone(),
+            }
+        })?)
+    } else {
+        None
+    };
+    let batches_per_epoch = train_count.div_ceil(config.batch_size);
 
     let metrics_path = run_dir.join("metrics.jsonl");
     let epoch_log =
@@ -189,9 +262,7 @@ where
         Vec::new()
     };
 
-    let term_names = model.loss_term_names();
-    let mut training = SupervisedTraining::new(run_dir, train_loader, valid_loader)
-        .metrics((LossMetric::new(), MseMetric::new(), PsnrMetric::new()))
+    let training = SupervisedTraining::new(run_dir, train_loader, valid_loader)
         // burn-train's file logger first: checkpoint selection reads metric history from it.
         .with_metric_logger(FileMetricLogger::new(run_dir))
         .with_metric_logger(epoch_log)
@@ -202,13 +273,7 @@ where
         )
         .num_epochs(config.epochs)
         .summary();
-    if term_names.len() > 1 {
-        for term in term_names {
-            training = training
-                .metric_train_numeric(LossTermMetric::new(term))
-                .metric_valid_numeric(LossTermMetric::new(term));
-        }
-    }
+    let mut training = metrics(training);
     let terminal = std::io::stdout().is_terminal()
         && std::env::var(PROGRESS_ENV).map_or(true, |v| v != "plain");
     if !terminal {
@@ -217,11 +282,22 @@ where
     if let Some(epoch) = resumed_from {
         training = training.checkpoint(epoch);
     }
+    if config.devices.len() > 1 {
+        let devices = config
+            .devices
+            .iter()
+            .map(|d| d.parse::<crate::DeviceSpec>()?.device())
+            .collect::<Result<Vec<_>>>()?;
+        log::info!("training data-parallel on {:?}", config.devices);
+        training = training.with_training_strategy(
+            ExecutionStrategy::multi(devices, MultiDeviceOptim::OptimMainDevice).into(),
+        );
+    }
 
     device.seed(config.seed);
     // A model built on a plain device has untracked parameters: `train()` turns autodiff on.
     let learner = Learner::new(
-        AutoencoderLearner::new(model.train()),
+        learner.train(),
         config.optimizer.init(),
         config.learning_rate,
     );
@@ -236,7 +312,7 @@ where
     epochs.extend(records.lock().map(|r| r.clone()).unwrap_or_default());
     log::info!("{batches_per_epoch} batches per epoch, {epochs_run} epochs in {seconds:.1} s");
     Ok(Fitted {
-        model: result.model.model,
+        model: result.model,
         epochs,
         resumed_from,
         seconds,

@@ -240,3 +240,35 @@ fn fit_with_trains_on_table_rows() {
         3 * burn::data::dataset::Dataset::len(&splits.train)
     );
 }
+
+#[test]
+fn data_parallel_on_two_devices_trains() {
+    // Two workers on the same CPU device exercise burn-train's multi-device strategy (batch
+    // split, gradients summed on the main device) the way two GPUs would.
+    let device = device();
+    device.seed(2);
+    let data = mnist_sample().unwrap();
+    let train = data.train.take(2048);
+    let valid = data.test.take(256);
+    let dir = tempfile::tempdir().unwrap();
+    let config = TrainingConfig::new()
+        .with_epochs(2)
+        .with_batch_size(64)
+        .with_seed(2)
+        .with_devices(vec!["flex".into(), "flex".into()]);
+    let fitted = fit(
+        small_model(&device),
+        train,
+        valid,
+        &config,
+        dir.path(),
+        &device,
+        false,
+    )
+    .unwrap();
+    assert!(train_loss(dir.path(), 2) < train_loss(dir.path(), 1));
+    let report = evaluate(&fitted.model, &data.test.take(256), 256, &device).unwrap();
+    assert!(report.mse.is_finite());
+    let bad = TrainingConfig::new().with_devices(vec!["flex".into(), "tpu".into()]);
+    assert!(bad.validate().is_err());
+}

@@ -1,0 +1,10 @@
+//! AutoRec (Sedhain et al., 2015): an autoencoder of rating vectors for collaborative filtering.
+
+mod config;
+mod model;
+
+pub use config::AutoRecConfig;
+pub use model::{AutoRec, AutoRecOutput};
+
+#[cfg(test)]
+mod tests;

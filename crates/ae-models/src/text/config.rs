@@ -1,0 +1,85 @@
+use burn::config::Config;
+use burn::tensor::Device;
+
+use crate::error::{ModelError, Result};
+use crate::text::TextAutoencoder;
+
+/// Configuration of a [`TextAutoencoder`].
+///
+/// Token indices follow `ae_data::text`: 0 padding, 1 beginning of sentence, 2 end of sentence,
+/// 3 unknown.
+#[derive(Config, Debug)]
+pub struct TextAutoencoderConfig {
+    /// Tokens in the vocabulary, the four special ones included.
+    pub vocab_size: usize,
+    /// Size of the token embeddings (shared by encoder and decoder).
+    #[config(default = 128)]
+    pub embed_dim: usize,
+    /// Size of the LSTM states.
+    #[config(default = 256)]
+    pub hidden_dim: usize,
+    /// Size of the sentence code.
+    #[config(default = 64)]
+    pub latent_dim: usize,
+    /// Probability of replacing each decoder input token by the unknown token while training
+    /// (Bowman et al. 2016), so that the decoder must take the content from the code rather than
+    /// from the previous word.
+    #[config(default = 0.0)]
+    pub word_dropout: f64,
+}
+
+/// Padding token index.
+pub const PAD: usize = 0;
+/// Beginning-of-sentence token index.
+pub const BOS: usize = 1;
+/// End-of-sentence token index.
+pub const EOS: usize = 2;
+/// Unknown token index.
+pub const UNK: usize = 3;
+
+impl TextAutoencoderConfig {
+    /// Checks that the configuration describes a model that can be built.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |field, message: String| Err(ModelError::InvalidConfig { field, message });
+        if self.vocab_size <= UNK + 1 {
+            return invalid(
+                "vocab_size",
+                format!(
+                    "{} leaves no token beyond the 4 special ones",
+                    self.vocab_size
+                ),
+            );
+        }
+        for (field, value) in [
+            ("embed_dim", self.embed_dim),
+            ("hidden_dim", self.hidden_dim),
+            ("latent_dim", self.latent_dim),
+        ] {
+            if value == 0 {
+                return invalid(field, "must be at least 1".into());
+            }
+        }
+        if !(0.0..1.0).contains(&self.word_dropout) {
+            return invalid(
+                "word_dropout",
+                format!("{} is not in [0, 1)", self.word_dropout),
+            );
+        }
+        Ok(())
+    }
+
+    /// Builds the model on `device`, after [`validate`](Self::validate).
+    pub fn try_init(&self, device: &Device) -> Result<TextAutoencoder> {
+        self.validate()?;
+        Ok(TextAutoencoder::new(self, device))
+    }
+
+    /// Builds the model on `device`.
+    ///
+    /// # Panics
+    /// When the configuration is invalid; use [`try_init`](Self::try_init) for configurations
+    /// that come from users.
+    pub fn init(&self, device: &Device) -> TextAutoencoder {
+        self.try_init(device).unwrap_or_else(|e| panic!("{e}"))
+    }
+}
