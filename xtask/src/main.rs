@@ -42,14 +42,45 @@ enum Task {
         #[arg(long)]
         tarball: Option<PathBuf>,
     },
+    /// Run the backend benchmark (`examples/backend_bench`) in release mode with the CPU and wgpu
+    /// backends; arguments after `--` go to the benchmark (e.g. `-- --devices flex --reps 3`).
+    Bench {
+        /// Cargo features to build with (add `cuda` on an NVIDIA machine).
+        #[arg(long, default_value = "ndarray,wgpu")]
+        features: String,
+        /// Arguments for the benchmark.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
 }
 
 type Error = Box<dyn std::error::Error>;
+
+fn bench(features: &str, args: &[String]) -> Result<(), Error> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "run",
+            "--release",
+            "--features",
+            features,
+            "--example",
+            "backend_bench",
+            "--",
+        ])
+        .args(args)
+        .status()?;
+    if !status.success() {
+        return Err(format!("the benchmark failed ({status})").into());
+    }
+    Ok(())
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
         Task::Assets { out, tarball } => assets(&out, tarball.as_deref()),
+        Task::Bench { features, args } => bench(&features, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

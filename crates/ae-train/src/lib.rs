@@ -10,6 +10,7 @@
 //!   ratings and scores it against baselines. Both run on [`fit_learner`], the loop under [`fit`].
 
 pub mod anomaly;
+pub mod bench;
 pub mod checkpoint;
 pub mod classify;
 pub mod codes;

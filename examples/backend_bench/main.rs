@@ -1,0 +1,257 @@
+//! The same workloads on every backend compiled in: training-step and inference throughput of
+//! the zoo's models, the data pipeline, a large matmul and the dense step's achieved GFLOP/s, and
+//! the process's peak memory. One table, median and min-max over repetitions after a warm-up.
+//!
+//! ```text
+//! cargo run --release --features ndarray,wgpu --example backend_bench
+//! cargo run --release --example backend_bench -- --devices flex --workloads dense-train,matmul
+//! cargo xtask bench                                           # the same, short alias
+//! ```
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::tensor::Device;
+use clap::Parser;
+use serde::Serialize;
+
+use autoencoders::cli::exit_on_error;
+use autoencoders::data::{ImageBatcher, fashion_mnist};
+use autoencoders::models::{ConvAutoencoderConfig, VaeConfig, VanillaAutoencoderConfig};
+use autoencoders::train::bench::{
+    Measurement, TrainingBench, dense_training_flops, inference_throughput, matmul_gflops,
+    peak_rss_bytes, repeat,
+};
+use autoencoders::train::{Backend, DeviceSpec, MachineInfo, Table, TrainError, write_json};
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::Dataset;
+
+const WORKLOADS: [&str; 8] = [
+    "dense-train",
+    "conv-train",
+    "vae-train",
+    "dense-infer",
+    "conv-infer",
+    "data",
+    "matmul",
+    "dense-gflops",
+];
+
+#[derive(Parser)]
+#[command(about = "Throughput of the zoo's workloads on every compiled backend")]
+struct Cli {
+    /// Devices to measure (default: every backend compiled in that has a device here).
+    #[arg(long, value_delimiter = ',')]
+    devices: Vec<String>,
+    /// Workloads (default: all): dense-train, conv-train, vae-train, dense-infer, conv-infer,
+    /// data, matmul, dense-gflops.
+    #[arg(long, value_delimiter = ',')]
+    workloads: Vec<String>,
+    /// Timed repetitions per figure.
+    #[arg(long, default_value_t = 5)]
+    reps: usize,
+    /// Untimed repetitions first.
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// Steps per repetition (training and inference).
+    #[arg(long, default_value_t = 20)]
+    steps: usize,
+    /// Side of the square matmul.
+    #[arg(long, default_value_t = 2048)]
+    matmul_size: usize,
+    /// Write the measurements as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct Report {
+    machine: MachineInfo,
+    burn_version: &'static str,
+    measurements: Vec<Measurement>,
+    peak_rss_mib: Option<f64>,
+}
+
+/// The dense autoencoder's layer widths (784-128-64-32-64-128-784).
+const DENSE_WIDTHS: [usize; 7] = [784, 128, 64, 32, 64, 128, 784];
+const DENSE_BATCH: usize = 256;
+const CONV_BATCH: usize = 128;
+const VAE_BATCH: usize = 128;
+
+fn default_devices() -> Vec<String> {
+    [
+        Backend::Flex,
+        Backend::NdArray,
+        Backend::Wgpu,
+        Backend::Cuda,
+    ]
+    .into_iter()
+    .map(DeviceSpec::new)
+    .filter(|spec| spec.device().is_ok())
+    .map(|spec| spec.to_string())
+    .collect()
+}
+
+fn measure(
+    cli: &Cli,
+    workload: &str,
+    device_name: &str,
+    device: &Device,
+) -> Result<Option<Measurement>, TrainError> {
+    let (unit, values) = match workload {
+        "dense-train" => {
+            let model = VanillaAutoencoderConfig::new().try_init(device)?;
+            let mut bench = TrainingBench::new(model, DENSE_BATCH, device);
+            (
+                "samples/s",
+                repeat(cli.warmup, cli.reps, || bench.run(cli.steps))?,
+            )
+        }
+        "dense-gflops" => {
+            let model = VanillaAutoencoderConfig::new().try_init(device)?;
+            let mut bench = TrainingBench::new(model, DENSE_BATCH, device);
+            let flops_per_sample = dense_training_flops(&DENSE_WIDTHS, 1);
+            let values = repeat(cli.warmup, cli.reps, || bench.run(cli.steps))?;
+            let gflops = values.iter().map(|s| s * flops_per_sample / 1e9).collect();
+            ("GFLOP/s", gflops)
+        }
+        "conv-train" => {
+            let model = ConvAutoencoderConfig::new().try_init(device)?;
+            let mut bench = TrainingBench::new(model, CONV_BATCH, device);
+            (
+                "samples/s",
+                repeat(cli.warmup, cli.reps, || bench.run(cli.steps))?,
+            )
+        }
+        "vae-train" => {
+            let model = VaeConfig::new().try_init(device)?;
+            let mut bench = TrainingBench::new(model, VAE_BATCH, device);
+            (
+                "samples/s",
+                repeat(cli.warmup, cli.reps, || bench.run(cli.steps))?,
+            )
+        }
+        "dense-infer" => {
+            let model = VanillaAutoencoderConfig::new().try_init(device)?;
+            let run = || inference_throughput(&model, 1024, cli.steps, device);
+            ("samples/s", repeat(cli.warmup, cli.reps, run)?)
+        }
+        "conv-infer" => {
+            let model = ConvAutoencoderConfig::new().try_init(device)?;
+            let run = || inference_throughput(&model, 512, cli.steps, device);
+            ("samples/s", repeat(cli.warmup, cli.reps, run)?)
+        }
+        "data" => {
+            if fashion_mnist(None).is_err() {
+                println!("skipping `data` on {device_name}: Fashion-MNIST is not installed");
+                return Ok(None);
+            }
+            let run = || -> Result<f64, TrainError> {
+                // Parse the gzip IDX files and batch the whole training split onto the device.
+                let start = Instant::now();
+                let data = fashion_mnist(None)?;
+                let items: Vec<_> = (0..data.train.len())
+                    .filter_map(|i| data.train.get(i).ok())
+                    .collect();
+                let mut checksum = 0.0f64;
+                for chunk in items.chunks(DENSE_BATCH) {
+                    let batch = ImageBatcher::new().batch(chunk.to_vec(), device);
+                    checksum += f64::from(batch.images.dims()[0] as u32);
+                }
+                assert_eq!(checksum as usize, data.train.len());
+                Ok(start.elapsed().as_secs_f64())
+            };
+            ("s (60k images)", repeat(cli.warmup, cli.reps, run)?)
+        }
+        "matmul" => {
+            let run = || matmul_gflops(cli.matmul_size, 5, device);
+            ("GFLOP/s", repeat(cli.warmup, cli.reps, run)?)
+        }
+        other => {
+            return Err(TrainError::InvalidArgument {
+                what: "--workloads",
+                message: format!(
+                    "unknown workload {other:?}; known: {}",
+                    WORKLOADS.join(", ")
+                ),
+            });
+        }
+    };
+    Ok(Some(Measurement {
+        workload: workload.to_string(),
+        device: device_name.to_string(),
+        unit,
+        values,
+    }))
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    exit_on_error(|| -> Result<(), TrainError> {
+        let devices = if cli.devices.is_empty() {
+            default_devices()
+        } else {
+            cli.devices.clone()
+        };
+        let workloads: Vec<String> = if cli.workloads.is_empty() {
+            WORKLOADS.iter().map(|w| w.to_string()).collect()
+        } else {
+            cli.workloads.clone()
+        };
+        let machine = MachineInfo::detect();
+        println!(
+            "{} ({} cores), Burn 0.22.1; devices: {}; {} timed repetitions after {} warm-up, {} steps each",
+            machine.cpu,
+            machine.cores,
+            devices.join(", "),
+            cli.reps,
+            cli.warmup,
+            cli.steps
+        );
+        let mut measurements = Vec::new();
+        for name in &devices {
+            let device = name.parse::<DeviceSpec>()?.device()?;
+            device.seed(0);
+            for workload in &workloads {
+                eprintln!("measuring {workload} on {name} ...");
+                if let Some(m) = measure(&cli, workload, name, &device)? {
+                    measurements.push(m);
+                }
+            }
+        }
+        let mut table = Table::new(["workload", "device", "median", "min - max", "unit"]);
+        for m in &measurements {
+            let (lo, hi) = m.range();
+            let fmt = |v: f64| {
+                if v >= 100.0 {
+                    format!("{v:.0}")
+                } else {
+                    format!("{v:.3}")
+                }
+            };
+            table.row([
+                m.workload.clone(),
+                m.device.clone(),
+                fmt(m.median()),
+                format!("{} - {}", fmt(lo), fmt(hi)),
+                m.unit.to_string(),
+            ]);
+        }
+        let peak = peak_rss_bytes().map(|b| b as f64 / (1024.0 * 1024.0));
+        print!("\n{table}");
+        if let Some(mib) = peak {
+            println!("peak resident memory of the process: {mib:.0} MiB");
+        }
+        if let Some(path) = &cli.json {
+            let report = Report {
+                machine,
+                burn_version: "0.22.1",
+                measurements,
+                peak_rss_mib: peak,
+            };
+            write_json(path, &report)?;
+            println!("measurements: {}", path.display());
+        }
+        Ok(())
+    })
+}
