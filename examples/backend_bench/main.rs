@@ -92,27 +92,37 @@ fn default_devices() -> Vec<String> {
     .collect()
 }
 
+fn dense_training(cli: &Cli, device: &Device) -> Result<Vec<f64>, TrainError> {
+    let model = VanillaAutoencoderConfig::new().try_init(device)?;
+    let mut bench = TrainingBench::new(model, DENSE_BATCH, device);
+    repeat(cli.warmup, cli.reps, || bench.run(cli.steps))
+}
+
+/// Measures `workload` on `device`. `dense` holds this device's dense-training samples/s once
+/// measured, so that `dense-gflops` converts them instead of training again.
 fn measure(
     cli: &Cli,
     workload: &str,
     device_name: &str,
     device: &Device,
+    dense: &mut Option<Vec<f64>>,
 ) -> Result<Option<Measurement>, TrainError> {
     let (unit, values) = match workload {
         "dense-train" => {
-            let model = VanillaAutoencoderConfig::new().try_init(device)?;
-            let mut bench = TrainingBench::new(model, DENSE_BATCH, device);
-            (
-                "samples/s",
-                repeat(cli.warmup, cli.reps, || bench.run(cli.steps))?,
-            )
+            let values = dense_training(cli, device)?;
+            *dense = Some(values.clone());
+            ("samples/s", values)
         }
         "dense-gflops" => {
-            let model = VanillaAutoencoderConfig::new().try_init(device)?;
-            let mut bench = TrainingBench::new(model, DENSE_BATCH, device);
+            let samples_per_second = match dense.take() {
+                Some(values) => values,
+                None => dense_training(cli, device)?,
+            };
             let flops_per_sample = dense_training_flops(&DENSE_WIDTHS, 1);
-            let values = repeat(cli.warmup, cli.reps, || bench.run(cli.steps))?;
-            let gflops = values.iter().map(|s| s * flops_per_sample / 1e9).collect();
+            let gflops = samples_per_second
+                .iter()
+                .map(|s| s * flops_per_sample / 1e9)
+                .collect();
             ("GFLOP/s", gflops)
         }
         "conv-train" => {
@@ -212,9 +222,10 @@ fn main() -> std::process::ExitCode {
         for name in &devices {
             let device = name.parse::<DeviceSpec>()?.device()?;
             device.seed(0);
+            let mut dense = None;
             for workload in &workloads {
                 eprintln!("measuring {workload} on {name} ...");
-                if let Some(m) = measure(&cli, workload, name, &device)? {
+                if let Some(m) = measure(&cli, workload, name, &device, &mut dense)? {
                     measurements.push(m);
                 }
             }

@@ -196,6 +196,19 @@ pub enum DataError {
 }
 
 impl DataError {
+    /// The error a Burn `Dataset::get` returns for an index past the end of `len` items.
+    pub(crate) fn past_the_end(
+        what: &'static str,
+        index: usize,
+        len: usize,
+        unit: &str,
+    ) -> burn::data::dataset::DatasetError {
+        burn::data::dataset::DatasetError::new(Self::InvalidArgument {
+            what,
+            message: format!("{index} is past the end ({len} {unit})"),
+        })
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {
             path: path.into(),

@@ -279,12 +279,10 @@ impl ItemRatingsDataset {
 
 impl Dataset<ItemRatings> for ItemRatingsDataset {
     fn get(&self, index: usize) -> std::result::Result<ItemRatings, DatasetError> {
-        self.items.get(index).cloned().ok_or_else(|| {
-            DatasetError::new(DataError::InvalidArgument {
-                what: "item index",
-                message: format!("{index} is past the end ({} items)", self.items.len()),
-            })
-        })
+        self.items
+            .get(index)
+            .cloned()
+            .ok_or_else(|| DataError::past_the_end("item index", index, self.items.len(), "items"))
     }
 
     fn len(&self) -> usize {

@@ -250,12 +250,7 @@ impl Dataset<VectorItem> for VectorDataset {
         let values = self
             .values
             .get(index * self.dim..(index + 1) * self.dim)
-            .ok_or_else(|| {
-                DatasetError::new(DataError::InvalidArgument {
-                    what: "row index",
-                    message: format!("{index} is past the end ({} rows)", self.len()),
-                })
-            })?
+            .ok_or_else(|| DataError::past_the_end("row index", index, self.len(), "rows"))?
             .to_vec();
         Ok(VectorItem {
             values,

@@ -403,10 +403,7 @@ impl TextDataset {
 impl Dataset<TokenItem> for TextDataset {
     fn get(&self, index: usize) -> std::result::Result<TokenItem, DatasetError> {
         self.items.get(index).cloned().ok_or_else(|| {
-            DatasetError::new(DataError::InvalidArgument {
-                what: "sentence index",
-                message: format!("{index} is past the end ({} items)", self.items.len()),
-            })
+            DataError::past_the_end("sentence index", index, self.items.len(), "items")
         })
     }
 

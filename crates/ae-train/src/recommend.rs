@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataloader::batcher::Batcher;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorReadError};
@@ -23,7 +22,7 @@ use ae_models::AutoRec;
 use crate::error::Result;
 use crate::evaluate::values;
 use crate::metrics::{LossTermMetric, LossTermsInput};
-use crate::train::{Fitted, TrainingConfig, check_splits, fit_learner};
+use crate::train::{Fitted, TrainingConfig, check_splits, fit_learner, loaders};
 
 /// Wraps an [`AutoRec`] model for burn-train.
 #[derive(Module, Debug)]
@@ -274,23 +273,15 @@ pub fn fit_autorec(
     let test_items = ItemRatingsDataset::new(users, items, train, test);
     let train_count = burn::data::dataset::Dataset::len(&train_items);
     check_splits(train_count, burn::data::dataset::Dataset::len(&test_items))?;
-    let batcher = RatingsBatcher { users };
-    let loaders = (
-        DataLoaderBuilder::new(batcher)
-            .batch_size(config.batch_size)
-            .shuffle(config.seed)
-            .num_workers(config.num_workers)
-            .set_device(device.clone())
-            .build(train_items),
-        DataLoaderBuilder::new(batcher)
-            .batch_size(config.batch_size)
-            .num_workers(config.num_workers)
-            .set_device(device.clone())
-            .build(test_items),
-    );
     let fitted = fit_learner(
         AutoRecLearner { model },
-        loaders,
+        loaders(
+            RatingsBatcher { users },
+            train_items,
+            test_items,
+            config,
+            device,
+        ),
         train_count,
         config,
         run_dir,
@@ -306,13 +297,7 @@ pub fn fit_autorec(
             training
         },
     )?;
-    Ok(Fitted {
-        model: fitted.model.model,
-        epochs: fitted.epochs,
-        resumed_from: fitted.resumed_from,
-        seconds: fitted.seconds,
-        train_images: fitted.train_images,
-    })
+    Ok(fitted.map_model(|learner| learner.model))
 }
 
 /// Every item's predicted ratings by every user, from the items' `known` ratings:

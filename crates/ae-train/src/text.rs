@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use burn::data::dataloader::DataLoaderBuilder;
 use burn::module::Module;
 use burn::tensor::Device;
 use burn::train::metric::{AccuracyMetric, LossMetric, PerplexityMetric};
@@ -15,7 +14,7 @@ use ae_models::TextAutoencoder;
 
 use crate::error::Result;
 use crate::evaluate::{int_values, values};
-use crate::train::{Fitted, TrainingConfig, check_splits, fit_learner};
+use crate::train::{Fitted, TrainingConfig, check_splits, fit_learner, loaders};
 
 /// Wraps a [`TextAutoencoder`] for burn-train: teacher-forced cross-entropy, its logits and
 /// targets for the accuracy and perplexity metrics.
@@ -74,21 +73,9 @@ pub fn fit_text(
 ) -> Result<Fitted<TextAutoencoder>> {
     let train_count = burn::data::dataset::Dataset::len(&train);
     check_splits(train_count, burn::data::dataset::Dataset::len(&valid))?;
-    let loader = |shuffle: bool| {
-        let builder = DataLoaderBuilder::new(TextBatcher)
-            .batch_size(config.batch_size)
-            .num_workers(config.num_workers)
-            .set_device(device.clone());
-        if shuffle {
-            builder.shuffle(config.seed)
-        } else {
-            builder
-        }
-    };
-    let loaders = (loader(true).build(train), loader(false).build(valid));
     let fitted = fit_learner(
         TextLearner { model },
-        loaders,
+        loaders(TextBatcher, train, valid, config, device),
         train_count,
         config,
         run_dir,
@@ -102,13 +89,7 @@ pub fn fit_text(
             ))
         },
     )?;
-    Ok(Fitted {
-        model: fitted.model.model,
-        epochs: fitted.epochs,
-        resumed_from: fitted.resumed_from,
-        seconds: fitted.seconds,
-        train_images: fitted.train_images,
-    })
+    Ok(fitted.map_model(|learner| learner.model))
 }
 
 /// How well a sentence autoencoder reconstructs held-out sentences.

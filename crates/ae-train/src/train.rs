@@ -99,6 +99,46 @@ pub struct Fitted<M> {
     pub train_images: usize,
 }
 
+impl<L> Fitted<L> {
+    /// The same result around the model `f` takes out of the learner (`learner.model`).
+    pub fn map_model<M>(self, f: impl FnOnce(L) -> M) -> Fitted<M> {
+        Fitted {
+            model: f(self.model),
+            epochs: self.epochs,
+            resumed_from: self.resumed_from,
+            seconds: self.seconds,
+            train_images: self.train_images,
+        }
+    }
+}
+
+/// The training loader (shuffled with the config's seed) and the validation loader of
+/// `batcher` over `train` and `valid`, delivering batches on `device`.
+pub fn loaders<I, O, D, B>(
+    batcher: B,
+    train: D,
+    valid: D,
+    config: &TrainingConfig,
+    device: &Device,
+) -> (Arc<dyn DataLoader<O>>, Arc<dyn DataLoader<O>>)
+where
+    I: Send + Sync + Clone + std::fmt::Debug + 'static,
+    O: Send + Clone + std::fmt::Debug + 'static,
+    D: Dataset<I> + 'static,
+    B: Batcher<I, O> + Clone + 'static,
+{
+    let builder = || {
+        DataLoaderBuilder::new(batcher.clone())
+            .batch_size(config.batch_size)
+            .num_workers(config.num_workers)
+            .set_device(device.clone())
+    };
+    (
+        builder().shuffle(config.seed).build(train),
+        builder().build(valid),
+    )
+}
+
 /// Trains `model` on `train`, validating on `valid` after each epoch, with burn-train's learner:
 /// loss, MSE and PSNR metrics; checkpoints of the model, optimiser and scheduler after every epoch
 /// (written atomically under `run_dir/checkpoint`); one line per epoch in
@@ -153,21 +193,10 @@ where
 {
     let train_count = train.len();
     check_splits(train_count, valid.len())?;
-    let train_loader = DataLoaderBuilder::new(batcher.clone())
-        .batch_size(config.batch_size)
-        .shuffle(config.seed)
-        .num_workers(config.num_workers)
-        .set_device(device.clone())
-        .build(train);
-    let valid_loader = DataLoaderBuilder::new(batcher)
-        .batch_size(config.batch_size)
-        .num_workers(config.num_workers)
-        .set_device(device.clone())
-        .build(valid);
     let term_names = model.loss_term_names();
     let fitted = fit_learner(
         AutoencoderLearner::new(model),
-        (train_loader, valid_loader),
+        loaders(batcher, train, valid, config, device),
         train_count,
         config,
         run_dir,
@@ -185,13 +214,7 @@ where
             training
         },
     )?;
-    Ok(Fitted {
-        model: fitted.model.model,
-        epochs: fitted.epochs,
-        resumed_from: fitted.resumed_from,
-        seconds: fitted.seconds,
-        train_images: fitted.train_images,
-    })
+    Ok(fitted.map_model(|learner| learner.model))
 }
 
 /// Fails unless both splits hold items.
