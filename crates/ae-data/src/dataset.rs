@@ -228,9 +228,14 @@ impl ImageDataset {
     /// Images `range` as one batch of tensors on `device` (the range is clamped to the dataset).
     pub fn batch(&self, range: std::ops::Range<usize>, device: &Device) -> ImageBatch {
         let end = range.end.min(self.count());
-        let items: Vec<ImageItem> = (range.start.min(end)..end)
-            .filter_map(|i| self.get(i).ok())
-            .collect();
+        let rows: Vec<usize> = (range.start.min(end)..end).collect();
+        self.batch_of(&rows, device)
+    }
+
+    /// The images at `rows` (in that order; indices past the end are skipped) as one batch of
+    /// tensors on `device`, e.g. a shuffled mini-batch.
+    pub fn batch_of(&self, rows: &[usize], device: &Device) -> ImageBatch {
+        let items: Vec<ImageItem> = rows.iter().filter_map(|&i| self.get(i).ok()).collect();
         ImageBatcher::new().batch(items, device)
     }
 
