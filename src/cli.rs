@@ -192,8 +192,11 @@ where
     }
 }
 
-/// Runs `main`, printing an error and its causes and returning a failure exit code on error.
+/// Runs `main` (after [`ae_train::allocator::keep_freed_memory`]), printing an error and its
+/// causes and returning a failure exit code on error.
 pub fn exit_on_error<E: std::error::Error>(main: impl FnOnce() -> Result<(), E>) -> ExitCode {
+    // Every example trains or runs models: keep the per-step tensor memory in the process.
+    ae_train::allocator::keep_freed_memory();
     match main() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use burn::tensor::Device;
+use burn::tensor::{Device, activation};
 use clap::Parser;
 use serde::Serialize;
 
@@ -19,14 +19,14 @@ use autoencoders::cli::exit_on_error;
 use autoencoders::data::{ImageBatcher, fashion_mnist};
 use autoencoders::models::{ConvAutoencoderConfig, VaeConfig, VanillaAutoencoderConfig};
 use autoencoders::train::bench::{
-    Measurement, TrainingBench, dense_training_flops, inference_throughput, matmul_gflops,
-    peak_rss_bytes, repeat,
+    Measurement, TrainingBench, activation_throughput, dense_training_flops, inference_throughput,
+    matmul_gflops, peak_rss_bytes, repeat,
 };
 use autoencoders::train::{Backend, DeviceSpec, MachineInfo, Table, TrainError, write_json};
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 
-const WORKLOADS: [&str; 8] = [
+const WORKLOADS: [&str; 10] = [
     "dense-train",
     "conv-train",
     "vae-train",
@@ -35,6 +35,8 @@ const WORKLOADS: [&str; 8] = [
     "data",
     "matmul",
     "dense-gflops",
+    "sigmoid",
+    "relu",
 ];
 
 #[derive(Parser)]
@@ -172,6 +174,18 @@ fn measure(
                 Ok(start.elapsed().as_secs_f64())
             };
             ("s (60k images)", repeat(cli.warmup, cli.reps, run)?)
+        }
+        // Element-wise work on the dense model's output ([256, 784]): sigmoid (an `exp` per
+        // value) against relu (a compare), in millions of values per second.
+        "sigmoid" | "relu" => {
+            let activation = if workload == "sigmoid" {
+                activation::sigmoid::<2>
+            } else {
+                activation::relu::<2>
+            };
+            let shape = [DENSE_BATCH, DENSE_WIDTHS[0]];
+            let run = || activation_throughput(activation, shape, cli.steps * 10, device);
+            ("M values/s", repeat(cli.warmup, cli.reps, run)?)
         }
         "matmul" => {
             let run = || matmul_gflops(cli.matmul_size, 5, device);

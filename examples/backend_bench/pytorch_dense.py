@@ -1,6 +1,7 @@
 # PyTorch reference for the dense rows of backend_bench: the same model, batch, optimiser and
 # protocol (warm-up, 5 repetitions of 20 steps, one read-back per repetition), 2 threads.
 # Run: pip install torch; python3 examples/backend_bench/pytorch_dense.py
+# (also: sigmoid / relu throughput, the element-wise rows)
 import time, torch
 torch.set_num_threads(2); torch.manual_seed(0)
 w=[784,128,64,32,64,128,784]
@@ -19,3 +20,11 @@ with torch.no_grad():
     xb=torch.rand(1024,784); t=time.perf_counter()
     for _ in range(20): m(xb)
     print("torch dense infer samples/s", 20*1024/(time.perf_counter()-t))
+# The element-wise rows (backend_bench --workloads sigmoid,relu): [256, 784] values in [-4, 4].
+x=torch.rand(256,784)*8-4
+for name,f in (("sigmoid",torch.sigmoid),("relu",torch.relu)):
+    def act(steps):
+        t=time.perf_counter(); c=0.0
+        for _ in range(steps): c+=f(x)[0,0].item()
+        return steps*x.numel()/(time.perf_counter()-t)/1e6
+    act(200); r=sorted(act(200) for _ in range(5)); print("torch", name, "M values/s median", r[2])

@@ -146,6 +146,26 @@ pub fn inference_throughput<M: Autoencoder>(
     Ok((steps * batch_size) as f64 / start.elapsed().as_secs_f64())
 }
 
+/// Millions of values per second that `activation` (e.g. `burn::tensor::activation::sigmoid`)
+/// transforms, applied `steps` times to a `[rows, cols]` tensor of values in `[-4, 4]`: the
+/// element-wise cost inside a training step, measured on its own.
+pub fn activation_throughput(
+    activation: impl Fn(Tensor<2>) -> Tensor<2>,
+    [rows, cols]: [usize; 2],
+    steps: usize,
+    device: &Device,
+) -> Result<f64> {
+    let x = Tensor::<2>::random([rows, cols], Distribution::Uniform(-4.0, 4.0), device);
+    let start = Instant::now();
+    let mut checksum = Tensor::<1>::zeros([1], device);
+    for _ in 0..steps {
+        let y = activation(x.clone());
+        checksum = checksum + y.slice([0..1, 0..1]).reshape([1]);
+    }
+    read_back(checksum)?;
+    Ok((steps * rows * cols) as f64 / start.elapsed().as_secs_f64() / 1e6)
+}
+
 /// GFLOP/s of `steps` products of two `n x n` matrices (`2 n^3` FLOPs each).
 pub fn matmul_gflops(n: usize, steps: usize, device: &Device) -> Result<f64> {
     let a = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), device);
@@ -215,6 +235,8 @@ mod tests {
         assert!(values.iter().all(|v| v.is_finite() && *v > 0.0));
         assert!(inference_throughput(&model, 8, 2, &device).unwrap() > 0.0);
         assert!(matmul_gflops(32, 2, &device).unwrap() > 0.0);
+        let sigmoid = burn::tensor::activation::sigmoid::<2>;
+        assert!(activation_throughput(sigmoid, [4, 8], 2, &device).unwrap() > 0.0);
         assert!(peak_rss_bytes().unwrap() > 0);
     }
 }

@@ -9,6 +9,7 @@
 //! - [`text`] trains and queries the sentence autoencoder; [`recommend`] trains AutoRec on
 //!   ratings and scores it against baselines. Both run on [`fit_learner`], the loop under [`fit`].
 
+pub mod allocator;
 pub mod anomaly;
 pub mod bench;
 pub mod checkpoint;
