@@ -255,7 +255,7 @@ fn main() -> std::process::ExitCode {
         let mut examples = Table::new(["held-out sentence", "reconstruction"]);
         if !shown.is_empty() {
             let batch = autoencoders::data::text::TextBatcher::batch_items(&shown, &device);
-            let decoded = model.reconstruct(batch.tokens, batch.last, cli.max_tokens);
+            let decoded = model.reconstruct(batch.tokens, batch.last, cli.max_tokens)?;
             for (item, out) in shown.iter().zip(&decoded) {
                 examples.row([vocabulary.decode(&item.ids), vocabulary.decode(out)]);
             }

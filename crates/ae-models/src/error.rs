@@ -56,6 +56,15 @@ pub enum ModelError {
         /// Burn's message.
         message: String,
     },
+
+    /// A tensor's values could not be read back from the device.
+    #[error("cannot read {what} back from the device: {message}")]
+    ReadBack {
+        /// What was being read (`"decoded tokens"`, ...).
+        what: &'static str,
+        /// The backend's message.
+        message: String,
+    },
 }
 
 /// Result alias of this crate.

@@ -144,7 +144,7 @@ pub fn evaluate_text(
             .zip(&targets)
             .filter(|(p, t)| **t != PAD as i64 && p == t)
             .count();
-        let greedy = model.reconstruct(batch.tokens, batch.last, max_len);
+        let greedy = model.reconstruct(batch.tokens, batch.last, max_len)?;
         for (item, decoded) in items.iter().zip(&greedy) {
             let (right, all) = greedy_match(item, decoded);
             greedy_right += right;

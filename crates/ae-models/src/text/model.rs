@@ -4,7 +4,7 @@ use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, Lstm, LstmConfi
 use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Distribution, Int, Tensor};
 
-use crate::error::Result;
+use crate::error::{ModelError, Result};
 use crate::persist::SavedModel;
 use crate::text::TextAutoencoderConfig;
 use crate::text::config::{BOS, EOS, PAD, UNK};
@@ -166,7 +166,10 @@ impl TextAutoencoder {
     ///
     /// # Shapes
     /// - codes: `[N, latent_dim]`
-    pub fn greedy_decode(&self, codes: Tensor<2>, max_tokens: usize) -> Vec<Vec<usize>> {
+    ///
+    /// # Errors
+    /// When the decoded tokens cannot be read back from the device.
+    pub fn greedy_decode(&self, codes: Tensor<2>, max_tokens: usize) -> Result<Vec<Vec<usize>>> {
         let [n, _] = codes.dims();
         let device = codes.device();
         let mut state = self.initial_state(codes.clone());
@@ -182,27 +185,34 @@ impl TextAutoencoder {
         let ids = Tensor::cat(steps, 1)
             .into_data()
             .try_to_vec_as::<i64>()
-            .unwrap_or_default();
-        ids.chunks(max_tokens + 1)
+            .map_err(|e| ModelError::ReadBack {
+                what: "decoded tokens",
+                message: format!("{e:?}"),
+            })?;
+        Ok(ids
+            .chunks(max_tokens + 1)
             .map(|row| {
                 row.iter()
                     .take_while(|&&id| id != EOS as i64)
                     .map(|&id| id as usize)
                     .collect()
             })
-            .collect()
+            .collect())
     }
 
     /// Encodes then greedily decodes: the model's reconstruction of each sentence.
     ///
     /// # Shapes
     /// - tokens, last: `[N, L]`
+    ///
+    /// # Errors
+    /// When the decoded tokens cannot be read back from the device.
     pub fn reconstruct(
         &self,
         tokens: Tensor<2, Int>,
         last: Tensor<2>,
         max_tokens: usize,
-    ) -> Vec<Vec<usize>> {
+    ) -> Result<Vec<Vec<usize>>> {
         self.greedy_decode(self.encode(tokens, last), max_tokens)
     }
 }
