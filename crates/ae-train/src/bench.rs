@@ -122,6 +122,19 @@ where
     }
 }
 
+/// Seconds taken by `steps` calls of `op`, synchronised once at the end: each call's output
+/// feeds a running one-value checksum, which is read back (so the device cannot skip or defer
+/// the work).
+fn timed_steps(steps: usize, device: &Device, op: impl Fn() -> Tensor<1>) -> Result<f64> {
+    let start = Instant::now();
+    let mut checksum = Tensor::<1>::zeros([1], device);
+    for _ in 0..steps {
+        checksum = checksum + op();
+    }
+    read_back(checksum)?;
+    Ok(start.elapsed().as_secs_f64())
+}
+
 /// Samples per second of `steps` encode + decode passes (no autodiff) over a batch of
 /// `batch_size` uniform images.
 pub fn inference_throughput<M: Autoencoder>(
@@ -136,14 +149,11 @@ pub fn inference_throughput<M: Autoencoder>(
         Distribution::Uniform(0.0, 1.0),
         device,
     );
-    let start = Instant::now();
-    let mut checksum = Tensor::<1>::zeros([1], device);
-    for _ in 0..steps {
+    let seconds = timed_steps(steps, device, || {
         let out = model.reconstruct(batch.clone());
-        checksum = checksum + out.slice([0..1, 0..1, 0..1, 0..1]).reshape([1]);
-    }
-    read_back(checksum)?;
-    Ok((steps * batch_size) as f64 / start.elapsed().as_secs_f64())
+        out.slice([0..1, 0..1, 0..1, 0..1]).reshape([1])
+    })?;
+    Ok((steps * batch_size) as f64 / seconds)
 }
 
 /// Millions of values per second that `activation` (e.g. `burn::tensor::activation::sigmoid`)
@@ -156,28 +166,20 @@ pub fn activation_throughput(
     device: &Device,
 ) -> Result<f64> {
     let x = Tensor::<2>::random([rows, cols], Distribution::Uniform(-4.0, 4.0), device);
-    let start = Instant::now();
-    let mut checksum = Tensor::<1>::zeros([1], device);
-    for _ in 0..steps {
-        let y = activation(x.clone());
-        checksum = checksum + y.slice([0..1, 0..1]).reshape([1]);
-    }
-    read_back(checksum)?;
-    Ok((steps * rows * cols) as f64 / start.elapsed().as_secs_f64() / 1e6)
+    let seconds = timed_steps(steps, device, || {
+        activation(x.clone()).slice([0..1, 0..1]).reshape([1])
+    })?;
+    Ok((steps * rows * cols) as f64 / seconds / 1e6)
 }
 
 /// GFLOP/s of `steps` products of two `n x n` matrices (`2 n^3` FLOPs each).
 pub fn matmul_gflops(n: usize, steps: usize, device: &Device) -> Result<f64> {
     let a = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), device);
     let b = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), device);
-    let start = Instant::now();
-    let mut checksum = Tensor::<1>::zeros([1], device);
-    for _ in 0..steps {
-        let c = a.clone().matmul(b.clone());
-        checksum = checksum + c.slice([0..1, 0..1]).reshape([1]);
-    }
-    read_back(checksum)?;
-    Ok(2.0 * (n as f64).powi(3) * steps as f64 / start.elapsed().as_secs_f64() / 1e9)
+    let seconds = timed_steps(steps, device, || {
+        a.clone().matmul(b.clone()).slice([0..1, 0..1]).reshape([1])
+    })?;
+    Ok(2.0 * (n as f64).powi(3) * steps as f64 / seconds / 1e9)
 }
 
 /// FLOPs of one training step of a stack of dense layers with these widths (input first) on

@@ -119,6 +119,15 @@ pub fn train_logistic(
     Ok(model.valid())
 }
 
+/// How many predicted classes equal their label (pairs past the shorter slice are ignored).
+fn count_correct(predicted: &[i64], labels: &[u32]) -> usize {
+    predicted
+        .iter()
+        .zip(labels)
+        .filter(|(p, t)| **p == i64::from(**t))
+        .count()
+}
+
 /// Accuracy of a linear classifier on rows of `x`.
 pub fn linear_accuracy(
     model: &Linear,
@@ -136,11 +145,7 @@ pub fn linear_accuracy(
             device,
         );
         let predicted = int_values(model.forward(xb).argmax(1))?;
-        correct += predicted
-            .iter()
-            .zip(&y[start..end])
-            .filter(|(p, t)| **p == i64::from(**t))
-            .count();
+        correct += count_correct(&predicted, &y[start..end]);
     }
     Ok(correct as f64 / n.max(1) as f64)
 }
@@ -237,11 +242,7 @@ impl EncoderClassifier {
         let mut start = 0usize;
         for images in image_batches(data, 500, device) {
             let predicted = int_values(self.forward(images).argmax(1))?;
-            correct += predicted
-                .iter()
-                .zip(&labels[start..])
-                .filter(|(p, t)| **p == i64::from(**t))
-                .count();
+            correct += count_correct(&predicted, &labels[start..]);
             start += predicted.len();
         }
         Ok(correct as f64 / data.count().max(1) as f64)
