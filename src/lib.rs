@@ -2,14 +2,15 @@
 //!
 //! ```no_run
 //! use autoencoders::models::{Autoencoder, SavedModel, VanillaAutoencoder, VanillaAutoencoderConfig};
-//! use autoencoders::train::{DeviceSpec, TrainingConfig, evaluate, fit};
+//! use autoencoders::train::{DeviceSpec, FitOptions, TrainingConfig, evaluate, fit};
 //!
+//! autoencoders::allocator::keep_freed_memory(); // glibc, CPU training: see the README
 //! let device = "flex".parse::<DeviceSpec>()?.device()?;
 //! let data = autoencoders::data::mnist_sample()?;
 //! let (train, valid) = data.train.split(0.1, 42)?;
 //! let model = VanillaAutoencoderConfig::new().with_latent_dim(16).try_init(&device)?;
 //! let config = TrainingConfig::new().with_epochs(10);
-//! let fitted = fit(model, train, valid, &config, "runs/mine".as_ref(), &device, false)?;
+//! let fitted = fit(model, train, valid, &config, &FitOptions::new("runs/mine", &device))?;
 //! println!("{:?}", evaluate(&fitted.model, &data.test, 500, &device)?);
 //! fitted.model.save("runs/mine/model".as_ref())?;
 //!
@@ -20,12 +21,25 @@
 //! ```
 //!
 //! - [`models`] (`ae-models`): the autoencoders and their shared interface.
-//! - [`data`] (`ae-data`): IDX/MNIST, Fashion-MNIST, the embedded MNIST sample, image folders.
-//! - [`train`] (`ae-train`): training with burn-train, evaluation, artifacts, devices.
-//! - [`cli`]: the command-line arguments shared by the example trainers.
+//! - [`data`] (`ae-data`): IDX/MNIST, Fashion-MNIST, the embedded MNIST sample, image folders,
+//!   tables, text, ratings.
+//! - [`train`] (`ae-train`): training with burn-train, evaluation, the applications.
+//!
+//! With the default `cli` feature, what the examples share: [`cli`] (flag groups),
+//! [`run`] (the run pipeline of the image examples and its report), [`table`] (printed tables),
+//! [`bench`] (speed measurements) and [`allocator`] (the C allocator setting for CPU training).
 
 pub use ae_data as data;
 pub use ae_models as models;
 pub use ae_train as train;
 
+#[cfg(feature = "cli")]
+pub mod allocator;
+#[cfg(feature = "cli")]
+pub mod bench;
+#[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "cli")]
+pub mod run;
+#[cfg(feature = "cli")]
+pub mod table;

@@ -9,67 +9,43 @@
 //! cargo run --release --example anomaly_oneclass -- --model conv --classes 0,1
 //! ```
 
-use std::path::PathBuf;
-
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
 
-use autoencoders::cli::exit_on_error;
-use autoencoders::data::DatasetSource;
+use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error};
 use autoencoders::models::{AnyAutoencoder, ModelConfig};
+use autoencoders::run::{MachineInfo, Run, write_json};
+use autoencoders::table::Table;
 use autoencoders::train::anomaly::{self, AnomalyReport};
-use autoencoders::train::{DeviceSpec, Table, TrainError, TrainingConfig, fit, write_json};
+use autoencoders::train::{TrainError, fit};
+
+const NAME: &str = "anomaly_oneclass";
 
 #[derive(Parser)]
 #[command(about = "One-class anomaly detection with autoencoders, class by class")]
 struct Cli {
-    /// Dataset: mnist-sample (embedded), fashion-mnist, mnist (with --data-dir).
-    #[arg(long, default_value = "mnist-sample")]
-    dataset: String,
-    /// Folder of the dataset's files.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Backend and device (flex, ndarray, wgpu, cuda, ...).
-    #[arg(long, default_value = "flex")]
-    device: String,
+    /// The training, data and output flags; --epochs defaults to 3 per class (20 on the small
+    /// mnist-sample, for a similar number of steps); --valid-fraction is the fraction of each
+    /// class's training images held out to set the threshold (and to validate): 0 trains on all
+    /// of them and takes the threshold from their own scores (AUROC and AUPRC do not depend on
+    /// the threshold).
+    #[command(flatten)]
+    common: TrainerArgs,
     /// The detector: mlp (dense AE, reconstruction MSE), conv (conv AE, reconstruction MSE), vae
     /// (negative ELBO).
-    #[arg(long, value_enum, default_value_t = Model::Mlp)]
-    model: Model,
-    /// Size of the code.
-    #[arg(long, default_value_t = 32)]
-    latent_dim: usize,
-    /// Epochs per class (default 3; 20 on the small mnist-sample, for a similar number of steps).
-    #[arg(long)]
-    epochs: Option<usize>,
-    /// Images per step.
-    #[arg(long, default_value_t = 128)]
-    batch_size: usize,
-    /// Adam's learning rate.
-    #[arg(long, default_value_t = 1e-3)]
-    lr: f64,
-    /// Seed.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
+    #[arg(long, value_enum, default_value_t = Detector::Mlp)]
+    detector: Detector,
     /// Classes to run (default: all).
     #[arg(long, value_delimiter = ',')]
     classes: Option<Vec<u32>>,
     /// Threshold at this percentile of the scores of held-out normal images.
     #[arg(long, default_value_t = 95.0)]
     percentile: f64,
-    /// Fraction of each class's training images held out to set the threshold (and to validate).
-    /// 0 trains on all of them and takes the threshold from their own scores (AUROC and AUPRC do
-    /// not depend on the threshold).
-    #[arg(long, default_value_t = 0.1)]
-    valid_fraction: f64,
-    /// Output folder (per-class runs and anomaly_oneclass.json).
-    #[arg(long)]
-    out: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
-enum Model {
+enum Detector {
     Conv,
     Mlp,
     Vae,
@@ -87,89 +63,85 @@ struct ClassResult {
 #[derive(Serialize)]
 struct Summary {
     dataset: String,
-    model: Model,
+    detector: Detector,
     epochs: usize,
     mean_auroc: f64,
     mean_auprc: f64,
     classes: Vec<ClassResult>,
-    machine: autoencoders::train::MachineInfo,
+    machine: MachineInfo,
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
-        let source = DatasetSource::from_name(&cli.dataset, cli.data_dir.as_deref())?;
-        let out = cli.out.clone().unwrap_or_else(|| {
-            PathBuf::from("runs").join(format!("anomaly_oneclass-{}", cli.dataset))
-        });
-        let device = cli.device.parse::<DeviceSpec>()?.device()?;
-        let data = source.load()?;
-        let test_labels = data
-            .test
-            .labels()
-            .ok_or_else(|| TrainError::InvalidArgument {
-                what: "dataset",
-                message: "one-class detection needs labelled test images".into(),
-            })?;
+        let epochs = if cli.common.data.dataset == "mnist-sample" {
+            20
+        } else {
+            3
+        };
+        let defaults = Defaults::new(epochs, 128, 32);
+        let run = Run::prepare(NAME, &cli.common, &defaults)?;
+        let (device, seed) = (run.device(), run.training().seed);
+        let test = &run.data.test;
+        let test_labels = test.labels().ok_or_else(|| TrainError::InvalidArgument {
+            what: "dataset",
+            message: "one-class detection needs labelled test images".into(),
+        })?;
         let classes = cli
             .classes
             .clone()
-            .unwrap_or_else(|| (0..data.train.num_classes() as u32).collect());
-        let preset = match cli.model {
-            Model::Conv => "conv-mnist",
-            Model::Mlp => "keras-mlp",
-            Model::Vae => "vae-mlp",
+            .unwrap_or_else(|| (0..run.data.train.num_classes() as u32).collect());
+        let preset = match cli.detector {
+            Detector::Conv => "conv-mnist",
+            Detector::Mlp => "keras-mlp",
+            Detector::Vae => "vae-mlp",
         };
-        let epochs = cli
-            .epochs
-            .unwrap_or(if matches!(source, DatasetSource::MnistSample) {
-                20
-            } else {
-                3
-            });
-        let training = TrainingConfig::new()
-            .with_epochs(epochs)
-            .with_batch_size(cli.batch_size)
-            .with_learning_rate(cli.lr)
-            .with_seed(cli.seed);
+        let latent_dim = cli.common.latent_dim(&defaults);
 
         let mut results = Vec::new();
         for &k in &classes {
-            let name = data
+            let name = run
+                .data
                 .train
                 .class_names()
                 .get(k as usize)
                 .cloned()
                 .unwrap_or(k.to_string());
             println!("\n== class {k} ({name}) as normal");
-            let normal = data.train.filter_class(k)?;
-            let (train, valid) = if cli.valid_fraction > 0.0 {
-                normal.split(cli.valid_fraction, cli.seed)?
+            let train = run.data.train.filter_class(k)?;
+            // Without a held-out split, the threshold comes from the training images' own scores.
+            let valid = if run.settings.valid_fraction > 0.0 {
+                run.data.valid.filter_class(k)?
             } else {
-                (normal.clone(), normal)
+                train.clone()
             };
-            device.seed(cli.seed);
+            device.seed(seed);
             let config = match ModelConfig::preset(preset)? {
-                ModelConfig::Vae(c) => ModelConfig::Vae(c.with_latent_dim(cli.latent_dim)),
-                ModelConfig::Conv(c) => ModelConfig::Conv(c.with_latent_dim(cli.latent_dim)),
-                ModelConfig::Vanilla(c) => ModelConfig::Vanilla(c.with_latent_dim(cli.latent_dim)),
+                ModelConfig::Vae(c) => ModelConfig::Vae(c.with_latent_dim(latent_dim)),
+                ModelConfig::Conv(c) => ModelConfig::Conv(c.with_latent_dim(latent_dim)),
+                ModelConfig::Vanilla(c) => ModelConfig::Vanilla(c.with_latent_dim(latent_dim)),
                 other => other,
             }
-            .with_input_shape(data.train.shape().dims());
-            let model = config.init(&device)?;
+            .with_input_shape(run.shape().dims());
+            let model = config.init(device)?;
             let train_images = train.count();
-            let dir = out.join(format!("class-{k}"));
-            let fitted = fit(model, train, valid.clone(), &training, &dir, &device, false)?;
+            let dir = run.out.join(format!("class-{k}"));
+            let fitted = fit(
+                model,
+                train,
+                valid.clone(),
+                run.training(),
+                &run.fit_options(&dir),
+            )?;
             fitted.model.save(&dir)?;
             let score = |set| -> Result<Vec<f64>, TrainError> {
                 match &fitted.model {
-                    AnyAutoencoder::Vae(vae) => {
-                        anomaly::vae_scores(vae, set, 500, cli.seed, &device)
-                    }
-                    other => anomaly::reconstruction_scores(other, set, 500, &device),
+                    AnyAutoencoder::Vae(vae) => anomaly::vae_scores(vae, set, 500, seed, device),
+                    other => anomaly::reconstruction_scores(other, set, 500, device),
                 }
             };
-            let scores = score(&data.test)?;
+            let scores = score(test)?;
             let labels: Vec<bool> = test_labels.iter().map(|&l| l != k).collect();
             let report = anomaly::report(&scores, &labels, &score(&valid)?, cli.percentile)?;
             println!(
@@ -217,19 +189,20 @@ fn main() -> std::process::ExitCode {
             "",
         ]);
         let summary = Summary {
-            dataset: source.name().to_string(),
-            model: cli.model,
-            epochs,
+            dataset: run.settings.dataset.name().to_string(),
+            detector: cli.detector,
+            epochs: run.training().epochs,
             mean_auroc,
             mean_auprc,
             classes: results,
-            machine: autoencoders::train::MachineInfo::detect(),
+            machine: MachineInfo::detect(),
         };
-        write_json(&out.join("anomaly_oneclass.json"), &summary)?;
+        let path = run.out.join("anomaly_oneclass.json");
+        write_json(&path, &summary)?;
         print!("\n{table}");
         println!(
             "anomaly = any class but the normal one; results: {}",
-            out.join("anomaly_oneclass.json").display()
+            path.display()
         );
         Ok(())
     })

@@ -17,16 +17,18 @@ use burn::nn::activation::ActivationConfig;
 use clap::Parser;
 use serde::Serialize;
 
-use autoencoders::cli::exit_on_error;
+use autoencoders::cli::{Defaults, DeviceArgs, LatentArgs, OutputArgs, TrainArgs, exit_on_error};
 use autoencoders::data::tabular::{
-    KDD_NORMAL, VectorBatcher, VectorDataset, anomaly_splits, read_csv, write_synthetic_kdd,
+    KDD_NORMAL, VectorDataset, anomaly_splits, read_csv, write_synthetic_kdd,
 };
-use autoencoders::models::{Autoencoder, OutputActivation, VanillaAutoencoderConfig};
+use autoencoders::models::{Autoencoder, OutputActivation, SavedModel, VanillaAutoencoderConfig};
+use autoencoders::run::{MachineInfo, write_json};
+use autoencoders::table::Table;
 use autoencoders::train::anomaly::{self, AnomalyReport};
-use autoencoders::train::evaluate::errors_of;
-use autoencoders::train::{
-    DeviceSpec, MachineInfo, Table, TrainError, TrainingConfig, fit_with, write_json,
-};
+use autoencoders::train::{FitOptions, TrainError, errors_of, fit};
+
+const NAME: &str = "anomaly_tabular";
+const DEFAULTS: Defaults = Defaults::new(20, 256, 8);
 
 #[derive(Parser)]
 #[command(about = "Anomaly detection on tabular data (CSV; KDD Cup 1999 by default)")]
@@ -49,30 +51,20 @@ struct Cli {
     /// Fraction of all rows held out for testing.
     #[arg(long, default_value_t = 0.3)]
     test_fraction: f64,
-    /// Backend and device.
-    #[arg(long, default_value = "flex")]
-    device: String,
-    /// Epochs.
-    #[arg(long, default_value_t = 20)]
-    epochs: usize,
-    /// Rows per step.
-    #[arg(long, default_value_t = 256)]
-    batch_size: usize,
     /// Hidden widths of the encoder.
     #[arg(long, value_delimiter = ',', default_value = "64,32")]
     hidden: Vec<usize>,
-    /// Size of the code.
-    #[arg(long, default_value_t = 8)]
-    latent_dim: usize,
     /// Threshold at this percentile of held-out normal rows' scores.
     #[arg(long, default_value_t = 95.0)]
     percentile: f64,
-    /// Seed.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Output folder.
-    #[arg(long, default_value = "runs/anomaly_tabular")]
-    out: PathBuf,
+    #[command(flatten)]
+    device: DeviceArgs,
+    #[command(flatten)]
+    train: TrainArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    latent: LatentArgs,
 }
 
 #[derive(Serialize)]
@@ -105,12 +97,17 @@ fn scores<M: Autoencoder>(
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
+        let training = cli.train.config(&DEFAULTS)?;
+        let seed = training.seed;
+        let out = cli.output.dir(NAME);
+        let device = cli.device.open()?;
         let path = match &cli.csv {
             Some(p) => p.clone(),
             None => {
-                let p = cli.out.join("synthetic-kdd.data");
-                write_synthetic_kdd(&p, cli.rows, 0.2, cli.seed)?;
+                let p = out.join("synthetic-kdd.data");
+                write_synthetic_kdd(&p, cli.rows, 0.2, seed)?;
                 println!(
                     "wrote {} synthetic KDD Cup 1999-format rows to {}",
                     cli.rows,
@@ -127,7 +124,7 @@ fn main() -> std::process::ExitCode {
             &cli.normal_label,
             cli.test_fraction,
             0.1,
-            cli.seed,
+            seed,
         )?;
         let dim = splits.encoder.width();
         println!(
@@ -138,33 +135,28 @@ fn main() -> std::process::ExitCode {
             splits.train.len(),
             splits.test.len()
         );
-        let device = cli.device.parse::<DeviceSpec>()?.device()?;
-        device.seed(cli.seed);
+        let device = &device.device;
+        device.seed(seed);
         // Standardised and one-hot features: linear code and output, MSE.
         let model = VanillaAutoencoderConfig::new()
             .with_input_shape([1, 1, dim])
             .with_hidden(cli.hidden.clone())
-            .with_latent_dim(cli.latent_dim)
+            .with_latent_dim(cli.latent.latent_dim(&DEFAULTS))
             .with_latent_activation(ActivationConfig::Identity)
             .with_output_activation(OutputActivation::Identity)
-            .try_init(&device)?;
-        let training = TrainingConfig::new()
-            .with_epochs(cli.epochs)
-            .with_batch_size(cli.batch_size)
-            .with_seed(cli.seed);
-        let fitted = fit_with(
+            .try_init(device)?;
+        let model_dir = out.join("model");
+        let options = FitOptions::new(&model_dir, device).with_resume(cli.output.resume);
+        let fitted = fit(
             model,
             splits.train.clone(),
             splits.valid.clone(),
-            VectorBatcher,
             &training,
-            &cli.out.join("model"),
-            &device,
-            false,
+            &options,
         )?;
-        autoencoders::models::SavedModel::save(&fitted.model, &cli.out.join("model"))?;
+        fitted.model.save(&model_dir)?;
 
-        let test_scores = scores(&fitted.model, &splits.test, &device)?;
+        let test_scores = scores(&fitted.model, &splits.test, device)?;
         let labels: Vec<bool> = splits
             .test
             .labels()
@@ -175,7 +167,7 @@ fn main() -> std::process::ExitCode {
         let report = anomaly::report(
             &test_scores,
             &labels,
-            &scores(&fitted.model, &splits.valid, &device)?,
+            &scores(&fitted.model, &splits.valid, device)?,
             cli.percentile,
         )?;
         let mut by_label: BTreeMap<String, (usize, usize)> = BTreeMap::new();
@@ -217,12 +209,10 @@ fn main() -> std::process::ExitCode {
             report,
             machine: MachineInfo::detect(),
         };
-        write_json(&cli.out.join("anomaly_tabular.json"), &summary)?;
+        let path = out.join("anomaly_tabular.json");
+        write_json(&path, &summary)?;
         print!("\n{summary_table}\n{table_out}");
-        println!(
-            "results: {}",
-            cli.out.join("anomaly_tabular.json").display()
-        );
+        println!("results: {}", path.display());
         Ok(())
     })
 }

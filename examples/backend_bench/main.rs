@@ -15,14 +15,16 @@ use burn::tensor::{Device, activation};
 use clap::Parser;
 use serde::Serialize;
 
-use autoencoders::cli::exit_on_error;
-use autoencoders::data::{ImageBatcher, fashion_mnist};
-use autoencoders::models::{ConvAutoencoderConfig, VaeConfig, VanillaAutoencoderConfig};
-use autoencoders::train::bench::{
+use autoencoders::bench::{
     Measurement, TrainingBench, activation_throughput, dense_training_flops, inference_throughput,
     matmul_gflops, peak_rss_bytes, repeat,
 };
-use autoencoders::train::{Backend, DeviceSpec, MachineInfo, Table, TrainError, write_json};
+use autoencoders::cli::{DeviceArgs, exit_on_error};
+use autoencoders::data::{ImageBatcher, fashion_mnist};
+use autoencoders::models::{ConvAutoencoderConfig, VaeConfig, VanillaAutoencoderConfig};
+use autoencoders::run::{MachineInfo, write_json};
+use autoencoders::table::Table;
+use autoencoders::train::{Backend, DeviceSpec, TrainError};
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 
@@ -42,9 +44,10 @@ const WORKLOADS: [&str; 10] = [
 #[derive(Parser)]
 #[command(about = "Throughput of the zoo's workloads on every compiled backend")]
 struct Cli {
-    /// Devices to measure (default: every backend compiled in that has a device here).
-    #[arg(long, value_delimiter = ',')]
-    devices: Vec<String>,
+    /// The devices to measure, one after the other: --devices flex,wgpu, or --device (default:
+    /// every backend compiled in that has a device here).
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Workloads (default: all): dense-train, conv-train, vae-train, dense-infer, conv-infer,
     /// data, matmul, dense-gflops.
     #[arg(long, value_delimiter = ',')]
@@ -80,7 +83,7 @@ const DENSE_BATCH: usize = 256;
 const CONV_BATCH: usize = 128;
 const VAE_BATCH: usize = 128;
 
-fn default_devices() -> Vec<String> {
+fn default_devices() -> Vec<DeviceSpec> {
     [
         Backend::Flex,
         Backend::NdArray,
@@ -90,7 +93,6 @@ fn default_devices() -> Vec<String> {
     .into_iter()
     .map(DeviceSpec::new)
     .filter(|spec| spec.device().is_ok())
-    .map(|spec| spec.to_string())
     .collect()
 }
 
@@ -211,12 +213,13 @@ fn measure(
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
-        let devices = if cli.devices.is_empty() {
-            default_devices()
-        } else {
-            cli.devices.clone()
-        };
+        let mut devices = cli.device.named();
+        if devices.is_empty() {
+            devices = default_devices();
+        }
+        let names: Vec<String> = devices.iter().map(ToString::to_string).collect();
         let workloads: Vec<String> = if cli.workloads.is_empty() {
             WORKLOADS.iter().map(|w| w.to_string()).collect()
         } else {
@@ -227,14 +230,14 @@ fn main() -> std::process::ExitCode {
             "{} ({} cores), Burn 0.22.1; devices: {}; {} timed repetitions after {} warm-up, {} steps each",
             machine.cpu,
             machine.cores,
-            devices.join(", "),
+            names.join(", "),
             cli.reps,
             cli.warmup,
             cli.steps
         );
         let mut measurements = Vec::new();
-        for name in &devices {
-            let device = name.parse::<DeviceSpec>()?.device()?;
+        for (spec, name) in devices.iter().zip(&names) {
+            let device = spec.device()?;
             device.seed(0);
             let mut dense = None;
             for workload in &workloads {

@@ -14,16 +14,13 @@ use serde::Serialize;
 
 use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error};
 use autoencoders::models::{Autoencoder, VanillaAutoencoderConfig};
-use autoencoders::train::images::save_scatter_panels;
+use autoencoders::run::{Run, write_json};
+use autoencoders::table::Table;
 use autoencoders::train::pca::{Pca, flat_images};
-use autoencoders::train::{Table, TrainError, run_training, values, write_json};
+use autoencoders::train::{TrainError, save_scatter_panels, values};
 
 const NAME: &str = "compare_pca";
-const DEFAULTS: Defaults = Defaults {
-    epochs: 30,
-    batch_size: 256,
-    latent_dim: 2,
-};
+const DEFAULTS: Defaults = Defaults::new(30, 256, 2);
 
 #[derive(Parser)]
 #[command(about = "Compare autoencoders with PCA at several code sizes")]
@@ -46,39 +43,38 @@ struct Row {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
-        let out = cli.common.out_dir(NAME);
-        let settings = cli.common.settings(NAME, DEFAULTS)?;
+        let run = Run::prepare(NAME, &cli.common, &DEFAULTS)?;
+        let (out, device) = (&run.out, run.device());
+        let (train, test) = (&run.data.train, &run.data.test);
         let mut rows = Vec::new();
         let mut scatter = None;
         for &size in &cli.sizes {
             println!("\n== code size {size}");
             // The Keras-tutorial network with a linear code, the autoencoder closest to PCA.
-            let config = VanillaAutoencoderConfig::new()
+            let model = VanillaAutoencoderConfig::new()
+                .with_input_shape(run.shape().dims())
                 .with_latent_dim(size)
-                .with_latent_activation(ActivationConfig::Identity);
-            let run = run_training(
-                &settings,
-                &out.join(format!("ae-{size}")),
-                false,
-                |shape, device| Ok(config.with_input_shape(shape.dims()).try_init(device)?),
-            )?;
-            let device = &run.device;
-            let pca = Pca::fit_dataset(&run.train, size, device)?;
-            let test_x = flat_images(&run.test, device);
+                .with_latent_activation(ActivationConfig::Identity)
+                .try_init(device)?;
+            let trained = run.train_into(model, &out.join(format!("ae-{size}")))?;
+            let pca = Pca::fit_dataset(train, size, device)?;
+            let test_x = flat_images(test, device);
             let pca_mse = pca.reconstruction_mse(test_x.clone());
             rows.push(Row {
                 size,
                 pca_test_mse: pca_mse,
                 pca_explained_variance: pca.explained_variance_ratio(),
-                autoencoder_test_mse: run.report.test.mse,
-                autoencoder_train_seconds: run.report.train_seconds,
+                autoencoder_test_mse: trained.report.test.mse,
+                autoencoder_train_seconds: trained.report.train_seconds,
             });
             if size == 2 {
-                let labels = run.test.labels().unwrap_or_default().to_vec();
+                let labels = test.labels().unwrap_or_default().to_vec();
                 let ae_codes = values(
-                    run.model
-                        .encode(run.test.batch(0..run.test.count(), device).images),
+                    trained
+                        .model
+                        .encode(test.batch(0..test.count(), device).images),
                 )?;
                 scatter = Some((values(pca.transform(test_x))?, ae_codes, labels));
             }
@@ -111,7 +107,7 @@ fn main() -> std::process::ExitCode {
         write_json(&out.join("compare_pca.json"), &rows)?;
         print!(
             "\n{} (test split), PCA and the autoencoder fitted on the same training images\n{table}",
-            settings.dataset.name()
+            run.settings.dataset.name()
         );
         if scatter.is_some() {
             println!(

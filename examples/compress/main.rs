@@ -8,35 +8,29 @@
 //! cargo run --release --example compress -- --model runs/train_conv-mnist-sample
 //! ```
 
-use std::path::PathBuf;
-
 use burn::tensor::{Tensor, TensorData};
 use clap::Parser;
 use serde::Serialize;
 
-use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error, load_or_train};
-use autoencoders::models::{Autoencoder, VanillaAutoencoderConfig};
+use autoencoders::cli::{Defaults, ModelDirArgs, TrainerArgs, exit_on_error};
+use autoencoders::models::per_image_psnr;
+use autoencoders::models::{AnyAutoencoder, Autoencoder, VanillaAutoencoderConfig};
+use autoencoders::run::{Run, write_json};
+use autoencoders::table::Table;
 use autoencoders::train::classify::encode_all;
 use autoencoders::train::codes::QuantizedCodes;
-use autoencoders::train::images::{png_bytes, save_reconstruction_grid};
-use autoencoders::train::metrics::per_image_psnr;
-use autoencoders::train::{Table, TrainError, values, write_json};
+use autoencoders::train::{TrainError, png_bytes, save_reconstruction_grid, values};
 
 const NAME: &str = "compress";
-const DEFAULTS: Defaults = Defaults {
-    epochs: 50,
-    batch_size: 256,
-    latent_dim: 32,
-};
+const DEFAULTS: Defaults = Defaults::new(50, 256, 32);
 
 #[derive(Parser)]
 #[command(about = "Compress images to 8-bit latent codes and back")]
 struct Cli {
     #[command(flatten)]
     common: TrainerArgs,
-    /// Use this trained model folder instead of training one.
-    #[arg(long)]
-    model: Option<PathBuf>,
+    #[command(flatten)]
+    pretrained: ModelDirArgs,
 }
 
 #[derive(Serialize)]
@@ -49,23 +43,22 @@ struct Row {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
-        let out = cli.common.out_dir(NAME);
-        let latent = cli.common.latent_dim(DEFAULTS);
-        let app = load_or_train(
-            &cli.common,
-            cli.model.as_deref(),
-            NAME,
-            DEFAULTS,
-            &out,
-            |shape, device| {
-                Ok(VanillaAutoencoderConfig::new()
-                    .with_input_shape(shape.dims())
+        let run = Run::prepare(NAME, &cli.common, &DEFAULTS)?;
+        let out = &run.out;
+        let latent = cli.common.latent_dim(&DEFAULTS);
+        let model: AnyAutoencoder = match &cli.pretrained.model {
+            Some(dir) => run.load_model(dir)?,
+            None => {
+                let model = VanillaAutoencoderConfig::new()
+                    .with_input_shape(run.shape().dims())
                     .with_latent_dim(latent)
-                    .try_init(device)?)
-            },
-        )?;
-        let (model, test, device) = (&app.model, &app.test, &app.device);
+                    .try_init(run.device())?;
+                run.train_into(model, &out.join("model"))?.model.into()
+            }
+        };
+        let (model, test, device) = (&model, &run.data.test, run.device());
         let shape = test.shape();
         let n = test.count();
         // Encode everything, quantise, write, read back.

@@ -8,22 +8,17 @@
 //! cargo run --release --example generate -- --model runs/train_vae-mnist-sample
 //! ```
 
-use std::path::PathBuf;
-
 use burn::tensor::{Tensor, TensorData};
 use clap::Parser;
 
-use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error, load_or_train};
+use autoencoders::cli::{Defaults, ModelDirArgs, TrainerArgs, exit_on_error};
 use autoencoders::models::{AnyAutoencoder, Autoencoder, VaeConfig};
-use autoencoders::train::images::save_image_grid;
-use autoencoders::train::{Table, TrainError, evaluate_vae, values, write_json};
+use autoencoders::run::{Run, write_json};
+use autoencoders::table::Table;
+use autoencoders::train::{TrainError, evaluate_vae, save_image_grid, values};
 
 const NAME: &str = "generate";
-const DEFAULTS: Defaults = Defaults {
-    epochs: 30,
-    batch_size: 128,
-    latent_dim: 2,
-};
+const DEFAULTS: Defaults = Defaults::new(30, 128, 2);
 const SEED: u64 = 7;
 
 #[derive(Parser)]
@@ -31,9 +26,8 @@ const SEED: u64 = 7;
 struct Cli {
     #[command(flatten)]
     common: TrainerArgs,
-    /// Use this trained VAE folder instead of training one.
-    #[arg(long)]
-    model: Option<PathBuf>,
+    #[command(flatten)]
+    pretrained: ModelDirArgs,
     /// Side of the latent walk grid.
     #[arg(long, default_value_t = 15)]
     grid: usize,
@@ -44,32 +38,31 @@ struct Cli {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
-        let out = cli.common.out_dir(NAME);
-        let latent = cli.common.latent_dim(DEFAULTS);
-        let app = load_or_train(
-            &cli.common,
-            cli.model.as_deref(),
-            NAME,
-            DEFAULTS,
-            &out,
-            |shape, device| {
-                Ok(VaeConfig::new()
-                    .with_input_shape(shape.dims())
+        let run = Run::prepare(NAME, &cli.common, &DEFAULTS)?;
+        let out = &run.out;
+        let latent = cli.common.latent_dim(&DEFAULTS);
+        let model: AnyAutoencoder = match &cli.pretrained.model {
+            Some(dir) => run.load_model(dir)?,
+            None => {
+                let model = VaeConfig::new()
+                    .with_input_shape(run.shape().dims())
                     .with_latent_dim(latent)
-                    .try_init(device)?)
-            },
-        )?;
-        let AnyAutoencoder::Vae(vae) = &app.model else {
+                    .try_init(run.device())?;
+                run.train_into(model, &out.join("model"))?.model.into()
+            }
+        };
+        let AnyAutoencoder::Vae(vae) = &model else {
             return Err(TrainError::InvalidArgument {
                 what: "--model",
                 message: format!(
                     "generation needs a VAE; this folder holds a `{}` model",
-                    app.model.config().kind()
+                    model.config().kind()
                 ),
             });
         };
-        let (test, device, shape) = (&app.test, &app.device, app.test.shape());
+        let (test, device, shape) = (&run.data.test, run.device(), run.shape());
 
         // Samples from the prior.
         device.seed(SEED);

@@ -8,26 +8,22 @@
 //! cargo run --release --example impute -- --model runs/train_vanilla-mnist-sample
 //! ```
 
-use std::path::PathBuf;
-
 use burn::tensor::{Tensor, TensorData};
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
 
-use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error, load_or_train};
+use autoencoders::cli::{Defaults, ModelDirArgs, TrainerArgs, exit_on_error};
 use autoencoders::models::{
-    Corruption, DenoisingAutoencoderConfig, DenoisingBaseConfig, VanillaAutoencoderConfig,
+    AnyAutoencoder, Corruption, DenoisingAutoencoderConfig, DenoisingBaseConfig,
+    VanillaAutoencoderConfig,
 };
-use autoencoders::train::images::save_image_grid;
+use autoencoders::run::{Run, write_json};
+use autoencoders::table::Table;
 use autoencoders::train::impute::{MaskKind, hidden_mse, impute, make_masks, mask_tensor};
-use autoencoders::train::{Table, TrainError, write_json};
+use autoencoders::train::{TrainError, save_image_grid};
 
 const NAME: &str = "impute";
-const DEFAULTS: Defaults = Defaults {
-    epochs: 50,
-    batch_size: 256,
-    latent_dim: 32,
-};
+const DEFAULTS: Defaults = Defaults::new(50, 256, 32);
 const MASK_SEED: u64 = 99;
 
 #[derive(Parser)]
@@ -35,9 +31,8 @@ const MASK_SEED: u64 = 99;
 struct Cli {
     #[command(flatten)]
     common: TrainerArgs,
-    /// Use this trained model folder instead of training a masking-noise denoising autoencoder.
-    #[arg(long)]
-    model: Option<PathBuf>,
+    #[command(flatten)]
+    pretrained: ModelDirArgs,
     /// What to hide: random pixels (--fraction) or a square block (--block).
     #[arg(long, value_enum, default_value_t = Mask::Random)]
     mask: Mask,
@@ -67,27 +62,26 @@ struct Row {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
-        let out = cli.common.out_dir(NAME);
-        let latent = cli.common.latent_dim(DEFAULTS);
-        // Trained with 30% of the pixels dropped to 0, so that it learns to fill holes.
-        let app = load_or_train(
-            &cli.common,
-            cli.model.as_deref(),
-            NAME,
-            DEFAULTS,
-            &out,
-            |shape, device| {
+        let run = Run::prepare(NAME, &cli.common, &DEFAULTS)?;
+        let out = &run.out;
+        let latent = cli.common.latent_dim(&DEFAULTS);
+        let model: AnyAutoencoder = match &cli.pretrained.model {
+            Some(dir) => run.load_model(dir)?,
+            None => {
+                // Trained with 30% of the pixels dropped to 0, so that it learns to fill holes.
                 let base = VanillaAutoencoderConfig::new()
-                    .with_input_shape(shape.dims())
+                    .with_input_shape(run.shape().dims())
                     .with_latent_dim(latent);
-                Ok(DenoisingAutoencoderConfig::new()
+                let model = DenoisingAutoencoderConfig::new()
                     .with_base(DenoisingBaseConfig::Mlp(base))
                     .with_corruption(Corruption::Masking { fraction: 0.3 })
-                    .try_init(device)?)
-            },
-        )?;
-        let (model, test, device) = (&app.model, &app.test, &app.device);
+                    .try_init(run.device())?;
+                run.train_into(model, &out.join("model"))?.model.into()
+            }
+        };
+        let (model, test, device) = (&model, &run.data.test, run.device());
         let shape = test.shape();
         let n = test.count();
         let kind = match cli.mask {
@@ -97,7 +91,7 @@ fn main() -> std::process::ExitCode {
             Mask::Block => MaskKind::Block { size: cli.block },
         };
         let masks = make_masks(n, shape, kind, MASK_SEED)?;
-        let mean_image = app.train.mean_image();
+        let mean_image = run.data.train.mean_image();
         let read = |t: Tensor<4>| {
             t.into_data()
                 .try_to_vec_as::<f32>()

@@ -10,36 +10,31 @@
 //! cargo run --release --example latent_classify -- --model runs/train_vae-mnist-sample  # VAE means
 //! ```
 
-use std::path::PathBuf;
-
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error, load_or_train};
-use autoencoders::models::{Autoencoder, VanillaAutoencoderConfig};
+use autoencoders::cli::{Defaults, ModelDirArgs, TrainerArgs, exit_on_error};
+use autoencoders::models::{AnyAutoencoder, Autoencoder, VanillaAutoencoderConfig};
+use autoencoders::run::{Run, write_json};
+use autoencoders::table::Table;
 use autoencoders::train::classify::{
     ClassifierProgress, EncoderClassifierConfig, encode_all, knn_accuracy, labelled_subset,
     linear_accuracy, standardize, train_encoder_classifier, train_logistic,
 };
 use autoencoders::train::pca::{Pca, flat_images};
-use autoencoders::train::{Table, TrainError, values, write_json};
+use autoencoders::train::{TrainError, values};
 
 const NAME: &str = "latent_classify";
-const DEFAULTS: Defaults = Defaults {
-    epochs: 50,
-    batch_size: 256,
-    latent_dim: 32,
-};
+const DEFAULTS: Defaults = Defaults::new(50, 256, 32);
 
 #[derive(Parser)]
 #[command(about = "Classify with autoencoder codes, few labels, against pixels and PCA")]
 struct Cli {
     #[command(flatten)]
     common: TrainerArgs,
-    /// Use this trained model folder (any kind; a VAE gives its posterior means).
-    #[arg(long)]
-    model: Option<PathBuf>,
+    #[command(flatten)]
+    pretrained: ModelDirArgs,
     /// Fractions of the training labels used by the classifiers.
     #[arg(long, value_delimiter = ',', default_value = "0.01,0.1,1")]
     fractions: Vec<f64>,
@@ -86,23 +81,22 @@ fn progress_bar(message: String, steps: usize) -> impl FnMut(ClassifierProgress)
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
-        let out = cli.common.out_dir(NAME);
-        let latent = cli.common.latent_dim(DEFAULTS);
-        let app = load_or_train(
-            &cli.common,
-            cli.model.as_deref(),
-            NAME,
-            DEFAULTS,
-            &out,
-            |shape, device| {
-                Ok(VanillaAutoencoderConfig::new()
-                    .with_input_shape(shape.dims())
+        let run = Run::prepare(NAME, &cli.common, &DEFAULTS)?;
+        let out = &run.out;
+        let latent = cli.common.latent_dim(&DEFAULTS);
+        let model: AnyAutoencoder = match &cli.pretrained.model {
+            Some(dir) => run.load_model(dir)?,
+            None => {
+                let model = VanillaAutoencoderConfig::new()
+                    .with_input_shape(run.shape().dims())
                     .with_latent_dim(latent)
-                    .try_init(device)?)
-            },
-        )?;
-        let (train, test, device) = (&app.train, &app.test, &app.device);
+                    .try_init(run.device())?;
+                run.train_into(model, &out.join("model"))?.model.into()
+            }
+        };
+        let (train, test, device) = (&run.data.train, &run.data.test, run.device());
         let missing = || TrainError::InvalidArgument {
             what: "dataset",
             message: "classification needs labels".into(),
@@ -112,8 +106,8 @@ fn main() -> std::process::ExitCode {
             test.labels().ok_or_else(missing)?,
         );
         let classes = train.num_classes();
-        let d = app.model.latent_dim();
-        let seed = cli.common.seed;
+        let d = model.latent_dim();
+        let seed = cli.common.train.seed;
 
         let pixels = (
             values(flat_images(train, device))?,
@@ -127,11 +121,11 @@ fn main() -> std::process::ExitCode {
             d,
         );
         let codes = (
-            encode_all(&app.model, train, device)?,
-            encode_all(&app.model, test, device)?,
+            encode_all(&model, train, device)?,
+            encode_all(&model, test, device)?,
             d,
         );
-        let kind = app.model.config().kind();
+        let kind = model.config().kind();
         let feature_sets = [
             ("raw pixels".to_string(), pixels),
             (format!("PCA-{d} codes"), pca_codes),
@@ -195,9 +189,9 @@ fn main() -> std::process::ExitCode {
                     .with_reconstruction_weight(*weight)
                     .with_seed(seed);
                 let start = if *pretrained {
-                    app.model.clone()
+                    model.clone()
                 } else {
-                    app.model.config().init(device)?
+                    model.config().init(device)?
                 };
                 let model = train_encoder_classifier(
                     start,

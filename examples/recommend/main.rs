@@ -13,15 +13,19 @@ use std::path::PathBuf;
 use clap::Parser;
 use serde::Serialize;
 
-use autoencoders::cli::exit_on_error;
-use autoencoders::data::ratings::{SyntheticRatings, read_ratings, write_synthetic_ratings};
+use autoencoders::cli::{Defaults, DeviceArgs, ModelDirArgs, OutputArgs, TrainArgs, exit_on_error};
+use autoencoders::data::ratings::{
+    ItemRatingsDataset, SyntheticRatings, read_ratings, write_synthetic_ratings,
+};
 use autoencoders::models::{AutoRec, AutoRecConfig, SavedModel};
-use autoencoders::train::recommend::{
-    RatingsReport, fit_autorec, predict_all, ratings_report, top_n,
-};
-use autoencoders::train::{
-    DeviceSpec, EpochMetrics, MachineInfo, Table, TrainError, TrainingConfig, write_json,
-};
+use autoencoders::run::{MachineInfo, write_json};
+use autoencoders::table::Table;
+use autoencoders::train::recommend::{RatingsReport, predict_all, ratings_report, top_n};
+use autoencoders::train::{EpochMetrics, FitOptions, TrainError, fit};
+
+const NAME: &str = "recommend";
+// AutoRec's code is its hidden layer (--hidden).
+const DEFAULTS: Defaults = Defaults::new(60, 64, 500);
 
 #[derive(Parser)]
 #[command(about = "Collaborative filtering with item-based AutoRec on MovieLens-format ratings")]
@@ -33,18 +37,6 @@ struct Cli {
     /// Fraction of the ratings held out for testing.
     #[arg(long, default_value_t = 0.1)]
     test_fraction: f64,
-    /// Backend and device.
-    #[arg(long, default_value = "flex")]
-    device: String,
-    /// Epochs.
-    #[arg(long, default_value_t = 60)]
-    epochs: usize,
-    /// Items per step.
-    #[arg(long, default_value_t = 64)]
-    batch_size: usize,
-    /// Adam's learning rate.
-    #[arg(long, default_value_t = 1e-3)]
-    lr: f64,
     /// Hidden units.
     #[arg(long, default_value_t = 500)]
     hidden: usize,
@@ -57,18 +49,16 @@ struct Cli {
     /// Recommendations to show.
     #[arg(long, default_value_t = 10)]
     top: usize,
-    /// Load a trained model folder instead of training (same file, split and seed).
-    #[arg(long)]
-    model: Option<PathBuf>,
-    /// Resume an interrupted training run in --out.
-    #[arg(long)]
-    resume: bool,
-    /// Seed of the split, the synthetic data and the weights.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Output folder.
-    #[arg(long, default_value = "runs/recommend")]
-    out: PathBuf,
+    #[command(flatten)]
+    device: DeviceArgs,
+    /// (--seed also seeds the split and the synthetic data.)
+    #[command(flatten)]
+    train: TrainArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+    /// (Use it with the same ratings file, split and seed it was trained on.)
+    #[command(flatten)]
+    pretrained: ModelDirArgs,
 }
 
 #[derive(Serialize)]
@@ -87,13 +77,17 @@ struct Summary {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
+        let training = cli.train.config(&DEFAULTS)?;
+        let seed = training.seed;
+        let out = cli.output.dir(NAME);
         let path = match &cli.ratings {
             Some(p) => p.clone(),
             None => {
-                let p = cli.out.join("synthetic-u.data");
+                let p = out.join("synthetic-u.data");
                 let spec = SyntheticRatings::default();
-                write_synthetic_ratings(&p, spec, cli.seed)?;
+                write_synthetic_ratings(&p, spec, seed)?;
                 println!(
                     "wrote {} synthetic ratings ({} users x {} items, rank {}, noise {}) to {}",
                     spec.ratings,
@@ -108,7 +102,7 @@ fn main() -> std::process::ExitCode {
         };
         let ratings = read_ratings(&path)?;
         let (users, items) = (ratings.users(), ratings.items());
-        let (train, test) = ratings.split(cli.test_fraction, cli.seed)?;
+        let (train, test) = ratings.split(cli.test_fraction, seed)?;
         println!(
             "{}: {} ratings of {users} users x {items} items ({:.2}% filled); {} train, {} test",
             path.display(),
@@ -117,30 +111,32 @@ fn main() -> std::process::ExitCode {
             train.len(),
             test.len()
         );
-        let device = cli.device.parse::<DeviceSpec>()?.device()?;
-        device.seed(cli.seed);
-        let model_dir = cli.model.clone().unwrap_or_else(|| cli.out.join("model"));
-        let (model, epochs, seconds) = match &cli.model {
-            Some(dir) => (AutoRec::load(dir, &device)?, Vec::new(), None),
+        let devices = cli.device.open()?;
+        let device = &devices.device;
+        device.seed(seed);
+        let model_dir = cli
+            .pretrained
+            .model
+            .clone()
+            .unwrap_or_else(|| out.join("model"));
+        let (model, epochs, seconds) = match &cli.pretrained.model {
+            Some(dir) => (AutoRec::load(dir, device)?, Vec::new(), None),
             None => {
                 let model = AutoRecConfig::new(users)
                     .with_hidden(cli.hidden)
                     .with_weight_decay(cli.weight_decay)
-                    .try_init(&device)?;
-                let training = TrainingConfig::new()
-                    .with_epochs(cli.epochs)
-                    .with_batch_size(cli.batch_size)
-                    .with_learning_rate(cli.lr)
-                    .with_seed(cli.seed);
-                let fitted = fit_autorec(
+                    .try_init(device)?;
+                // Each item's training ratings are its input; the targets are its training
+                // ratings when training and its held-out ratings when validating.
+                let options = FitOptions::new(&model_dir, device)
+                    .with_devices(devices.data_parallel.clone())
+                    .with_resume(cli.output.resume);
+                let fitted = fit(
                     model,
-                    (users, items),
-                    &train,
-                    &test,
+                    ItemRatingsDataset::new(users, items, &train, &train),
+                    ItemRatingsDataset::new(users, items, &train, &test),
                     &training,
-                    &model_dir,
-                    &device,
-                    cli.resume,
+                    &options,
                 )?;
                 fitted.model.save(&model_dir)?;
                 (fitted.model, fitted.epochs, Some(fitted.seconds))
@@ -157,7 +153,7 @@ fn main() -> std::process::ExitCode {
             });
         }
 
-        let predictions = predict_all(&model, (users, items), &train, 256, &device)?;
+        let predictions = predict_all(&model, (users, items), &train, 256, device)?;
         let report = ratings_report(&predictions, (users, items), &train, &test);
         let mut table = Table::new(["predictor", "test RMSE"]);
         table.row([
@@ -209,11 +205,11 @@ fn main() -> std::process::ExitCode {
             recommendations: recommended,
             machine: MachineInfo::detect(),
         };
-        let out = cli.out.join("recommend.json");
-        write_json(&out, &summary)?;
+        let results = out.join("recommend.json");
+        write_json(&results, &summary)?;
         println!(
             "\nresults: {}; model: {}",
-            out.display(),
+            results.display(),
             model_dir.display()
         );
         Ok(())

@@ -14,19 +14,22 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
 
-use autoencoders::cli::exit_on_error;
+use autoencoders::cli::{
+    Defaults, DeviceArgs, LatentArgs, ModelDirArgs, OutputArgs, TrainArgs, exit_on_error,
+};
 use autoencoders::data::DataError;
 use autoencoders::data::text::{
     FORTUNES_DIR, TextDataset, TokenizerKind, Vocabulary, read_corpus, sentences_for_training,
     split_train_test,
 };
 use autoencoders::models::{SavedModel, TextAutoencoder, TextAutoencoderConfig};
-use autoencoders::train::text::{
-    TextReport, encode_sentences, evaluate_text, fit_text, nearest_neighbours,
-};
-use autoencoders::train::{
-    DeviceSpec, EpochMetrics, MachineInfo, Table, TrainError, TrainingConfig, write_json,
-};
+use autoencoders::run::{MachineInfo, write_json};
+use autoencoders::table::Table;
+use autoencoders::train::text::{TextReport, encode_sentences, evaluate_text, nearest_neighbours};
+use autoencoders::train::{EpochMetrics, FitOptions, TrainError, fit};
+
+const NAME: &str = "text_autoencoder";
+const DEFAULTS: Defaults = Defaults::new(10, 64, 64).with_learning_rate(2e-3);
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Tokenizer {
@@ -55,31 +58,16 @@ struct Cli {
     max_tokens: usize,
     /// Use at most this many sentences (all by default).
     #[arg(long)]
-    limit: Option<usize>,
+    max_sentences: Option<usize>,
     /// Fraction of sentences held out.
     #[arg(long, default_value_t = 0.05)]
     test_fraction: f64,
-    /// Backend and device.
-    #[arg(long, default_value = "flex")]
-    device: String,
-    /// Epochs.
-    #[arg(long, default_value_t = 10)]
-    epochs: usize,
-    /// Sentences per step.
-    #[arg(long, default_value_t = 64)]
-    batch_size: usize,
-    /// Adam's learning rate.
-    #[arg(long, default_value_t = 2e-3)]
-    lr: f64,
     /// Token embedding size.
     #[arg(long, default_value_t = 128)]
     embed_dim: usize,
     /// LSTM state size.
     #[arg(long, default_value_t = 256)]
     hidden_dim: usize,
-    /// Sentence code size.
-    #[arg(long, default_value_t = 64)]
-    latent_dim: usize,
     /// Probability of hiding each decoder input word while training.
     #[arg(long, default_value_t = 0.0)]
     word_dropout: f64,
@@ -89,18 +77,17 @@ struct Cli {
     /// Reconstructions to show.
     #[arg(long, default_value_t = 8)]
     show: usize,
-    /// Load a trained model folder (with its vocab.json) instead of training.
-    #[arg(long)]
-    model: Option<PathBuf>,
-    /// Resume an interrupted training run in --out.
-    #[arg(long)]
-    resume: bool,
-    /// Seed.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Output folder.
-    #[arg(long, default_value = "runs/text_autoencoder")]
-    out: PathBuf,
+    #[command(flatten)]
+    device: DeviceArgs,
+    #[command(flatten)]
+    train: TrainArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    latent: LatentArgs,
+    /// (A sentence model's folder holds its vocab.json too.)
+    #[command(flatten)]
+    pretrained: ModelDirArgs,
 }
 
 #[derive(Serialize)]
@@ -126,7 +113,11 @@ struct Neighbours {
 
 const VOCAB_FILE: &str = "vocab.json";
 
-fn load_corpus(cli: &Cli, kind: TokenizerKind) -> Result<(Vec<String>, Vec<String>), TrainError> {
+fn load_corpus(
+    cli: &Cli,
+    kind: TokenizerKind,
+    seed: u64,
+) -> Result<(Vec<String>, Vec<String>), TrainError> {
     if !cli.corpus.exists() {
         let hint = if cli.corpus == Path::new(FORTUNES_DIR) {
             "install Debian's quotations with `apt-get install fortunes`, or pass --corpus FILE"
@@ -154,8 +145,8 @@ fn load_corpus(cli: &Cli, kind: TokenizerKind) -> Result<(Vec<String>, Vec<Strin
         .into());
     }
     // Shuffle before the limit, so a limited run still samples the whole corpus.
-    let (mut train, mut test) = split_train_test(sentences, cli.test_fraction, cli.seed)?;
-    if let Some(limit) = cli.limit {
+    let (mut train, mut test) = split_train_test(sentences, cli.test_fraction, seed)?;
+    if let Some(limit) = cli.max_sentences {
         let test_limit = ((limit as f64 * cli.test_fraction).ceil() as usize).max(1);
         train.truncate(limit.saturating_sub(test_limit).max(1));
         test.truncate(test_limit);
@@ -165,11 +156,20 @@ fn load_corpus(cli: &Cli, kind: TokenizerKind) -> Result<(Vec<String>, Vec<Strin
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
-        let device = cli.device.parse::<DeviceSpec>()?.device()?;
-        device.seed(cli.seed);
-        let model_dir = cli.model.clone().unwrap_or_else(|| cli.out.join("model"));
+        let training = cli.train.config(&DEFAULTS)?;
+        let devices = cli.device.open()?;
+        let device = &devices.device;
+        device.seed(training.seed);
+        let out = cli.output.dir(NAME);
+        let model_dir = cli
+            .pretrained
+            .model
+            .clone()
+            .unwrap_or_else(|| out.join("model"));
         let saved_vocab = cli
+            .pretrained
             .model
             .as_ref()
             .map(|dir| Vocabulary::load(&dir.join(VOCAB_FILE)))
@@ -179,7 +179,7 @@ fn main() -> std::process::ExitCode {
             (None, Tokenizer::Word) => TokenizerKind::Word,
             (None, Tokenizer::Char) => TokenizerKind::Char,
         };
-        let (train_sentences, test_sentences) = load_corpus(&cli, kind)?;
+        let (train_sentences, test_sentences) = load_corpus(&cli, kind, training.seed)?;
         let vocabulary = match saved_vocab {
             Some(v) => v,
             None => Vocabulary::build(kind, &train_sentences, cli.vocab_size)?,
@@ -197,36 +197,26 @@ fn main() -> std::process::ExitCode {
             100.0 * test.unknown_rate()
         );
 
-        let (model, epochs, seconds) = match &cli.model {
-            Some(dir) => (TextAutoencoder::load(dir, &device)?, Vec::new(), None),
+        let (model, epochs, seconds) = match &cli.pretrained.model {
+            Some(dir) => (TextAutoencoder::load(dir, device)?, Vec::new(), None),
             None => {
                 let config = TextAutoencoderConfig::new(vocabulary.len())
                     .with_embed_dim(cli.embed_dim)
                     .with_hidden_dim(cli.hidden_dim)
-                    .with_latent_dim(cli.latent_dim)
+                    .with_latent_dim(cli.latent.latent_dim(&DEFAULTS))
                     .with_word_dropout(cli.word_dropout);
-                let model = config.try_init(&device)?;
+                let model = config.try_init(device)?;
                 vocabulary.save(&model_dir.join(VOCAB_FILE))?;
-                let training = TrainingConfig::new()
-                    .with_epochs(cli.epochs)
-                    .with_batch_size(cli.batch_size)
-                    .with_learning_rate(cli.lr)
-                    .with_seed(cli.seed);
-                let fitted = fit_text(
-                    model,
-                    train.clone(),
-                    test.clone(),
-                    &training,
-                    &model_dir,
-                    &device,
-                    cli.resume,
-                )?;
+                let options = FitOptions::new(&model_dir, device)
+                    .with_devices(devices.data_parallel.clone())
+                    .with_resume(cli.output.resume);
+                let fitted = fit(model, train.clone(), test.clone(), &training, &options)?;
                 fitted.model.save(&model_dir)?;
                 (fitted.model, fitted.epochs, Some(fitted.seconds))
             }
         };
 
-        let report = evaluate_text(&model, &test, 256, &device)?;
+        let report = evaluate_text(&model, &test, 256, device)?;
         let mut scores = Table::new(["held-out sentences", "value"]);
         scores.row([
             "sentences / target tokens",
@@ -254,7 +244,7 @@ fn main() -> std::process::ExitCode {
         let shown: Vec<_> = test.items().iter().take(cli.show).cloned().collect();
         let mut examples = Table::new(["held-out sentence", "reconstruction"]);
         if !shown.is_empty() {
-            let batch = autoencoders::data::text::TextBatcher::batch_items(&shown, &device);
+            let batch = autoencoders::data::text::TextBatcher::batch_items(&shown, device);
             let decoded = model.reconstruct(batch.tokens, batch.last, cli.max_tokens)?;
             for (item, out) in shown.iter().zip(&decoded) {
                 examples.row([vocabulary.decode(&item.ids), vocabulary.decode(out)]);
@@ -263,14 +253,14 @@ fn main() -> std::process::ExitCode {
         print!("\n{examples}");
 
         let dim = model.config().latent_dim;
-        let codes = encode_sentences(&model, &train, 256, &device)?;
+        let codes = encode_sentences(&model, &train, 256, device)?;
         let queries: Vec<String> = if cli.query.is_empty() {
             test_sentences.iter().take(3).cloned().collect()
         } else {
             cli.query.clone()
         };
         let query_data = TextDataset::new(&vocabulary, &queries, cli.max_tokens);
-        let query_codes = encode_sentences(&model, &query_data, 256, &device)?;
+        let query_codes = encode_sentences(&model, &query_data, 256, device)?;
         let mut neighbours = Vec::new();
         for (query, code) in queries.iter().zip(query_codes.chunks(dim)) {
             let nearest: Vec<(String, f32)> = nearest_neighbours(&codes, dim, code, 5)
@@ -304,7 +294,7 @@ fn main() -> std::process::ExitCode {
             neighbours,
             machine: MachineInfo::detect(),
         };
-        let path = cli.out.join("text_autoencoder.json");
+        let path = out.join("text_autoencoder.json");
         write_json(&path, &summary)?;
         println!(
             "\nresults: {}; model: {}",

@@ -10,14 +10,11 @@ use clap::Parser;
 
 use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error};
 use autoencoders::models::ConvAutoencoderConfig;
-use autoencoders::train::{TrainError, run_training};
+use autoencoders::run::Run;
+use autoencoders::train::TrainError;
 
 const TRAINER: &str = "train_conv";
-const DEFAULTS: Defaults = Defaults {
-    epochs: 10,
-    batch_size: 128,
-    latent_dim: 32,
-};
+const DEFAULTS: Defaults = Defaults::new(10, 128, 32);
 
 #[derive(Parser)]
 #[command(about = "Train the convolutional autoencoder")]
@@ -37,19 +34,20 @@ struct Cli {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
-        let settings = cli.common.settings(TRAINER, DEFAULTS)?;
-        let out = cli.common.out_dir(TRAINER);
+        let run = Run::prepare(TRAINER, &cli.common, &DEFAULTS)?;
         let config = ConvAutoencoderConfig::new()
             .with_channels(cli.channels.clone())
             .with_kernel_size(cli.kernel_size)
             .with_batch_norm(cli.batch_norm)
-            .with_latent_dim(cli.common.latent_dim(DEFAULTS));
-        let run = run_training(&settings, &out, cli.common.resume, |shape, device| {
-            Ok(config.with_input_shape(shape.dims()).try_init(device)?)
-        })?;
-        print!("\n{}", run.report.table());
-        println!("artifacts: {}", out.display());
+            .with_latent_dim(cli.common.latent_dim(&DEFAULTS));
+        let model = config
+            .with_input_shape(run.shape().dims())
+            .try_init(run.device())?;
+        let trained = run.train(model)?;
+        print!("\n{}", trained.report.table());
+        println!("artifacts: {}", run.out.display());
         Ok(())
     })
 }

@@ -14,15 +14,11 @@ use autoencoders::models::{
     Autoencoder, ConvAutoencoderConfig, Corruption, DenoisingAutoencoderConfig,
     DenoisingBaseConfig, VanillaAutoencoderConfig,
 };
-use autoencoders::train::images::save_image_grid;
-use autoencoders::train::{TrainError, evaluate_denoising, run_training};
+use autoencoders::run::Run;
+use autoencoders::train::{TrainError, evaluate_denoising, save_image_grid, values};
 
 const TRAINER: &str = "train_denoising";
-const DEFAULTS: Defaults = Defaults {
-    epochs: 20,
-    batch_size: 256,
-    latent_dim: 32,
-};
+const DEFAULTS: Defaults = Defaults::new(20, 256, 32);
 /// Seed of the test-time corruption, so every run scores the same noisy images.
 const TEST_NOISE_SEED: u64 = 1234;
 
@@ -58,9 +54,9 @@ enum Arch {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
-        let settings = cli.common.settings(TRAINER, DEFAULTS)?;
-        let out = cli.common.out_dir(TRAINER);
+        let run = Run::prepare(TRAINER, &cli.common, &DEFAULTS)?;
         let corruption = match cli.noise {
             Noise::Gaussian => Corruption::Gaussian {
                 std: cli.noise_level,
@@ -73,50 +69,52 @@ fn main() -> std::process::ExitCode {
                 fraction: cli.noise_level,
             },
         };
-        let latent = cli.common.latent_dim(DEFAULTS);
-        let mut run = run_training(&settings, &out, cli.common.resume, |shape, device| {
-            let base = match cli.arch {
-                Arch::Mlp => DenoisingBaseConfig::Mlp(
-                    VanillaAutoencoderConfig::new()
-                        .with_input_shape(shape.dims())
-                        .with_latent_dim(latent),
-                ),
-                Arch::Conv => DenoisingBaseConfig::Conv(
-                    ConvAutoencoderConfig::new()
-                        .with_input_shape(shape.dims())
-                        .with_latent_dim(latent),
-                ),
-            };
-            let config = DenoisingAutoencoderConfig::new()
-                .with_base(base)
-                .with_corruption(corruption);
-            Ok(config.try_init(device)?)
-        })?;
+        let latent = cli.common.latent_dim(&DEFAULTS);
+        let shape = run.shape();
+        let base = match cli.arch {
+            Arch::Mlp => DenoisingBaseConfig::Mlp(
+                VanillaAutoencoderConfig::new()
+                    .with_input_shape(shape.dims())
+                    .with_latent_dim(latent),
+            ),
+            Arch::Conv => DenoisingBaseConfig::Conv(
+                ConvAutoencoderConfig::new()
+                    .with_input_shape(shape.dims())
+                    .with_latent_dim(latent),
+            ),
+        };
+        let model = DenoisingAutoencoderConfig::new()
+            .with_base(base)
+            .with_corruption(corruption)
+            .try_init(run.device())?;
+        let mut trained = run.train(model)?;
 
-        let scores = evaluate_denoising(&run.model, &run.test, 500, TEST_NOISE_SEED, &run.device)?;
-        run.report
+        let (test, device) = (&run.data.test, run.device());
+        let scores = evaluate_denoising(&trained.model, test, 500, TEST_NOISE_SEED, device)?;
+        trained
+            .report
             .add("test PSNR of the noisy inputs (dB)", scores.psnr_noisy_db);
-        run.report.add(
+        trained.report.add(
             "test PSNR of the denoised images (dB)",
             scores.psnr_denoised_db,
         );
-        run.report.save(&out)?;
+        trained.report.save(&run.out)?;
 
         // Rows: noisy inputs, their denoised versions, the clean images.
-        let clean = run.test.batch(0..10, &run.device).images;
-        let noisy = run.model.corrupt_seeded(clean.clone(), TEST_NOISE_SEED);
-        let denoised = run.model.reconstruct(noisy.clone());
-        let rows: Vec<Vec<f32>> = [noisy, denoised, clean]
+        let clean = test.batch(0..10, device).images;
+        let noisy = trained.model.corrupt_seeded(clean.clone(), TEST_NOISE_SEED);
+        let denoised = trained.model.reconstruct(noisy.clone());
+        let rows = [noisy, denoised, clean]
             .into_iter()
-            .map(|t| t.into_data().try_to_vec_as::<f32>().unwrap_or_default())
-            .collect();
+            .map(values)
+            .collect::<Result<Vec<_>, _>>()?;
         let rows: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
-        save_image_grid(&out.join("denoising.png"), &rows, run.test.shape(), 2)?;
+        save_image_grid(&run.out.join("denoising.png"), &rows, test.shape(), 2)?;
 
-        print!("\n{}", run.report.table());
+        print!("\n{}", trained.report.table());
         println!(
             "artifacts: {} (denoising.png: noisy / denoised / clean)",
-            out.display()
+            run.out.display()
         );
         Ok(())
     })

@@ -10,14 +10,11 @@ use clap::{Parser, ValueEnum};
 
 use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error};
 use autoencoders::models::{SparseAutoencoderConfig, SparsityPenalty, VanillaAutoencoderConfig};
-use autoencoders::train::{TrainError, evaluate_sparsity, run_training};
+use autoencoders::run::Run;
+use autoencoders::train::{TrainError, evaluate_sparsity};
 
 const TRAINER: &str = "train_sparse";
-const DEFAULTS: Defaults = Defaults {
-    epochs: 50,
-    batch_size: 256,
-    latent_dim: 64,
-};
+const DEFAULTS: Defaults = Defaults::new(50, 256, 64);
 
 #[derive(Parser)]
 #[command(about = "Train a sparse autoencoder (KL or L1 penalty on the code)")]
@@ -46,9 +43,9 @@ enum Penalty {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
-        let settings = cli.common.settings(TRAINER, DEFAULTS)?;
-        let out = cli.common.out_dir(TRAINER);
+        let run = Run::prepare(TRAINER, &cli.common, &DEFAULTS)?;
         let penalty = match cli.penalty {
             Penalty::Kl => SparsityPenalty::Kl {
                 weight: cli.sparsity_weight,
@@ -60,23 +57,23 @@ fn main() -> std::process::ExitCode {
         };
         let base = VanillaAutoencoderConfig::new()
             .with_hidden(cli.hidden.clone())
-            .with_latent_dim(cli.common.latent_dim(DEFAULTS));
-        let mut run = run_training(&settings, &out, cli.common.resume, |shape, device| {
-            let config = SparseAutoencoderConfig::new()
-                .with_base(base.with_input_shape(shape.dims()))
-                .with_penalty(penalty);
-            Ok(config.try_init(device)?)
-        })?;
-        let stats = evaluate_sparsity(&run.model, &run.test, 500, &run.device)?;
-        run.report
+            .with_latent_dim(cli.common.latent_dim(&DEFAULTS));
+        let model = SparseAutoencoderConfig::new()
+            .with_base(base.with_input_shape(run.shape().dims()))
+            .with_penalty(penalty)
+            .try_init(run.device())?;
+        let mut trained = run.train(model)?;
+        let stats = evaluate_sparsity(&trained.model, &run.data.test, 500, run.device())?;
+        trained
+            .report
             .add("test code mean activation", stats.mean_activation);
-        run.report.add(
+        trained.report.add(
             "test code fraction inactive (< 0.01)",
             stats.inactive_fraction,
         );
-        run.report.save(&out)?;
-        print!("\n{}", run.report.table());
-        println!("artifacts: {}", out.display());
+        trained.report.save(&run.out)?;
+        print!("\n{}", trained.report.table());
+        println!("artifacts: {}", run.out.display());
         Ok(())
     })
 }

@@ -13,15 +13,11 @@ use clap::{Parser, ValueEnum};
 
 use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error};
 use autoencoders::models::{VaeArchitecture, VaeConfig};
-use autoencoders::train::images::save_image_grid;
-use autoencoders::train::{TrainError, evaluate_vae, run_training, values};
+use autoencoders::run::Run;
+use autoencoders::train::{TrainError, evaluate_vae, save_image_grid, values};
 
 const TRAINER: &str = "train_vae";
-const DEFAULTS: Defaults = Defaults {
-    epochs: 10,
-    batch_size: 128,
-    latent_dim: 20,
-};
+const DEFAULTS: Defaults = Defaults::new(10, 128, 20);
 /// Seed of sampling at test time and of the pictures.
 const SAMPLE_SEED: u64 = 2024;
 
@@ -52,9 +48,9 @@ enum Arch {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
-        let settings = cli.common.settings(TRAINER, DEFAULTS)?;
-        let out = cli.common.out_dir(TRAINER);
+        let run = Run::prepare(TRAINER, &cli.common, &DEFAULTS)?;
         let architecture = match cli.arch {
             Arch::Mlp => VaeArchitecture::Mlp {
                 hidden: cli.hidden.clone(),
@@ -66,57 +62,61 @@ fn main() -> std::process::ExitCode {
         };
         let config = VaeConfig::new()
             .with_architecture(architecture)
-            .with_latent_dim(cli.common.latent_dim(DEFAULTS))
+            .with_latent_dim(cli.common.latent_dim(&DEFAULTS))
             .with_beta(cli.beta);
-        let mut run = run_training(&settings, &out, cli.common.resume, |shape, device| {
-            Ok(config.with_input_shape(shape.dims()).try_init(device)?)
-        })?;
+        let model = config
+            .with_input_shape(run.shape().dims())
+            .try_init(run.device())?;
+        let mut trained = run.train(model)?;
+        let (test, device) = (&run.data.test, run.device());
 
         let scores = evaluate_vae(
-            &run.model,
-            &run.test,
+            &trained.model,
+            test,
             250,
             cli.iw_samples,
             SAMPLE_SEED,
-            &run.device,
+            device,
         )?;
-        run.report.add(
+        trained.report.add(
             "test reconstruction NLL per image (nats)",
             scores.reconstruction_nll,
         );
-        run.report.add("test KL per image (nats)", scores.kl);
-        run.report
+        trained.report.add("test KL per image (nats)", scores.kl);
+        trained
+            .report
             .add("test negative ELBO per image (nats)", scores.negative_elbo);
-        run.report.add(
+        trained.report.add(
             &format!(
                 "test NLL, {}-sample importance-weighted (nats)",
                 scores.iw_samples
             ),
             scores.iw_nll,
         );
-        run.report.save(&out)?;
+        trained.report.save(&run.out)?;
 
         // 8 x 8 samples from the prior.
-        run.device.seed(SAMPLE_SEED);
-        let samples = values(run.model.sample(64, &run.device))?;
-        let shape = run.test.shape();
+        let model = &trained.model;
+        device.seed(SAMPLE_SEED);
+        let samples = values(model.sample(64, device))?;
+        let shape = test.shape();
         let rows: Vec<&[f32]> = samples.chunks(8 * shape.numel()).collect();
-        save_image_grid(&out.join("samples.png"), &rows, shape, 2)?;
+        save_image_grid(&run.out.join("samples.png"), &rows, shape, 2)?;
         // Interpolations between consecutive pairs of test images, ends included.
         let strips = (0..4)
             .map(|i| {
-                let a = run.test.batch(2 * i..2 * i + 1, &run.device).images;
-                let b = run.test.batch(2 * i + 1..2 * i + 2, &run.device).images;
-                values(run.model.interpolate(a, b, 10))
+                let a = test.batch(2 * i..2 * i + 1, device).images;
+                let b = test.batch(2 * i + 1..2 * i + 2, device).images;
+                values(model.interpolate(a, b, 10))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let rows: Vec<&[f32]> = strips.iter().map(Vec::as_slice).collect();
-        save_image_grid(&out.join("interpolation.png"), &rows, shape, 2)?;
+        save_image_grid(&run.out.join("interpolation.png"), &rows, shape, 2)?;
 
-        print!("\n{}", run.report.table());
+        print!("\n{}", trained.report.table());
         println!(
             "artifacts: {} (samples.png, interpolation.png, reconstructions.png)",
-            out.display()
+            run.out.display()
         );
         Ok(())
     })

@@ -11,14 +11,11 @@ use clap::{Parser, ValueEnum};
 
 use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error};
 use autoencoders::models::{ReconstructionLoss, VanillaAutoencoderConfig, WeightInit};
-use autoencoders::train::{TrainError, run_training};
+use autoencoders::run::Run;
+use autoencoders::train::TrainError;
 
 const TRAINER: &str = "train_vanilla";
-const DEFAULTS: Defaults = Defaults {
-    epochs: 50,
-    batch_size: 256,
-    latent_dim: 32,
-};
+const DEFAULTS: Defaults = Defaults::new(50, 256, 32);
 
 #[derive(Parser)]
 #[command(about = "Train the dense (MLP) autoencoder of the Keras tutorial")]
@@ -50,26 +47,27 @@ enum Loss {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
-        let settings = cli.common.settings(TRAINER, DEFAULTS)?;
-        let out = cli.common.out_dir(TRAINER);
+        let run = Run::prepare(TRAINER, &cli.common, &DEFAULTS)?;
         let loss = match cli.loss {
             Loss::Mse => ReconstructionLoss::Mse,
             Loss::Bce => ReconstructionLoss::Bce,
         };
         let config = VanillaAutoencoderConfig::new()
             .with_hidden(cli.hidden.clone())
-            .with_latent_dim(cli.common.latent_dim(DEFAULTS))
+            .with_latent_dim(cli.common.latent_dim(&DEFAULTS))
             .with_loss(loss)
             .with_init(match cli.init {
                 Init::Keras => WeightInit::Keras,
                 Init::Pytorch => WeightInit::PyTorch,
             });
-        let run = run_training(&settings, &out, cli.common.resume, |shape, device| {
-            Ok(config.with_input_shape(shape.dims()).try_init(device)?)
-        })?;
-        print!("\n{}", run.report.table());
-        println!("artifacts: {}", out.display());
+        let model = config
+            .with_input_shape(run.shape().dims())
+            .try_init(run.device())?;
+        let trained = run.train(model)?;
+        print!("\n{}", trained.report.table());
+        println!("artifacts: {}", run.out.display());
         Ok(())
     })
 }

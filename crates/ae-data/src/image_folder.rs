@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use image::imageops::FilterType;
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::{ImageDataset, ImageShape};
 use crate::error::{DataError, Result};
+use crate::{ImageDataset, ImageShape};
 
 /// The file extensions read (case-insensitive).
 pub const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];

@@ -13,19 +13,20 @@
 //!
 //! [`Dataset`]: burn::data::dataset::Dataset
 
-pub mod batcher;
-pub mod dataset;
 pub mod error;
 pub mod idx;
 pub mod image_folder;
+mod images;
 pub mod mnist;
 pub mod ratings;
 mod source;
 pub mod tabular;
 pub mod text;
 
-pub use batcher::{ImageBatch, ImageBatcher};
-pub use dataset::{ImageDataset, ImageItem, ImageShape};
 pub use error::{DataError, Result};
+pub use images::{
+    BatchPlan, DEVICE_RESIDENT_BYTES, ImageBatch, ImageBatcher, ImageBatches, ImageDataset,
+    ImageItem, ImageLoader, ImageShape, PartialBatch, Residency,
+};
 pub use mnist::{TrainTest, fashion_mnist, mnist, mnist_sample};
 pub use source::DatasetSource;

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::dataset::{ImageDataset, ImageShape};
 use crate::error::{DataError, Result};
 use crate::idx::{self, IdxImages};
+use crate::{ImageDataset, ImageShape};
 
 /// Where the Debian/Ubuntu package `dataset-fashion-mnist` installs Fashion-MNIST.
 pub const FASHION_MNIST_DEBIAN_DIR: &str = "/usr/share/datasets/fashion-mnist";

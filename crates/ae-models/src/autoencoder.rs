@@ -61,11 +61,27 @@ pub trait Autoencoder {
     fn decode(&self, codes: Tensor<2>) -> Tensor<4>;
 
     /// A training forward pass from `input` that is scored against `target` (they differ for a
-    /// denoising model, where the input is corrupted and the target clean).
+    /// denoising model, where the input is corrupted and the target clean), counting only the
+    /// rows `mask` weights (`1` real, `0` padding; `None`: every row): the losses of a batch
+    /// padded to a fixed size equal the losses of its real rows.
     ///
     /// # Shapes
     /// - input, target: `[N, C, H, W]`
-    fn forward_with_target(&self, input: Tensor<4>, target: Tensor<4>) -> AutoencoderOutput;
+    /// - mask: `[N]`
+    fn forward_masked(
+        &self,
+        input: Tensor<4>,
+        target: Tensor<4>,
+        mask: Option<Tensor<1>>,
+    ) -> AutoencoderOutput;
+
+    /// A training forward pass from `input` that is scored against `target`, every row counted.
+    ///
+    /// # Shapes
+    /// - input, target: `[N, C, H, W]`
+    fn forward_with_target(&self, input: Tensor<4>, target: Tensor<4>) -> AutoencoderOutput {
+        self.forward_masked(input, target, None)
+    }
 
     /// A forward pass scored against its own input.
     ///

@@ -38,7 +38,7 @@ pub use corruption::Corruption;
 pub use denoising::{DenoisingAutoencoder, DenoisingAutoencoderConfig, DenoisingBaseConfig};
 pub use dense::WeightInit;
 pub use error::{ModelError, Result};
-pub use loss::{OutputActivation, ReconstructionLoss};
+pub use loss::{OutputActivation, ReconstructionLoss, masked_mean, per_image_mse, per_image_psnr};
 pub use persist::SavedModel;
 pub use sparse::{SparseAutoencoder, SparseAutoencoderConfig, SparsityPenalty};
 pub use text::{TextAutoencoder, TextAutoencoderConfig};

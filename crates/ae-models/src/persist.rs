@@ -162,3 +162,55 @@ pub trait SavedModel: Module + Sized {
         load_weights(model, &dir.join(WEIGHTS_FILE))
     }
 }
+
+/// Writes what every model of the zoo has in common, from its model type, its configuration type
+/// and its kind (the name in `config.json`):
+///
+/// - `Config::try_init(&device)`, which validates the configuration and builds the model, and
+///   `Config::init(&device)`, which panics on an invalid configuration (as Burn's layers do);
+/// - [`SavedModel`] (`save`, `load`, `config`).
+///
+/// The model must have a `config` field holding its configuration and a
+/// `pub(crate) fn new(config: &Config, device: &Device) -> Self`; the configuration must have a
+/// `pub fn validate(&self) -> Result<()>`. A model folder invokes it once, in its `mod.rs`.
+macro_rules! zoo_model {
+    ($model:ident, $config:ident, $kind:literal) => {
+        impl $config {
+            /// Builds the model on `device`, after [`validate`](Self::validate).
+            ///
+            /// # Errors
+            /// [`ModelError::InvalidConfig`](crate::ModelError::InvalidConfig) naming the field
+            /// that is out of range.
+            pub fn try_init(&self, device: &burn::tensor::Device) -> crate::Result<$model> {
+                self.validate()?;
+                Ok($model::new(self, device))
+            }
+
+            /// Builds the model on `device`.
+            ///
+            /// # Panics
+            /// When the configuration is invalid; use [`try_init`](Self::try_init) for
+            /// configurations that come from users or files.
+            pub fn init(&self, device: &burn::tensor::Device) -> $model {
+                match self.try_init(device) {
+                    Ok(model) => model,
+                    Err(err) => panic!("{err}"),
+                }
+            }
+        }
+
+        impl crate::persist::SavedModel for $model {
+            const KIND: &'static str = $kind;
+            type Config = $config;
+
+            fn config(&self) -> &$config {
+                &self.config
+            }
+
+            fn from_config(config: &$config, device: &burn::tensor::Device) -> crate::Result<Self> {
+                config.try_init(device)
+            }
+        }
+    };
+}
+pub(crate) use zoo_model;

@@ -2,13 +2,14 @@
 //! sentence autoencoder learns to rebuild a small corpus, AutoRec beats the rating baselines on
 //! a known low-rank matrix.
 
-use ae_data::ratings::{SyntheticRatings, read_ratings, write_synthetic_ratings};
+use ae_data::ratings::{
+    ItemRatingsDataset, SyntheticRatings, read_ratings, write_synthetic_ratings,
+};
 use ae_data::text::{TextDataset, TokenizerKind, Vocabulary, read_corpus, sentences_for_training};
 use ae_models::{AutoRecConfig, SavedModel, TextAutoencoder, TextAutoencoderConfig};
-use ae_train::epoch_log::read_epoch_log;
-use ae_train::recommend::{fit_autorec, predict_all, ratings_report};
-use ae_train::text::{encode_sentences, evaluate_text, fit_text, nearest_neighbours};
-use ae_train::{Backend, DeviceSpec, TrainingConfig};
+use ae_train::recommend::{predict_all, ratings_report};
+use ae_train::text::{encode_sentences, evaluate_text, nearest_neighbours};
+use ae_train::{Backend, DeviceSpec, FitOptions, TrainingConfig, fit, read_epoch_log};
 
 const CORPUS: &str = "\
 The cat sat on the mat.
@@ -47,16 +48,8 @@ fn sentence_autoencoder_learns_a_small_corpus() {
         .with_learning_rate(1e-2)
         .with_seed(5);
     let run = dir.path().join("run");
-    let fitted = fit_text(
-        model,
-        data.clone(),
-        data.clone(),
-        &config,
-        &run,
-        &device,
-        false,
-    )
-    .unwrap();
+    let options = FitOptions::new(&run, &device);
+    let fitted = fit(model, data.clone(), data.clone(), &config, &options).unwrap();
     let log = read_epoch_log(&run.join("metrics.jsonl")).unwrap();
     let loss = |epoch: usize| {
         log.iter()
@@ -111,7 +104,15 @@ fn autorec_beats_the_baselines_on_low_rank_ratings() {
         .with_batch_size(16)
         .with_seed(3);
     let run = dir.path().join("run");
-    let fitted = fit_autorec(model, shape, &train, &test, &config, &run, &device, false).unwrap();
+    let (users, items) = shape;
+    let fitted = fit(
+        model,
+        ItemRatingsDataset::new(users, items, &train, &train),
+        ItemRatingsDataset::new(users, items, &train, &test),
+        &config,
+        &FitOptions::new(&run, &device),
+    )
+    .unwrap();
     let predictions = predict_all(&fitted.model, shape, &train, 64, &device).unwrap();
     let report = ratings_report(&predictions, shape, &train, &test);
     println!("{report:?}");

@@ -1,8 +1,6 @@
 use burn::config::Config;
 use burn::nn::activation::ActivationConfig;
-use burn::tensor::Device;
 
-use crate::autorec::AutoRec;
 use crate::error::{ModelError, Result};
 
 /// Configuration of an [`AutoRec`] model. For item-based AutoRec (I-AutoRec, the better of the
@@ -54,20 +52,5 @@ impl AutoRecConfig {
             );
         }
         Ok(())
-    }
-
-    /// Builds the model on `device`, after [`validate`](Self::validate).
-    pub fn try_init(&self, device: &Device) -> Result<AutoRec> {
-        self.validate()?;
-        Ok(AutoRec::new(self, device))
-    }
-
-    /// Builds the model on `device`.
-    ///
-    /// # Panics
-    /// When the configuration is invalid; use [`try_init`](Self::try_init) for configurations
-    /// that come from users.
-    pub fn init(&self, device: &Device) -> AutoRec {
-        self.try_init(device).unwrap_or_else(|e| panic!("{e}"))
     }
 }

@@ -6,5 +6,7 @@ mod model;
 pub use config::AutoRecConfig;
 pub use model::{AutoRec, AutoRecOutput};
 
+crate::persist::zoo_model!(AutoRec, AutoRecConfig, "autorec");
+
 #[cfg(test)]
 mod tests;

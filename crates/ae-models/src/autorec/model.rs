@@ -5,8 +5,6 @@ use burn::tensor::{Device, Tensor};
 
 use crate::autoencoder::LossTerm;
 use crate::autorec::AutoRecConfig;
-use crate::error::Result;
-use crate::persist::SavedModel;
 
 /// AutoRec: `h(r) = f(V g(W r + mu) + b)` with `g` the hidden activation and `f` the identity.
 /// Unobserved ratings enter as zeros and the loss counts observed ratings only, so the model
@@ -22,7 +20,7 @@ pub struct AutoRec {
     /// Hidden units to predicted ratings.
     pub decoder: Linear,
     #[module(skip)]
-    config: AutoRecConfig,
+    pub(super) config: AutoRecConfig,
 }
 
 /// What [`AutoRec::forward`] returns.
@@ -116,18 +114,5 @@ impl AutoRec {
             ],
             predictions,
         }
-    }
-}
-
-impl SavedModel for AutoRec {
-    const KIND: &'static str = "autorec";
-    type Config = AutoRecConfig;
-
-    fn config(&self) -> &AutoRecConfig {
-        &self.config
-    }
-
-    fn from_config(config: &AutoRecConfig, device: &Device) -> Result<Self> {
-        config.try_init(device)
     }
 }

@@ -1,8 +1,6 @@
 use burn::config::Config;
 use burn::nn::activation::ActivationConfig;
-use burn::tensor::Device;
 
-use crate::conv::ConvAutoencoder;
 use crate::conv_stack::ConvStackConfig;
 use crate::error::{ModelError, Result};
 use crate::loss::{OutputActivation, ReconstructionLoss};
@@ -60,23 +58,5 @@ impl ConvAutoencoderConfig {
             });
         }
         self.loss.check_output(self.output_activation)
-    }
-
-    /// Builds the model on `device`, after [`validate`](Self::validate).
-    pub fn try_init(&self, device: &Device) -> Result<ConvAutoencoder> {
-        self.validate()?;
-        Ok(ConvAutoencoder::new(self, device))
-    }
-
-    /// Builds the model on `device`.
-    ///
-    /// # Panics
-    /// When the configuration is invalid; use [`try_init`](Self::try_init) for configurations
-    /// that come from users or files.
-    pub fn init(&self, device: &Device) -> ConvAutoencoder {
-        match self.try_init(device) {
-            Ok(model) => model,
-            Err(err) => panic!("{err}"),
-        }
     }
 }

@@ -5,8 +5,6 @@ use burn::tensor::{Device, Tensor};
 use crate::autoencoder::{Autoencoder, AutoencoderOutput, LossTerm};
 use crate::conv::ConvAutoencoderConfig;
 use crate::conv_stack::{ConvDecoder, ConvEncoder};
-use crate::error::Result;
-use crate::persist::SavedModel;
 
 /// A convolutional autoencoder: stride-2 convolutions and a dense layer down to the code, a dense
 /// layer and stride-2 transposed convolutions back up.
@@ -21,7 +19,7 @@ pub struct ConvAutoencoder {
     /// Code to logits.
     pub decoder: ConvDecoder,
     #[module(skip)]
-    config: ConvAutoencoderConfig,
+    pub(super) config: ConvAutoencoderConfig,
 }
 
 impl ConvAutoencoder {
@@ -63,7 +61,13 @@ impl Autoencoder for ConvAutoencoder {
 
     /// # Shapes
     /// - input, target: `[N, C, H, W]`
-    fn forward_with_target(&self, input: Tensor<4>, target: Tensor<4>) -> AutoencoderOutput {
+    /// - mask: `[N]`
+    fn forward_masked(
+        &self,
+        input: Tensor<4>,
+        target: Tensor<4>,
+        mask: Option<Tensor<1>>,
+    ) -> AutoencoderOutput {
         let latent = self.encode(input);
         let logits = self.decoder.forward(latent.clone());
         let reconstruction = self.config.output_activation.apply(logits.clone());
@@ -71,6 +75,7 @@ impl Autoencoder for ConvAutoencoder {
             logits.flatten(1, 3),
             reconstruction.clone().flatten(1, 3),
             target.flatten(1, 3),
+            mask.as_ref(),
         );
         AutoencoderOutput {
             reconstruction,
@@ -81,18 +86,5 @@ impl Autoencoder for ConvAutoencoder {
                 value: loss,
             }],
         }
-    }
-}
-
-impl SavedModel for ConvAutoencoder {
-    const KIND: &'static str = "conv";
-    type Config = ConvAutoencoderConfig;
-
-    fn config(&self) -> &ConvAutoencoderConfig {
-        &self.config
-    }
-
-    fn from_config(config: &ConvAutoencoderConfig, device: &Device) -> Result<Self> {
-        config.try_init(device)
     }
 }

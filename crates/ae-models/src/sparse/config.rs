@@ -1,9 +1,7 @@
 use burn::config::Config;
 use burn::nn::activation::ActivationConfig;
-use burn::tensor::Device;
 
 use crate::error::{ModelError, Result};
-use crate::sparse::SparseAutoencoder;
 use crate::vanilla::VanillaAutoencoderConfig;
 
 /// The sparsity penalty on the code.
@@ -72,23 +70,5 @@ impl SparseAutoencoderConfig {
             });
         }
         self.effective_base().validate()
-    }
-
-    /// Builds the model on `device`, after [`validate`](Self::validate).
-    pub fn try_init(&self, device: &Device) -> Result<SparseAutoencoder> {
-        self.validate()?;
-        Ok(SparseAutoencoder::new(self, device))
-    }
-
-    /// Builds the model on `device`.
-    ///
-    /// # Panics
-    /// When the configuration is invalid; use [`try_init`](Self::try_init) for configurations
-    /// that come from users or files.
-    pub fn init(&self, device: &Device) -> SparseAutoencoder {
-        match self.try_init(device) {
-            Ok(model) => model,
-            Err(err) => panic!("{err}"),
-        }
     }
 }

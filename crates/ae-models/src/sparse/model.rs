@@ -2,8 +2,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use crate::autoencoder::{Autoencoder, AutoencoderOutput, LossTerm};
-use crate::error::Result;
-use crate::persist::SavedModel;
+use crate::loss::masked_mean;
 use crate::sparse::{SparseAutoencoderConfig, SparsityPenalty};
 use crate::vanilla::VanillaAutoencoder;
 
@@ -16,7 +15,7 @@ pub struct SparseAutoencoder {
     /// The dense autoencoder.
     pub base: VanillaAutoencoder,
     #[module(skip)]
-    config: SparseAutoencoderConfig,
+    pub(super) config: SparseAutoencoderConfig,
 }
 
 /// How sparse a batch of codes is.
@@ -42,7 +41,7 @@ impl SparseAutoencoder {
     /// - codes: `[N, latent_dim]`
     /// - output: `[1]`
     pub fn penalty(&self, codes: Tensor<2>) -> Tensor<1> {
-        sparsity_penalty(self.config.penalty, codes)
+        sparsity_penalty(self.config.penalty, codes, None)
     }
 
     /// The mean activation and the fraction of inactive code values of a batch of codes.
@@ -66,16 +65,36 @@ impl SparseAutoencoder {
 }
 
 /// `weight * mean(|h|)` for L1; `weight * Σ_j KL(ρ ‖ ρ̂_j)` with `ρ̂_j` the batch mean of unit `j`
-/// for KL (clamped away from 0 and 1 so the logarithms stay finite).
+/// for KL (clamped away from 0 and 1 so the logarithms stay finite); over the rows `mask`
+/// weights (`None`: every row).
 ///
 /// # Shapes
 /// - codes: `[N, latent_dim]`
+/// - mask: `[N]`
 /// - output: `[1]`
-pub fn sparsity_penalty(penalty: SparsityPenalty, codes: Tensor<2>) -> Tensor<1> {
+pub fn sparsity_penalty(
+    penalty: SparsityPenalty,
+    codes: Tensor<2>,
+    mask: Option<&Tensor<1>>,
+) -> Tensor<1> {
+    let [n, d] = codes.dims();
     match penalty {
-        SparsityPenalty::L1 { weight } => codes.abs().mean().mul_scalar(weight),
+        SparsityPenalty::L1 { weight } => match mask {
+            None => codes.abs().mean().mul_scalar(weight),
+            Some(_) => {
+                let per_row = codes.abs().mean_dim(1).squeeze_dim(1);
+                masked_mean(per_row, mask).mul_scalar(weight)
+            }
+        },
         SparsityPenalty::Kl { weight, target } => {
-            let rho_hat: Tensor<1> = codes.mean_dim(0).squeeze_dim(0).clamp(1e-6, 1.0 - 1e-6);
+            let rho_hat: Tensor<1> = match mask {
+                None => codes.mean_dim(0).squeeze_dim(0),
+                Some(mask) => {
+                    let weights = mask.clone().reshape([n, 1]).expand([n, d]);
+                    (codes * weights).sum_dim(0).squeeze_dim(0) / mask.clone().sum().expand([d])
+                }
+            }
+            .clamp(1e-6, 1.0 - 1e-6);
             let one_minus = rho_hat.clone().neg().add_scalar(1.0);
             // ρ ln(ρ/ρ̂) + (1-ρ) ln((1-ρ)/(1-ρ̂)) = const - ρ ln ρ̂ - (1-ρ) ln(1-ρ̂)
             let constant = target * target.ln() + (1.0 - target) * (1.0 - target).ln();
@@ -104,9 +123,15 @@ impl Autoencoder for SparseAutoencoder {
 
     /// # Shapes
     /// - input, target: `[N, C, H, W]`
-    fn forward_with_target(&self, input: Tensor<4>, target: Tensor<4>) -> AutoencoderOutput {
-        let mut output = self.base.forward_with_target(input, target);
-        let penalty = self.penalty(output.latent.clone());
+    /// - mask: `[N]`
+    fn forward_masked(
+        &self,
+        input: Tensor<4>,
+        target: Tensor<4>,
+        mask: Option<Tensor<1>>,
+    ) -> AutoencoderOutput {
+        let mut output = self.base.forward_masked(input, target, mask.clone());
+        let penalty = sparsity_penalty(self.config.penalty, output.latent.clone(), mask.as_ref());
         output.loss = output.loss + penalty.clone();
         output.terms.push(LossTerm {
             name: "sparsity",
@@ -117,18 +142,5 @@ impl Autoencoder for SparseAutoencoder {
 
     fn loss_term_names(&self) -> Vec<&'static str> {
         vec!["reconstruction", "sparsity"]
-    }
-}
-
-impl SavedModel for SparseAutoencoder {
-    const KIND: &'static str = "sparse";
-    type Config = SparseAutoencoderConfig;
-
-    fn config(&self) -> &SparseAutoencoderConfig {
-        &self.config
-    }
-
-    fn from_config(config: &SparseAutoencoderConfig, device: &Device) -> Result<Self> {
-        config.try_init(device)
     }
 }

@@ -1,8 +1,6 @@
 use burn::config::Config;
-use burn::tensor::Device;
 
 use crate::error::{ModelError, Result};
-use crate::text::TextAutoencoder;
 
 /// Configuration of a [`TextAutoencoder`].
 ///
@@ -66,20 +64,5 @@ impl TextAutoencoderConfig {
             );
         }
         Ok(())
-    }
-
-    /// Builds the model on `device`, after [`validate`](Self::validate).
-    pub fn try_init(&self, device: &Device) -> Result<TextAutoencoder> {
-        self.validate()?;
-        Ok(TextAutoencoder::new(self, device))
-    }
-
-    /// Builds the model on `device`.
-    ///
-    /// # Panics
-    /// When the configuration is invalid; use [`try_init`](Self::try_init) for configurations
-    /// that come from users.
-    pub fn init(&self, device: &Device) -> TextAutoencoder {
-        self.try_init(device).unwrap_or_else(|e| panic!("{e}"))
     }
 }

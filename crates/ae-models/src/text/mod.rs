@@ -7,5 +7,7 @@ mod model;
 pub use config::{BOS, EOS, PAD, TextAutoencoderConfig, UNK};
 pub use model::{TextAutoencoder, TextOutput};
 
+crate::persist::zoo_model!(TextAutoencoder, TextAutoencoderConfig, "text");
+
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,6 @@ use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Distribution, Int, Tensor};
 
 use crate::error::{ModelError, Result};
-use crate::persist::SavedModel;
 use crate::text::TextAutoencoderConfig;
 use crate::text::config::{BOS, EOS, PAD, UNK};
 
@@ -31,7 +30,7 @@ pub struct TextAutoencoder {
     /// Decoder state to token logits.
     pub output: Linear,
     #[module(skip)]
-    config: TextAutoencoderConfig,
+    pub(super) config: TextAutoencoderConfig,
 }
 
 /// What [`TextAutoencoder::forward`] returns.
@@ -214,18 +213,5 @@ impl TextAutoencoder {
         max_tokens: usize,
     ) -> Result<Vec<Vec<usize>>> {
         self.greedy_decode(self.encode(tokens, last), max_tokens)
-    }
-}
-
-impl SavedModel for TextAutoencoder {
-    const KIND: &'static str = "text";
-    type Config = TextAutoencoderConfig;
-
-    fn config(&self) -> &TextAutoencoderConfig {
-        &self.config
-    }
-
-    fn from_config(config: &TextAutoencoderConfig, device: &Device) -> Result<Self> {
-        config.try_init(device)
     }
 }

@@ -1,11 +1,9 @@
 use burn::config::Config;
 use burn::nn::activation::ActivationConfig;
-use burn::tensor::Device;
 
 use crate::conv_stack::ConvStackConfig;
 use crate::error::{ModelError, Result};
 use crate::loss::ReconstructionLoss;
-use crate::vae::VariationalAutoencoder;
 
 /// The encoder/decoder architecture of a VAE.
 #[derive(Config, Debug)]
@@ -99,24 +97,6 @@ impl VaeConfig {
             ),
             VaeArchitecture::Mlp { .. } => Ok(()),
             VaeArchitecture::Conv { .. } => self.conv_stack().map_or(Ok(()), |s| s.validate()),
-        }
-    }
-
-    /// Builds the model on `device`, after [`validate`](Self::validate).
-    pub fn try_init(&self, device: &Device) -> Result<VariationalAutoencoder> {
-        self.validate()?;
-        Ok(VariationalAutoencoder::new(self, device))
-    }
-
-    /// Builds the model on `device`.
-    ///
-    /// # Panics
-    /// When the configuration is invalid; use [`try_init`](Self::try_init) for configurations
-    /// that come from users or files.
-    pub fn init(&self, device: &Device) -> VariationalAutoencoder {
-        match self.try_init(device) {
-            Ok(model) => model,
-            Err(err) => panic!("{err}"),
         }
     }
 }

@@ -7,9 +7,7 @@ use burn::tensor::{Device, Distribution, Tensor};
 use crate::autoencoder::{Autoencoder, AutoencoderOutput, LossTerm};
 use crate::conv_stack::{ConvDecoder, ConvEncoder};
 use crate::dense::{DenseStack, DenseStackConfig, WeightInit};
-use crate::error::Result;
-use crate::loss::{ReconstructionLoss, bce_with_logits};
-use crate::persist::SavedModel;
+use crate::loss::{ReconstructionLoss, bce_with_logits, masked_mean};
 use crate::vae::{VaeArchitecture, VaeConfig};
 
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
@@ -64,7 +62,7 @@ pub struct VariationalAutoencoder {
     /// Codes to logits.
     pub decoder: VaeDecoder,
     #[module(skip)]
-    config: VaeConfig,
+    pub(super) config: VaeConfig,
 }
 
 impl VariationalAutoencoder {
@@ -297,14 +295,19 @@ impl Autoencoder for VariationalAutoencoder {
     ///
     /// # Shapes
     /// - input, target: `[N, C, H, W]`
-    fn forward_with_target(&self, input: Tensor<4>, target: Tensor<4>) -> AutoencoderOutput {
+    fn forward_masked(
+        &self,
+        input: Tensor<4>,
+        target: Tensor<4>,
+        mask: Option<Tensor<1>>,
+    ) -> AutoencoderOutput {
         let posterior = self.posterior(input);
         let logits = self.decode_logits(self.sample_codes(&posterior));
-        let reconstruction_nll = self
-            .negative_log_likelihood(logits.clone(), target.flatten(1, 3))
-            .mean();
-        let kl = Self::kl_divergence(&posterior)
-            .mean()
+        let reconstruction_nll = masked_mean(
+            self.negative_log_likelihood(logits.clone(), target.flatten(1, 3)),
+            mask.as_ref(),
+        );
+        let kl = masked_mean(Self::kl_divergence(&posterior), mask.as_ref())
             .mul_scalar(self.config.beta);
         AutoencoderOutput {
             reconstruction: self.unflatten(self.activate(logits)),
@@ -325,18 +328,5 @@ impl Autoencoder for VariationalAutoencoder {
 
     fn loss_term_names(&self) -> Vec<&'static str> {
         vec!["reconstruction", "kl"]
-    }
-}
-
-impl SavedModel for VariationalAutoencoder {
-    const KIND: &'static str = "vae";
-    type Config = VaeConfig;
-
-    fn config(&self) -> &VaeConfig {
-        &self.config
-    }
-
-    fn from_config(config: &VaeConfig, device: &Device) -> Result<Self> {
-        config.try_init(device)
     }
 }

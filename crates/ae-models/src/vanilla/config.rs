@@ -1,11 +1,9 @@
 use burn::config::Config;
 use burn::nn::activation::ActivationConfig;
-use burn::tensor::Device;
 
 use crate::dense::WeightInit;
 use crate::error::{ModelError, Result};
 use crate::loss::{OutputActivation, ReconstructionLoss};
-use crate::vanilla::VanillaAutoencoder;
 
 /// Configuration of a [`VanillaAutoencoder`], a dense (MLP) autoencoder.
 ///
@@ -66,23 +64,5 @@ impl VanillaAutoencoderConfig {
             return invalid("hidden", "has a layer of width 0");
         }
         self.loss.check_output(self.output_activation)
-    }
-
-    /// Builds the model on `device`, after [`validate`](Self::validate).
-    pub fn try_init(&self, device: &Device) -> Result<VanillaAutoencoder> {
-        self.validate()?;
-        Ok(VanillaAutoencoder::new(self, device))
-    }
-
-    /// Builds the model on `device`.
-    ///
-    /// # Panics
-    /// When the configuration is invalid; use [`try_init`](Self::try_init) for configurations
-    /// that come from users or files.
-    pub fn init(&self, device: &Device) -> VanillaAutoencoder {
-        match self.try_init(device) {
-            Ok(model) => model,
-            Err(err) => panic!("{err}"),
-        }
     }
 }

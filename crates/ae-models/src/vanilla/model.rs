@@ -4,8 +4,6 @@ use burn::tensor::{Device, Tensor};
 
 use crate::autoencoder::{Autoencoder, AutoencoderOutput, LossTerm};
 use crate::dense::{DenseStack, DenseStackConfig};
-use crate::error::Result;
-use crate::persist::SavedModel;
 use crate::vanilla::VanillaAutoencoderConfig;
 
 /// A dense (MLP) autoencoder: the image is flattened, encoded by fully connected layers to a
@@ -21,7 +19,7 @@ pub struct VanillaAutoencoder {
     /// Code to logits.
     pub decoder: DenseStack,
     #[module(skip)]
-    config: VanillaAutoencoderConfig,
+    pub(super) config: VanillaAutoencoderConfig,
 }
 
 impl VanillaAutoencoder {
@@ -93,14 +91,22 @@ impl Autoencoder for VanillaAutoencoder {
 
     /// # Shapes
     /// - input, target: `[N, C, H, W]`
-    fn forward_with_target(&self, input: Tensor<4>, target: Tensor<4>) -> AutoencoderOutput {
+    /// - mask: `[N]`
+    fn forward_masked(
+        &self,
+        input: Tensor<4>,
+        target: Tensor<4>,
+        mask: Option<Tensor<1>>,
+    ) -> AutoencoderOutput {
         let latent = self.encode(input);
         let logits = self.decode_logits(latent.clone());
         let reconstruction = self.activate_output(logits.clone());
-        let loss = self
-            .config
-            .loss
-            .mean(logits, reconstruction.clone(), target.flatten(1, 3));
+        let loss = self.config.loss.mean(
+            logits,
+            reconstruction.clone(),
+            target.flatten(1, 3),
+            mask.as_ref(),
+        );
         AutoencoderOutput {
             reconstruction: self.unflatten(reconstruction),
             latent,
@@ -110,18 +116,5 @@ impl Autoencoder for VanillaAutoencoder {
                 value: loss,
             }],
         }
-    }
-}
-
-impl SavedModel for VanillaAutoencoder {
-    const KIND: &'static str = "vanilla";
-    type Config = VanillaAutoencoderConfig;
-
-    fn config(&self) -> &VanillaAutoencoderConfig {
-        &self.config
-    }
-
-    fn from_config(config: &VanillaAutoencoderConfig, device: &Device) -> Result<Self> {
-        config.try_init(device)
     }
 }

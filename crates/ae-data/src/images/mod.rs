@@ -1,0 +1,14 @@
+//! Images in memory: their shape, the dataset every image loader of this crate produces, and the
+//! batcher that turns them into tensors. Imports run `loader → dataset → batcher → item`.
+
+mod batcher;
+mod dataset;
+mod item;
+mod loader;
+
+pub use batcher::{ImageBatch, ImageBatcher};
+pub use dataset::ImageDataset;
+pub use item::{ImageItem, ImageShape};
+pub use loader::{
+    BatchPlan, DEVICE_RESIDENT_BYTES, ImageBatches, ImageLoader, PartialBatch, Residency,
+};

@@ -1,0 +1,85 @@
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use super::dataset::VectorDataset;
+use super::encoder::TabularEncoder;
+use super::file::CsvTable;
+use crate::error::{DataError, Result};
+/// A labelled table split for anomaly detection: the encoder is fitted on normal training rows.
+#[derive(Debug, Clone)]
+pub struct AnomalySplits {
+    /// Normal training rows (label 0).
+    pub train: VectorDataset,
+    /// Held-out normal rows, for the threshold (label 0).
+    pub valid: VectorDataset,
+    /// Test rows, normal (0) and anomalous (1).
+    pub test: VectorDataset,
+    /// The fitted encoder.
+    pub encoder: TabularEncoder,
+    /// The original label of each test row.
+    pub test_labels: Vec<String>,
+}
+
+/// Splits a labelled table for anomaly detection: rows whose `label_column` equals
+/// `normal_label` are normal; `test_fraction` of all rows (seeded) are the test set; the rest's
+/// normal rows train (less `valid_fraction` of them, held out).
+pub fn anomaly_splits(
+    table: &CsvTable,
+    label_column: usize,
+    normal_label: &str,
+    test_fraction: f64,
+    valid_fraction: f64,
+    seed: u64,
+) -> Result<AnomalySplits> {
+    if label_column >= table.columns.len() {
+        return Err(DataError::InvalidArgument {
+            what: "label column",
+            message: format!(
+                "{label_column} but {} has {} columns",
+                table.path.display(),
+                table.columns.len()
+            ),
+        });
+    }
+    let mut order: Vec<usize> = (0..table.rows.len()).collect();
+    order.shuffle(&mut StdRng::seed_from_u64(seed));
+    let n_test = ((order.len() as f64) * test_fraction).round() as usize;
+    let (test_rows, rest) = order.split_at(n_test.min(order.len()));
+    let normal: Vec<usize> = rest
+        .iter()
+        .copied()
+        .filter(|&r| table.rows[r][label_column] == normal_label)
+        .collect();
+    let n_valid = ((normal.len() as f64) * valid_fraction).round() as usize;
+    let (valid_rows, train_rows) = normal.split_at(n_valid.min(normal.len()));
+    if train_rows.is_empty() || valid_rows.is_empty() || test_rows.is_empty() {
+        return Err(DataError::InvalidArgument {
+            what: "anomaly split",
+            message: format!(
+                "{} rows, {} normal (`{normal_label}`) outside the test set: too few to train, hold out and test",
+                table.rows.len(),
+                normal.len()
+            ),
+        });
+    }
+    let encoder = TabularEncoder::fit(table, train_rows, label_column)?;
+    let dim = encoder.width();
+    let make = |rows: &[usize]| -> Result<VectorDataset> {
+        let labels = rows
+            .iter()
+            .map(|&r| u32::from(table.rows[r][label_column] != normal_label))
+            .collect();
+        VectorDataset::new(dim, encoder.transform(table, rows)?, Some(labels))
+    };
+    Ok(AnomalySplits {
+        train: make(train_rows)?,
+        valid: make(valid_rows)?,
+        test: make(test_rows)?,
+        test_labels: test_rows
+            .iter()
+            .map(|&r| table.rows[r][label_column].clone())
+            .collect(),
+        encoder,
+    })
+}

@@ -1,0 +1,88 @@
+use std::path::{Path, PathBuf};
+
+use burn::data::dataset::Dataset;
+use burn::tensor::Device;
+
+use crate::error::DataError;
+
+use super::*;
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn encodes_numbers_and_categories_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "t.csv",
+        "size,colour,label\n1,red,ok\n3,blue,ok\n5,red,bad\n",
+    );
+    let table = read_csv(&path, true).unwrap();
+    assert_eq!(table.columns, vec!["size", "colour", "label"]);
+    let encoder = TabularEncoder::fit(&table, &[0, 1], 2).unwrap();
+    // size: mean 2, std 1; colour: [blue, red].
+    assert_eq!(encoder.width(), 3);
+    let x = encoder.transform(&table, &[0, 1, 2]).unwrap();
+    assert_eq!(x, vec![-1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 3.0, 0.0, 1.0]);
+}
+
+#[test]
+fn malformed_files_name_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let ragged = write(dir.path(), "r.csv", "a,b\n1,2\n3\n");
+    let err = read_csv(&ragged, true).unwrap_err();
+    assert!(matches!(err, DataError::Csv { line: 3, .. }), "{err}");
+    assert!(err.to_string().contains("r.csv"), "{err}");
+    let bad = write(dir.path(), "b.csv", "1,x\n2,x\nzz,x\n");
+    let table = read_csv(&bad, false).unwrap();
+    let encoder = TabularEncoder::fit(&table, &[0, 1], 1).unwrap();
+    let err = encoder.transform(&table, &[2]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DataError::Csv {
+                line: 3,
+                column: Some(1),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(read_csv(&write(dir.path(), "e.csv", "a,b\n"), true).is_err());
+}
+
+#[test]
+fn synthetic_kdd_has_the_format_and_splits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kdd.data");
+    write_synthetic_kdd(&path, 600, 0.3, 4).unwrap();
+    let table = read_csv(&path, false).unwrap();
+    assert_eq!(table.columns.len(), 42);
+    assert!(table.rows.iter().all(|r| r[41].ends_with('.')));
+    let splits = anomaly_splits(&table, 41, KDD_NORMAL, 0.3, 0.1, 1).unwrap();
+    assert_eq!(splits.test.len(), 180);
+    assert!(splits.train.labels().unwrap().iter().all(|&l| l == 0));
+    let anomalies = splits
+        .test
+        .labels()
+        .unwrap()
+        .iter()
+        .filter(|&&l| l == 1)
+        .count();
+    assert!((30..90).contains(&anomalies), "{anomalies}");
+    // protocol_type, service and flag are categorical; the rest numeric.
+    let categorical = splits
+        .encoder
+        .columns
+        .iter()
+        .filter(|(_, e)| matches!(e, ColumnEncoding::Categorical { .. }))
+        .map(|(c, _)| *c)
+        .collect::<Vec<_>>();
+    assert_eq!(categorical, vec![1, 2, 3]);
+    let batch = splits.test.batch(0..4, &Device::flex());
+    assert_eq!(batch.images.dims(), [4, 1, 1, splits.encoder.width()]);
+}

@@ -1,0 +1,131 @@
+use std::path::{Path, PathBuf};
+
+use super::vocabulary::TokenizerKind;
+use crate::error::{DataError, Result};
+/// Reads text from a file or a folder of files: a file with a line holding only `%` is read as
+/// `fortune` entries (each entry's lines joined by spaces), any other as one sentence per line;
+/// a folder contributes every file without an extension (`fortune` data files, not their `.dat`
+/// indexes), in name order. Whitespace runs become single spaces; empty entries are dropped.
+///
+/// # Errors
+/// When the path cannot be read, a file is not UTF-8 (the line is named), or nothing is left.
+pub fn read_corpus(path: &Path) -> Result<Vec<String>> {
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| DataError::io(path, e))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_none())
+            .collect();
+        files.sort();
+        files
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut entries = Vec::new();
+    for file in &files {
+        let bytes = std::fs::read(file).map_err(|e| DataError::io(file, e))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            DataError::Csv {
+                path: file.clone(),
+                line: 1 + valid.iter().filter(|&&b| b == b'\n').count() as u64,
+                column: None,
+                message: "not UTF-8 text".into(),
+            }
+        })?;
+        let fortune = text.lines().any(|l| l.trim_end() == "%");
+        let normalise = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        if fortune {
+            let mut entry = String::new();
+            for line in text.lines().chain(std::iter::once("%")) {
+                if line.trim_end() == "%" {
+                    let joined = normalise(&entry);
+                    if !joined.is_empty() {
+                        entries.push(joined);
+                    }
+                    entry.clear();
+                } else {
+                    entry.push_str(line);
+                    entry.push(' ');
+                }
+            }
+        } else {
+            entries.extend(text.lines().map(normalise).filter(|l| !l.is_empty()));
+        }
+    }
+    if entries.is_empty() {
+        return Err(DataError::InvalidArgument {
+            what: "corpus",
+            message: format!("{} holds no text", path.display()),
+        });
+    }
+    Ok(entries)
+}
+
+/// Cuts text into sentences after `.`, `!` or `?` followed by a space.
+pub fn split_sentences(text: &str) -> Vec<String> {
+    let mut sentences = Vec::new();
+    let mut current = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        current.push(c);
+        let ends = matches!(c, '.' | '!' | '?') && chars.peek().is_none_or(|n| n.is_whitespace());
+        if ends {
+            let sentence = current.trim();
+            if !sentence.is_empty() {
+                sentences.push(sentence.to_string());
+            }
+            current.clear();
+        }
+    }
+    if !current.trim().is_empty() {
+        sentences.push(current.trim().to_string());
+    }
+    sentences
+}
+
+/// Sentences of `entries` whose token count under `kind` lies in `min_tokens..=max_tokens`,
+/// without duplicates (first occurrence kept).
+pub fn sentences_for_training(
+    entries: &[String],
+    kind: TokenizerKind,
+    min_tokens: usize,
+    max_tokens: usize,
+) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    entries
+        .iter()
+        .flat_map(|e| split_sentences(e))
+        .filter(|s| (min_tokens..=max_tokens).contains(&kind.tokenize(s).len()))
+        .filter(|s| seen.insert(s.clone()))
+        .collect()
+}
+
+/// Shuffles `sentences` (seeded) and holds out `test_fraction` of them: `(train, test)`.
+///
+/// # Errors
+/// When the fraction is outside `(0, 1)` or leaves a split empty.
+pub fn split_train_test(
+    mut sentences: Vec<String>,
+    test_fraction: f64,
+    seed: u64,
+) -> Result<(Vec<String>, Vec<String>)> {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    let test_count = (sentences.len() as f64 * test_fraction).round() as usize;
+    if !(test_fraction > 0.0 && test_fraction < 1.0)
+        || test_count == 0
+        || test_count >= sentences.len()
+    {
+        return Err(DataError::InvalidArgument {
+            what: "test fraction",
+            message: format!(
+                "{test_fraction} of {} sentences leaves a split empty",
+                sentences.len()
+            ),
+        });
+    }
+    sentences.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+    let test = sentences.split_off(sentences.len() - test_count);
+    Ok((sentences, test))
+}

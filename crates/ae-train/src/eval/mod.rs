@@ -1,0 +1,17 @@
+//! Evaluation: reconstruction errors and reports, model-specific scores, reading values back
+//! from the device, and pictures (PNG grids and scatter plots).
+
+mod models;
+mod pictures;
+mod readback;
+mod reconstruction;
+
+pub use models::{DenoisingReport, VaeReport, evaluate_denoising, evaluate_sparsity, evaluate_vae};
+pub use pictures::{
+    TAB10, png_bytes, save_image_grid, save_reconstruction_grid, save_scatter_panels,
+};
+pub use readback::{int_values, read_f64, values};
+pub use reconstruction::{
+    ReconstructionErrors, ReconstructionReport, errors_of, evaluate, image_batches,
+    reconstruction_errors,
+};

@@ -1,0 +1,70 @@
+//! The bridge between the models and burn-train's learner: one trait that says what burn-train
+//! needs of a model, and one wrapper that turns any such model into burn-train's
+//! `TrainStep`/`InferenceStep` pair.
+
+use burn::module::{Module, ModuleDisplay};
+use burn::tensor::Tensor;
+use burn::train::{
+    InferenceStep, ItemLazy, LearnerModel, SupervisedTraining, TrainOutput, TrainStep,
+};
+
+/// What burn-train needs of a model to train it: the batch it takes, what one step hands to the
+/// metrics, the loss to minimise, and which metrics to show.
+///
+/// Every model of the zoo implements it (the image autoencoders take an
+/// [`ImageBatch`](ae_data::ImageBatch), the text autoencoder a `TextBatch`, AutoRec a
+/// `RatingsBatch`). A new model implements it to be trained by [`fit`](crate::fit).
+pub trait Trainable: Module + ModuleDisplay + 'static {
+    /// A batch of training data, on the device.
+    type Batch: Send + Sync + Clone + std::fmt::Debug + 'static;
+    /// What a step hands to the metrics: the loss and whatever the metrics read.
+    type Output: ItemLazy + Send + 'static;
+
+    /// The forward pass of one step, in training mode on an autodiff device or in validation.
+    fn forward_step(&self, batch: Self::Batch) -> Self::Output;
+
+    /// The loss of a step's output, which training back-propagates.
+    ///
+    /// # Shapes
+    /// `[1]`
+    fn loss(output: &Self::Output) -> Tensor<1>;
+
+    /// Registers the model's metrics (shown while training, logged to `metrics.jsonl`).
+    fn register_metrics(
+        &self,
+        training: SupervisedTraining<ModelSteps<Self>>,
+    ) -> SupervisedTraining<ModelSteps<Self>>
+    where
+        Self: Sized,
+        ModelSteps<Self>: LearnerModel;
+}
+
+/// Any [`Trainable`] model as burn-train's learner model: a training step runs
+/// [`Trainable::forward_step`] and back-propagates [`Trainable::loss`]; a validation step runs
+/// the forward pass only. (The wrapper exists because `TrainStep` and the models live in other
+/// crates.)
+#[derive(Module, Debug)]
+pub struct ModelSteps<M> {
+    /// The model being trained.
+    pub model: M,
+}
+
+impl<M: Trainable> TrainStep for ModelSteps<M> {
+    type Input = M::Batch;
+    type Output = M::Output;
+
+    fn step(&self, batch: M::Batch) -> TrainOutput<M::Output> {
+        let output = self.model.forward_step(batch);
+        let grads = M::loss(&output).backward();
+        TrainOutput::new(self, grads, output)
+    }
+}
+
+impl<M: Trainable> InferenceStep for ModelSteps<M> {
+    type Input = M::Batch;
+    type Output = M::Output;
+
+    fn step(&self, batch: M::Batch) -> M::Output {
+        self.model.forward_step(batch)
+    }
+}

@@ -1,0 +1,31 @@
+//! Training on burn-train: the [`Trainable`] bridge and its one [`ModelSteps`] learner, the one
+//! [`fit`], the splits it takes, metrics, atomic checkpoints, the epoch log, plain progress
+//! lines, and device selection.
+
+mod checkpoint;
+mod device;
+mod epoch_log;
+mod image;
+mod learner;
+mod loaders;
+mod metrics;
+mod ratings;
+mod renderer;
+mod sequence;
+mod training;
+
+pub use checkpoint::{
+    AtomicFileCheckpointer, CHECKPOINT_KINDS, checkpoint_path, latest_complete_checkpoint,
+};
+pub use device::{Backend, DeviceSpec};
+pub use epoch_log::{EpochLog, EpochMetrics, read_epoch_log};
+pub use image::ReconstructionOutput;
+pub use learner::{ModelSteps, Trainable};
+pub use loaders::TrainingSplit;
+pub use metrics::{
+    LossTermMetric, LossTermsInput, MaskedInput, MseMetric, PsnrMetric, ReconstructionInput,
+    RmseMetric,
+};
+pub use ratings::RatingsOutput;
+pub use renderer::PlainRenderer;
+pub use training::{FitOptions, Fitted, PROGRESS_ENV, TrainingConfig, fit};

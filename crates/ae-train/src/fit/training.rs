@@ -1,0 +1,237 @@
+//! The one training entry point: any [`Trainable`] model on burn-train's supervised learner.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::optim::AdamConfig;
+use burn::tensor::Device;
+use burn::train::logger::FileMetricLogger;
+use burn::train::{ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraining};
+
+use super::checkpoint::{AtomicFileCheckpointer, latest_complete_checkpoint};
+use super::epoch_log::{EpochLog, EpochMetrics, read_epoch_log};
+use super::learner::{ModelSteps, Trainable};
+use super::loaders::TrainingSplit;
+use super::renderer::PlainRenderer;
+use crate::error::{Result, TrainError};
+
+/// Environment variable: `plain` forces line-by-line progress even on a terminal.
+pub const PROGRESS_ENV: &str = "AE_PROGRESS";
+
+/// How to train: epochs, batch size, optimiser, seed. Saved in a run's `run.json`.
+#[derive(Config, Debug)]
+pub struct TrainingConfig {
+    /// Passes over the training items.
+    #[config(default = 10)]
+    pub epochs: usize,
+    /// Items per optimisation step.
+    #[config(default = 256)]
+    pub batch_size: usize,
+    /// Adam's learning rate (constant).
+    #[config(default = 1e-3)]
+    pub learning_rate: f64,
+    /// Adam's settings. Epsilon is PyTorch's 1e-8 rather than Burn's default 1e-5, so that runs
+    /// compare like with like.
+    #[config(default = "AdamConfig::new().with_epsilon(1e-8)")]
+    pub optimizer: AdamConfig,
+    /// Seed of weight initialisation, shuffling and the validation split.
+    #[config(default = 42)]
+    pub seed: u64,
+    /// Data-loading threads (0 batches on the training thread).
+    #[config(default = 0)]
+    pub num_workers: usize,
+}
+
+impl TrainingConfig {
+    /// Checks the values are usable.
+    ///
+    /// # Errors
+    /// [`TrainError::InvalidArgument`] naming the setting.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |what, message: String| Err(TrainError::InvalidArgument { what, message });
+        if self.epochs == 0 {
+            return invalid("epochs", "must be at least 1".into());
+        }
+        if self.batch_size == 0 {
+            return invalid("batch size", "must be at least 1".into());
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return invalid(
+                "learning rate",
+                format!("{} is not a positive number", self.learning_rate),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Where and how [`fit`] runs: the run folder, the device, data-parallel devices, resumption.
+#[derive(Debug, Clone)]
+pub struct FitOptions {
+    /// The run folder: checkpoints under `checkpoint/`, `metrics.jsonl`, burn-train's logs.
+    pub run_dir: PathBuf,
+    /// The device the model lives on (and validates on).
+    pub device: Device,
+    /// Devices to train on data-parallel, with burn-train's multi-device strategy: each step's
+    /// batch is split between them and the gradients are summed on the first. Empty or one
+    /// device: the model's own device.
+    pub devices: Vec<Device>,
+    /// Restart after the newest complete checkpoint in `run_dir`.
+    pub resume: bool,
+}
+
+impl FitOptions {
+    /// Trains on `device`, writing into `run_dir`, from scratch.
+    pub fn new(run_dir: impl Into<PathBuf>, device: &Device) -> Self {
+        Self {
+            run_dir: run_dir.into(),
+            device: device.clone(),
+            devices: Vec::new(),
+            resume: false,
+        }
+    }
+
+    /// Trains data-parallel on `devices` (the first should be the model's device).
+    pub fn with_devices(mut self, devices: Vec<Device>) -> Self {
+        self.devices = devices;
+        self
+    }
+
+    /// Resumes after the newest complete checkpoint when `resume` is true.
+    pub fn with_resume(mut self, resume: bool) -> Self {
+        self.resume = resume;
+        self
+    }
+}
+
+/// What [`fit`] returns.
+pub struct Fitted<M> {
+    /// The trained model, in inference mode on the (non-autodiff) training device.
+    pub model: M,
+    /// Epoch means of every metric, train and valid, including epochs before a resume.
+    pub epochs: Vec<EpochMetrics>,
+    /// The epoch this run resumed after, if it resumed.
+    pub resumed_from: Option<usize>,
+    /// Wall time of the epochs this run executed, validation included.
+    pub seconds: f64,
+    /// Training items processed by this run (epochs run times items per epoch).
+    pub train_items: usize,
+}
+
+/// Trains `model` on `train`, validating on `valid` after each epoch, with burn-train's learner:
+/// the model's metrics ([`Trainable::register_metrics`]); checkpoints of the model, optimiser
+/// and scheduler after every epoch, written atomically under `run_dir/checkpoint`; one line of
+/// epoch means per epoch and split in `run_dir/metrics.jsonl`; burn-train's TUI on a terminal
+/// and plain lines otherwise ([`PROGRESS_ENV`]).
+///
+/// With [`FitOptions::resume`], training restarts after the newest complete checkpoint.
+///
+/// # Errors
+/// On invalid settings, an empty split, when a resume finds no checkpoint, or when training
+/// fails.
+pub fn fit<M, S>(
+    model: M,
+    train: S,
+    valid: S,
+    config: &TrainingConfig,
+    options: &FitOptions,
+) -> Result<Fitted<M>>
+where
+    M: Trainable,
+    S: TrainingSplit<M::Batch>,
+{
+    config.validate()?;
+    let (train_count, valid_count) = (train.items(), valid.items());
+    if train_count == 0 || valid_count == 0 {
+        return Err(TrainError::InvalidArgument {
+            what: "dataset",
+            message: format!(
+                "training needs items in both splits (train: {train_count}, valid: {valid_count})"
+            ),
+        });
+    }
+    let run_dir = &options.run_dir;
+    std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
+    let checkpoint_dir = run_dir.join("checkpoint");
+    let resumed_from = if options.resume {
+        Some(latest_complete_checkpoint(&checkpoint_dir).ok_or_else(|| {
+            TrainError::NoCheckpoint {
+                dir: checkpoint_dir.clone(),
+            }
+        })?)
+    } else {
+        None
+    };
+
+    let metrics_path = run_dir.join("metrics.jsonl");
+    // Keep the epochs the interrupted run finished (up to the checkpoint resumed from).
+    let previous = match resumed_from {
+        Some(upto) if metrics_path.is_file() => read_epoch_log(&metrics_path)?
+            .into_iter()
+            .filter(|r| r.epoch <= upto)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let epoch_log = EpochLog::open(&metrics_path, options.resume)
+        .map_err(|e| TrainError::io(&metrics_path, e))?;
+    let records = epoch_log.records();
+
+    let device = &options.device;
+    let train_loader = train.loader(config, true, device);
+    let valid_loader = valid.loader(config, false, device);
+    let mut training = SupervisedTraining::new(run_dir, train_loader, valid_loader)
+        // burn-train's file logger first: checkpoint selection reads metric history from it.
+        .with_metric_logger(FileMetricLogger::new(run_dir))
+        .with_metric_logger(epoch_log)
+        .with_custom_checkpointers(
+            AtomicFileCheckpointer::new(&checkpoint_dir, "model"),
+            AtomicFileCheckpointer::new(&checkpoint_dir, "optim"),
+            AtomicFileCheckpointer::new(&checkpoint_dir, "scheduler"),
+        )
+        .num_epochs(config.epochs)
+        .summary();
+    training = model.register_metrics(training);
+    let terminal = std::io::stdout().is_terminal()
+        && std::env::var(PROGRESS_ENV).map_or(true, |v| v != "plain");
+    if !terminal {
+        training = training.renderer(Box::new(PlainRenderer::new()));
+    }
+    if let Some(epoch) = resumed_from {
+        training = training.checkpoint(epoch);
+    }
+    if options.devices.len() > 1 {
+        log::info!("training data-parallel on {:?}", options.devices);
+        training = training.with_training_strategy(
+            ExecutionStrategy::multi(options.devices.clone(), MultiDeviceOptim::OptimMainDevice)
+                .into(),
+        );
+    }
+
+    device.seed(config.seed);
+    // A model built on a plain device has untracked parameters: `train()` turns autodiff on.
+    let learner = Learner::new(
+        ModelSteps { model }.train(),
+        config.optimizer.init(),
+        config.learning_rate,
+    );
+    let start = Instant::now();
+    let result = training.launch(learner);
+    let seconds = start.elapsed().as_secs_f64();
+    if let Some(error) = result.error {
+        return Err(TrainError::Training(error.to_string()));
+    }
+    let epochs_run = config.epochs - resumed_from.unwrap_or(0);
+    let mut epochs: Vec<EpochMetrics> = previous;
+    epochs.extend(records.lock().map(|r| r.clone()).unwrap_or_default());
+    log::info!("{epochs_run} epochs in {seconds:.1} s");
+    Ok(Fitted {
+        model: result.model.model,
+        epochs,
+        resumed_from,
+        seconds,
+        train_items: epochs_run * train_count,
+    })
+}

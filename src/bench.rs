@@ -1,0 +1,238 @@
+//! Measuring speed: training-step and inference throughput of any autoencoder, matmul GFLOP/s,
+//! FLOP counts, peak memory — the pieces of the `backend_bench` example. Each measurement runs
+//! a warm-up, then several repetitions, and synchronises with the device once per repetition
+//! (reading one value back), never per step.
+
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Distribution, Tensor};
+use serde::Serialize;
+
+use ae_models::Autoencoder;
+
+use ae_train::{Result, TrainError, read_f64};
+
+/// Repeated measurements of one figure.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Measurement {
+    /// What was measured (`"dense train"`, ...).
+    pub workload: String,
+    /// The device (`"flex"`, `"wgpu"`, ...).
+    pub device: String,
+    /// Unit of the values (`"samples/s"`, `"GFLOP/s"`, ...).
+    pub unit: &'static str,
+    /// One value per repetition.
+    pub values: Vec<f64>,
+}
+
+impl Measurement {
+    fn sorted(&self) -> Vec<f64> {
+        let mut v = self.values.clone();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+
+    /// The median (mean of the two middle values for an even count).
+    pub fn median(&self) -> f64 {
+        let v = self.sorted();
+        match v.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => v[n / 2],
+            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        }
+    }
+
+    /// The smallest and largest value.
+    pub fn range(&self) -> (f64, f64) {
+        let v = self.sorted();
+        (
+            v.first().copied().unwrap_or(f64::NAN),
+            v.last().copied().unwrap_or(f64::NAN),
+        )
+    }
+}
+
+/// Runs `measure` `warmup` times (discarded) and then `reps` times.
+pub fn repeat(
+    warmup: usize,
+    reps: usize,
+    mut measure: impl FnMut() -> Result<f64>,
+) -> Result<Vec<f64>> {
+    for _ in 0..warmup {
+        measure()?;
+    }
+    (0..reps).map(|_| measure()).collect()
+}
+
+/// A training benchmark: the model on the autodiff device and its Adam state, stepped on one
+/// fixed batch so that only the step (forward, backward, optimiser) is timed.
+pub struct TrainingBench<M: Module> {
+    model: Option<M>,
+    optim: ModuleOptimizer,
+    batch: Tensor<4>,
+}
+
+impl<M> TrainingBench<M>
+where
+    M: Autoencoder + Module,
+{
+    /// Prepares `model` (built on a plain device) and a batch of `batch_size` uniform images.
+    pub fn new(model: M, batch_size: usize, device: &Device) -> Self {
+        let [c, h, w] = model.input_shape();
+        let batch = Tensor::random(
+            [batch_size, c, h, w],
+            Distribution::Uniform(0.0, 1.0),
+            &device.clone().autodiff(),
+        );
+        Self {
+            model: Some(model.train()),
+            optim: AdamConfig::new().with_epsilon(1e-8).init(),
+            batch,
+        }
+    }
+
+    /// Runs `steps` training steps; returns samples per second.
+    pub fn run(&mut self, steps: usize) -> Result<f64> {
+        let mut model = self
+            .model
+            .take()
+            .ok_or_else(|| TrainError::Training("no model".into()))?;
+        let start = Instant::now();
+        let mut last = None;
+        for _ in 0..steps {
+            let output = model.forward(self.batch.clone());
+            let grads = GradientsParams::from_grads(output.loss.backward(), &model);
+            model = self.optim.step(1e-3, model, grads);
+            last = Some(output.loss);
+        }
+        if let Some(loss) = last {
+            read_f64(loss.without_autodiff())?;
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        self.model = Some(model);
+        Ok((steps * self.batch.dims()[0]) as f64 / seconds)
+    }
+}
+
+/// Seconds taken by `steps` calls of `op`, synchronised once at the end: each call's output
+/// feeds a running one-value checksum, which is read back (so the device cannot skip or defer
+/// the work).
+fn timed_steps(steps: usize, device: &Device, op: impl Fn() -> Tensor<1>) -> Result<f64> {
+    let start = Instant::now();
+    let mut checksum = Tensor::<1>::zeros([1], device);
+    for _ in 0..steps {
+        checksum = checksum + op();
+    }
+    read_f64(checksum)?;
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// Samples per second of `steps` encode + decode passes (no autodiff) over a batch of
+/// `batch_size` uniform images.
+pub fn inference_throughput<M: Autoencoder>(
+    model: &M,
+    batch_size: usize,
+    steps: usize,
+    device: &Device,
+) -> Result<f64> {
+    let [c, h, w] = model.input_shape();
+    let batch = Tensor::<4>::random(
+        [batch_size, c, h, w],
+        Distribution::Uniform(0.0, 1.0),
+        device,
+    );
+    let seconds = timed_steps(steps, device, || {
+        let out = model.reconstruct(batch.clone());
+        out.slice([0..1, 0..1, 0..1, 0..1]).reshape([1])
+    })?;
+    Ok((steps * batch_size) as f64 / seconds)
+}
+
+/// Millions of values per second that `activation` (e.g. `burn::tensor::activation::sigmoid`)
+/// transforms, applied `steps` times to a `[rows, cols]` tensor of values in `[-4, 4]`: the
+/// element-wise cost inside a training step, measured on its own.
+pub fn activation_throughput(
+    activation: impl Fn(Tensor<2>) -> Tensor<2>,
+    [rows, cols]: [usize; 2],
+    steps: usize,
+    device: &Device,
+) -> Result<f64> {
+    let x = Tensor::<2>::random([rows, cols], Distribution::Uniform(-4.0, 4.0), device);
+    let seconds = timed_steps(steps, device, || {
+        activation(x.clone()).slice([0..1, 0..1]).reshape([1])
+    })?;
+    Ok((steps * rows * cols) as f64 / seconds / 1e6)
+}
+
+/// GFLOP/s of `steps` products of two `n x n` matrices (`2 n^3` FLOPs each).
+pub fn matmul_gflops(n: usize, steps: usize, device: &Device) -> Result<f64> {
+    let a = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), device);
+    let b = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), device);
+    let seconds = timed_steps(steps, device, || {
+        a.clone().matmul(b.clone()).slice([0..1, 0..1]).reshape([1])
+    })?;
+    Ok(2.0 * (n as f64).powi(3) * steps as f64 / seconds / 1e9)
+}
+
+/// FLOPs of one training step of a stack of dense layers with these widths (input first) on
+/// `batch` samples: each layer's matmul costs `2 B in out` forward and twice that backward
+/// (gradients of the input and of the weights), `6 B in out` in all. Activations, the loss and
+/// the optimiser add a few FLOPs per value, ignored here.
+pub fn dense_training_flops(widths: &[usize], batch: usize) -> f64 {
+    widths
+        .windows(2)
+        .map(|w| 6.0 * batch as f64 * w[0] as f64 * w[1] as f64)
+        .sum()
+}
+
+/// The process's peak resident memory in bytes (`VmHWM` of `/proc/self/status`; Linux only).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_range() {
+        let m = |values: Vec<f64>| Measurement {
+            workload: "w".into(),
+            device: "d".into(),
+            unit: "u",
+            values,
+        };
+        assert_eq!(m(vec![3.0, 1.0, 2.0]).median(), 2.0);
+        assert_eq!(m(vec![4.0, 1.0, 2.0, 3.0]).median(), 2.5);
+        assert_eq!(m(vec![4.0, 1.0, 2.0, 3.0]).range(), (1.0, 4.0));
+    }
+
+    #[test]
+    fn dense_flops_by_hand() {
+        // 784-128-784 at batch 2: 6 * 2 * (784 * 128 * 2) = 2,408,448.
+        assert_eq!(dense_training_flops(&[784, 128, 784], 2), 2_408_448.0);
+    }
+
+    #[test]
+    fn measurements_run_on_the_cpu() {
+        let device = Device::flex();
+        let model = ae_models::VanillaAutoencoderConfig::new()
+            .with_hidden(vec![16])
+            .with_latent_dim(4)
+            .init(&device);
+        let mut bench = TrainingBench::new(model.clone(), 8, &device);
+        let values = repeat(1, 2, || bench.run(2)).unwrap();
+        assert_eq!(values.len(), 2);
+        assert!(values.iter().all(|v| v.is_finite() && *v > 0.0));
+        assert!(inference_throughput(&model, 8, 2, &device).unwrap() > 0.0);
+        assert!(matmul_gflops(32, 2, &device).unwrap() > 0.0);
+        let sigmoid = burn::tensor::activation::sigmoid::<2>;
+        assert!(activation_throughput(sigmoid, [4, 8], 2, &device).unwrap() > 0.0);
+        assert!(peak_rss_bytes().unwrap() > 0);
+    }
+}

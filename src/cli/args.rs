@@ -1,0 +1,269 @@
+//! The flag groups the examples flatten, so that a flag means the same everywhere and is declared
+//! once: the device, training, image data, output, and a trained model to load.
+
+use std::path::PathBuf;
+
+use burn::optim::AdamConfig;
+use burn::tensor::Device;
+use clap::Args;
+
+use ae_data::DatasetSource;
+use ae_train::{Backend, DeviceSpec, TrainError, TrainingConfig};
+
+/// An example's defaults for the flags whose default differs between examples.
+#[derive(Debug, Clone, Copy)]
+pub struct Defaults {
+    /// `--epochs`.
+    pub epochs: usize,
+    /// `--batch-size`.
+    pub batch_size: usize,
+    /// `--lr`.
+    pub learning_rate: f64,
+    /// `--latent-dim`.
+    pub latent_dim: usize,
+}
+
+impl Defaults {
+    /// Adam at 1e-3, the learning rate of every image example.
+    pub const fn new(epochs: usize, batch_size: usize, latent_dim: usize) -> Self {
+        Self {
+            epochs,
+            batch_size,
+            learning_rate: 1e-3,
+            latent_dim,
+        }
+    }
+
+    /// The same defaults with another learning rate.
+    pub const fn with_learning_rate(mut self, learning_rate: f64) -> Self {
+        self.learning_rate = learning_rate;
+        self
+    }
+}
+
+/// Where to run: `--device`, `--devices`.
+#[derive(Args, Debug, Clone)]
+pub struct DeviceArgs {
+    /// Backend and device: flex (the default), ndarray, wgpu, vulkan, metal, cuda, optionally
+    /// `:INDEX` (each needs its cargo feature, e.g. `--features wgpu`).
+    #[arg(long)]
+    pub device: Option<DeviceSpec>,
+    /// Several devices, e.g. `cuda:0,cuda:1`: training runs data-parallel on them (burn-train's
+    /// multi-device strategy; the first also validates and evaluates). Replaces --device.
+    #[arg(long, value_delimiter = ',')]
+    pub devices: Vec<DeviceSpec>,
+}
+
+/// The devices of [`DeviceArgs`], created once.
+#[derive(Debug, Clone)]
+pub struct Devices {
+    /// The device models live on: the first of `--devices`, or `--device`.
+    pub spec: DeviceSpec,
+    /// That device.
+    pub device: Device,
+    /// Every device of `--devices` (empty without it).
+    pub data_parallel: Vec<Device>,
+}
+
+impl DeviceArgs {
+    /// The device models live on: the first of `--devices`, or `--device`.
+    pub fn main_spec(&self) -> DeviceSpec {
+        self.devices
+            .first()
+            .copied()
+            .or(self.device)
+            .unwrap_or(DeviceSpec::new(Backend::Flex))
+    }
+
+    /// Every device named: `--devices`, else `--device` (empty when neither is given).
+    pub fn named(&self) -> Vec<DeviceSpec> {
+        if self.devices.is_empty() {
+            self.device.into_iter().collect()
+        } else {
+            self.devices.clone()
+        }
+    }
+
+    /// Creates the devices, checking each backend is compiled in and has a usable device.
+    ///
+    /// # Errors
+    /// [`TrainError::BackendNotCompiled`] or [`TrainError::DeviceUnavailable`].
+    pub fn open(&self) -> Result<Devices, TrainError> {
+        let spec = self.main_spec();
+        let data_parallel = self
+            .devices
+            .iter()
+            .map(DeviceSpec::device)
+            .collect::<Result<Vec<_>, _>>()?;
+        let device = match data_parallel.first() {
+            Some(first) => first.clone(),
+            None => spec.device()?,
+        };
+        Ok(Devices {
+            spec,
+            device,
+            data_parallel,
+        })
+    }
+
+    /// The device names, as `run.json` records them.
+    pub fn names(&self) -> Vec<String> {
+        if self.devices.is_empty() {
+            vec![self.main_spec().to_string()]
+        } else {
+            self.devices.iter().map(ToString::to_string).collect()
+        }
+    }
+}
+
+/// How to train: `--epochs`, `--batch-size`, `--lr`, `--adam-epsilon`, `--seed`,
+/// `--num-workers`.
+#[derive(Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// Passes over the training data (default: the example's own).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Items per optimisation step (default: the example's own).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Adam's learning rate (default: the example's own, 1e-3 for images).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Adam's epsilon (PyTorch's default 1e-8; Keras uses 1e-7). A loss summed over a batch of B
+    /// instead of averaged corresponds to epsilon / B.
+    #[arg(long, default_value_t = 1e-8)]
+    pub adam_epsilon: f32,
+    /// Seed of initialisation, shuffling and splits.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Data-loading threads (0 batches on the training thread).
+    #[arg(long, default_value_t = 0)]
+    pub num_workers: usize,
+}
+
+impl TrainArgs {
+    /// The training configuration, with the example's defaults for flags not given.
+    ///
+    /// # Errors
+    /// [`TrainError::InvalidArgument`] naming a setting out of range.
+    pub fn config(&self, defaults: &Defaults) -> Result<TrainingConfig, TrainError> {
+        let config = TrainingConfig::new()
+            .with_epochs(self.epochs.unwrap_or(defaults.epochs))
+            .with_batch_size(self.batch_size.unwrap_or(defaults.batch_size))
+            .with_learning_rate(self.lr.unwrap_or(defaults.learning_rate))
+            .with_optimizer(AdamConfig::new().with_epsilon(self.adam_epsilon))
+            .with_seed(self.seed)
+            .with_num_workers(self.num_workers);
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// Which images: `--dataset`, `--data-dir`, `--limit`, `--valid-fraction`.
+#[derive(Args, Debug, Clone)]
+pub struct ImageDataArgs {
+    /// Dataset: mnist-sample (embedded, the default), fashion-mnist (Debian's
+    /// dataset-fashion-mnist or --data-dir), mnist (needs --data-dir), image-folder (needs
+    /// --data-dir).
+    #[arg(long, default_value = "mnist-sample")]
+    pub dataset: String,
+    /// Folder of the dataset's files (MNIST-format IDX files, or an image folder).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Use only the first N training and test images (for a quick try).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Fraction of the training images held out for validation (0: validate on the test split,
+    /// for monitoring only).
+    #[arg(long, default_value_t = 0.1)]
+    pub valid_fraction: f64,
+}
+
+impl ImageDataArgs {
+    /// The dataset the flags name.
+    ///
+    /// # Errors
+    /// When the name is unknown or needs a folder that is not given.
+    pub fn source(&self) -> Result<DatasetSource, TrainError> {
+        Ok(DatasetSource::from_name(
+            &self.dataset,
+            self.data_dir.as_deref(),
+        )?)
+    }
+}
+
+/// Where results go: `--out`, `--resume`.
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// Output folder (default: runs/<example>-<dataset>, or runs/<example>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue an interrupted training run from the newest checkpoint in the output folder.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+impl OutputArgs {
+    /// `--out`, or `runs/<name>`.
+    pub fn dir(&self, name: &str) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("runs").join(name))
+    }
+}
+
+/// A trained model to use instead of training one: `--model`.
+#[derive(Args, Debug, Clone)]
+pub struct ModelDirArgs {
+    /// A trained model folder (any trainer's output folder, or one written by `save`) to use
+    /// instead of training a new model.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+}
+
+/// The size of a model's code: `--latent-dim`.
+#[derive(Args, Debug, Clone)]
+pub struct LatentArgs {
+    /// Size of the latent code (default: the example's own).
+    #[arg(long)]
+    pub latent_dim: Option<usize>,
+}
+
+impl LatentArgs {
+    /// `--latent-dim`, or the example's default.
+    pub fn latent_dim(&self, defaults: &Defaults) -> usize {
+        self.latent_dim.unwrap_or(defaults.latent_dim)
+    }
+}
+
+/// Everything an image trainer takes: device, data, training, output, and the code size.
+#[derive(Args, Debug, Clone)]
+pub struct TrainerArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub data: ImageDataArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub train: TrainArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub latent: LatentArgs,
+}
+
+impl TrainerArgs {
+    /// `--latent-dim`, or the example's default.
+    pub fn latent_dim(&self, defaults: &Defaults) -> usize {
+        self.latent.latent_dim(defaults)
+    }
+
+    /// The output folder: `--out`, or `runs/<name>-<dataset>`.
+    pub fn out_dir(&self, name: &str) -> PathBuf {
+        self.output.dir(&format!("{name}-{}", self.data.dataset))
+    }
+}

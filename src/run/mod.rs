@@ -1,0 +1,233 @@
+//! The run of an image example, one step after the other:
+//!
+//! 1. [`Run::prepare`]: parse the devices once, load the splits once, write `run.json`;
+//! 2. the example builds its model for [`Run::shape`] on [`Run::device`] (or loads one with
+//!    [`Run::load_model`], which checks its input shape against the data);
+//! 3. [`Run::train`]: fit, save, evaluate on the test split, draw the reconstructions, write the
+//!    report — the artifact folder:
+//!    - `config.json` and `model.bpk`: the model (load it with `SavedModel::load`);
+//!    - `run.json`: the settings of the run (dataset, devices, training configuration);
+//!    - `metrics.jsonl`: one line of epoch means per epoch and split;
+//!    - `report.json`: test metrics, the mean-image baseline, timing and the machine;
+//!    - `reconstructions.png`: test images (odd rows) above their reconstructions (even rows);
+//!    - `checkpoint/`: burn-train checkpoints of the last epochs, for `--resume`.
+
+mod report;
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+
+use ae_data::{ImageBatch, ImageDataset, ImageShape};
+use ae_models::{AnyAutoencoder, Autoencoder, SavedModel, load_model};
+use ae_train::{
+    FitOptions, Result, TrainError, Trainable, TrainingConfig, evaluate, fit,
+    save_reconstruction_grid, values,
+};
+
+pub use report::{MachineInfo, RunReport, RunSettings, write_json};
+
+use crate::cli::{Defaults, Devices, TrainerArgs};
+
+/// The three splits of a run's images.
+#[derive(Debug, Clone)]
+pub struct Splits {
+    /// What the model trains on.
+    pub train: ImageDataset,
+    /// What each epoch validates on: held out from the training images, or the test split
+    /// (monitoring only) with `--valid-fraction 0`.
+    pub valid: ImageDataset,
+    /// What the final report scores.
+    pub test: ImageDataset,
+}
+
+/// A prepared run: its devices, data and settings, and the folder it writes.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The output folder.
+    pub out: PathBuf,
+    /// The devices, created once.
+    pub devices: Devices,
+    /// What `run.json` records.
+    pub settings: RunSettings,
+    /// The images.
+    pub data: Splits,
+    resume: bool,
+}
+
+/// What [`Run::train`] returns.
+pub struct Trained<M> {
+    /// The trained model (inference mode).
+    pub model: M,
+    /// The report, already saved as `report.json`; add figures and [`RunReport::save`] again.
+    pub report: RunReport,
+}
+
+impl Run {
+    /// Parses the devices, loads the splits and writes `run.json` into the output folder
+    /// (`--out`, or `runs/<name>-<dataset>`).
+    ///
+    /// # Errors
+    /// On a flag out of range, a device that cannot be used, or data that cannot be loaded.
+    pub fn prepare(name: &str, args: &TrainerArgs, defaults: &Defaults) -> Result<Self> {
+        let training = args.train.config(defaults)?;
+        let valid_fraction = args.data.valid_fraction;
+        if !(0.0..1.0).contains(&valid_fraction) {
+            return Err(TrainError::InvalidArgument {
+                what: "--valid-fraction",
+                message: format!("{valid_fraction} is not in [0, 1)"),
+            });
+        }
+        let source = args.data.source()?;
+        let devices = args.device.open()?;
+        let loaded = source.load()?;
+        let (train, test) = match args.data.limit {
+            Some(n) => (loaded.train.take(n), loaded.test.take(n)),
+            None => (loaded.train, loaded.test),
+        };
+        let data = if valid_fraction == 0.0 {
+            Splits {
+                train,
+                valid: test.clone(),
+                test,
+            }
+        } else {
+            let (train, valid) = train.split(valid_fraction, training.seed)?;
+            Splits { train, valid, test }
+        };
+        println!(
+            "data: {} ({} train, {} valid, {} test images of {})",
+            source.name(),
+            data.train.count(),
+            data.valid.count(),
+            data.test.count(),
+            data.train.shape()
+        );
+        let settings = RunSettings {
+            trainer: name.to_string(),
+            dataset: source,
+            devices: args.device.names(),
+            training,
+            valid_fraction,
+            limit: args.data.limit,
+        };
+        let out = args.out_dir(name);
+        write_json(&out.join("run.json"), &settings)?;
+        Ok(Self {
+            out,
+            devices,
+            settings,
+            data,
+            resume: args.output.resume,
+        })
+    }
+
+    /// The device models live on.
+    pub fn device(&self) -> &Device {
+        &self.devices.device
+    }
+
+    /// The shape of every image of the run.
+    pub fn shape(&self) -> ImageShape {
+        self.data.train.shape()
+    }
+
+    /// The training configuration.
+    pub fn training(&self) -> &TrainingConfig {
+        &self.settings.training
+    }
+
+    /// How [`fit`] runs for a model trained into `dir`: the run's devices and `--resume`.
+    pub fn fit_options(&self, dir: &Path) -> FitOptions {
+        FitOptions::new(dir, self.device())
+            .with_devices(self.devices.data_parallel.clone())
+            .with_resume(self.resume)
+    }
+
+    /// Trains `model` into the output folder: see [`Run::train_into`].
+    ///
+    /// # Errors
+    /// As [`Run::train_into`].
+    pub fn train<M>(&self, model: M) -> Result<Trained<M>>
+    where
+        M: Autoencoder + SavedModel + Trainable<Batch = ImageBatch>,
+    {
+        self.train_into(model, &self.out)
+    }
+
+    /// Trains `model` on the training split (validating each epoch), saves it into `dir`,
+    /// scores it on the test split, draws `reconstructions.png` and writes `report.json`.
+    ///
+    /// # Errors
+    /// Any error of training, evaluation or writing.
+    pub fn train_into<M>(&self, model: M, dir: &Path) -> Result<Trained<M>>
+    where
+        M: Autoencoder + SavedModel + Trainable<Batch = ImageBatch>,
+    {
+        if dir != self.out {
+            write_json(&dir.join("run.json"), &self.settings)?;
+        }
+        let Splits { train, valid, test } = &self.data;
+        let mean_image_mse = test.mse_of_constant(&train.mean_image());
+        let fitted = fit(
+            model,
+            train.clone(),
+            valid.clone(),
+            self.training(),
+            &self.fit_options(dir),
+        )?;
+        let model = fitted.model;
+        model.save(dir)?;
+
+        let device = self.device();
+        let test_report = evaluate(&model, test, 500, device)?;
+        let batch = test.batch(0..20, device);
+        let reconstructions = model.reconstruct(batch.images.clone());
+        save_reconstruction_grid(
+            &dir.join("reconstructions.png"),
+            &values(batch.images)?,
+            &values(reconstructions)?,
+            test.shape(),
+            10,
+        )?;
+        let report = RunReport {
+            trainer: self.settings.trainer.clone(),
+            dataset: self.settings.dataset.name().to_string(),
+            device: self.settings.devices.join(","),
+            images: [train.count(), valid.count(), test.count()],
+            epochs: self.training().epochs,
+            train_seconds: fitted.seconds,
+            train_images_per_second: fitted.train_items as f64 / fitted.seconds.max(1e-9),
+            test: test_report,
+            mean_image_mse,
+            history: fitted.epochs,
+            machine: MachineInfo::detect(),
+            burn: "0.22.1".into(),
+            extra: Vec::new(),
+        };
+        report.save(dir)?;
+        Ok(Trained { model, report })
+    }
+
+    /// Loads a trained model folder (any trainer's output folder) onto the run's device, checking
+    /// that it takes the run's images.
+    ///
+    /// # Errors
+    /// When the folder cannot be loaded, or the model takes images of another shape.
+    pub fn load_model(&self, dir: &Path) -> Result<AnyAutoencoder> {
+        let model = load_model(dir, self.device())?;
+        if model.input_shape() != self.shape().dims() {
+            return Err(TrainError::InvalidArgument {
+                what: "--model",
+                message: format!(
+                    "{} takes {:?} images but {} has {}",
+                    dir.display(),
+                    model.input_shape(),
+                    self.settings.dataset.name(),
+                    self.shape()
+                ),
+            });
+        }
+        Ok(model)
+    }
+}

@@ -1,0 +1,147 @@
+//! What a run writes besides the model: its settings (`run.json`), its results (`report.json`)
+//! and the machine it ran on.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use ae_data::DatasetSource;
+use ae_train::{EpochMetrics, ReconstructionReport, Result, TrainError, TrainingConfig};
+
+use crate::table::Table;
+
+/// The settings of a run, saved as `run.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSettings {
+    /// Which trainer made the run (`train_vanilla`, ...).
+    pub trainer: String,
+    /// The data.
+    pub dataset: DatasetSource,
+    /// The devices (`flex`, `wgpu`, `cuda:0`, ...; several for data-parallel training).
+    pub devices: Vec<String>,
+    /// Epochs, batch size, optimiser, seed.
+    pub training: TrainingConfig,
+    /// Fraction of the training split held out for validation; 0 validates on the test split
+    /// (for monitoring only: no model selection is made from validation).
+    pub valid_fraction: f64,
+    /// Use only the first `limit` training and test images (quick runs).
+    pub limit: Option<usize>,
+}
+
+/// Facts about the machine a run was measured on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MachineInfo {
+    /// CPU model from `/proc/cpuinfo` (or "unknown").
+    pub cpu: String,
+    /// Logical cores available to the process.
+    pub cores: usize,
+    /// Operating system and architecture.
+    pub os: String,
+}
+
+impl MachineInfo {
+    /// Reads the facts of this machine.
+    pub fn detect() -> Self {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown".into());
+        Self {
+            cpu,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+        }
+    }
+}
+
+/// The results of a run, saved as `report.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunReport {
+    /// The trainer.
+    pub trainer: String,
+    /// The dataset's name.
+    pub dataset: String,
+    /// The device.
+    pub device: String,
+    /// Training, validation and test images.
+    pub images: [usize; 3],
+    /// Epochs trained in total (a resumed run counts the earlier ones).
+    pub epochs: usize,
+    /// Wall time of this process's training epochs (validation passes included).
+    pub train_seconds: f64,
+    /// Training images per second of wall time.
+    pub train_images_per_second: f64,
+    /// Test reconstruction quality.
+    pub test: ReconstructionReport,
+    /// Test MSE of predicting the training set's mean image for every image: the number to beat.
+    pub mean_image_mse: f64,
+    /// Epoch means per epoch and split.
+    pub history: Vec<EpochMetrics>,
+    /// Where it ran.
+    pub machine: MachineInfo,
+    /// The Burn version.
+    pub burn: String,
+    /// Model-specific figures (PSNR of noisy and denoised images, ELBO terms, sparsity, ...),
+    /// added by the trainers, in the order they are printed.
+    pub extra: Vec<(String, f64)>,
+}
+
+impl RunReport {
+    /// The closing table the trainers print.
+    pub fn table(&self) -> Table {
+        let mut t = Table::new(["", ""]);
+        t.row(["dataset", &self.dataset]);
+        t.row(["device", &self.device]);
+        t.row([
+            "images (train / valid / test)",
+            &format!(
+                "{} / {} / {}",
+                self.images[0], self.images[1], self.images[2]
+            ),
+        ]);
+        t.row(["epochs", &self.epochs.to_string()]);
+        t.row([
+            "training wall time",
+            &format!("{:.1} s", self.train_seconds),
+        ]);
+        t.row([
+            "training throughput",
+            &format!("{:.0} images/s", self.train_images_per_second),
+        ]);
+        t.row(["test MSE", &format!("{:.5}", self.test.mse)]);
+        t.row(["test PSNR", &format!("{:.2} dB", self.test.psnr_db)]);
+        t.row([
+            "test MSE of the mean image",
+            &format!("{:.5}", self.mean_image_mse),
+        ]);
+        for (name, value) in &self.extra {
+            t.row([name.as_str(), &format!("{value:.4}")]);
+        }
+        t
+    }
+
+    /// Adds a model-specific figure.
+    pub fn add(&mut self, name: &str, value: f64) {
+        self.extra.push((name.to_string(), value));
+    }
+
+    /// Writes `report.json` into the artifact folder.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        write_json(&dir.join("report.json"), self)
+    }
+}
+
+/// Writes `value` as pretty JSON, atomically (creating the folder if needed).
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let json = serde_json::to_string_pretty(value).map_err(|e| TrainError::InvalidArgument {
+        what: "report",
+        message: e.to_string(),
+    })?;
+    ae_models::persist::write_atomic(path, json.as_bytes())?;
+    Ok(())
+}
