@@ -87,7 +87,7 @@ fn scores<M: Autoencoder>(
 ) -> Result<Vec<f64>, TrainError> {
     let batches = (0..data.len())
         .step_by(1000)
-        .map(|start| data.batch(start..start + 1000, device).images);
+        .map(|start| data.batch(start..start + 1000, device));
     Ok(errors_of(model, batches)?
         .mse
         .into_iter()

@@ -198,6 +198,8 @@ impl Run {
             epochs: self.training().epochs,
             train_seconds: fitted.seconds,
             train_images_per_second: fitted.train_items as f64 / fitted.seconds.max(1e-9),
+            warmup_seconds: fitted.warmup_seconds,
+            steady_images_per_second: fitted.steady_items_per_second,
             test: test_report,
             mean_image_mse,
             history: fitted.epochs,

@@ -76,6 +76,12 @@ pub struct RunReport {
     pub train_seconds: f64,
     /// Training images per second of wall time.
     pub train_images_per_second: f64,
+    /// Seconds from the start of training to the end of the first epoch this process trained:
+    /// kernel compilation, autotuning and the upload of the data are paid there.
+    pub warmup_seconds: Option<f64>,
+    /// Training images per second over the later epochs (validation excluded); absent after a
+    /// single epoch.
+    pub steady_images_per_second: Option<f64>,
     /// Test reconstruction quality.
     pub test: ReconstructionReport,
     /// Test MSE of predicting the training set's mean image for every image: the number to beat.
@@ -113,6 +119,15 @@ impl RunReport {
             "training throughput",
             &format!("{:.0} images/s", self.train_images_per_second),
         ]);
+        if let Some(warmup) = self.warmup_seconds {
+            t.row(["warm-up (to the end of epoch 1)", &format!("{warmup:.1} s")]);
+        }
+        if let Some(steady) = self.steady_images_per_second {
+            t.row([
+                "steady training throughput (later epochs)",
+                &format!("{steady:.0} images/s"),
+            ]);
+        }
         t.row(["test MSE", &format!("{:.5}", self.test.mse)]);
         t.row(["test PSNR", &format!("{:.2} dB", self.test.psnr_db)]);
         t.row([

@@ -118,3 +118,27 @@ fn every_preset_agrees_across_backends() {
         }
     }
 }
+
+/// The image loader serves the same batches (order, values, labels, padding) on every backend,
+/// from the device or from host memory, as on flex from host memory.
+#[test]
+fn the_image_loader_serves_the_same_batches_everywhere() {
+    use ae_data::{BatchPlan, ImageLoader, Residency};
+    let reference = DeviceSpec::new(Backend::Flex).device().unwrap();
+    let data = mnist_sample().unwrap().test.take(300);
+    let values = |t: Tensor<4>| t.into_data().try_to_vec_as::<f32>().unwrap();
+    for plan in [BatchPlan::training(64, 5), BatchPlan::in_order(128)] {
+        let expected: Vec<Vec<f32>> =
+            ImageLoader::new(data.clone(), plan, Residency::Host, &reference)
+                .epoch()
+                .map(|b| values(b.images))
+                .collect();
+        for (backend, device) in other_devices() {
+            for residency in [Residency::Host, Residency::Device] {
+                let loader = ImageLoader::new(data.clone(), plan, residency, &device);
+                let got: Vec<Vec<f32>> = loader.epoch().map(|b| values(b.images)).collect();
+                assert_eq!(got, expected, "{backend} {residency:?} {plan:?}");
+            }
+        }
+    }
+}

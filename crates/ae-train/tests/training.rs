@@ -250,3 +250,58 @@ fn data_parallel_on_two_devices_trains() {
     let report = evaluate(&fitted.model, &data.test.take(256), 256, &device).unwrap();
     assert!(report.mse.is_finite());
 }
+
+/// The validation loss logged for an epoch, over batches whose last one is padded and masked,
+/// is the loss of the returned model over every validation image at once; reading the
+/// device-side metrics every step or every seventh step logs the same epoch means.
+#[test]
+fn padded_validation_and_sparse_metric_reads_give_the_exact_epoch_loss() {
+    let device = device();
+    let data = mnist_sample().unwrap();
+    let train = data.train.take(512);
+    // 300 images in batches of 128: the third batch holds 44 real rows and 84 of padding.
+    let valid = data.test.take(300);
+    let config = TrainingConfig::new()
+        .with_epochs(2)
+        .with_batch_size(128)
+        .with_seed(3);
+    // One initial model for both runs (other tests draw from the device's generator at the same
+    // time, so seeding twice would not give the same weights); the vanilla model's training draws
+    // nothing from it, and the loader's shuffles come from the config's seed.
+    let initial = VanillaAutoencoderConfig::new().init(&device);
+    let mut logged = Vec::new();
+    for every in [1, 7] {
+        let dir = tempfile::tempdir().unwrap();
+        let model = initial.clone();
+        let options = FitOptions::new(dir.path(), &device).with_metrics_every(every);
+        let fitted = fit(model, train.clone(), valid.clone(), &config, &options).unwrap();
+        let valid_loss = |epoch: usize| {
+            fitted
+                .epochs
+                .iter()
+                .find(|r| r.epoch == epoch && r.split == "valid")
+                .unwrap()
+                .metrics["Loss"]
+        };
+        let all = valid.batch(0..300, &device).images;
+        let direct = f64::from(fitted.model.forward(all).loss.into_scalar::<f32>());
+        let last = valid_loss(2);
+        assert!(
+            (last - direct).abs() < 1e-5 * direct,
+            "logged {last} vs direct {direct}"
+        );
+        // 512 training images in batches of 128: four full batches, nothing dropped.
+        assert_eq!(fitted.train_items, 2 * 512);
+        assert!(fitted.warmup_seconds.is_some() && fitted.steady_items_per_second.is_some());
+        logged.push(fitted.epochs.clone());
+    }
+    for (a, b) in logged[0].iter().zip(&logged[1]) {
+        for (name, value) in &a.metrics {
+            let other = b.metrics[name];
+            assert!(
+                (value - other).abs() <= 1e-6 * value.abs().max(1.0),
+                "{name}: {value} vs {other}"
+            );
+        }
+    }
+}

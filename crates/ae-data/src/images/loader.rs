@@ -136,15 +136,21 @@ struct Resident {
     labels: Option<Tensor<1, Int>>,
 }
 
+/// What every epoch of a loader shares (cheap to clone: the pixels and tensors are shared).
+#[derive(Debug, Clone)]
+struct Source {
+    data: ImageDataset,
+    plan: BatchPlan,
+    device: Device,
+    resident: Option<Resident>,
+}
+
 /// A burn [`DataLoader`] of an [`ImageDataset`] in batches of one fixed size (see the module
 /// documentation). burn-train calls [`DataLoader::iter`] once per epoch; each call serves the
 /// next epoch's permutation.
 #[derive(Debug)]
 pub struct ImageLoader {
-    data: ImageDataset,
-    plan: BatchPlan,
-    device: Device,
-    resident: Option<Resident>,
+    source: Source,
     epoch: AtomicUsize,
 }
 
@@ -160,26 +166,42 @@ impl ImageLoader {
         let resident = on_device.then(|| upload(&data, device));
         Self {
             epoch: AtomicUsize::new(plan.first_epoch),
-            data,
-            plan,
-            device: device.clone(),
-            resident,
+            source: Source {
+                data,
+                plan,
+                device: device.clone(),
+                resident,
+            },
         }
     }
 
     /// Whether the images live on the device.
     pub fn is_device_resident(&self) -> bool {
-        self.resident.is_some()
+        self.source.resident.is_some()
     }
 
     /// The batch plan.
     pub fn plan(&self) -> &BatchPlan {
-        &self.plan
+        &self.source.plan
     }
 
-    /// The batches of the next epoch, as an iterator that does not need burn's traits.
-    pub fn epoch(&self) -> ImageBatches<'_> {
+    /// The batches of the next epoch.
+    pub fn epoch(&self) -> ImageBatches {
         let epoch = self.epoch.fetch_add(1, Ordering::Relaxed);
+        self.source.clone().epoch(epoch)
+    }
+
+    fn residency(&self) -> Residency {
+        if self.is_device_resident() {
+            Residency::Device
+        } else {
+            Residency::Host
+        }
+    }
+}
+
+impl Source {
+    fn epoch(self, epoch: usize) -> ImageBatches {
         let order = self.plan.order(self.data.count(), epoch);
         let batches = self.plan.batches(self.data.count());
         let indices = self.resident.as_ref().map(|_| {
@@ -192,7 +214,7 @@ impl ImageLoader {
             Tensor::<1, Int>::from_data(TensorData::new(padded, [n]), &self.device)
         });
         ImageBatches {
-            loader: self,
+            source: self,
             order,
             indices,
             next: 0,
@@ -265,16 +287,30 @@ fn upload(data: &ImageDataset, device: &Device) -> Resident {
     Resident { images, labels }
 }
 
-/// The batches of one epoch of an [`ImageLoader`].
-pub struct ImageBatches<'a> {
-    loader: &'a ImageLoader,
+/// The batches of one epoch of an [`ImageLoader`], in order.
+pub struct ImageBatches {
+    source: Source,
     order: Vec<usize>,
     indices: Option<Tensor<1, Int>>,
     next: usize,
     batches: usize,
 }
 
-impl Iterator for ImageBatches<'_> {
+impl ImageBatches {
+    /// The batches of `data` in dataset order, `batch_size` rows each, the last padded with zero
+    /// images and masked, converted on the host: how evaluation reads a dataset.
+    pub fn in_order(data: &ImageDataset, batch_size: usize, device: &Device) -> Self {
+        let source = Source {
+            data: data.clone(),
+            plan: BatchPlan::in_order(batch_size),
+            device: device.clone(),
+            resident: None,
+        };
+        source.epoch(0)
+    }
+}
+
+impl Iterator for ImageBatches {
     type Item = ImageBatch;
 
     fn next(&mut self) -> Option<ImageBatch> {
@@ -282,7 +318,7 @@ impl Iterator for ImageBatches<'_> {
             return None;
         }
         let batch = self
-            .loader
+            .source
             .batch(&self.order, self.indices.as_ref(), self.next);
         self.next += 1;
         Some(batch)
@@ -294,18 +330,22 @@ impl Iterator for ImageBatches<'_> {
     }
 }
 
-impl DataLoaderIterator<ImageBatch> for ImageBatchesOk<'_> {
+impl DataLoaderIterator<ImageBatch> for BurnBatches {
     fn progress(&self) -> Progress {
-        let size = self.0.loader.plan.batch_size.max(1);
-        let total = self.0.loader.plan.served(self.0.order.len());
-        Progress::new((self.0.next * size).min(total), total, None)
+        let plan = &self.0.source.plan;
+        let total = plan.served(self.0.order.len());
+        Progress::new(
+            (self.0.next * plan.batch_size.max(1)).min(total),
+            total,
+            None,
+        )
     }
 }
 
 /// [`ImageBatches`] as burn's loader iterator (whose items are `Result`s).
-pub struct ImageBatchesOk<'a>(ImageBatches<'a>);
+struct BurnBatches(ImageBatches);
 
-impl Iterator for ImageBatchesOk<'_> {
+impl Iterator for BurnBatches {
     type Item = Result<ImageBatch, DatasetError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -315,37 +355,163 @@ impl Iterator for ImageBatchesOk<'_> {
 
 impl DataLoader<ImageBatch> for ImageLoader {
     fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<ImageBatch> + 'a> {
-        Box::new(ImageBatchesOk(self.epoch()))
+        Box::new(BurnBatches(self.epoch()))
     }
 
     fn num_items(&self) -> usize {
-        self.plan.served(self.data.count())
+        self.source.plan.served(self.source.data.count())
     }
 
     fn to_device(&self, device: &Device) -> Arc<dyn DataLoader<ImageBatch>> {
-        let residency = if self.resident.is_some() {
-            Residency::Device
-        } else {
-            Residency::Host
-        };
-        let plan = self.plan.starting_at(self.epoch.load(Ordering::Relaxed));
-        Arc::new(ImageLoader::new(self.data.clone(), plan, residency, device))
+        // Resident images move device to device (burn-train asks for the autodiff version of
+        // the training device, which shares the memory): no second upload from the host.
+        let mut source = self.source.clone();
+        source.plan = self.plan().starting_at(self.epoch.load(Ordering::Relaxed));
+        source.resident = source.resident.map(|r| Resident {
+            images: r.images.to_device(device),
+            labels: r.labels.map(|l| l.to_device(device)),
+        });
+        source.device = device.clone();
+        Arc::new(ImageLoader {
+            epoch: AtomicUsize::new(source.plan.first_epoch),
+            source,
+        })
     }
 
     fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<ImageBatch>> {
-        let end = end.min(self.data.count());
+        let data = &self.source.data;
+        let end = end.min(data.count());
         let rows: Vec<usize> = (start.min(end)..end).collect();
-        let residency = if self.resident.is_some() {
-            Residency::Device
-        } else {
-            Residency::Host
-        };
-        // Indices are in range by construction; an empty subset would be an empty loader.
-        let data = self
-            .data
-            .subset(self.data.name().to_string(), &rows)
-            .unwrap_or_else(|_| self.data.clone());
-        let plan = self.plan.starting_at(self.epoch.load(Ordering::Relaxed));
-        Arc::new(ImageLoader::new(data, plan, residency, &self.device))
+        // The rows are in range by construction, so the subset cannot fail.
+        let data = data
+            .subset(data.name().to_string(), &rows)
+            .unwrap_or_else(|_| data.clone());
+        let plan = self.plan().starting_at(self.epoch.load(Ordering::Relaxed));
+        let device = self.source.device.clone();
+        Arc::new(ImageLoader::new(data, plan, self.residency(), &device))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ImageShape;
+
+    /// `count` 1x1x2 images whose pixels are `2i` and `2i + 1`, labelled `i % 3`.
+    fn numbered(count: usize) -> ImageDataset {
+        let pixels: Vec<u8> = (0..count * 2).map(|i| i as u8).collect();
+        let labels = (0..count as u32).map(|i| i % 3).collect();
+        ImageDataset::new(
+            "numbered",
+            ImageShape::new(1, 1, 2),
+            pixels,
+            Some(labels),
+            vec![],
+        )
+        .unwrap()
+    }
+
+    fn rows_of(batch: &ImageBatch) -> Vec<usize> {
+        let values = batch
+            .images
+            .clone()
+            .into_data()
+            .try_to_vec_as::<f32>()
+            .unwrap();
+        values
+            .chunks(2)
+            .map(|px| (px[0] * 255.0 / 2.0).round() as usize)
+            .collect()
+    }
+
+    #[test]
+    fn training_drops_the_partial_batch_and_reshuffles_each_epoch() {
+        let device = Device::flex();
+        let loader = ImageLoader::new(
+            numbered(10),
+            BatchPlan::training(4, 7),
+            Residency::Host,
+            &device,
+        );
+        assert_eq!(loader.num_items(), 8);
+        let first: Vec<Vec<usize>> = loader.epoch().map(|b| rows_of(&b)).collect();
+        let second: Vec<Vec<usize>> = loader.epoch().map(|b| rows_of(&b)).collect();
+        assert_eq!(first.len(), 2);
+        assert!(first.iter().all(|b| b.len() == 4));
+        assert_ne!(first, second, "a new permutation each epoch");
+        let mut seen: Vec<usize> = first.concat();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), 8, "no image twice in an epoch");
+        // A loader resumed at epoch 1 serves the same order as the second epoch above.
+        let resumed = ImageLoader::new(
+            numbered(10),
+            BatchPlan::training(4, 7).starting_at(1),
+            Residency::Host,
+            &device,
+        );
+        let again: Vec<Vec<usize>> = resumed.epoch().map(|b| rows_of(&b)).collect();
+        assert_eq!(again, second);
+    }
+
+    #[test]
+    fn evaluation_pads_the_last_batch_with_masked_zero_images() {
+        let device = Device::flex();
+        let batches: Vec<ImageBatch> = ImageBatches::in_order(&numbered(5), 2, &device).collect();
+        assert_eq!(batches.len(), 3);
+        assert!(batches.iter().all(|b| b.images.dims() == [2, 1, 1, 2]));
+        assert_eq!(
+            batches.iter().map(|b| b.rows).collect::<Vec<_>>(),
+            [2, 2, 1]
+        );
+        let last = &batches[2];
+        assert_eq!(rows_of(last), [4, 0]);
+        let mask = last
+            .mask
+            .clone()
+            .unwrap()
+            .into_data()
+            .try_to_vec_as::<f32>()
+            .unwrap();
+        assert_eq!(mask, [1.0, 0.0]);
+        let padding = last
+            .images
+            .clone()
+            .into_data()
+            .try_to_vec_as::<f32>()
+            .unwrap();
+        assert_eq!(&padding[2..], [0.0, 0.0]);
+        // Every batch of a padding loader carries a mask, full batches one of ones.
+        let full = batches[0]
+            .mask
+            .clone()
+            .unwrap()
+            .into_data()
+            .try_to_vec_as::<f32>()
+            .unwrap();
+        assert_eq!(full, [1.0, 1.0]);
+    }
+
+    /// The device-resident pipeline serves the same batches, order and values and labels, as the
+    /// host one.
+    #[test]
+    fn device_and_host_residency_serve_the_same_batches() {
+        let device = Device::flex();
+        for plan in [BatchPlan::training(3, 11), BatchPlan::in_order(4)] {
+            let host = ImageLoader::new(numbered(10), plan, Residency::Host, &device);
+            let resident = ImageLoader::new(numbered(10), plan, Residency::Device, &device);
+            assert!(resident.is_device_resident() && !host.is_device_resident());
+            for _ in 0..2 {
+                for (h, d) in host.epoch().zip(resident.epoch()) {
+                    assert_eq!(h.rows, d.rows);
+                    let labels = |b: &ImageBatch| {
+                        let labels = b.labels.clone().unwrap().into_data();
+                        labels.try_to_vec_as::<i64>().unwrap()[..b.rows].to_vec()
+                    };
+                    assert_eq!(labels(&h), labels(&d));
+                    h.images.into_data().assert_eq(&d.images.into_data(), true);
+                }
+            }
+        }
     }
 }

@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 use ae_data::ImageDataset;
 use ae_models::sparse::SparsityStats;
 use ae_models::{
-    Autoencoder, DenoisingAutoencoder, SparseAutoencoder, VariationalAutoencoder, per_image_mse,
+    Autoencoder, DenoisingAutoencoder, SavedModel, SparseAutoencoder, VariationalAutoencoder,
+    per_image_mse,
 };
 
-use super::readback::{read_f64, values};
-use super::reconstruction::{ReconstructionErrors, image_batches};
+use super::readback::values;
+use super::reconstruction::{ReconstructionErrors, image_batches, real_rows};
 use crate::error::Result;
 
 /// How well a denoising model removes its corruption on a dataset.
@@ -40,11 +41,12 @@ pub fn evaluate_denoising(
     device: &Device,
 ) -> Result<DenoisingReport> {
     let (mut noisy_mse, mut denoised_mse) = (Vec::new(), Vec::new());
-    for (i, clean) in image_batches(data, batch_size, device).enumerate() {
+    for (i, batch) in image_batches(data, batch_size, device).enumerate() {
+        let clean = batch.images;
         let noisy = model.corrupt_seeded(clean.clone(), seed.wrapping_add(i as u64));
         let denoised = model.reconstruct(noisy.clone());
-        noisy_mse.extend(values(per_image_mse(noisy, clean.clone()))?);
-        denoised_mse.extend(values(per_image_mse(denoised, clean))?);
+        noisy_mse.extend(real_rows(per_image_mse(noisy, clean.clone()), batch.rows)?);
+        denoised_mse.extend(real_rows(per_image_mse(denoised, clean), batch.rows)?);
     }
     let noisy = ReconstructionErrors { mse: noisy_mse }.report(data.name());
     let denoised = ReconstructionErrors { mse: denoised_mse }.report(data.name());
@@ -86,16 +88,23 @@ pub fn evaluate_vae(
 ) -> Result<VaeReport> {
     device.seed(seed);
     let (mut recon, mut kl, mut iw, mut n) = (0.0, 0.0, 0.0, 0usize);
-    for images in image_batches(data, batch_size, device) {
-        let count = images.dims()[0];
+    let sum = |values: Vec<f32>| values.iter().map(|&v| f64::from(v)).sum::<f64>();
+    for batch in image_batches(data, batch_size, device) {
+        let (images, rows) = (batch.images, batch.rows);
         // One encoder pass: one posterior sample for the ELBO, the same posterior for the KL.
         let posterior = model.posterior(images.clone());
         let logits = model.decode_logits(model.sample_codes(&posterior));
         let nll = model.negative_log_likelihood(logits, images.clone().flatten(1, 3));
-        recon += read_f64(nll.sum())?;
-        kl += read_f64(VariationalAutoencoder::kl_divergence(&posterior).sum())?;
-        iw -= read_f64(model.importance_weighted_log_likelihood(images, k).sum())?;
-        n += count;
+        recon += sum(real_rows(nll, rows)?);
+        kl += sum(real_rows(
+            VariationalAutoencoder::kl_divergence(&posterior),
+            rows,
+        )?);
+        iw -= sum(real_rows(
+            model.importance_weighted_log_likelihood(images, k),
+            rows,
+        )?);
+        n += rows;
     }
     let n_f = n.max(1) as f64;
     Ok(VaeReport {
@@ -115,17 +124,21 @@ pub fn evaluate_sparsity(
     batch_size: usize,
     device: &Device,
 ) -> Result<SparsityStats> {
-    let (mut mean, mut inactive, mut n) = (0.0, 0.0, 0usize);
-    for images in image_batches(data, batch_size, device) {
-        let count = images.dims()[0];
-        let stats = model.stats(model.encode(images));
-        mean += stats.mean_activation * count as f64;
-        inactive += stats.inactive_fraction * count as f64;
-        n += count;
+    let threshold = model.config().inactive_below;
+    let (mut sum, mut inactive, mut n) = (0.0, 0usize, 0usize);
+    for batch in image_batches(data, batch_size, device) {
+        let mut codes = values(model.encode(batch.images))?;
+        codes.truncate(batch.rows * model.latent_dim());
+        sum += codes.iter().map(|&c| f64::from(c)).sum::<f64>();
+        inactive += codes
+            .iter()
+            .filter(|&&c| f64::from(c.abs()) < threshold)
+            .count();
+        n += codes.len();
     }
     let n = n.max(1) as f64;
     Ok(SparsityStats {
-        mean_activation: mean / n,
-        inactive_fraction: inactive / n,
+        mean_activation: sum / n,
+        inactive_fraction: inactive as f64 / n,
     })
 }

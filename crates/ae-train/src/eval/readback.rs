@@ -14,7 +14,8 @@ pub fn read_f64(tensor: Tensor<1>) -> Result<f64> {
 /// Reads a tensor's values back to the host as `f32`, whatever the backend's element type.
 pub fn values<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
     tensor
-        .into_data()
+        .try_into_data()
+        .map_err(|e| TrainError::Training(format!("reading values back: {e}")))?
         .try_to_vec_as::<f32>()
         .map_err(|e| TrainError::Training(format!("reading values back: {e:?}")))
 }
@@ -22,7 +23,8 @@ pub fn values<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
 /// Reads an integer tensor's values back to the host as `i64`.
 pub fn int_values<const D: usize>(tensor: Tensor<D, Int>) -> Result<Vec<i64>> {
     tensor
-        .into_data()
+        .try_into_data()
+        .map_err(|e| TrainError::Training(format!("reading values back: {e}")))?
         .try_to_vec_as::<i64>()
         .map_err(|e| TrainError::Training(format!("reading values back: {e:?}")))
 }

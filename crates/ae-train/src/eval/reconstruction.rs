@@ -3,7 +3,7 @@
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use ae_data::ImageDataset;
+use ae_data::{ImageBatch, ImageBatches, ImageDataset};
 use ae_models::{Autoencoder, per_image_mse};
 
 use super::readback::values;
@@ -49,30 +49,35 @@ impl ReconstructionErrors {
     }
 }
 
-/// A dataset's images in batches of `batch_size` on `device` (the last may be smaller).
-pub fn image_batches<'a>(
-    data: &'a ImageDataset,
-    batch_size: usize,
-    device: &'a Device,
-) -> impl Iterator<Item = Tensor<4>> + 'a {
-    let size = batch_size.max(1);
-    (0..data.count())
-        .step_by(size)
-        .map(move |start| data.batch(start..start + size, device).images)
+/// A dataset's images in dataset order, in batches of exactly `batch_size` rows on `device`: the
+/// last is padded with zero images (its [`ImageBatch::rows`] says how many are real), so that a
+/// GPU compiles one set of kernels. Per-image results of a batch are its first `rows` values.
+pub fn image_batches(data: &ImageDataset, batch_size: usize, device: &Device) -> ImageBatches {
+    ImageBatches::in_order(data, batch_size, device)
 }
 
-/// The per-item MSE of the deterministic reconstruction (`decode(encode(x))`) of every batch;
-/// one read-back per batch. Works for any batches, images or table rows (`[N, 1, 1, F]`).
+/// The first `rows` per-row values of a batch's `[N]` result, read back.
+///
+/// # Errors
+/// When the values cannot be read back from the device.
+pub fn real_rows(per_row: Tensor<1>, rows: usize) -> Result<Vec<f32>> {
+    let mut values = values(per_row)?;
+    values.truncate(rows);
+    Ok(values)
+}
+
+/// The per-item MSE of the deterministic reconstruction (`decode(encode(x))`) of every batch's
+/// real rows; one read-back per batch. Works for any batches, images or table rows
+/// (`[N, 1, 1, F]`).
 pub fn errors_of<M: Autoencoder + ?Sized>(
     model: &M,
-    batches: impl Iterator<Item = Tensor<4>>,
+    batches: impl Iterator<Item = ImageBatch>,
 ) -> Result<ReconstructionErrors> {
     let mut mse = Vec::new();
-    for images in batches {
-        mse.extend(values(per_image_mse(
-            model.reconstruct(images.clone()),
-            images,
-        ))?);
+    for batch in batches {
+        let images = batch.images;
+        let errors = per_image_mse(model.reconstruct(images.clone()), images);
+        mse.extend(real_rows(errors, batch.rows)?);
     }
     Ok(ReconstructionErrors { mse })
 }

@@ -5,6 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use burn::train::logger::MetricLogger;
 use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
@@ -20,6 +21,9 @@ pub struct EpochMetrics {
     pub split: String,
     /// Metric name to its value over the epoch.
     pub metrics: BTreeMap<String, f64>,
+    /// Seconds from the start of the training run (this process) to the end of this split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elapsed_seconds: Option<f64>,
 }
 
 /// A burn-train [`MetricLogger`] that appends one [`EpochMetrics`] JSON line per epoch and split
@@ -33,11 +37,13 @@ pub struct EpochLog {
     names: HashMap<MetricId, String>,
     current: HashMap<String, BTreeMap<String, f64>>,
     records: Arc<Mutex<Vec<EpochMetrics>>>,
+    started: Instant,
 }
 
 impl EpochLog {
-    /// Opens `path`, appending when `append` (a resumed run) and truncating otherwise.
-    pub fn open(path: &Path, append: bool) -> std::io::Result<Self> {
+    /// Opens `path`, appending when `append` (a resumed run) and truncating otherwise; elapsed
+    /// times count from `started`.
+    pub fn open(path: &Path, append: bool, started: Instant) -> std::io::Result<Self> {
         let file = OpenOptions::new()
             .create(true)
             .append(append)
@@ -50,6 +56,7 @@ impl EpochLog {
             names: HashMap::new(),
             current: HashMap::new(),
             records: Arc::default(),
+            started,
         })
     }
 
@@ -112,6 +119,7 @@ impl MetricLogger for EpochLog {
             epoch: summary.epoch_number,
             split,
             metrics,
+            elapsed_seconds: Some(self.started.elapsed().as_secs_f64()),
         };
         if let Some(file) = &mut self.file {
             let written = serde_json::to_string(&record)

@@ -3,51 +3,57 @@
 //! there are several).
 
 use burn::tensor::Tensor;
-use burn::train::metric::{Adaptor, LossInput, LossMetric};
+use burn::train::metric::Adaptor;
 use burn::train::{ItemLazy, SupervisedTraining};
 
 use ae_data::ImageBatch;
 use ae_models::{
     AnyAutoencoder, Autoencoder, AutoencoderOutput, ConvAutoencoder, DenoisingAutoencoder,
-    SparseAutoencoder, VanillaAutoencoder, VariationalAutoencoder,
+    SparseAutoencoder, VanillaAutoencoder, VariationalAutoencoder, per_image_mse, per_image_psnr,
 };
 
 use super::learner::{ModelSteps, Trainable};
-use super::metrics::{LossTermMetric, LossTermsInput, MseMetric, PsnrMetric, ReconstructionInput};
+use super::metrics::{DeviceMeanMetric, StepSums};
 
-/// The output of one step: the loss and its parts, the reconstruction and its target.
+/// What one step hands to the metrics: the loss it back-propagates, and the sums of the loss, its
+/// terms, the per-image MSE and PSNR over the batch's real rows, on the device.
 pub struct ReconstructionOutput {
-    /// The total loss.
+    /// The total loss (the mean over the batch's real rows).
     ///
     /// # Shapes
     /// `[1]`
     pub loss: Tensor<1>,
-    /// Named loss terms (the first is the reconstruction term).
-    pub terms: Vec<(&'static str, Tensor<1>)>,
-    /// The reconstruction.
-    ///
-    /// # Shapes
-    /// `[N, C, H, W]`
-    pub reconstruction: Tensor<4>,
-    /// What the reconstruction is scored against.
-    ///
-    /// # Shapes
-    /// `[N, C, H, W]`
-    pub target: Tensor<4>,
+    /// The metrics' sums: `"loss"`, each loss term by name, `"mse"`, `"psnr"`.
+    pub sums: StepSums,
 }
 
 impl ReconstructionOutput {
-    /// Gathers a model's output and the target it was scored against.
-    pub fn new(output: AutoencoderOutput, target: Tensor<4>) -> Self {
+    /// Gathers a model's output on a batch whose real rows `mask` marks (`None`: every row), and
+    /// the target it was scored against.
+    ///
+    /// # Shapes
+    /// - target: `[N, C, H, W]`
+    /// - mask: `[N]`
+    pub fn new(output: AutoencoderOutput, target: Tensor<4>, mask: Option<&Tensor<1>>) -> Self {
+        let reconstruction = output.reconstruction.detach();
+        let rows = match mask {
+            Some(mask) => mask.clone().sum(),
+            None => Tensor::full([1], target.dims()[0] as f32, &target.device()),
+        };
+        let mut sums = StepSums::default();
+        sums.add_mean("loss", output.loss.clone().detach(), rows.clone());
+        for term in output.terms {
+            sums.add_mean(term.name, term.value.detach(), rows.clone());
+        }
+        sums.add_rows(
+            "mse",
+            per_image_mse(reconstruction.clone(), target.clone()),
+            mask,
+        );
+        sums.add_rows("psnr", per_image_psnr(reconstruction, target), mask);
         Self {
             loss: output.loss,
-            terms: output
-                .terms
-                .into_iter()
-                .map(|t| (t.name, t.value))
-                .collect(),
-            reconstruction: output.reconstruction,
-            target,
+            sums,
         }
     }
 }
@@ -59,52 +65,36 @@ impl ItemLazy for ReconstructionOutput {
         self.loss.device().flush()?;
         Ok(Self {
             loss: self.loss.without_autodiff(),
-            terms: self
-                .terms
-                .into_iter()
-                .map(|(n, t)| (n, t.without_autodiff()))
-                .collect(),
-            reconstruction: self.reconstruction.without_autodiff(),
-            target: self.target.without_autodiff(),
+            sums: self.sums.without_autodiff(),
         })
     }
 }
 
-impl Adaptor<LossInput> for ReconstructionOutput {
-    fn adapt(&self) -> LossInput {
-        LossInput::new(self.loss.clone())
+impl Adaptor<StepSums> for ReconstructionOutput {
+    fn adapt(&self) -> StepSums {
+        self.sums.clone()
     }
 }
 
-impl Adaptor<ReconstructionInput> for ReconstructionOutput {
-    fn adapt(&self) -> ReconstructionInput {
-        ReconstructionInput {
-            reconstruction: self.reconstruction.clone(),
-            target: self.target.clone(),
-        }
-    }
-}
-
-impl Adaptor<LossTermsInput> for ReconstructionOutput {
-    fn adapt(&self) -> LossTermsInput {
-        LossTermsInput {
-            terms: self.terms.clone(),
-            batch_size: self.target.dims()[0],
-        }
-    }
-}
-
-/// Loss, MSE and PSNR, and every loss term when a model has more than one.
+/// Loss, MSE and PSNR, and every loss term when a model has more than one, each read back every
+/// `read_every` steps.
 fn register_image_metrics<M: Trainable<Output = ReconstructionOutput>>(
     term_names: Vec<&'static str>,
+    read_every: usize,
     training: SupervisedTraining<ModelSteps<M>>,
 ) -> SupervisedTraining<ModelSteps<M>> {
-    let mut training = training.metrics((LossMetric::new(), MseMetric::new(), PsnrMetric::new()));
+    let mut training = training.metrics((
+        DeviceMeanMetric::loss(read_every),
+        DeviceMeanMetric::new("mse", "MSE", read_every),
+        DeviceMeanMetric::new("psnr", "PSNR", read_every)
+            .with_unit("dB")
+            .higher_is_better(),
+    ));
     if term_names.len() > 1 {
         for term in term_names {
             training = training
-                .metric_train_numeric(LossTermMetric::new(term))
-                .metric_valid_numeric(LossTermMetric::new(term));
+                .metric_train_numeric(DeviceMeanMetric::new(term, term, read_every))
+                .metric_valid_numeric(DeviceMeanMetric::new(term, term, read_every));
         }
     }
     training
@@ -120,8 +110,8 @@ macro_rules! trainable_image_models {
 
             fn forward_step(&self, batch: ImageBatch) -> ReconstructionOutput {
                 let images = batch.images;
-                let output = self.forward_masked(images.clone(), images.clone(), batch.mask);
-                ReconstructionOutput::new(output, images)
+                let output = self.forward_masked(images.clone(), images.clone(), batch.mask.clone());
+                ReconstructionOutput::new(output, images, batch.mask.as_ref())
             }
 
             fn loss(output: &ReconstructionOutput) -> Tensor<1> {
@@ -131,8 +121,9 @@ macro_rules! trainable_image_models {
             fn register_metrics(
                 &self,
                 training: SupervisedTraining<ModelSteps<Self>>,
+                read_every: usize,
             ) -> SupervisedTraining<ModelSteps<Self>> {
-                register_image_metrics(self.loss_term_names(), training)
+                register_image_metrics(self.loss_term_names(), read_every, training)
             }
         }
     )*};

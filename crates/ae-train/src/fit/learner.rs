@@ -4,9 +4,7 @@
 
 use burn::module::{Module, ModuleDisplay};
 use burn::tensor::Tensor;
-use burn::train::{
-    InferenceStep, ItemLazy, LearnerModel, SupervisedTraining, TrainOutput, TrainStep,
-};
+use burn::train::{InferenceStep, ItemLazy, SupervisedTraining, TrainOutput, TrainStep};
 
 /// What burn-train needs of a model to train it: the batch it takes, what one step hands to the
 /// metrics, the loss to minimise, and which metrics to show.
@@ -29,14 +27,15 @@ pub trait Trainable: Module + ModuleDisplay + 'static {
     /// `[1]`
     fn loss(output: &Self::Output) -> Tensor<1>;
 
-    /// Registers the model's metrics (shown while training, logged to `metrics.jsonl`).
+    /// Registers the model's metrics (shown while training, logged to `metrics.jsonl`); those
+    /// that accumulate on the device read their value back every `read_every` steps.
     fn register_metrics(
         &self,
         training: SupervisedTraining<ModelSteps<Self>>,
+        read_every: usize,
     ) -> SupervisedTraining<ModelSteps<Self>>
     where
-        Self: Sized,
-        ModelSteps<Self>: LearnerModel;
+        Self: Sized;
 }
 
 /// Any [`Trainable`] model as burn-train's learner model: a training step runs

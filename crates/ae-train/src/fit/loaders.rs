@@ -10,9 +10,23 @@ use burn::tensor::Device;
 use ae_data::ratings::{ItemRatingsDataset, RatingsBatch, RatingsBatcher};
 use ae_data::tabular::{VectorBatcher, VectorDataset};
 use ae_data::text::{TextBatch, TextBatcher, TextDataset};
-use ae_data::{ImageBatch, ImageBatcher, ImageDataset};
+use ae_data::{BatchPlan, ImageBatch, ImageDataset, ImageLoader, Residency};
 
-use super::training::TrainingConfig;
+/// How [`fit`](crate::fit) wants its splits served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SplitLoading {
+    /// Items per batch.
+    pub batch_size: usize,
+    /// The seed of the training split's shuffles.
+    pub seed: u64,
+    /// Data-loading threads of burn's loader (the image loader needs none).
+    pub num_workers: usize,
+    /// Where image splits are kept (see [`Residency`]).
+    pub residency: Residency,
+    /// The first training epoch (0-based; later than 0 on resumption), so that a resumed run
+    /// continues the sequence of shuffles.
+    pub first_epoch: usize,
+}
 
 /// A split of data that training iterates in batches of `B`: images, table rows, sentences or
 /// item rating vectors.
@@ -20,22 +34,23 @@ pub trait TrainingSplit<B> {
     /// Items in the split.
     fn items(&self) -> usize;
 
-    /// A loader over the split in batches of `config.batch_size` on `device`; `shuffle` (the
-    /// training split) reshuffles every epoch from `config.seed`.
+    /// A loader over the split on `device`, batched as `loading` says: the training split
+    /// (`training`) reshuffled every epoch, the validation split in order.
     fn loader(
         self,
-        config: &TrainingConfig,
-        shuffle: bool,
+        loading: &SplitLoading,
+        training: bool,
         device: &Device,
     ) -> Arc<dyn DataLoader<B>>;
 }
 
-/// Burn's data loader of `batcher` over `dataset`.
+/// Burn's data loader of `batcher` over `dataset` (shuffled each epoch when `training`; the last
+/// batch of an epoch may be smaller).
 fn host_loader<I, B, D, T>(
     batcher: T,
     dataset: D,
-    config: &TrainingConfig,
-    shuffle: bool,
+    loading: &SplitLoading,
+    training: bool,
     device: &Device,
 ) -> Arc<dyn DataLoader<B>>
 where
@@ -45,11 +60,11 @@ where
     T: Batcher<I, B> + 'static,
 {
     let builder = DataLoaderBuilder::new(batcher)
-        .batch_size(config.batch_size)
-        .num_workers(config.num_workers)
+        .batch_size(loading.batch_size)
+        .num_workers(loading.num_workers)
         .set_device(device.clone());
-    let builder = if shuffle {
-        builder.shuffle(config.seed)
+    let builder = if training {
+        builder.shuffle(loading.seed)
     } else {
         builder
     };
@@ -61,13 +76,20 @@ impl TrainingSplit<ImageBatch> for ImageDataset {
         self.count()
     }
 
+    /// Batches of one fixed size ([`ImageLoader`]): training drops each epoch's last partial
+    /// batch, validation pads it and masks the padding.
     fn loader(
         self,
-        config: &TrainingConfig,
-        shuffle: bool,
+        loading: &SplitLoading,
+        training: bool,
         device: &Device,
     ) -> Arc<dyn DataLoader<ImageBatch>> {
-        host_loader(ImageBatcher::new(), self, config, shuffle, device)
+        let plan = if training {
+            BatchPlan::training(loading.batch_size, loading.seed).starting_at(loading.first_epoch)
+        } else {
+            BatchPlan::in_order(loading.batch_size)
+        };
+        Arc::new(ImageLoader::new(self, plan, loading.residency, device))
     }
 }
 
@@ -78,11 +100,11 @@ impl TrainingSplit<ImageBatch> for VectorDataset {
 
     fn loader(
         self,
-        config: &TrainingConfig,
-        shuffle: bool,
+        loading: &SplitLoading,
+        training: bool,
         device: &Device,
     ) -> Arc<dyn DataLoader<ImageBatch>> {
-        host_loader(VectorBatcher, self, config, shuffle, device)
+        host_loader(VectorBatcher, self, loading, training, device)
     }
 }
 
@@ -93,11 +115,11 @@ impl TrainingSplit<TextBatch> for TextDataset {
 
     fn loader(
         self,
-        config: &TrainingConfig,
-        shuffle: bool,
+        loading: &SplitLoading,
+        training: bool,
         device: &Device,
     ) -> Arc<dyn DataLoader<TextBatch>> {
-        host_loader(TextBatcher, self, config, shuffle, device)
+        host_loader(TextBatcher, self, loading, training, device)
     }
 }
 
@@ -108,13 +130,13 @@ impl TrainingSplit<RatingsBatch> for ItemRatingsDataset {
 
     fn loader(
         self,
-        config: &TrainingConfig,
-        shuffle: bool,
+        loading: &SplitLoading,
+        training: bool,
         device: &Device,
     ) -> Arc<dyn DataLoader<RatingsBatch>> {
         let batcher = RatingsBatcher {
             users: self.users(),
         };
-        host_loader(batcher, self, config, shuffle, device)
+        host_loader(batcher, self, loading, training, device)
     }
 }

@@ -1,56 +1,162 @@
-//! What a training or validation step hands to burn-train's metrics, and the reconstruction
-//! metrics (MSE and PSNR) that Burn does not ship without its network-using `vision` feature.
+//! Metrics accumulated on the device and read back a bounded number of times per epoch.
+//!
+//! burn-train hands every step's output to every metric. A metric that reads its value back at
+//! each step (as burn's `LossMetric` does) makes the host wait for the device at each step, which
+//! on a GPU drains the queue. Here each step adds, for each metric, a weighted sum and its weight
+//! to a two-value tensor on the device ([`StepSums`]); the metric reads it back every
+//! `read_every` steps (for the progress display) and once at the end of the epoch. The epoch
+//! value is the same per-row mean a reading at every step would give.
 
 use std::sync::Arc;
 
 use burn::tensor::{Tensor, TensorReadError};
-use burn::train::metric::state::{FormatOptions, NumericMetricState};
 use burn::train::metric::{
     Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes, NumericEntry,
     SerializedEntry,
 };
 
-use ae_models::{per_image_mse, per_image_psnr};
-
-/// A reconstruction and its target, for [`MseMetric`] and [`PsnrMetric`].
-pub struct ReconstructionInput {
+/// What one step adds to each metric, on the device: for each metric key, a weighted sum and
+/// its weight (for a mean over images: the sum of the real rows' per-image values, and the
+/// number of real rows).
+#[derive(Debug, Clone, Default)]
+pub struct StepSums {
+    /// `(key, sum, weight)`.
+    ///
     /// # Shapes
-    /// `[N, C, H, W]`
-    pub reconstruction: Tensor<4>,
+    /// sum, weight: `[1]`
+    pub entries: Vec<(&'static str, Tensor<1>, Tensor<1>)>,
+}
+
+impl StepSums {
+    /// Adds the per-row `values` of the rows `mask` weights (every row when `None`) under `key`,
+    /// weighted by the number of those rows.
+    ///
     /// # Shapes
-    /// `[N, C, H, W]`
-    pub target: Tensor<4>,
-}
+    /// - values, mask: `[N]`
+    pub fn add_rows(&mut self, key: &'static str, values: Tensor<1>, mask: Option<&Tensor<1>>) {
+        let (sum, weight) = match mask {
+            Some(mask) => ((values * mask.clone()).sum(), mask.clone().sum()),
+            None => (values.clone().sum(), values.ones_like().sum()),
+        };
+        self.entries.push((key, sum, weight));
+    }
 
-/// The named loss terms of a step, for [`LossTermMetric`].
-pub struct LossTermsInput {
-    /// `(name, value)` of each term.
-    pub terms: Vec<(&'static str, Tensor<1>)>,
-    /// Images in the batch.
-    pub batch_size: usize,
-}
+    /// Adds a mean over rows (`[1]`) under `key`, weighted by `rows` (`[1]`).
+    pub fn add_mean(&mut self, key: &'static str, mean: Tensor<1>, rows: Tensor<1>) {
+        self.entries.push((key, mean * rows.clone(), rows));
+    }
 
-/// One named term of a model's loss (`"kl"`, `"sparsity"`, ...), averaged over the epoch.
-#[derive(Clone)]
-pub struct LossTermMetric {
-    term: &'static str,
-    name: MetricName,
-    state: NumericMetricState,
-}
+    /// Adds a sum and its weight under `key`.
+    pub fn add_sum(&mut self, key: &'static str, sum: Tensor<1>, weight: Tensor<1>) {
+        self.entries.push((key, sum, weight));
+    }
 
-impl LossTermMetric {
-    /// The metric of the term called `term`.
-    pub fn new(term: &'static str) -> Self {
+    /// The same sums, detached from the autodiff graph.
+    pub fn without_autodiff(self) -> Self {
         Self {
-            term,
-            name: Arc::new(term.to_string()),
-            state: NumericMetricState::default(),
+            entries: self
+                .entries
+                .into_iter()
+                .map(|(k, s, w)| (k, s.without_autodiff(), w.without_autodiff()))
+                .collect(),
         }
     }
 }
 
-impl Metric for LossTermMetric {
-    type Input = LossTermsInput;
+/// How an accumulated `(sum, weight)` becomes the metric's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reduction {
+    /// `sum / weight`.
+    Mean,
+    /// `sqrt(sum / weight)`: a root mean square, e.g. RMSE from squared errors.
+    RootMean,
+}
+
+/// A metric of burn-train whose epoch value is a weighted mean accumulated on the device: the
+/// loss, its terms, MSE, PSNR, RMSE. Values are read back every `read_every` steps and at the
+/// end of each epoch; between reads the metric reports no new value.
+#[derive(Clone)]
+pub struct DeviceMeanMetric {
+    key: &'static str,
+    name: MetricName,
+    unit: Option<&'static str>,
+    higher_is_better: bool,
+    reduction: Reduction,
+    read_every: usize,
+    sums: Option<Tensor<1>>,
+    steps: usize,
+    /// The epoch's running value at the last read, and whether this step read it.
+    last: Option<f64>,
+    fresh: bool,
+}
+
+impl DeviceMeanMetric {
+    /// The mean of the sums stored under `key`, shown as `name`, read every `read_every` steps
+    /// (at least 1).
+    pub fn new(key: &'static str, name: &str, read_every: usize) -> Self {
+        Self {
+            key,
+            name: Arc::new(name.to_string()),
+            unit: None,
+            higher_is_better: false,
+            reduction: Reduction::Mean,
+            read_every: read_every.max(1),
+            sums: None,
+            steps: 0,
+            last: None,
+            fresh: false,
+        }
+    }
+
+    /// The loss (key `"loss"`).
+    pub fn loss(read_every: usize) -> Self {
+        Self::new("loss", "Loss", read_every)
+    }
+
+    /// With a unit shown after the value.
+    pub fn with_unit(mut self, unit: &'static str) -> Self {
+        self.unit = Some(unit);
+        self
+    }
+
+    /// Marks larger values as better (PSNR, accuracy).
+    pub fn higher_is_better(mut self) -> Self {
+        self.higher_is_better = true;
+        self
+    }
+
+    /// With another reduction than the mean.
+    pub fn with_reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    fn read(&self) -> Result<Option<f64>, TensorReadError> {
+        let Some(sums) = &self.sums else {
+            return Ok(None);
+        };
+        let values = sums.clone().try_into_data()?.try_to_vec_as::<f64>()?;
+        let (sum, weight) = (values[0], values[1]);
+        let mean = sum / weight;
+        Ok(Some(match self.reduction {
+            Reduction::Mean => mean,
+            Reduction::RootMean => mean.sqrt(),
+        }))
+    }
+
+    fn entry(&self) -> SerializedEntry {
+        match self.last {
+            Some(value) => {
+                let unit = self.unit.map_or(String::new(), |u| format!(" {u}"));
+                SerializedEntry::new(format!("{value:.4}{unit}"), value.to_string())
+            }
+            None => SerializedEntry::not_available(self.unit),
+        }
+    }
+}
+
+impl Metric for DeviceMeanMetric {
+    type Input = StepSums;
 
     fn name(&self) -> MetricName {
         self.name.clone()
@@ -58,270 +164,63 @@ impl Metric for LossTermMetric {
 
     fn update(
         &mut self,
-        input: &LossTermsInput,
+        input: &StepSums,
         _metadata: &MetricMetadata,
     ) -> Result<SerializedEntry, TensorReadError> {
-        if let Some((_, value)) = input.terms.iter().find(|(n, _)| *n == self.term) {
-            let value = value.clone().mean().try_into_scalar::<f64>()?;
-            self.state.update(value, input.batch_size);
+        self.fresh = false;
+        if let Some((_, sum, weight)) = input.entries.iter().find(|(k, ..)| *k == self.key) {
+            let step = Tensor::cat(vec![sum.clone(), weight.clone()], 0);
+            self.sums = Some(match self.sums.take() {
+                Some(sums) => sums + step,
+                None => step,
+            });
+            self.steps += 1;
+            if self.steps.is_multiple_of(self.read_every) {
+                self.last = self.read()?;
+                self.fresh = true;
+            }
         }
-        Ok(self
-            .state
-            .compute_update(FormatOptions::new(self.name.clone()).precision(4)))
+        Ok(self.entry())
     }
 
     fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
-        Ok(self
-            .state
-            .compute_final(FormatOptions::new(self.name.clone()).precision(4)))
+        self.last = self.read()?;
+        self.fresh = true;
+        Ok(self.entry())
     }
 
     fn clear(&mut self) {
-        self.state.reset();
+        self.sums = None;
+        self.steps = 0;
+        self.last = None;
+        self.fresh = false;
     }
 
     fn attributes(&self) -> MetricAttributes {
         NumericAttributes {
-            unit: None,
-            higher_is_better: false,
+            unit: self.unit.map(str::to_string),
+            higher_is_better: self.higher_is_better,
         }
         .into()
     }
 }
 
-impl Numeric for LossTermMetric {
+impl Numeric for DeviceMeanMetric {
     fn value(&self) -> Option<NumericEntry> {
-        Some(self.state.current_value())
+        self.last
+            .filter(|_| self.fresh)
+            .map(|v| NumericEntry::Aggregated {
+                aggregated_value: v,
+                count: self.steps,
+            })
     }
 
     fn running_value(&self) -> Option<NumericEntry> {
-        Some(self.state.running_value())
+        self.value()
     }
 
     fn final_value(&self) -> NumericEntry {
-        self.state.final_value()
-    }
-}
-
-macro_rules! reconstruction_metric {
-    ($(#[$doc:meta])* $name:ident, $label:literal, $unit:expr, $higher:expr, $per_image:path) => {
-        $(#[$doc])*
-        #[derive(Clone)]
-        pub struct $name {
-            name: MetricName,
-            state: NumericMetricState,
-        }
-
-        impl Default for $name {
-            fn default() -> Self {
-                Self::new()
-            }
-        }
-
-        impl $name {
-            /// The metric.
-            pub fn new() -> Self {
-                Self {
-                    name: Arc::new($label.to_string()),
-                    state: NumericMetricState::default(),
-                }
-            }
-
-            fn format(&self) -> FormatOptions {
-                let options = FormatOptions::new(self.name.clone()).precision(4);
-                match $unit {
-                    Some(unit) => options.unit(unit),
-                    None => options,
-                }
-            }
-        }
-
-        impl Metric for $name {
-            type Input = ReconstructionInput;
-
-            fn name(&self) -> MetricName {
-                self.name.clone()
-            }
-
-            fn update(
-                &mut self,
-                input: &ReconstructionInput,
-                _metadata: &MetricMetadata,
-            ) -> Result<SerializedEntry, TensorReadError> {
-                let [n, ..] = input.target.dims();
-                let value = $per_image(input.reconstruction.clone(), input.target.clone())
-                    .mean()
-                    .try_into_scalar::<f64>()?;
-                self.state.update(value, n);
-                Ok(self.state.compute_update(self.format()))
-            }
-
-            fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
-                Ok(self.state.compute_final(self.format()))
-            }
-
-            fn clear(&mut self) {
-                self.state.reset();
-            }
-
-            fn attributes(&self) -> MetricAttributes {
-                NumericAttributes {
-                    unit: $unit.map(str::to_string),
-                    higher_is_better: $higher,
-                }
-                .into()
-            }
-        }
-
-        impl Numeric for $name {
-            fn value(&self) -> Option<NumericEntry> {
-                Some(self.state.current_value())
-            }
-
-            fn running_value(&self) -> Option<NumericEntry> {
-                Some(self.state.running_value())
-            }
-
-            fn final_value(&self) -> NumericEntry {
-                self.state.final_value()
-            }
-        }
-    };
-}
-
-reconstruction_metric!(
-    /// Reconstruction mean squared error per pixel (pixels in `[0, 1]`), averaged over images.
-    MseMetric,
-    "MSE",
-    None::<&str>,
-    false,
-    per_image_mse
-);
-
-reconstruction_metric!(
-    /// Peak signal-to-noise ratio in dB (pixels in `[0, 1]`), averaged over images.
-    PsnrMetric,
-    "PSNR",
-    Some("dB"),
-    true,
-    per_image_psnr
-);
-
-/// Predictions, targets and the mask of observed targets, for [`RmseMetric`].
-pub struct MaskedInput {
-    /// # Shapes
-    /// `[N, M]`
-    pub predictions: Tensor<2>,
-    /// # Shapes
-    /// `[N, M]`
-    pub target: Tensor<2>,
-    /// # Shapes
-    /// `[N, M]`
-    pub mask: Tensor<2>,
-}
-
-/// Root mean squared error over the observed entries of an epoch (every rating weighs the same,
-/// whatever batch it falls in).
-#[derive(Clone)]
-pub struct RmseMetric {
-    name: MetricName,
-    squared: f64,
-    count: usize,
-    batch: (f64, usize),
-}
-
-impl Default for RmseMetric {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl RmseMetric {
-    /// A metric named "RMSE".
-    pub fn new() -> Self {
-        Self {
-            name: Arc::new("RMSE".to_string()),
-            squared: 0.0,
-            count: 0,
-            batch: (f64::NAN, 0),
-        }
-    }
-
-    fn epoch_value(&self) -> f64 {
-        (self.squared / self.count.max(1) as f64).sqrt()
-    }
-
-    fn entry(&self, final_entry: bool) -> SerializedEntry {
-        let epoch = self.epoch_value();
-        let formatted = format!("epoch {epoch:.4} - batch {:.4}", self.batch.0);
-        let serialized = if final_entry {
-            NumericEntry::Final(epoch).serialize()
-        } else {
-            NumericEntry::Aggregated {
-                aggregated_value: self.batch.0,
-                count: self.batch.1,
-            }
-            .serialize()
-        };
-        SerializedEntry::new(formatted, serialized)
-    }
-}
-
-impl Metric for RmseMetric {
-    type Input = MaskedInput;
-
-    fn name(&self) -> MetricName {
-        self.name.clone()
-    }
-
-    fn update(
-        &mut self,
-        input: &MaskedInput,
-        _metadata: &MetricMetadata,
-    ) -> std::result::Result<SerializedEntry, TensorReadError> {
-        let diff = (input.predictions.clone() - input.target.clone()) * input.mask.clone();
-        let squared = diff.square().sum().try_into_scalar::<f64>()?;
-        let count = input.mask.clone().sum().try_into_scalar::<f64>()?.round() as usize;
-        self.squared += squared;
-        self.count += count;
-        self.batch = ((squared / count.max(1) as f64).sqrt(), count);
-        Ok(self.entry(false))
-    }
-
-    fn compute(&mut self) -> std::result::Result<SerializedEntry, TensorReadError> {
-        Ok(self.entry(true))
-    }
-
-    fn clear(&mut self) {
-        *self = Self::new();
-    }
-
-    fn attributes(&self) -> MetricAttributes {
-        NumericAttributes {
-            unit: None,
-            higher_is_better: false,
-        }
-        .into()
-    }
-}
-
-impl Numeric for RmseMetric {
-    fn value(&self) -> Option<NumericEntry> {
-        Some(NumericEntry::Aggregated {
-            aggregated_value: self.batch.0,
-            count: self.batch.1,
-        })
-    }
-
-    fn running_value(&self) -> Option<NumericEntry> {
-        Some(NumericEntry::Aggregated {
-            aggregated_value: self.epoch_value(),
-            count: self.count,
-        })
-    }
-
-    fn final_value(&self) -> NumericEntry {
-        NumericEntry::Final(self.epoch_value())
+        NumericEntry::Final(self.last.unwrap_or(f64::NAN))
     }
 }
 
@@ -330,52 +229,72 @@ mod tests {
     use super::*;
     use burn::tensor::Device;
 
-    #[test]
-    fn metrics_average_over_images_weighted_by_batch() {
-        let device = Device::flex();
-        let mut metric = MseMetric::new();
-        let meta = MetricMetadata {
+    fn meta() -> MetricMetadata {
+        MetricMetadata {
             progress: burn::data::dataloader::Progress::new(1, 1, None),
             iteration: Some(0),
             lr: None,
-        };
-        let batch = |n: usize, v: f32| ReconstructionInput {
-            reconstruction: Tensor::full([n, 1, 1, 2], v, &device),
-            target: Tensor::zeros([n, 1, 1, 2], &device),
-        };
-        metric.update(&batch(1, 1.0), &meta).unwrap(); // MSE 1 for one image
-        metric.update(&batch(3, 0.0), &meta).unwrap(); // MSE 0 for three images
-        metric.compute().unwrap();
-        match metric.final_value() {
-            NumericEntry::Final(v) => assert!((v - 0.25).abs() < 1e-9, "{v}"),
-            other => panic!("unexpected {other:?}"),
         }
     }
+
+    /// Per-row means read every third step equal the mean of every step's values, weighted by
+    /// rows; between reads the metric reports nothing new.
     #[test]
-    fn rmse_metric_weighs_every_rating_equally() {
+    fn sparse_reads_give_the_per_row_mean() {
         let device = Device::flex();
-        let m = |v: [f32; 4]| Tensor::<1>::from_floats(v, &device).reshape([2, 2]);
-        let mut metric = RmseMetric::new();
+        let mut metric = DeviceMeanMetric::new("mse", "MSE", 3);
+        let batches: [&[f32]; 4] = [&[1.0, 1.0], &[0.0, 0.0], &[4.0, 4.0], &[0.5]];
+        let mut reported = Vec::new();
+        for values in batches {
+            let mut sums = StepSums::default();
+            sums.add_rows("mse", Tensor::<1>::from_floats(values, &device), None);
+            metric.update(&sums, &meta()).unwrap();
+            reported.push(metric.value().is_some());
+        }
+        assert_eq!(reported, [false, false, true, false]);
+        metric.compute().unwrap();
+        // (1 + 1 + 0 + 0 + 4 + 4 + 0.5) / 7 rows.
+        match metric.final_value() {
+            NumericEntry::Final(v) => assert!((v - 10.5 / 7.0).abs() < 1e-6, "{v}"),
+            other => panic!("unexpected {other:?}"),
+        }
+        metric.clear();
+        metric.compute().unwrap();
+        assert!(metric.final_value().current().is_nan());
+    }
+
+    /// A padded batch counts its real rows only.
+    #[test]
+    fn masked_rows_are_left_out() {
+        let device = Device::flex();
+        let mut metric = DeviceMeanMetric::new("mse", "MSE", 100);
+        let mut sums = StepSums::default();
+        let values = Tensor::<1>::from_floats([2.0, 4.0, 100.0], &device);
+        let mask = Tensor::<1>::from_floats([1.0, 1.0, 0.0], &device);
+        sums.add_rows("mse", values, Some(&mask));
+        metric.update(&sums, &meta()).unwrap();
+        metric.compute().unwrap();
+        assert!((metric.final_value().current() - 3.0).abs() < 1e-6);
+    }
+
+    /// RMSE over every observed rating, whatever batch it falls in.
+    #[test]
+    fn root_mean_weighs_every_rating_equally() {
+        let device = Device::flex();
+        let mut metric =
+            DeviceMeanMetric::new("rmse", "RMSE", 1).with_reduction(Reduction::RootMean);
         // Batch 1: one observed error of 2. Batch 2: three observed errors of 0.
-        let first = MaskedInput {
-            predictions: m([3.0, 9.0, 0.0, 0.0]),
-            target: m([1.0, 0.0, 0.0, 0.0]),
-            mask: m([1.0, 0.0, 0.0, 0.0]),
-        };
-        let second = MaskedInput {
-            predictions: m([2.0, 2.0, 2.0, 5.0]),
-            target: m([2.0, 2.0, 2.0, 0.0]),
-            mask: m([1.0, 1.0, 1.0, 0.0]),
-        };
-        let meta = MetricMetadata {
-            progress: burn::data::dataloader::Progress::new(1, 1, None),
-            iteration: Some(0),
-            lr: None,
-        };
-        metric.update(&first, &meta).unwrap();
-        metric.update(&second, &meta).unwrap();
-        // sqrt(4 / 4) = 1 (a mean of batch RMSEs would give 1.0 too, but not of 2 and 0 with
-        // weights 1 and 3: that is 0.5).
+        for (squared, count) in [(4.0, 1.0), (0.0, 3.0)] {
+            let mut sums = StepSums::default();
+            sums.add_sum(
+                "rmse",
+                Tensor::<1>::from_floats([squared], &device),
+                Tensor::<1>::from_floats([count], &device),
+            );
+            metric.update(&sums, &meta()).unwrap();
+        }
+        metric.compute().unwrap();
+        // sqrt(4 / 4) = 1 (a mean of the batch RMSEs weighted by ratings would give 0.5).
         assert!((metric.final_value().current() - 1.0).abs() < 1e-12);
     }
 }

@@ -22,10 +22,7 @@ pub use epoch_log::{EpochLog, EpochMetrics, read_epoch_log};
 pub use image::ReconstructionOutput;
 pub use learner::{ModelSteps, Trainable};
 pub use loaders::TrainingSplit;
-pub use metrics::{
-    LossTermMetric, LossTermsInput, MaskedInput, MseMetric, PsnrMetric, ReconstructionInput,
-    RmseMetric,
-};
+pub use metrics::{DeviceMeanMetric, Reduction, StepSums};
 pub use ratings::RatingsOutput;
 pub use renderer::PlainRenderer;
 pub use training::{FitOptions, Fitted, PROGRESS_ENV, TrainingConfig, fit};

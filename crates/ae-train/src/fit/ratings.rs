@@ -2,33 +2,24 @@
 //! observed ratings).
 
 use burn::tensor::Tensor;
-use burn::train::metric::{Adaptor, LossInput, LossMetric};
+use burn::train::metric::Adaptor;
 use burn::train::{ItemLazy, SupervisedTraining};
 
 use ae_data::ratings::RatingsBatch;
 use ae_models::AutoRec;
 
 use super::learner::{ModelSteps, Trainable};
-use super::metrics::{LossTermMetric, LossTermsInput, MaskedInput, RmseMetric};
+use super::metrics::{DeviceMeanMetric, Reduction, StepSums};
 
-/// What a training or validation step of AutoRec hands to the metrics.
+/// What a training or validation step of AutoRec hands to the metrics: the loss it
+/// back-propagates, and the sums of the loss, its terms and the squared errors of the observed
+/// ratings (predictions clamped to the rating scale), on the device.
 pub struct RatingsOutput {
     /// # Shapes
     /// `[1]`
     pub loss: Tensor<1>,
-    /// Named loss terms.
-    pub terms: Vec<(&'static str, Tensor<1>)>,
-    /// Predicted ratings, clamped to the rating scale.
-    ///
-    /// # Shapes
-    /// `[N, users]`
-    pub predictions: Tensor<2>,
-    /// # Shapes
-    /// `[N, users]`
-    pub target: Tensor<2>,
-    /// # Shapes
-    /// `[N, users]`
-    pub mask: Tensor<2>,
+    /// The metrics' sums: `"loss"`, `"reconstruction"`, `"weight_decay"`, `"rmse"`.
+    pub sums: StepSums,
 }
 
 impl Trainable for AutoRec {
@@ -39,16 +30,23 @@ impl Trainable for AutoRec {
         let config = self.config();
         let (min, max) = (config.min_rating, config.max_rating);
         let output = self.forward(batch.input, batch.target.clone(), batch.mask.clone());
+        let [items, _] = batch.target.dims();
+        let rows = Tensor::full([1], items as f32, &batch.target.device());
+        let mut sums = StepSums::default();
+        sums.add_mean("loss", output.loss.clone().detach(), rows.clone());
+        for term in output.terms {
+            sums.add_mean(term.name, term.value.detach(), rows.clone());
+        }
+        let errors =
+            (output.predictions.detach().clamp(min, max) - batch.target) * batch.mask.clone();
+        sums.add_sum(
+            "rmse",
+            errors.square().sum().reshape([1]),
+            batch.mask.sum().reshape([1]),
+        );
         RatingsOutput {
             loss: output.loss,
-            terms: output
-                .terms
-                .into_iter()
-                .map(|t| (t.name, t.value))
-                .collect(),
-            predictions: output.predictions.clamp(min, max),
-            target: batch.target,
-            mask: batch.mask,
+            sums,
         }
     }
 
@@ -59,12 +57,16 @@ impl Trainable for AutoRec {
     fn register_metrics(
         &self,
         training: SupervisedTraining<ModelSteps<Self>>,
+        read_every: usize,
     ) -> SupervisedTraining<ModelSteps<Self>> {
-        let mut training = training.metrics((LossMetric::new(), RmseMetric::new()));
+        let mut training = training.metrics((
+            DeviceMeanMetric::loss(read_every),
+            DeviceMeanMetric::new("rmse", "RMSE", read_every).with_reduction(Reduction::RootMean),
+        ));
         for term in ["reconstruction", "weight_decay"] {
             training = training
-                .metric_train_numeric(LossTermMetric::new(term))
-                .metric_valid_numeric(LossTermMetric::new(term));
+                .metric_train_numeric(DeviceMeanMetric::new(term, term, read_every))
+                .metric_valid_numeric(DeviceMeanMetric::new(term, term, read_every));
         }
         training
     }
@@ -75,39 +77,13 @@ impl ItemLazy for RatingsOutput {
         self.loss.device().flush()?;
         Ok(Self {
             loss: self.loss.without_autodiff(),
-            terms: self
-                .terms
-                .into_iter()
-                .map(|(n, t)| (n, t.without_autodiff()))
-                .collect(),
-            predictions: self.predictions.without_autodiff(),
-            target: self.target.without_autodiff(),
-            mask: self.mask.without_autodiff(),
+            sums: self.sums.without_autodiff(),
         })
     }
 }
 
-impl Adaptor<LossInput> for RatingsOutput {
-    fn adapt(&self) -> LossInput {
-        LossInput::new(self.loss.clone())
-    }
-}
-
-impl Adaptor<LossTermsInput> for RatingsOutput {
-    fn adapt(&self) -> LossTermsInput {
-        LossTermsInput {
-            terms: self.terms.clone(),
-            batch_size: self.target.dims()[0],
-        }
-    }
-}
-
-impl Adaptor<MaskedInput> for RatingsOutput {
-    fn adapt(&self) -> MaskedInput {
-        MaskedInput {
-            predictions: self.predictions.clone(),
-            target: self.target.clone(),
-            mask: self.mask.clone(),
-        }
+impl Adaptor<StepSums> for RatingsOutput {
+    fn adapt(&self) -> StepSums {
+        self.sums.clone()
     }
 }

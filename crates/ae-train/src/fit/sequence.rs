@@ -28,9 +28,11 @@ impl Trainable for TextAutoencoder {
         output.loss.clone()
     }
 
+    /// burn's own metrics, read back every step (sentences are short work on any device).
     fn register_metrics(
         &self,
         training: SupervisedTraining<ModelSteps<Self>>,
+        _read_every: usize,
     ) -> SupervisedTraining<ModelSteps<Self>> {
         training.metrics((
             LossMetric::new(),

@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use ae_data::Residency;
 use burn::config::Config;
 use burn::module::Module;
 use burn::optim::AdamConfig;
@@ -14,12 +15,15 @@ use burn::train::{ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraini
 use super::checkpoint::{AtomicFileCheckpointer, latest_complete_checkpoint};
 use super::epoch_log::{EpochLog, EpochMetrics, read_epoch_log};
 use super::learner::{ModelSteps, Trainable};
-use super::loaders::TrainingSplit;
+use super::loaders::{SplitLoading, TrainingSplit};
 use super::renderer::PlainRenderer;
 use crate::error::{Result, TrainError};
 
 /// Environment variable: `plain` forces line-by-line progress even on a terminal.
 pub const PROGRESS_ENV: &str = "AE_PROGRESS";
+
+/// Steps between two reads of the device-side metrics, by default.
+pub const DEFAULT_METRICS_EVERY: usize = 50;
 
 /// How to train: epochs, batch size, optimiser, seed. Saved in a run's `run.json`.
 #[derive(Config, Debug)]
@@ -81,6 +85,11 @@ pub struct FitOptions {
     pub devices: Vec<Device>,
     /// Restart after the newest complete checkpoint in `run_dir`.
     pub resume: bool,
+    /// Where image splits are kept: on the device when they fit (the default), or in host memory.
+    pub residency: Residency,
+    /// Metrics accumulated on the device are read back every this many steps (and at the end of
+    /// each epoch): each read makes the host wait for the device.
+    pub metrics_every: usize,
 }
 
 impl FitOptions {
@@ -91,7 +100,21 @@ impl FitOptions {
             device: device.clone(),
             devices: Vec::new(),
             resume: false,
+            residency: Residency::Auto,
+            metrics_every: DEFAULT_METRICS_EVERY,
         }
+    }
+
+    /// Keeps image splits where `residency` says.
+    pub fn with_residency(mut self, residency: Residency) -> Self {
+        self.residency = residency;
+        self
+    }
+
+    /// Reads the device-side metrics back every `steps` steps.
+    pub fn with_metrics_every(mut self, steps: usize) -> Self {
+        self.metrics_every = steps.max(1);
+        self
     }
 
     /// Trains data-parallel on `devices` (the first should be the model's device).
@@ -117,8 +140,42 @@ pub struct Fitted<M> {
     pub resumed_from: Option<usize>,
     /// Wall time of the epochs this run executed, validation included.
     pub seconds: f64,
-    /// Training items processed by this run (epochs run times items per epoch).
+    /// Training items processed by this run (epochs run times items per epoch; a dropped last
+    /// partial batch is not processed).
     pub train_items: usize,
+    /// Seconds from the start of this run to the end of its first training epoch: kernel
+    /// compilation, autotuning and uploads are paid there.
+    pub warmup_seconds: Option<f64>,
+    /// Training items per second over this run's later epochs (training splits only, validation
+    /// excluded); `None` when the run trained one epoch.
+    pub steady_items_per_second: Option<f64>,
+}
+
+/// The warm-up (to the end of the first training split) and the steady training rate (items per
+/// second over the later training splits, each timed from the end of the validation split
+/// before it) of a run's epoch records.
+fn warmup_and_steady(records: &[EpochMetrics], items: usize) -> (Option<f64>, Option<f64>) {
+    let end = |epoch: usize, split: &str| {
+        records
+            .iter()
+            .find(|r| r.epoch == epoch && r.split == split)
+            .and_then(|r| r.elapsed_seconds)
+    };
+    let Some(first) = records.iter().map(|r| r.epoch).min() else {
+        return (None, None);
+    };
+    let warmup = end(first, "train");
+    let last = records.iter().map(|r| r.epoch).max().unwrap_or(first);
+    let mut seconds = 0.0;
+    for epoch in first + 1..=last {
+        match (end(epoch - 1, "valid"), end(epoch, "train")) {
+            (Some(start), Some(stop)) => seconds += stop - start,
+            _ => return (warmup, None),
+        }
+    }
+    let epochs = last - first;
+    let steady = (epochs > 0 && seconds > 0.0).then(|| (epochs * items) as f64 / seconds);
+    (warmup, steady)
 }
 
 /// Trains `model` on `train`, validating on `valid` after each epoch, with burn-train's learner:
@@ -175,13 +232,32 @@ where
             .collect(),
         _ => Vec::new(),
     };
-    let epoch_log = EpochLog::open(&metrics_path, options.resume)
+    let start = Instant::now();
+    let epoch_log = EpochLog::open(&metrics_path, options.resume, start)
         .map_err(|e| TrainError::io(&metrics_path, e))?;
     let records = epoch_log.records();
 
     let device = &options.device;
-    let train_loader = train.loader(config, true, device);
-    let valid_loader = valid.loader(config, false, device);
+    let loading = SplitLoading {
+        batch_size: config.batch_size,
+        seed: config.seed,
+        num_workers: config.num_workers,
+        residency: options.residency,
+        first_epoch: resumed_from.unwrap_or(0),
+    };
+    let train_loader = train.loader(&loading, true, device);
+    let train_items = train_loader.num_items();
+    if train_items == 0 {
+        return Err(TrainError::InvalidArgument {
+            what: "batch size",
+            message: format!(
+                "the training split has {train_count} items, fewer than one batch of {}: lower \
+                 --batch-size",
+                config.batch_size
+            ),
+        });
+    }
+    let valid_loader = valid.loader(&loading, false, device);
     let mut training = SupervisedTraining::new(run_dir, train_loader, valid_loader)
         // burn-train's file logger first: checkpoint selection reads metric history from it.
         .with_metric_logger(FileMetricLogger::new(run_dir))
@@ -193,7 +269,7 @@ where
         )
         .num_epochs(config.epochs)
         .summary();
-    training = model.register_metrics(training);
+    training = model.register_metrics(training, options.metrics_every);
     let terminal = std::io::stdout().is_terminal()
         && std::env::var(PROGRESS_ENV).map_or(true, |v| v != "plain");
     if !terminal {
@@ -217,21 +293,24 @@ where
         config.optimizer.init(),
         config.learning_rate,
     );
-    let start = Instant::now();
     let result = training.launch(learner);
     let seconds = start.elapsed().as_secs_f64();
     if let Some(error) = result.error {
         return Err(TrainError::Training(error.to_string()));
     }
     let epochs_run = config.epochs - resumed_from.unwrap_or(0);
+    let this_run = records.lock().map(|r| r.clone()).unwrap_or_default();
+    let (warmup_seconds, steady_items_per_second) = warmup_and_steady(&this_run, train_items);
     let mut epochs: Vec<EpochMetrics> = previous;
-    epochs.extend(records.lock().map(|r| r.clone()).unwrap_or_default());
+    epochs.extend(this_run);
     log::info!("{epochs_run} epochs in {seconds:.1} s");
     Ok(Fitted {
         model: result.model.model,
         epochs,
         resumed_from,
         seconds,
-        train_items: epochs_run * train_count,
+        train_items: epochs_run * train_items,
+        warmup_seconds,
+        steady_items_per_second,
     })
 }

@@ -11,7 +11,7 @@ use ae_data::ImageDataset;
 use ae_models::{Autoencoder, VariationalAutoencoder};
 
 use crate::error::{Result, TrainError};
-use crate::eval::{image_batches, reconstruction_errors, values};
+use crate::eval::{image_batches, real_rows, reconstruction_errors};
 
 /// Precision, recall and F1 of flagging `score > threshold` as anomalous.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -189,9 +189,11 @@ pub fn vae_scores(
 ) -> Result<Vec<f64>> {
     device.seed(seed);
     let mut scores = Vec::with_capacity(data.count());
-    for images in image_batches(data, batch_size, device) {
-        let elbo = model.importance_weighted_log_likelihood(images, 1).neg();
-        scores.extend(values(elbo)?.into_iter().map(f64::from));
+    for batch in image_batches(data, batch_size, device) {
+        let elbo = model
+            .importance_weighted_log_likelihood(batch.images, 1)
+            .neg();
+        scores.extend(real_rows(elbo, batch.rows)?.into_iter().map(f64::from));
     }
     Ok(scores)
 }

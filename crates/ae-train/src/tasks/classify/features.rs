@@ -19,8 +19,10 @@ pub fn encode_all<M: Autoencoder + ?Sized>(
     device: &Device,
 ) -> Result<Vec<f32>> {
     let mut out = Vec::new();
-    for images in image_batches(data, 500, device) {
-        out.extend(values(model.encode(images))?);
+    for batch in image_batches(data, 500, device) {
+        let mut codes = values(model.encode(batch.images))?;
+        codes.truncate(batch.rows * model.latent_dim());
+        out.extend(codes);
     }
     Ok(out)
 }

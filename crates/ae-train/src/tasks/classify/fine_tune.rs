@@ -52,8 +52,9 @@ impl EncoderClassifier {
         let labels = data.labels().ok_or_else(no_labels)?;
         let mut correct = 0usize;
         let mut start = 0usize;
-        for images in image_batches(data, 500, device) {
-            let predicted = int_values(self.forward(images).argmax(1))?;
+        for batch in image_batches(data, 500, device) {
+            let mut predicted = int_values(self.forward(batch.images).argmax(1))?;
+            predicted.truncate(batch.rows);
             correct += count_correct(&predicted, &labels[start..]);
             start += predicted.len();
         }
