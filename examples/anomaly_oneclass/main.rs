@@ -12,6 +12,7 @@
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
 
+use autoencoders::cli::ranges;
 use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error};
 use autoencoders::models::{AnyAutoencoder, ModelConfig};
 use autoencoders::run::{MachineInfo, Run, write_json};
@@ -39,7 +40,7 @@ struct Cli {
     #[arg(long, value_delimiter = ',')]
     classes: Option<Vec<u32>>,
     /// Threshold at this percentile of the scores of held-out normal images.
-    #[arg(long, default_value_t = 95.0)]
+    #[arg(long, value_parser = ranges::percentile, default_value_t = 95.0)]
     percentile: f64,
 }
 

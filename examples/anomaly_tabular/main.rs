@@ -17,6 +17,7 @@ use burn::nn::activation::ActivationConfig;
 use clap::Parser;
 use serde::Serialize;
 
+use autoencoders::cli::ranges::{self, MAX_WIDTH};
 use autoencoders::cli::{Defaults, DeviceArgs, LatentArgs, OutputArgs, TrainArgs, exit_on_error};
 use autoencoders::data::tabular::{
     KDD_NORMAL, VectorDataset, anomaly_splits, read_csv, write_synthetic_kdd,
@@ -37,7 +38,7 @@ struct Cli {
     #[arg(long)]
     csv: Option<PathBuf>,
     /// Rows of the synthetic file.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, value_parser = ranges::count::<2, 10_000_000>, default_value_t = 20_000)]
     rows: usize,
     /// The file has a header line.
     #[arg(long)]
@@ -49,13 +50,13 @@ struct Cli {
     #[arg(long, default_value = KDD_NORMAL)]
     normal_label: String,
     /// Fraction of all rows held out for testing.
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, value_parser = ranges::open_fraction, default_value_t = 0.3)]
     test_fraction: f64,
     /// Hidden widths of the encoder.
-    #[arg(long, value_delimiter = ',', default_value = "64,32")]
+    #[arg(long, value_parser = ranges::count::<1, MAX_WIDTH>, value_delimiter = ',', default_value = "64,32")]
     hidden: Vec<usize>,
     /// Threshold at this percentile of held-out normal rows' scores.
-    #[arg(long, default_value_t = 95.0)]
+    #[arg(long, value_parser = ranges::percentile, default_value_t = 95.0)]
     percentile: f64,
     #[command(flatten)]
     device: DeviceArgs,
@@ -146,7 +147,9 @@ fn main() -> std::process::ExitCode {
             .with_output_activation(OutputActivation::Identity)
             .try_init(device)?;
         let model_dir = out.join("model");
-        let options = FitOptions::new(&model_dir, device).with_resume(cli.output.resume);
+        let options = FitOptions::new(&model_dir, device)
+            .with_resume(cli.output.resume)
+            .with_overwrite(cli.output.overwrite);
         let fitted = fit(
             model,
             splits.train.clone(),

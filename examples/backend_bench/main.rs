@@ -19,16 +19,19 @@ use autoencoders::bench::{
     Measurement, TrainingBench, activation_throughput, dense_training_flops, inference_throughput,
     matmul_gflops, peak_rss_bytes, repeat,
 };
+use autoencoders::cli::ranges::{self, MAX_WIDTH};
 use autoencoders::cli::{DeviceArgs, exit_on_error};
-use autoencoders::data::{ImageBatcher, fashion_mnist};
+use autoencoders::data::{ImageBatcher, fashion_mnist, mnist_sample};
 use autoencoders::models::{ConvAutoencoderConfig, VaeConfig, VanillaAutoencoderConfig};
 use autoencoders::run::{MachineInfo, write_json};
 use autoencoders::table::Table;
-use autoencoders::train::{Backend, DeviceSpec, TrainError};
+use autoencoders::train::{
+    Backend, DeviceSpec, FitOptions, TrainError, Trainable, TrainingConfig, fit,
+};
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 
-const WORKLOADS: [&str; 10] = [
+const WORKLOADS: [&str; 13] = [
     "dense-train",
     "conv-train",
     "vae-train",
@@ -39,6 +42,9 @@ const WORKLOADS: [&str; 10] = [
     "dense-gflops",
     "sigmoid",
     "relu",
+    "e2e-dense",
+    "e2e-conv",
+    "e2e-vae",
 ];
 
 #[derive(Parser)]
@@ -48,22 +54,33 @@ struct Cli {
     /// every backend compiled in that has a device here).
     #[command(flatten)]
     device: DeviceArgs,
-    /// Workloads (default: all): dense-train, conv-train, vae-train, dense-infer, conv-infer,
-    /// data, matmul, dense-gflops.
+    /// Workloads (default: all but e2e-*): dense-train, conv-train, vae-train, dense-infer,
+    /// conv-infer, data, matmul, dense-gflops, sigmoid, relu; e2e-dense, e2e-conv, e2e-vae
+    /// (whole training runs through `fit`: warm-up and steady throughput).
     #[arg(long, value_delimiter = ',')]
     workloads: Vec<String>,
     /// Timed repetitions per figure.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, value_parser = ranges::count::<1, 1000>, default_value_t = 5)]
     reps: usize,
     /// Untimed repetitions first.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_parser = ranges::count::<0, 1000>, default_value_t = 1)]
     warmup: usize,
     /// Steps per repetition (training and inference).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, value_parser = ranges::count::<1, 1_000_000>, default_value_t = 20)]
     steps: usize,
     /// Side of the square matmul.
-    #[arg(long, default_value_t = 2048)]
+    #[arg(long, value_parser = ranges::count::<1, 16_384>, default_value_t = 2048)]
     matmul_size: usize,
+    /// Epochs of each end-to-end run (`e2e-*`: real training through `fit`, the trainers' code
+    /// path, on Fashion-MNIST's training split when installed, else the embedded sample).
+    #[arg(long, value_parser = ranges::count::<2, 1000>, default_value_t = 3)]
+    e2e_epochs: usize,
+    /// Use only the first N training images in the end-to-end runs.
+    #[arg(long, value_parser = ranges::count::<2, { usize::MAX }>)]
+    e2e_limit: Option<usize>,
+    /// Batch size of the end-to-end runs (default: the workload's fixed-batch size).
+    #[arg(long, value_parser = ranges::count::<1, MAX_WIDTH>)]
+    e2e_batch_size: Option<usize>,
     /// Write the measurements as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -102,6 +119,38 @@ fn dense_training(cli: &Cli, device: &Device) -> Result<Vec<f64>, TrainError> {
     repeat(cli.warmup, cli.reps, || bench.run(cli.steps))
 }
 
+/// An end-to-end training run of `model` through `fit` (the trainers' pipeline: fixed-size
+/// batches, device-resident data where it fits, device-side metrics, validation every epoch):
+/// its warm-up (seconds to the end of the first epoch) and steady training throughput (images per
+/// second over the later epochs).
+fn end_to_end<M>(
+    cli: &Cli,
+    model: M,
+    batch_size: usize,
+    device: &Device,
+) -> Result<(f64, f64), TrainError>
+where
+    M: Trainable<Batch = autoencoders::data::ImageBatch>,
+{
+    let data = fashion_mnist(None).or_else(|_| mnist_sample())?;
+    let train = match cli.e2e_limit {
+        Some(n) => data.train.take(n),
+        None => data.train,
+    };
+    let (train, valid) = train.split(0.1, 42)?;
+    let config = TrainingConfig::new()
+        .with_epochs(cli.e2e_epochs.max(2))
+        .with_batch_size(cli.e2e_batch_size.unwrap_or(batch_size));
+    let dir = std::env::temp_dir().join(format!("backend_bench-e2e-{}", std::process::id()));
+    let fitted = fit(model, train, valid, &config, &FitOptions::new(&dir, device));
+    let _ = std::fs::remove_dir_all(&dir);
+    let fitted = fitted?;
+    Ok((
+        fitted.warmup_seconds.unwrap_or(f64::NAN),
+        fitted.steady_items_per_second.unwrap_or(f64::NAN),
+    ))
+}
+
 /// Measures `workload` on `device`. `dense` holds this device's dense-training samples/s once
 /// measured, so that `dense-gflops` converts them instead of training again.
 fn measure(
@@ -110,6 +159,7 @@ fn measure(
     device_name: &str,
     device: &Device,
     dense: &mut Option<Vec<f64>>,
+    extra: &mut Vec<Measurement>,
 ) -> Result<Option<Measurement>, TrainError> {
     let (unit, values) = match workload {
         "dense-train" => {
@@ -193,6 +243,30 @@ fn measure(
             let run = || matmul_gflops(cli.matmul_size, 5, device);
             ("GFLOP/s", repeat(cli.warmup, cli.reps, run)?)
         }
+        // One run each (a run is whole epochs): warm-up and steady rate as two rows.
+        "e2e-dense" | "e2e-conv" | "e2e-vae" => {
+            let (warmup, steady) = match workload {
+                "e2e-dense" => {
+                    let model = VanillaAutoencoderConfig::new().try_init(device)?;
+                    end_to_end(cli, model, DENSE_BATCH, device)?
+                }
+                "e2e-conv" => {
+                    let model = ConvAutoencoderConfig::new().try_init(device)?;
+                    end_to_end(cli, model, CONV_BATCH, device)?
+                }
+                _ => {
+                    let model = VaeConfig::new().try_init(device)?;
+                    end_to_end(cli, model, VAE_BATCH, device)?
+                }
+            };
+            extra.push(Measurement {
+                workload: format!("{workload} warm-up"),
+                device: device_name.to_string(),
+                unit: "s",
+                values: vec![warmup],
+            });
+            ("images/s (steady)", vec![steady])
+        }
         other => {
             return Err(TrainError::InvalidArgument {
                 what: "--workloads",
@@ -221,7 +295,12 @@ fn main() -> std::process::ExitCode {
         }
         let names: Vec<String> = devices.iter().map(ToString::to_string).collect();
         let workloads: Vec<String> = if cli.workloads.is_empty() {
-            WORKLOADS.iter().map(|w| w.to_string()).collect()
+            // The end-to-end runs train whole epochs: asked for by name only.
+            WORKLOADS
+                .iter()
+                .filter(|w| !w.starts_with("e2e"))
+                .map(|w| w.to_string())
+                .collect()
         } else {
             cli.workloads.clone()
         };
@@ -242,7 +321,9 @@ fn main() -> std::process::ExitCode {
             let mut dense = None;
             for workload in &workloads {
                 eprintln!("measuring {workload} on {name} ...");
-                if let Some(m) = measure(&cli, workload, name, &device, &mut dense)? {
+                let mut extra = Vec::new();
+                if let Some(m) = measure(&cli, workload, name, &device, &mut dense, &mut extra)? {
+                    measurements.extend(extra);
                     measurements.push(m);
                 }
             }

@@ -12,6 +12,7 @@ use burn::nn::activation::ActivationConfig;
 use clap::Parser;
 use serde::Serialize;
 
+use autoencoders::cli::ranges::{self, MAX_WIDTH};
 use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error};
 use autoencoders::models::{Autoencoder, VanillaAutoencoderConfig};
 use autoencoders::run::{Run, write_json};
@@ -28,7 +29,7 @@ struct Cli {
     #[command(flatten)]
     common: TrainerArgs,
     /// Code sizes to compare (one autoencoder is trained for each).
-    #[arg(long, value_delimiter = ',', default_value = "2,8,32")]
+    #[arg(long, value_parser = ranges::count::<1, MAX_WIDTH>, value_delimiter = ',', default_value = "2,8,32")]
     sizes: Vec<usize>,
 }
 

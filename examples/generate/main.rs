@@ -11,6 +11,7 @@
 use burn::tensor::{Tensor, TensorData};
 use clap::Parser;
 
+use autoencoders::cli::ranges;
 use autoencoders::cli::{Defaults, ModelDirArgs, TrainerArgs, exit_on_error};
 use autoencoders::models::{AnyAutoencoder, Autoencoder, VaeConfig};
 use autoencoders::run::{Run, write_json};
@@ -29,10 +30,10 @@ struct Cli {
     #[command(flatten)]
     pretrained: ModelDirArgs,
     /// Side of the latent walk grid.
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, value_parser = ranges::count::<2, 64>, default_value_t = 15)]
     grid: usize,
     /// The walk covers [-span, span] on the first two latent dimensions (the others stay 0).
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, value_parser = ranges::positive_f32, default_value_t = 2.0)]
     span: f32,
 }
 

@@ -12,6 +12,7 @@ use burn::tensor::{Tensor, TensorData};
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
 
+use autoencoders::cli::ranges;
 use autoencoders::cli::{Defaults, ModelDirArgs, TrainerArgs, exit_on_error};
 use autoencoders::models::{
     AnyAutoencoder, Corruption, DenoisingAutoencoderConfig, DenoisingBaseConfig,
@@ -37,13 +38,13 @@ struct Cli {
     #[arg(long, value_enum, default_value_t = Mask::Random)]
     mask: Mask,
     /// Fraction of pixels hidden (random mask).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, value_parser = ranges::open_fraction, default_value_t = 0.5)]
     fraction: f64,
     /// Side of the hidden square (block mask).
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, value_parser = ranges::count::<1, 4096>, default_value_t = 12)]
     block: usize,
     /// Passes of the iterative fill-in.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, value_parser = ranges::count::<1, 1000>, default_value_t = 10)]
     iterations: usize,
 }
 

@@ -14,6 +14,7 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use autoencoders::cli::ranges;
 use autoencoders::cli::{Defaults, ModelDirArgs, TrainerArgs, exit_on_error};
 use autoencoders::models::{AnyAutoencoder, Autoencoder, VanillaAutoencoderConfig};
 use autoencoders::run::{Run, write_json};
@@ -36,16 +37,16 @@ struct Cli {
     #[command(flatten)]
     pretrained: ModelDirArgs,
     /// Fractions of the training labels used by the classifiers.
-    #[arg(long, value_delimiter = ',', default_value = "0.01,0.1,1")]
+    #[arg(long, value_parser = ranges::fraction, value_delimiter = ',', default_value = "0.01,0.1,1")]
     fractions: Vec<f64>,
     /// Neighbours of the k-NN classifier.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, value_parser = ranges::count::<1, 1000>, default_value_t = 5)]
     k: usize,
     /// Adam steps of fine-tuning and of joint training (the same for every label fraction).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, value_parser = ranges::count::<1, 10_000_000>, default_value_t = 2000)]
     steps: usize,
     /// Weight of the autoencoder's own loss in joint training (cross-entropy + weight x loss).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, value_parser = ranges::positive, default_value_t = 1.0)]
     joint_weight: f64,
 }
 

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use serde::Serialize;
 
+use autoencoders::cli::ranges::{self, MAX_WIDTH};
 use autoencoders::cli::{Defaults, DeviceArgs, ModelDirArgs, OutputArgs, TrainArgs, exit_on_error};
 use autoencoders::data::ratings::{
     ItemRatingsDataset, SyntheticRatings, read_ratings, write_synthetic_ratings,
@@ -35,19 +36,19 @@ struct Cli {
     #[arg(long)]
     ratings: Option<PathBuf>,
     /// Fraction of the ratings held out for testing.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, value_parser = ranges::open_fraction, default_value_t = 0.1)]
     test_fraction: f64,
     /// Hidden units.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, value_parser = ranges::count::<1, MAX_WIDTH>, default_value_t = 500)]
     hidden: usize,
     /// Weight of the L2 penalty on the weights.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, value_parser = ranges::non_negative, default_value_t = 1e-3)]
     weight_decay: f64,
     /// Show recommendations for this user (the id in the file).
     #[arg(long)]
     user: Option<u64>,
     /// Recommendations to show.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, value_parser = ranges::count::<1, 100_000>, default_value_t = 10)]
     top: usize,
     #[command(flatten)]
     device: DeviceArgs,
@@ -130,7 +131,8 @@ fn main() -> std::process::ExitCode {
                 // ratings when training and its held-out ratings when validating.
                 let options = FitOptions::new(&model_dir, device)
                     .with_devices(devices.data_parallel.clone())
-                    .with_resume(cli.output.resume);
+                    .with_resume(cli.output.resume)
+                    .with_overwrite(cli.output.overwrite);
                 let fitted = fit(
                     model,
                     ItemRatingsDataset::new(users, items, &train, &train),

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
 
+use autoencoders::cli::ranges;
 use autoencoders::cli::{
     Defaults, DeviceArgs, LatentArgs, ModelDirArgs, OutputArgs, TrainArgs, exit_on_error,
 };
@@ -48,34 +49,34 @@ struct Cli {
     #[arg(long, value_enum, default_value = "word")]
     tokenizer: Tokenizer,
     /// Vocabulary size cap, the four special tokens included.
-    #[arg(long, default_value_t = 4000)]
+    #[arg(long, value_parser = ranges::count::<5, 10_000_000>, default_value_t = 4000)]
     vocab_size: usize,
     /// Shortest sentence kept, in tokens.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, value_parser = ranges::count::<1, 100_000>, default_value_t = 3)]
     min_tokens: usize,
     /// Longest sentence kept, in tokens.
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, value_parser = ranges::count::<1, 100_000>, default_value_t = 12)]
     max_tokens: usize,
     /// Use at most this many sentences (all by default).
-    #[arg(long)]
+    #[arg(long, value_parser = ranges::count::<2, { usize::MAX }>)]
     max_sentences: Option<usize>,
     /// Fraction of sentences held out.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, value_parser = ranges::open_fraction, default_value_t = 0.05)]
     test_fraction: f64,
     /// Token embedding size.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, value_parser = ranges::count::<1, 65_536>, default_value_t = 128)]
     embed_dim: usize,
     /// LSTM state size.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, value_parser = ranges::count::<1, 65_536>, default_value_t = 256)]
     hidden_dim: usize,
     /// Probability of hiding each decoder input word while training.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, value_parser = ranges::fraction_below_one, default_value_t = 0.0)]
     word_dropout: f64,
     /// Sentences to find neighbours of (default: three held-out sentences).
     #[arg(long)]
     query: Vec<String>,
     /// Reconstructions to show.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, value_parser = ranges::count::<0, 100_000>, default_value_t = 8)]
     show: usize,
     #[command(flatten)]
     device: DeviceArgs,
@@ -206,12 +207,13 @@ fn main() -> std::process::ExitCode {
                     .with_latent_dim(cli.latent.latent_dim(&DEFAULTS))
                     .with_word_dropout(cli.word_dropout);
                 let model = config.try_init(device)?;
-                vocabulary.save(&model_dir.join(VOCAB_FILE))?;
                 let options = FitOptions::new(&model_dir, device)
                     .with_devices(devices.data_parallel.clone())
-                    .with_resume(cli.output.resume);
+                    .with_resume(cli.output.resume)
+                    .with_overwrite(cli.output.overwrite);
                 let fitted = fit(model, train.clone(), test.clone(), &training, &options)?;
                 fitted.model.save(&model_dir)?;
+                vocabulary.save(&model_dir.join(VOCAB_FILE))?;
                 (fitted.model, fitted.epochs, Some(fitted.seconds))
             }
         };

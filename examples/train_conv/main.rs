@@ -8,6 +8,7 @@
 
 use clap::Parser;
 
+use autoencoders::cli::ranges;
 use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error};
 use autoencoders::models::ConvAutoencoderConfig;
 use autoencoders::run::Run;
@@ -22,10 +23,10 @@ struct Cli {
     #[command(flatten)]
     common: TrainerArgs,
     /// Channels after each stride-2 convolution (the decoder mirrors them).
-    #[arg(long, value_delimiter = ',', default_value = "32,64")]
+    #[arg(long, value_parser = ranges::count::<1, 4096>, value_delimiter = ',', default_value = "32,64")]
     channels: Vec<usize>,
     /// Odd kernel size.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, value_parser = ranges::count::<1, 31>, default_value_t = 3)]
     kernel_size: usize,
     /// Batch normalisation after each hidden convolution.
     #[arg(long)]

@@ -9,6 +9,7 @@
 
 use clap::{Parser, ValueEnum};
 
+use autoencoders::cli::ranges;
 use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error};
 use autoencoders::models::{
     Autoencoder, ConvAutoencoderConfig, Corruption, DenoisingAutoencoderConfig,
@@ -32,7 +33,7 @@ struct Cli {
     #[arg(long, value_enum, default_value_t = Noise::Gaussian)]
     noise: Noise,
     /// The corruption's standard deviation or fraction.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, value_parser = ranges::positive, default_value_t = 0.5)]
     noise_level: f64,
     /// The architecture under the corruption.
     #[arg(long, value_enum, default_value_t = Arch::Mlp)]

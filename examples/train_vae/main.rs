@@ -11,6 +11,7 @@
 
 use clap::{Parser, ValueEnum};
 
+use autoencoders::cli::ranges::{self, MAX_WIDTH};
 use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error};
 use autoencoders::models::{VaeArchitecture, VaeConfig};
 use autoencoders::run::Run;
@@ -30,13 +31,13 @@ struct Cli {
     #[arg(long, value_enum, default_value_t = Arch::Mlp)]
     arch: Arch,
     /// Hidden widths of the dense encoder.
-    #[arg(long, value_delimiter = ',', default_value = "400")]
+    #[arg(long, value_parser = ranges::count::<1, MAX_WIDTH>, value_delimiter = ',', default_value = "400")]
     hidden: Vec<usize>,
     /// Weight of the KL term (1 is the ELBO).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, value_parser = ranges::positive, default_value_t = 1.0)]
     beta: f64,
     /// Importance samples per test image for the log-likelihood estimate.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, value_parser = ranges::count::<1, 100_000>, default_value_t = 100)]
     iw_samples: usize,
 }
 

@@ -9,6 +9,7 @@
 
 use clap::{Parser, ValueEnum};
 
+use autoencoders::cli::ranges::{self, MAX_WIDTH};
 use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error};
 use autoencoders::models::{ReconstructionLoss, VanillaAutoencoderConfig, WeightInit};
 use autoencoders::run::Run;
@@ -23,7 +24,7 @@ struct Cli {
     #[command(flatten)]
     common: TrainerArgs,
     /// Widths of the encoder's hidden layers (the decoder mirrors them).
-    #[arg(long, value_delimiter = ',', default_value = "128,64")]
+    #[arg(long, value_parser = ranges::count::<1, MAX_WIDTH>, value_delimiter = ',', default_value = "128,64")]
     hidden: Vec<usize>,
     /// Reconstruction loss.
     #[arg(long, value_enum, default_value_t = Loss::Mse)]

@@ -10,6 +10,8 @@ use clap::Args;
 use ae_data::DatasetSource;
 use ae_train::{Backend, DeviceSpec, TrainError, TrainingConfig};
 
+use super::ranges::{self, MAX_EPOCHS, MAX_WIDTH};
+
 /// An example's defaults for the flags whose default differs between examples.
 #[derive(Debug, Clone, Copy)]
 pub struct Defaults {
@@ -121,23 +123,24 @@ impl DeviceArgs {
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
     /// Passes over the training data (default: the example's own).
-    #[arg(long)]
+    #[arg(long, value_parser = ranges::count::<1, MAX_EPOCHS>)]
     pub epochs: Option<usize>,
     /// Items per optimisation step (default: the example's own).
-    #[arg(long)]
+    #[arg(long, value_parser = ranges::count::<1, MAX_WIDTH>)]
     pub batch_size: Option<usize>,
     /// Adam's learning rate (default: the example's own, 1e-3 for images).
-    #[arg(long)]
+    #[arg(long, value_parser = ranges::positive)]
     pub lr: Option<f64>,
     /// Adam's epsilon (PyTorch's default 1e-8; Keras uses 1e-7). A loss summed over a batch of B
     /// instead of averaged corresponds to epsilon / B.
-    #[arg(long, default_value_t = 1e-8)]
+    #[arg(long, value_parser = ranges::positive_f32, default_value_t = 1e-8)]
     pub adam_epsilon: f32,
     /// Seed of initialisation, shuffling and splits.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Data-loading threads (0 batches on the training thread).
-    #[arg(long, default_value_t = 0)]
+    /// Data-loading threads of burn's loader for text, ratings and tables (0: on the training
+    /// thread; image splits need none).
+    #[arg(long, value_parser = ranges::count::<0, 256>, default_value_t = 0)]
     pub num_workers: usize,
 }
 
@@ -171,11 +174,11 @@ pub struct ImageDataArgs {
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Use only the first N training and test images (for a quick try).
-    #[arg(long)]
+    #[arg(long, value_parser = ranges::count::<1, { usize::MAX }>)]
     pub limit: Option<usize>,
     /// Fraction of the training images held out for validation (0: validate on the test split,
     /// for monitoring only).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, value_parser = ranges::fraction_below_one, default_value_t = 0.1)]
     pub valid_fraction: f64,
 }
 
@@ -185,10 +188,18 @@ impl ImageDataArgs {
     /// # Errors
     /// When the name is unknown or needs a folder that is not given.
     pub fn source(&self) -> Result<DatasetSource, TrainError> {
-        Ok(DatasetSource::from_name(
-            &self.dataset,
-            self.data_dir.as_deref(),
-        )?)
+        let source = DatasetSource::from_name(&self.dataset, self.data_dir.as_deref())?;
+        if let (DatasetSource::MnistSample, Some(dir)) = (&source, &self.data_dir) {
+            return Err(TrainError::InvalidArgument {
+                what: "--data-dir",
+                message: format!(
+                    "{} would be ignored: the mnist-sample dataset is embedded; pass --dataset \
+                     mnist, fashion-mnist or image-folder to read a folder",
+                    dir.display()
+                ),
+            });
+        }
+        Ok(source)
     }
 }
 
@@ -198,9 +209,14 @@ pub struct OutputArgs {
     /// Output folder (default: runs/<example>-<dataset>, or runs/<example>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Continue an interrupted training run from the newest checkpoint in the output folder.
-    #[arg(long)]
+    /// Continue an interrupted training run from the newest checkpoint in the output folder (it
+    /// must be the same run: same model, data and settings but --epochs).
+    #[arg(long, conflicts_with = "overwrite")]
     pub resume: bool,
+    /// Start over in an output folder that holds an earlier run: its checkpoints and logs are
+    /// deleted (without it, such a folder is refused).
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 impl OutputArgs {
@@ -225,7 +241,7 @@ pub struct ModelDirArgs {
 #[derive(Args, Debug, Clone)]
 pub struct LatentArgs {
     /// Size of the latent code (default: the example's own).
-    #[arg(long)]
+    #[arg(long, value_parser = ranges::count::<1, MAX_WIDTH>)]
     pub latent_dim: Option<usize>,
 }
 

@@ -2,6 +2,7 @@
 //! and [`exit_on_error`].
 
 mod args;
+pub mod ranges;
 
 use std::process::ExitCode;
 

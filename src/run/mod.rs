@@ -53,6 +53,7 @@ pub struct Run {
     /// The images.
     pub data: Splits,
     resume: bool,
+    overwrite: bool,
 }
 
 /// What [`Run::train`] returns.
@@ -64,8 +65,8 @@ pub struct Trained<M> {
 }
 
 impl Run {
-    /// Parses the devices, loads the splits and writes `run.json` into the output folder
-    /// (`--out`, or `runs/<name>-<dataset>`).
+    /// Parses the devices and loads the splits, for an output folder of `--out`, or
+    /// `runs/<name>-<dataset>` (written by [`Run::train`]).
     ///
     /// # Errors
     /// On a flag out of range, a device that cannot be used, or data that cannot be loaded.
@@ -111,14 +112,13 @@ impl Run {
             valid_fraction,
             limit: args.data.limit,
         };
-        let out = args.out_dir(name);
-        write_json(&out.join("run.json"), &settings)?;
         Ok(Self {
-            out,
+            out: args.out_dir(name),
             devices,
             settings,
             data,
             resume: args.output.resume,
+            overwrite: args.output.overwrite,
         })
     }
 
@@ -137,11 +137,13 @@ impl Run {
         &self.settings.training
     }
 
-    /// How [`fit`] runs for a model trained into `dir`: the run's devices and `--resume`.
+    /// How [`fit`] runs for a model trained into `dir`: the run's devices, `--resume` and
+    /// `--overwrite`.
     pub fn fit_options(&self, dir: &Path) -> FitOptions {
         FitOptions::new(dir, self.device())
             .with_devices(self.devices.data_parallel.clone())
             .with_resume(self.resume)
+            .with_overwrite(self.overwrite)
     }
 
     /// Trains `model` into the output folder: see [`Run::train_into`].
@@ -155,8 +157,9 @@ impl Run {
         self.train_into(model, &self.out)
     }
 
-    /// Trains `model` on the training split (validating each epoch), saves it into `dir`,
-    /// scores it on the test split, draws `reconstructions.png` and writes `report.json`.
+    /// Trains `model` on the training split (validating each epoch), saves it and `run.json`
+    /// into `dir`, scores it on the test split, draws `reconstructions.png` and writes
+    /// `report.json`.
     ///
     /// # Errors
     /// Any error of training, evaluation or writing.
@@ -164,9 +167,6 @@ impl Run {
     where
         M: Autoencoder + SavedModel + Trainable<Batch = ImageBatch>,
     {
-        if dir != self.out {
-            write_json(&dir.join("run.json"), &self.settings)?;
-        }
         let Splits { train, valid, test } = &self.data;
         let mean_image_mse = test.mse_of_constant(&train.mean_image());
         let fitted = fit(
@@ -177,6 +177,8 @@ impl Run {
             &self.fit_options(dir),
         )?;
         let model = fitted.model;
+        // Written once training is done: a refused resume leaves the folder's run.json alone.
+        write_json(&dir.join("run.json"), &self.settings)?;
         model.save(dir)?;
 
         let device = self.device();
@@ -219,6 +221,7 @@ impl Run {
     pub fn load_model(&self, dir: &Path) -> Result<AnyAutoencoder> {
         let model = load_model(dir, self.device())?;
         if model.input_shape() != self.shape().dims() {
+            // The same check as evaluation's, with the folder's name.
             return Err(TrainError::InvalidArgument {
                 what: "--model",
                 message: format!(

@@ -8,6 +8,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d
 use burn::tensor::{Device, Tensor};
 
 use crate::error::{ModelError, Result};
+use crate::limits::{check_input_shape, check_widths};
 
 /// The shared shape settings of a convolutional encoder/decoder pair.
 #[derive(Config, Debug)]
@@ -32,17 +33,25 @@ impl ConvStackConfig {
     /// Checks shapes: odd kernel, at least one layer, sizes divisible by `2^layers`.
     pub fn validate(&self) -> Result<()> {
         let invalid = |field, message: String| Err(ModelError::InvalidConfig { field, message });
-        let [c, h, w] = self.input_shape;
-        if c == 0 || h == 0 || w == 0 {
-            return invalid(
-                "input_shape",
-                format!("{:?} has a zero dimension", self.input_shape),
-            );
-        }
+        check_input_shape("input_shape", self.input_shape)?;
+        let [_, h, w] = self.input_shape;
         if self.channels.is_empty() || self.channels.contains(&0) {
             return invalid(
                 "channels",
                 format!("{:?} needs one or more non-zero widths", self.channels),
+            );
+        }
+        check_widths("channels", &self.channels)?;
+        if self.channels.len() > 30 {
+            return invalid(
+                "channels",
+                format!("{} stride-2 layers are more than 30", self.channels.len()),
+            );
+        }
+        if self.kernel_size > h.max(w) * 2 + 1 || self.kernel_size > 255 {
+            return invalid(
+                "kernel_size",
+                format!("{} is larger than the images", self.kernel_size),
             );
         }
         if self.kernel_size.is_multiple_of(2) {
@@ -67,6 +76,19 @@ impl ConvStackConfig {
         let factor = 1usize << self.channels.len();
         let [_, h, w] = self.input_shape;
         [*self.channels.last().unwrap_or(&1), h / factor, w / factor]
+    }
+
+    /// Weights and biases of the convolutions of the encoder and the transposed convolutions of
+    /// the decoder (batch norm and the dense layers around the code excluded).
+    pub fn parameter_count(&self) -> u128 {
+        let k = (self.kernel_size as u128).pow(2);
+        let mut count = 0u128;
+        let mut previous = self.input_shape[0] as u128;
+        for &c in &self.channels {
+            count += 2 * (previous * c as u128 * k + c as u128);
+            previous = c as u128;
+        }
+        count
     }
 
     /// Values in the innermost feature map.

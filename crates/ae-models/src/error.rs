@@ -57,6 +57,20 @@ pub enum ModelError {
         message: String,
     },
 
+    /// A model's weights hold NaN or infinite values: it diverged in training, or its file was
+    /// written by something that did.
+    #[error(
+        "{}: {count} weights are NaN or infinite (the model diverged in training); retrain it \
+         with a lower learning rate",
+        path.display()
+    )]
+    NonFiniteWeights {
+        /// The model folder or file.
+        path: PathBuf,
+        /// How many weights are not finite.
+        count: usize,
+    },
+
     /// A tensor's values could not be read back from the device.
     #[error("cannot read {what} back from the device: {message}")]
     ReadBack {

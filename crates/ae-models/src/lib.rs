@@ -23,6 +23,7 @@ pub mod corruption;
 pub mod denoising;
 pub mod dense;
 pub mod error;
+pub mod limits;
 pub mod loss;
 pub mod persist;
 pub mod sparse;

@@ -7,9 +7,9 @@ use std::fs;
 use std::path::Path;
 
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::store::ModuleRecord;
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 
 use crate::error::{ModelError, Result};
 
@@ -39,6 +39,55 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = fs::remove_file(&tmp);
         io(e)
     })
+}
+
+/// How many float parameters of `module` are NaN or infinite (one read-back for the whole
+/// module).
+///
+/// # Errors
+/// [`ModelError::ReadBack`] when the count cannot be read from the device.
+pub fn non_finite_parameters<M: Module>(module: &M) -> Result<usize> {
+    struct Counter {
+        count: Option<Tensor<1>>,
+    }
+    impl ModuleVisitor for Counter {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let bad = param.val().is_finite().bool_not().float().sum();
+            self.count = Some(match self.count.take() {
+                Some(count) => count + bad,
+                None => bad,
+            });
+        }
+    }
+    let mut counter = Counter { count: None };
+    module.visit(&mut counter);
+    let Some(count) = counter.count else {
+        return Ok(0);
+    };
+    let read_back = |message: String| ModelError::ReadBack {
+        what: "the count of non-finite weights",
+        message,
+    };
+    let values = count
+        .try_into_data()
+        .map_err(|e| read_back(e.to_string()))?
+        .try_to_vec_as::<f32>()
+        .map_err(|e| read_back(format!("{e:?}")))?;
+    Ok(values.first().map_or(0, |&c| c.round() as usize))
+}
+
+/// Fails when `module` holds NaN or infinite weights, naming `path`.
+///
+/// # Errors
+/// [`ModelError::NonFiniteWeights`], or a read-back error.
+pub fn check_finite_weights<M: Module>(module: &M, path: &Path) -> Result<()> {
+    match non_finite_parameters(module)? {
+        0 => Ok(()),
+        count => Err(ModelError::NonFiniteWeights {
+            path: path.to_path_buf(),
+            count,
+        }),
+    }
 }
 
 /// Saves a module's parameters as a burnpack file.
@@ -145,8 +194,11 @@ pub trait SavedModel: Module + Sized {
     /// Builds a freshly initialised model, validating the configuration.
     fn from_config(config: &Self::Config, device: &Device) -> Result<Self>;
 
-    /// Writes `config.json` and `model.bpk` into `dir` (created if needed).
+    /// Writes `config.json` and `model.bpk` into `dir` (created if needed). A model whose
+    /// weights are not all finite is refused ([`ModelError::NonFiniteWeights`]): nothing is
+    /// written.
     fn save(&self, dir: &Path) -> Result<()> {
+        check_finite_weights(self, dir)?;
         fs::create_dir_all(dir).map_err(|e| ModelError::Io {
             path: dir.to_path_buf(),
             source: e,
@@ -155,11 +207,15 @@ pub trait SavedModel: Module + Sized {
         save_weights(self.clone(), &dir.join(WEIGHTS_FILE))
     }
 
-    /// Loads a model saved by [`SavedModel::save`] onto `device`.
+    /// Loads a model saved by [`SavedModel::save`] onto `device`, refusing weights that are not
+    /// all finite.
     fn load(dir: &Path, device: &Device) -> Result<Self> {
         let config: Self::Config = load_config(Self::KIND, &dir.join(CONFIG_FILE))?;
         let model = Self::from_config(&config, device)?;
-        load_weights(model, &dir.join(WEIGHTS_FILE))
+        let path = dir.join(WEIGHTS_FILE);
+        let model = load_weights(model, &path)?;
+        check_finite_weights(&model, &path)?;
+        Ok(model)
     }
 }
 

@@ -265,20 +265,26 @@ into_any!(
 pub fn load_model(dir: &Path, device: &Device) -> Result<AnyAutoencoder> {
     let config = ModelConfig::load(&dir.join(CONFIG_FILE))?;
     let weights = dir.join(WEIGHTS_FILE);
+    let model = load_any(config, &weights, device)?;
+    crate::persist::check_finite_weights(&model, &weights)?;
+    Ok(model)
+}
+
+fn load_any(config: ModelConfig, weights: &Path, device: &Device) -> Result<AnyAutoencoder> {
     // Weights are saved from the concrete model (parameter paths without the enum variant), so
     // they are loaded into it before wrapping.
     Ok(match config {
         ModelConfig::Vanilla(c) => {
-            AnyAutoencoder::Vanilla(load_weights(c.try_init(device)?, &weights)?)
+            AnyAutoencoder::Vanilla(load_weights(c.try_init(device)?, weights)?)
         }
-        ModelConfig::Conv(c) => AnyAutoencoder::Conv(load_weights(c.try_init(device)?, &weights)?),
+        ModelConfig::Conv(c) => AnyAutoencoder::Conv(load_weights(c.try_init(device)?, weights)?),
         ModelConfig::Sparse(c) => {
-            AnyAutoencoder::Sparse(load_weights(c.try_init(device)?, &weights)?)
+            AnyAutoencoder::Sparse(load_weights(c.try_init(device)?, weights)?)
         }
         ModelConfig::Denoising(c) => {
-            AnyAutoencoder::Denoising(load_weights(c.try_init(device)?, &weights)?)
+            AnyAutoencoder::Denoising(load_weights(c.try_init(device)?, weights)?)
         }
-        ModelConfig::Vae(c) => AnyAutoencoder::Vae(load_weights(c.try_init(device)?, &weights)?),
+        ModelConfig::Vae(c) => AnyAutoencoder::Vae(load_weights(c.try_init(device)?, weights)?),
     })
 }
 

@@ -89,6 +89,128 @@ pub enum TrainError {
         /// The checkpoint folder.
         dir: PathBuf,
     },
+
+    /// The loss stopped being finite: training stopped, the last finite checkpoint is kept and
+    /// no model was written.
+    #[error(
+        "the {split} loss stopped being finite at epoch {epoch}, step {step}: the model diverged. \
+         Lower the learning rate (--lr, e.g. ten times lower) or check the data for extreme \
+         values, then start over (--overwrite); the checkpoints of the epochs before are kept in \
+         {}",
+        dir.display()
+    )]
+    Diverged {
+        /// `"train"` or `"valid"`.
+        split: &'static str,
+        /// The epoch, from 1.
+        epoch: usize,
+        /// The step within the epoch, from 1.
+        step: usize,
+        /// The checkpoint folder.
+        dir: PathBuf,
+    },
+
+    /// A value computed from a model is not finite (a NaN or infinite loss, error or weight).
+    #[error("{what} is not finite ({value}): {hint}")]
+    NotFinite {
+        /// What was computed.
+        what: String,
+        /// The value.
+        value: f64,
+        /// What to do about it.
+        hint: &'static str,
+    },
+
+    /// A model and the data it is given disagree on the shape of one item.
+    #[error(
+        "{model_name} takes items of shape {model:?} but {data_name} holds items of shape {data:?}"
+    )]
+    ShapeMismatch {
+        /// The model (or its folder).
+        model_name: String,
+        /// The shape it takes.
+        model: Vec<usize>,
+        /// The data.
+        data_name: String,
+        /// The shape it holds.
+        data: Vec<usize>,
+    },
+
+    /// `--resume` found a run that is not the one asked for.
+    #[error(
+        "cannot resume {}: it holds a run with {field} = {found}, but this run has {field} = \
+         {expected}; resume with the same settings, start over with --overwrite, or use another \
+         --out",
+        dir.display()
+    )]
+    RunMismatch {
+        /// The run folder.
+        dir: PathBuf,
+        /// The first setting that differs (a dotted path, e.g. `model.config.latent_dim`).
+        field: String,
+        /// Its value in the folder.
+        found: String,
+        /// Its value now.
+        expected: String,
+    },
+
+    /// A fresh run was started in a folder that holds another run.
+    #[error(
+        "{} holds an earlier run ({what}); continue it with --resume, start over with \
+         --overwrite (its checkpoints and logs are deleted), or use another --out",
+        dir.display()
+    )]
+    FolderHoldsRun {
+        /// The run folder.
+        dir: PathBuf,
+        /// What was found.
+        what: String,
+    },
+
+    /// Another process is training in the run folder.
+    #[error(
+        "{} is in use by process {pid} (lock file {}); wait for it to finish, or use another \
+         --out",
+        dir.display(),
+        lock.display()
+    )]
+    FolderInUse {
+        /// The run folder.
+        dir: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+        /// The process holding it.
+        pid: u32,
+    },
+
+    /// `--resume` found a checkpoint at or past the last epoch asked for.
+    #[error(
+        "the run in {} already trained {checkpoint} epochs and --epochs asks for {epochs}; pass \
+         --epochs {} or more to continue it",
+        dir.display(),
+        checkpoint + 1
+    )]
+    NothingToResume {
+        /// The run folder.
+        dir: PathBuf,
+        /// The newest checkpoint's epoch.
+        checkpoint: usize,
+        /// The epochs asked for.
+        epochs: usize,
+    },
+
+    /// A checkpoint file cannot be loaded.
+    #[error(
+        "cannot resume from {}: {message}; delete the checkpoint folder to start over, or pass \
+         --overwrite",
+        path.display()
+    )]
+    BadCheckpoint {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl TrainError {

@@ -2,6 +2,7 @@ use burn::config::Config;
 use burn::nn::activation::ActivationConfig;
 
 use crate::error::{ModelError, Result};
+use crate::limits::{check_parameters, check_width};
 
 /// Configuration of an [`AutoRec`] model. For item-based AutoRec (I-AutoRec, the better of the
 /// paper's two), each input is one item's ratings by every user, so `num_inputs` is the number
@@ -33,12 +34,10 @@ impl AutoRecConfig {
     /// Checks that the configuration describes a model that can be built.
     pub fn validate(&self) -> Result<()> {
         let invalid = |field, message: String| Err(ModelError::InvalidConfig { field, message });
-        if self.num_inputs == 0 {
-            return invalid("num_inputs", "must be at least 1".into());
-        }
-        if self.hidden == 0 {
-            return invalid("hidden", "must be at least 1".into());
-        }
+        check_width("num_inputs", self.num_inputs)?;
+        check_width("hidden", self.hidden)?;
+        let (n, h) = (self.num_inputs as u128, self.hidden as u128);
+        check_parameters(2 * n * h + n + h)?;
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return invalid("weight_decay", format!("{} is not >= 0", self.weight_decay));
         }

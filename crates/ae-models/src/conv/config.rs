@@ -2,7 +2,8 @@ use burn::config::Config;
 use burn::nn::activation::ActivationConfig;
 
 use crate::conv_stack::ConvStackConfig;
-use crate::error::{ModelError, Result};
+use crate::error::Result;
+use crate::limits::{check_parameters, check_width};
 use crate::loss::{OutputActivation, ReconstructionLoss};
 
 /// Configuration of a [`ConvAutoencoder`].
@@ -51,12 +52,17 @@ impl ConvAutoencoderConfig {
     /// Checks that the configuration describes a model that can be built.
     pub fn validate(&self) -> Result<()> {
         self.stack().validate()?;
-        if self.latent_dim == 0 {
-            return Err(ModelError::InvalidConfig {
-                field: "latent_dim",
-                message: "must be at least 1".into(),
-            });
-        }
+        check_width("latent_dim", self.latent_dim)?;
+        check_parameters(self.parameter_count())?;
         self.loss.check_output(self.output_activation)
+    }
+
+    /// Weights and biases of the model: the convolution stacks and the dense layers to and from
+    /// the code.
+    pub fn parameter_count(&self) -> u128 {
+        let stack = self.stack();
+        let features = stack.feature_numel() as u128;
+        let latent = self.latent_dim as u128;
+        stack.parameter_count() + 2 * features * latent + features + latent
     }
 }

@@ -1,6 +1,7 @@
 use burn::config::Config;
 
 use crate::error::{ModelError, Result};
+use crate::limits::{check_parameters, check_width};
 
 /// Configuration of a [`TextAutoencoder`].
 ///
@@ -36,6 +37,19 @@ pub const EOS: usize = 2;
 pub const UNK: usize = 3;
 
 impl TextAutoencoderConfig {
+    /// Weights and biases of the model: the embedding, two LSTMs, the code layers and the output
+    /// layer over the vocabulary.
+    pub fn parameter_count(&self) -> u128 {
+        let (v, e, h, l) = (
+            self.vocab_size as u128,
+            self.embed_dim as u128,
+            self.hidden_dim as u128,
+            self.latent_dim as u128,
+        );
+        let lstm = 4 * (e * h + h * h + 2 * h);
+        v * e + 2 * lstm + (h * l + l) + 2 * (l * h + h) + (h * v + v)
+    }
+
     /// Checks that the configuration describes a model that can be built.
     pub fn validate(&self) -> Result<()> {
         let invalid = |field, message: String| Err(ModelError::InvalidConfig { field, message });
@@ -48,15 +62,15 @@ impl TextAutoencoderConfig {
                 ),
             );
         }
+        check_width("vocab_size", self.vocab_size)?;
         for (field, value) in [
             ("embed_dim", self.embed_dim),
             ("hidden_dim", self.hidden_dim),
             ("latent_dim", self.latent_dim),
         ] {
-            if value == 0 {
-                return invalid(field, "must be at least 1".into());
-            }
+            check_width(field, value)?;
         }
+        check_parameters(self.parameter_count())?;
         if !(0.0..1.0).contains(&self.word_dropout) {
             return invalid(
                 "word_dropout",

@@ -3,6 +3,9 @@ use burn::nn::activation::ActivationConfig;
 
 use crate::conv_stack::ConvStackConfig;
 use crate::error::{ModelError, Result};
+use crate::limits::{
+    check_input_shape, check_parameters, check_width, check_widths, dense_parameters,
+};
 use crate::loss::ReconstructionLoss;
 
 /// The encoder/decoder architecture of a VAE.
@@ -72,12 +75,8 @@ impl VaeConfig {
     /// Checks that the configuration describes a model that can be built.
     pub fn validate(&self) -> Result<()> {
         let invalid = |field, message: String| Err(ModelError::InvalidConfig { field, message });
-        if self.input_shape.contains(&0) {
-            return invalid("input_shape", "has a zero dimension".into());
-        }
-        if self.latent_dim == 0 {
-            return invalid("latent_dim", "must be at least 1".into());
-        }
+        check_input_shape("input_shape", self.input_shape)?;
+        check_width("latent_dim", self.latent_dim)?;
         if !(self.beta.is_finite() && self.beta >= 0.0) {
             return invalid(
                 "beta",
@@ -91,12 +90,48 @@ impl VaeConfig {
             );
         }
         match &self.architecture {
-            VaeArchitecture::Mlp { hidden } if hidden.is_empty() || hidden.contains(&0) => invalid(
-                "architecture.hidden",
-                format!("{hidden:?} needs non-zero widths"),
-            ),
-            VaeArchitecture::Mlp { .. } => Ok(()),
-            VaeArchitecture::Conv { .. } => self.conv_stack().map_or(Ok(()), |s| s.validate()),
+            VaeArchitecture::Mlp { hidden } if hidden.is_empty() || hidden.contains(&0) => {
+                return invalid(
+                    "architecture.hidden",
+                    format!("{hidden:?} needs non-zero widths"),
+                );
+            }
+            VaeArchitecture::Mlp { hidden } => check_widths("architecture.hidden", hidden)?,
+            VaeArchitecture::Conv { .. } => {
+                if let Some(stack) = self.conv_stack() {
+                    stack.validate()?;
+                }
+            }
+        }
+        check_parameters(self.parameter_count())
+    }
+
+    /// Weights and biases of the model: the encoder, the mean and log-variance heads, the
+    /// decoder.
+    pub fn parameter_count(&self) -> u128 {
+        let input = self
+            .input_shape
+            .iter()
+            .map(|&d| d as u128)
+            .product::<u128>();
+        let latent = self.latent_dim as u128;
+        match (&self.architecture, self.conv_stack()) {
+            (VaeArchitecture::Mlp { hidden }, _) => {
+                let mut widths = vec![input as usize];
+                widths.extend(hidden);
+                let last = *widths.last().unwrap_or(&1) as u128;
+                let mut decoder = vec![self.latent_dim];
+                decoder.extend(hidden.iter().rev());
+                decoder.push(input as usize);
+                dense_parameters(&widths)
+                    + 2 * (last * latent + latent)
+                    + dense_parameters(&decoder)
+            }
+            (_, Some(stack)) => {
+                let features = stack.feature_numel() as u128;
+                stack.parameter_count() + 3 * features * latent + 2 * latent + features
+            }
+            (_, None) => 0,
         }
     }
 }

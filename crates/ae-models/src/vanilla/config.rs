@@ -3,6 +3,9 @@ use burn::nn::activation::ActivationConfig;
 
 use crate::dense::WeightInit;
 use crate::error::{ModelError, Result};
+use crate::limits::{
+    check_input_shape, check_parameters, check_width, check_widths, dense_parameters,
+};
 use crate::loss::{OutputActivation, ReconstructionLoss};
 
 /// Configuration of a [`VanillaAutoencoder`], a dense (MLP) autoencoder.
@@ -54,15 +57,29 @@ impl VanillaAutoencoderConfig {
                 message: message.to_string(),
             })
         };
-        if self.input_shape.contains(&0) {
-            return invalid("input_shape", "has a zero dimension");
-        }
-        if self.latent_dim == 0 {
-            return invalid("latent_dim", "must be at least 1");
-        }
+        check_input_shape("input_shape", self.input_shape)?;
+        check_width("latent_dim", self.latent_dim)?;
         if self.hidden.contains(&0) {
             return invalid("hidden", "has a layer of width 0");
         }
+        check_widths("hidden", &self.hidden)?;
+        check_parameters(self.parameter_count())?;
         self.loss.check_output(self.output_activation)
+    }
+
+    /// The widths of the encoder's layers, input first and code last.
+    pub fn encoder_widths(&self) -> Vec<usize> {
+        let mut widths = vec![self.input_numel()];
+        widths.extend(&self.hidden);
+        widths.push(self.latent_dim);
+        widths
+    }
+
+    /// Weights and biases of the model (encoder and mirrored decoder).
+    pub fn parameter_count(&self) -> u128 {
+        let widths = self.encoder_widths();
+        let mut mirrored = widths.clone();
+        mirrored.reverse();
+        dense_parameters(&widths) + dense_parameters(&mirrored)
     }
 }

@@ -12,6 +12,6 @@ pub use pictures::{
 };
 pub use readback::{int_values, read_f64, values};
 pub use reconstruction::{
-    ReconstructionErrors, ReconstructionReport, errors_of, evaluate, image_batches, real_rows,
-    reconstruction_errors,
+    ReconstructionErrors, ReconstructionReport, check_finite, check_input_shape, errors_of,
+    evaluate, image_batches, real_rows, reconstruction_errors,
 };

@@ -12,7 +12,9 @@ use ae_models::{
 };
 
 use super::readback::values;
-use super::reconstruction::{ReconstructionErrors, image_batches, real_rows};
+use super::reconstruction::{
+    ReconstructionErrors, check_finite, check_input_shape, image_batches, real_rows,
+};
 use crate::error::Result;
 
 /// How well a denoising model removes its corruption on a dataset.
@@ -40,6 +42,7 @@ pub fn evaluate_denoising(
     seed: u64,
     device: &Device,
 ) -> Result<DenoisingReport> {
+    check_input_shape(model, data)?;
     let (mut noisy_mse, mut denoised_mse) = (Vec::new(), Vec::new());
     for (i, batch) in image_batches(data, batch_size, device).enumerate() {
         let clean = batch.images;
@@ -50,6 +53,7 @@ pub fn evaluate_denoising(
     }
     let noisy = ReconstructionErrors { mse: noisy_mse }.report(data.name());
     let denoised = ReconstructionErrors { mse: denoised_mse }.report(data.name());
+    check_finite(format!("the denoised MSE on {}", data.name()), denoised.mse)?;
     Ok(DenoisingReport {
         images: noisy.images,
         psnr_noisy_db: noisy.psnr_db,
@@ -86,6 +90,7 @@ pub fn evaluate_vae(
     seed: u64,
     device: &Device,
 ) -> Result<VaeReport> {
+    check_input_shape(model, data)?;
     device.seed(seed);
     let (mut recon, mut kl, mut iw, mut n) = (0.0, 0.0, 0.0, 0usize);
     let sum = |values: Vec<f32>| values.iter().map(|&v| f64::from(v)).sum::<f64>();
@@ -107,6 +112,14 @@ pub fn evaluate_vae(
         n += rows;
     }
     let n_f = n.max(1) as f64;
+    check_finite(
+        format!("the negative ELBO on {}", data.name()),
+        (recon + kl) / n_f,
+    )?;
+    check_finite(
+        format!("the importance-weighted NLL on {}", data.name()),
+        iw / n_f,
+    )?;
     Ok(VaeReport {
         images: n,
         reconstruction_nll: recon / n_f,
@@ -124,6 +137,7 @@ pub fn evaluate_sparsity(
     batch_size: usize,
     device: &Device,
 ) -> Result<SparsityStats> {
+    check_input_shape(model, data)?;
     let threshold = model.config().inactive_below;
     let (mut sum, mut inactive, mut n) = (0.0, 0usize, 0usize);
     for batch in image_batches(data, batch_size, device) {

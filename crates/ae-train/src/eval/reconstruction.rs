@@ -7,7 +7,7 @@ use ae_data::{ImageBatch, ImageBatches, ImageDataset};
 use ae_models::{Autoencoder, per_image_mse};
 
 use super::readback::values;
-use crate::error::Result;
+use crate::error::{Result, TrainError};
 
 /// Reconstruction quality on one dataset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,7 +37,11 @@ impl ReconstructionErrors {
         let psnr_db = self
             .mse
             .iter()
-            .map(|&e| -10.0 * f64::from(e).max(1e-10).log10())
+            // A NaN error stays NaN (`max` alone would turn it into the 100 dB floor).
+            .map(|&e| match f64::from(e) {
+                e if e.is_nan() => f64::NAN,
+                e => -10.0 * e.max(1e-10).log10(),
+            })
             .sum::<f64>()
             / n;
         ReconstructionReport {
@@ -92,14 +96,55 @@ pub fn reconstruction_errors<M: Autoencoder>(
     errors_of(model, image_batches(data, batch_size, device))
 }
 
+/// Fails unless `model` takes `data`'s images.
+///
+/// # Errors
+/// [`TrainError::ShapeMismatch`] naming both shapes.
+pub fn check_input_shape<M: Autoencoder + ?Sized>(model: &M, data: &ImageDataset) -> Result<()> {
+    if model.input_shape() == data.shape().dims() {
+        return Ok(());
+    }
+    Err(TrainError::ShapeMismatch {
+        model_name: "the model".into(),
+        model: model.input_shape().to_vec(),
+        data_name: data.name().to_string(),
+        data: data.shape().dims().to_vec(),
+    })
+}
+
+/// Fails when `value` is not finite: a model whose outputs are NaN or infinite diverged.
+///
+/// # Errors
+/// [`TrainError::NotFinite`] naming `what`.
+pub fn check_finite(what: impl Into<String>, value: f64) -> Result<f64> {
+    if value.is_finite() {
+        return Ok(value);
+    }
+    Err(TrainError::NotFinite {
+        what: what.into(),
+        value,
+        hint: "the model's outputs are not finite: it diverged in training; retrain it with a \
+               lower learning rate",
+    })
+}
+
 /// Scores `model` on `data`.
+///
+/// # Errors
+/// When the model does not take `data`'s images, or its reconstructions are not finite.
 pub fn evaluate<M: Autoencoder>(
     model: &M,
     data: &ImageDataset,
     batch_size: usize,
     device: &Device,
 ) -> Result<ReconstructionReport> {
-    Ok(reconstruction_errors(model, data, batch_size, device)?.report(data.name()))
+    check_input_shape(model, data)?;
+    let report = reconstruction_errors(model, data, batch_size, device)?.report(data.name());
+    check_finite(
+        format!("the reconstruction MSE on {}", data.name()),
+        report.mse,
+    )?;
+    Ok(report)
 }
 
 #[cfg(test)]

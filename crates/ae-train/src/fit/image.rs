@@ -12,8 +12,8 @@ use ae_models::{
     SparseAutoencoder, VanillaAutoencoder, VariationalAutoencoder, per_image_mse, per_image_psnr,
 };
 
-use super::learner::{ModelSteps, Trainable};
-use super::metrics::{DeviceMeanMetric, StepSums};
+use super::learner::{ModelSteps, Trainable, model_identity};
+use super::metrics::{DeviceMeanMetric, MetricsContext, StepSums};
 
 /// What one step hands to the metrics: the loss it back-propagates, and the sums of the loss, its
 /// terms, the per-image MSE and PSNR over the batch's real rows, on the device.
@@ -76,25 +76,25 @@ impl Adaptor<StepSums> for ReconstructionOutput {
     }
 }
 
-/// Loss, MSE and PSNR, and every loss term when a model has more than one, each read back every
-/// `read_every` steps.
+/// Loss, MSE and PSNR, and every loss term when a model has more than one, each read back as
+/// `context` says.
 fn register_image_metrics<M: Trainable<Output = ReconstructionOutput>>(
     term_names: Vec<&'static str>,
-    read_every: usize,
+    context: &MetricsContext,
     training: SupervisedTraining<ModelSteps<M>>,
 ) -> SupervisedTraining<ModelSteps<M>> {
     let mut training = training.metrics((
-        DeviceMeanMetric::loss(read_every),
-        DeviceMeanMetric::new("mse", "MSE", read_every),
-        DeviceMeanMetric::new("psnr", "PSNR", read_every)
+        DeviceMeanMetric::loss(context),
+        DeviceMeanMetric::new("mse", "MSE", context),
+        DeviceMeanMetric::new("psnr", "PSNR", context)
             .with_unit("dB")
             .higher_is_better(),
     ));
     if term_names.len() > 1 {
         for term in term_names {
             training = training
-                .metric_train_numeric(DeviceMeanMetric::new(term, term, read_every))
-                .metric_valid_numeric(DeviceMeanMetric::new(term, term, read_every));
+                .metric_train_numeric(DeviceMeanMetric::new(term, term, context))
+                .metric_valid_numeric(DeviceMeanMetric::new(term, term, context));
         }
     }
     training
@@ -118,12 +118,20 @@ macro_rules! trainable_image_models {
                 output.loss.clone()
             }
 
+            fn identity(&self) -> serde_json::Value {
+                model_identity(self)
+            }
+
+            fn item_shape(&self) -> Option<Vec<usize>> {
+                Some(self.input_shape().to_vec())
+            }
+
             fn register_metrics(
                 &self,
                 training: SupervisedTraining<ModelSteps<Self>>,
-                read_every: usize,
+                context: &MetricsContext,
             ) -> SupervisedTraining<ModelSteps<Self>> {
-                register_image_metrics(self.loss_term_names(), read_every, training)
+                register_image_metrics(self.loss_term_names(), context, training)
             }
         }
     )*};
@@ -134,6 +142,44 @@ trainable_image_models!(
     ConvAutoencoder,
     SparseAutoencoder,
     DenoisingAutoencoder,
-    VariationalAutoencoder,
-    AnyAutoencoder
+    VariationalAutoencoder
 );
+
+impl Trainable for AnyAutoencoder {
+    type Batch = ImageBatch;
+    type Output = ReconstructionOutput;
+
+    fn forward_step(&self, batch: ImageBatch) -> ReconstructionOutput {
+        let images = batch.images;
+        let output = self.forward_masked(images.clone(), images.clone(), batch.mask.clone());
+        ReconstructionOutput::new(output, images, batch.mask.as_ref())
+    }
+
+    fn loss(output: &ReconstructionOutput) -> Tensor<1> {
+        output.loss.clone()
+    }
+
+    /// The same identity as the concrete model's, so that a run started with either resumes
+    /// with the other.
+    fn identity(&self) -> serde_json::Value {
+        let config = self.config();
+        let kind = config.kind();
+        let mut value = serde_json::to_value(&config).unwrap_or(serde_json::Value::Null);
+        if let Some(fields) = value.as_object_mut() {
+            fields.remove("kind");
+        }
+        serde_json::json!({ "kind": kind, "config": value })
+    }
+
+    fn item_shape(&self) -> Option<Vec<usize>> {
+        Some(self.input_shape().to_vec())
+    }
+
+    fn register_metrics(
+        &self,
+        training: SupervisedTraining<ModelSteps<Self>>,
+        context: &MetricsContext,
+    ) -> SupervisedTraining<ModelSteps<Self>> {
+        register_image_metrics(self.loss_term_names(), context, training)
+    }
+}

@@ -4,6 +4,8 @@
 
 use burn::module::{Module, ModuleDisplay};
 use burn::tensor::Tensor;
+
+use super::metrics::MetricsContext;
 use burn::train::{InferenceStep, ItemLazy, SupervisedTraining, TrainOutput, TrainStep};
 
 /// What burn-train needs of a model to train it: the batch it takes, what one step hands to the
@@ -21,6 +23,19 @@ pub trait Trainable: Module + ModuleDisplay + 'static {
     /// The forward pass of one step, in training mode on an autodiff device or in validation.
     fn forward_step(&self, batch: Self::Batch) -> Self::Output;
 
+    /// What defines this model for a resumed run (its kind and configuration, as JSON): a
+    /// resume into a folder whose model differs is refused, naming the field. `Null` (the
+    /// default) checks nothing.
+    fn identity(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+
+    /// The shape of one item the model takes (`[C, H, W]` for an image model), checked against
+    /// the data before training; `None` (the default) checks nothing.
+    fn item_shape(&self) -> Option<Vec<usize>> {
+        None
+    }
+
     /// The loss of a step's output, which training back-propagates.
     ///
     /// # Shapes
@@ -28,14 +43,22 @@ pub trait Trainable: Module + ModuleDisplay + 'static {
     fn loss(output: &Self::Output) -> Tensor<1>;
 
     /// Registers the model's metrics (shown while training, logged to `metrics.jsonl`); those
-    /// that accumulate on the device read their value back every `read_every` steps.
+    /// that accumulate on the device read their value back as `context` says, and the loss
+    /// ([`DeviceMeanMetric::loss`](crate::DeviceMeanMetric::loss)) stops training when it stops
+    /// being finite.
     fn register_metrics(
         &self,
         training: SupervisedTraining<ModelSteps<Self>>,
-        read_every: usize,
+        context: &MetricsContext,
     ) -> SupervisedTraining<ModelSteps<Self>>
     where
         Self: Sized;
+}
+
+/// A zoo model's kind and configuration (`{"kind": .., "config": ..}`), the identity of
+/// [`Trainable::identity`].
+pub(crate) fn model_identity<M: ae_models::SavedModel>(model: &M) -> serde_json::Value {
+    serde_json::json!({ "kind": M::KIND, "config": model.config() })
 }
 
 /// Any [`Trainable`] model as burn-train's learner model: a training step runs

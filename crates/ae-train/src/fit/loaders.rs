@@ -12,6 +12,8 @@ use ae_data::tabular::{VectorBatcher, VectorDataset};
 use ae_data::text::{TextBatch, TextBatcher, TextDataset};
 use ae_data::{BatchPlan, ImageBatch, ImageDataset, ImageLoader, Residency};
 
+use super::run_folder::checksum;
+
 /// How [`fit`](crate::fit) wants its splits served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SplitLoading {
@@ -33,6 +35,16 @@ pub struct SplitLoading {
 pub trait TrainingSplit<B> {
     /// Items in the split.
     fn items(&self) -> usize;
+
+    /// What identifies the split's data for a resumed run (its size and a checksum of its
+    /// contents): a resume on other data is refused.
+    fn identity(&self) -> serde_json::Value;
+
+    /// The shape of one item (`[C, H, W]` for images), checked against the model's; `None`
+    /// checks nothing.
+    fn item_shape(&self) -> Option<Vec<usize>> {
+        None
+    }
 
     /// A loader over the split on `device`, batched as `loading` says: the training split
     /// (`training`) reshuffled every epoch, the validation split in order.
@@ -76,6 +88,24 @@ impl TrainingSplit<ImageBatch> for ImageDataset {
         self.count()
     }
 
+    fn identity(&self) -> serde_json::Value {
+        let labels = self.labels().unwrap_or_default();
+        let bytes = self
+            .pixels()
+            .iter()
+            .copied()
+            .chain(labels.iter().flat_map(|l| l.to_le_bytes()));
+        serde_json::json!({
+            "items": self.count(),
+            "shape": self.shape().dims(),
+            "checksum": checksum(bytes),
+        })
+    }
+
+    fn item_shape(&self) -> Option<Vec<usize>> {
+        Some(self.shape().dims().to_vec())
+    }
+
     /// Batches of one fixed size ([`ImageLoader`]): training drops each epoch's last partial
     /// batch, validation pads it and masks the padding.
     fn loader(
@@ -98,6 +128,15 @@ impl TrainingSplit<ImageBatch> for VectorDataset {
         Dataset::len(self)
     }
 
+    fn identity(&self) -> serde_json::Value {
+        let bytes = self.values().iter().flat_map(|v| v.to_le_bytes());
+        serde_json::json!({ "items": self.items(), "dim": self.dim(), "checksum": checksum(bytes) })
+    }
+
+    fn item_shape(&self) -> Option<Vec<usize>> {
+        Some(vec![1, 1, self.dim()])
+    }
+
     fn loader(
         self,
         loading: &SplitLoading,
@@ -113,6 +152,15 @@ impl TrainingSplit<TextBatch> for TextDataset {
         Dataset::len(self)
     }
 
+    fn identity(&self) -> serde_json::Value {
+        let bytes = self
+            .items()
+            .iter()
+            .flat_map(|item| item.ids.iter().chain([&usize::MAX]))
+            .flat_map(|id| (*id as u64).to_le_bytes());
+        serde_json::json!({ "items": Dataset::len(self), "checksum": checksum(bytes) })
+    }
+
     fn loader(
         self,
         loading: &SplitLoading,
@@ -126,6 +174,31 @@ impl TrainingSplit<TextBatch> for TextDataset {
 impl TrainingSplit<RatingsBatch> for ItemRatingsDataset {
     fn items(&self) -> usize {
         Dataset::len(self)
+    }
+
+    fn identity(&self) -> serde_json::Value {
+        let pairs = |ratings: &[(usize, f32)]| {
+            ratings
+                .iter()
+                .flat_map(|(user, value)| {
+                    (*user as u64)
+                        .to_le_bytes()
+                        .into_iter()
+                        .chain(value.to_le_bytes())
+                })
+                .collect::<Vec<u8>>()
+        };
+        let bytes = self.items().iter().flat_map(|item| {
+            let mut bytes = (item.item as u64).to_le_bytes().to_vec();
+            bytes.extend(pairs(&item.input));
+            bytes.extend(pairs(&item.target));
+            bytes
+        });
+        serde_json::json!({
+            "items": Dataset::len(self),
+            "users": self.users(),
+            "checksum": checksum(bytes),
+        })
     }
 
     fn loader(

@@ -7,9 +7,9 @@
 //! `read_every` steps (for the progress display) and once at the end of the epoch. The epoch
 //! value is the same per-row mean a reading at every step would give.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use burn::tensor::{Tensor, TensorReadError};
+use burn::tensor::{ExecutionError, Tensor, TensorReadError};
 use burn::train::metric::{
     Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes, NumericEntry,
     SerializedEntry,
@@ -63,6 +63,44 @@ impl StepSums {
     }
 }
 
+/// Where a loss first stopped being finite.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Divergence {
+    /// `"train"` or `"valid"`.
+    pub split: &'static str,
+    /// The epoch, from 1.
+    pub epoch: usize,
+    /// The step within the epoch, from 1.
+    pub step: usize,
+}
+
+/// What the metrics of one [`fit`](crate::fit) share: how often they read back, the epoch the
+/// run starts after, and where the loss metric reports a divergence.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsContext {
+    /// Steps between two reads of a device-side metric (at least 1).
+    pub read_every: usize,
+    /// Epochs finished before this run (a resumed run's checkpoint).
+    pub first_epoch: usize,
+    /// Filled by the loss metric when the loss stops being finite.
+    pub divergence: Arc<Mutex<Option<Divergence>>>,
+}
+
+impl MetricsContext {
+    /// Reads every `read_every` steps, from the first epoch.
+    pub fn new(read_every: usize) -> Self {
+        Self {
+            read_every: read_every.max(1),
+            ..Self::default()
+        }
+    }
+
+    /// The divergence the loss metric found, if any.
+    pub fn divergence(&self) -> Option<Divergence> {
+        self.divergence.lock().ok().and_then(|d| *d)
+    }
+}
+
 /// How an accumulated `(sum, weight)` becomes the metric's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reduction {
@@ -83,34 +121,46 @@ pub struct DeviceMeanMetric {
     higher_is_better: bool,
     reduction: Reduction,
     read_every: usize,
+    /// `[sum, weight, steps whose sum was not finite]`, on the device.
     sums: Option<Tensor<1>>,
     steps: usize,
     /// The epoch's running value at the last read, and whether this step read it.
     last: Option<f64>,
     fresh: bool,
+    /// For the loss: where to report a non-finite value, and the epochs ended so far.
+    watch: Option<Arc<Mutex<Option<Divergence>>>>,
+    first_epoch: usize,
+    epochs_ended: usize,
+    split: &'static str,
 }
 
 impl DeviceMeanMetric {
-    /// The mean of the sums stored under `key`, shown as `name`, read every `read_every` steps
-    /// (at least 1).
-    pub fn new(key: &'static str, name: &str, read_every: usize) -> Self {
+    /// The mean of the sums stored under `key`, shown as `name`, read as `context` says.
+    pub fn new(key: &'static str, name: &str, context: &MetricsContext) -> Self {
         Self {
             key,
             name: Arc::new(name.to_string()),
             unit: None,
             higher_is_better: false,
             reduction: Reduction::Mean,
-            read_every: read_every.max(1),
+            read_every: context.read_every.max(1),
             sums: None,
             steps: 0,
             last: None,
             fresh: false,
+            watch: None,
+            first_epoch: context.first_epoch,
+            epochs_ended: 0,
+            split: "train",
         }
     }
 
-    /// The loss (key `"loss"`).
-    pub fn loss(read_every: usize) -> Self {
-        Self::new("loss", "Loss", read_every)
+    /// The loss (key `"loss"`), which also stops training when it stops being finite: its
+    /// update fails with the epoch and step, and `context` keeps them for the caller.
+    pub fn loss(context: &MetricsContext) -> Self {
+        let mut metric = Self::new("loss", "Loss", context);
+        metric.watch = Some(context.divergence.clone());
+        metric
     }
 
     /// With a unit shown after the value.
@@ -131,12 +181,32 @@ impl DeviceMeanMetric {
         self
     }
 
-    fn read(&self) -> Result<Option<f64>, TensorReadError> {
+    fn read(&mut self) -> Result<Option<f64>, TensorReadError> {
         let Some(sums) = &self.sums else {
             return Ok(None);
         };
         let values = sums.clone().try_into_data()?.try_to_vec_as::<f64>()?;
-        let (sum, weight) = (values[0], values[1]);
+        let (sum, weight, bad) = (values[0], values[1], values[2]);
+        if let Some(watch) = &self.watch
+            && (bad > 0.0 || !sum.is_finite())
+        {
+            // Once the weights are not finite, every later loss is not either: the first bad
+            // step is the count of steps less the count of bad ones.
+            let divergence = Divergence {
+                split: self.split,
+                epoch: self.first_epoch + self.epochs_ended + 1,
+                step: self.steps + 1 - (bad.round() as usize).clamp(1, self.steps.max(1)),
+            };
+            if let Ok(mut slot) = watch.lock() {
+                slot.get_or_insert(divergence);
+            }
+            return Err(TensorReadError::Execution(ExecutionError::WithContext {
+                reason: format!(
+                    "the {} loss is not finite from epoch {} step {}",
+                    divergence.split, divergence.epoch, divergence.step
+                ),
+            }));
+        }
         let mean = sum / weight;
         Ok(Some(match self.reduction {
             Reduction::Mean => mean,
@@ -165,11 +235,18 @@ impl Metric for DeviceMeanMetric {
     fn update(
         &mut self,
         input: &StepSums,
-        _metadata: &MetricMetadata,
+        metadata: &MetricMetadata,
     ) -> Result<SerializedEntry, TensorReadError> {
         self.fresh = false;
+        // Training steps come with a learning rate, validation steps without.
+        self.split = if metadata.lr.is_some() {
+            "train"
+        } else {
+            "valid"
+        };
         if let Some((_, sum, weight)) = input.entries.iter().find(|(k, ..)| *k == self.key) {
-            let step = Tensor::cat(vec![sum.clone(), weight.clone()], 0);
+            let bad = sum.clone().is_nan().float() + sum.clone().is_inf().float();
+            let step = Tensor::cat(vec![sum.clone(), weight.clone(), bad], 0);
             self.sums = Some(match self.sums.take() {
                 Some(sums) => sums + step,
                 None => step,
@@ -194,6 +271,7 @@ impl Metric for DeviceMeanMetric {
         self.steps = 0;
         self.last = None;
         self.fresh = false;
+        self.epochs_ended += 1;
     }
 
     fn attributes(&self) -> MetricAttributes {
@@ -242,7 +320,7 @@ mod tests {
     #[test]
     fn sparse_reads_give_the_per_row_mean() {
         let device = Device::flex();
-        let mut metric = DeviceMeanMetric::new("mse", "MSE", 3);
+        let mut metric = DeviceMeanMetric::new("mse", "MSE", &MetricsContext::new(3));
         let batches: [&[f32]; 4] = [&[1.0, 1.0], &[0.0, 0.0], &[4.0, 4.0], &[0.5]];
         let mut reported = Vec::new();
         for values in batches {
@@ -267,7 +345,7 @@ mod tests {
     #[test]
     fn masked_rows_are_left_out() {
         let device = Device::flex();
-        let mut metric = DeviceMeanMetric::new("mse", "MSE", 100);
+        let mut metric = DeviceMeanMetric::new("mse", "MSE", &MetricsContext::new(100));
         let mut sums = StepSums::default();
         let values = Tensor::<1>::from_floats([2.0, 4.0, 100.0], &device);
         let mask = Tensor::<1>::from_floats([1.0, 1.0, 0.0], &device);
@@ -281,8 +359,8 @@ mod tests {
     #[test]
     fn root_mean_weighs_every_rating_equally() {
         let device = Device::flex();
-        let mut metric =
-            DeviceMeanMetric::new("rmse", "RMSE", 1).with_reduction(Reduction::RootMean);
+        let mut metric = DeviceMeanMetric::new("rmse", "RMSE", &MetricsContext::new(1))
+            .with_reduction(Reduction::RootMean);
         // Batch 1: one observed error of 2. Batch 2: three observed errors of 0.
         for (squared, count) in [(4.0, 1.0), (0.0, 3.0)] {
             let mut sums = StepSums::default();
@@ -296,5 +374,37 @@ mod tests {
         metric.compute().unwrap();
         // sqrt(4 / 4) = 1 (a mean of the batch RMSEs weighted by ratings would give 0.5).
         assert!((metric.final_value().current() - 1.0).abs() < 1e-12);
+    }
+
+    /// A loss that stops being finite fails the update that reads it, and says where: the
+    /// first non-finite step, counted from the steps that were.
+    #[test]
+    fn a_non_finite_loss_is_reported_with_its_epoch_and_step() {
+        let device = Device::flex();
+        let mut context = MetricsContext::new(4);
+        context.first_epoch = 2;
+        let mut metric = DeviceMeanMetric::loss(&context);
+        let train = MetricMetadata {
+            lr: Some(1e-3.into()),
+            ..meta()
+        };
+        let mut failed_at = None;
+        for (i, loss) in [0.5, 0.4, f32::NAN, f32::NAN].into_iter().enumerate() {
+            let mut sums = StepSums::default();
+            let one = Tensor::<1>::from_floats([1.0], &device);
+            sums.add_mean("loss", Tensor::<1>::from_floats([loss], &device), one);
+            if metric.update(&sums, &train).is_err() {
+                failed_at = Some(i + 1);
+            }
+        }
+        assert_eq!(failed_at, Some(4), "read at the fourth step");
+        assert_eq!(
+            context.divergence(),
+            Some(Divergence {
+                split: "train",
+                epoch: 3,
+                step: 3
+            })
+        );
     }
 }

@@ -11,6 +11,7 @@ mod loaders;
 mod metrics;
 mod ratings;
 mod renderer;
+mod run_folder;
 mod sequence;
 mod training;
 
@@ -22,7 +23,8 @@ pub use epoch_log::{EpochLog, EpochMetrics, read_epoch_log};
 pub use image::ReconstructionOutput;
 pub use learner::{ModelSteps, Trainable};
 pub use loaders::TrainingSplit;
-pub use metrics::{DeviceMeanMetric, Reduction, StepSums};
+pub use metrics::{DeviceMeanMetric, Divergence, MetricsContext, Reduction, StepSums};
 pub use ratings::RatingsOutput;
 pub use renderer::PlainRenderer;
+pub use run_folder::{IDENTITY_FILE, LOCK_FILE, RunLock};
 pub use training::{FitOptions, Fitted, PROGRESS_ENV, TrainingConfig, fit};

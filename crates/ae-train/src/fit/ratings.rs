@@ -8,8 +8,8 @@ use burn::train::{ItemLazy, SupervisedTraining};
 use ae_data::ratings::RatingsBatch;
 use ae_models::AutoRec;
 
-use super::learner::{ModelSteps, Trainable};
-use super::metrics::{DeviceMeanMetric, Reduction, StepSums};
+use super::learner::{ModelSteps, Trainable, model_identity};
+use super::metrics::{DeviceMeanMetric, MetricsContext, Reduction, StepSums};
 
 /// What a training or validation step of AutoRec hands to the metrics: the loss it
 /// back-propagates, and the sums of the loss, its terms and the squared errors of the observed
@@ -54,19 +54,23 @@ impl Trainable for AutoRec {
         output.loss.clone()
     }
 
+    fn identity(&self) -> serde_json::Value {
+        model_identity(self)
+    }
+
     fn register_metrics(
         &self,
         training: SupervisedTraining<ModelSteps<Self>>,
-        read_every: usize,
+        context: &MetricsContext,
     ) -> SupervisedTraining<ModelSteps<Self>> {
         let mut training = training.metrics((
-            DeviceMeanMetric::loss(read_every),
-            DeviceMeanMetric::new("rmse", "RMSE", read_every).with_reduction(Reduction::RootMean),
+            DeviceMeanMetric::loss(context),
+            DeviceMeanMetric::new("rmse", "RMSE", context).with_reduction(Reduction::RootMean),
         ));
         for term in ["reconstruction", "weight_decay"] {
             training = training
-                .metric_train_numeric(DeviceMeanMetric::new(term, term, read_every))
-                .metric_valid_numeric(DeviceMeanMetric::new(term, term, read_every));
+                .metric_train_numeric(DeviceMeanMetric::new(term, term, context))
+                .metric_valid_numeric(DeviceMeanMetric::new(term, term, context));
         }
         training
     }

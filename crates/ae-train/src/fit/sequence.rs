@@ -8,7 +8,8 @@ use burn::train::{SequenceOutput, SupervisedTraining};
 use ae_data::text::{PAD, TextBatch};
 use ae_models::TextAutoencoder;
 
-use super::learner::{ModelSteps, Trainable};
+use super::learner::{ModelSteps, Trainable, model_identity};
+use super::metrics::MetricsContext;
 
 impl Trainable for TextAutoencoder {
     type Batch = TextBatch;
@@ -28,11 +29,15 @@ impl Trainable for TextAutoencoder {
         output.loss.clone()
     }
 
+    fn identity(&self) -> serde_json::Value {
+        model_identity(self)
+    }
+
     /// burn's own metrics, read back every step (sentences are short work on any device).
     fn register_metrics(
         &self,
         training: SupervisedTraining<ModelSteps<Self>>,
-        _read_every: usize,
+        _context: &MetricsContext,
     ) -> SupervisedTraining<ModelSteps<Self>> {
         training.metrics((
             LossMetric::new(),

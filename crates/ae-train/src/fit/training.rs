@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use ae_data::Residency;
+use ae_models::limits::MAX_WIDTH;
 use burn::config::Config;
 use burn::module::Module;
 use burn::optim::AdamConfig;
@@ -16,7 +17,11 @@ use super::checkpoint::{AtomicFileCheckpointer, latest_complete_checkpoint};
 use super::epoch_log::{EpochLog, EpochMetrics, read_epoch_log};
 use super::learner::{ModelSteps, Trainable};
 use super::loaders::{SplitLoading, TrainingSplit};
+use super::metrics::MetricsContext;
 use super::renderer::PlainRenderer;
+use super::run_folder::{
+    RunLock, check_identity, clear_run, earlier_run, remove_leftovers, save_identity,
+};
 use crate::error::{Result, TrainError};
 
 /// Environment variable: `plain` forces line-by-line progress even on a terminal.
@@ -59,13 +64,27 @@ impl TrainingConfig {
         if self.epochs == 0 {
             return invalid("epochs", "must be at least 1".into());
         }
-        if self.batch_size == 0 {
-            return invalid("batch size", "must be at least 1".into());
+        if !(1..=MAX_WIDTH).contains(&self.batch_size) {
+            return invalid(
+                "batch size",
+                format!("{} is not in 1..={MAX_WIDTH}", self.batch_size),
+            );
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return invalid(
                 "learning rate",
                 format!("{} is not a positive number", self.learning_rate),
+            );
+        }
+        // AdamConfig keeps its fields private; its serialised form names them.
+        let epsilon = serde_json::to_value(&self.optimizer)
+            .ok()
+            .and_then(|v| v.get("epsilon").and_then(serde_json::Value::as_f64))
+            .unwrap_or(f64::NAN);
+        if !(epsilon.is_finite() && epsilon > 0.0) {
+            return invalid(
+                "Adam epsilon",
+                format!("{epsilon} is not a positive number"),
             );
         }
         Ok(())
@@ -85,6 +104,9 @@ pub struct FitOptions {
     pub devices: Vec<Device>,
     /// Restart after the newest complete checkpoint in `run_dir`.
     pub resume: bool,
+    /// Start over in a folder that holds an earlier run: its checkpoints and logs are deleted.
+    /// Without it (and without `resume`) such a folder is refused.
+    pub overwrite: bool,
     /// Where image splits are kept: on the device when they fit (the default), or in host memory.
     pub residency: Residency,
     /// Metrics accumulated on the device are read back every this many steps (and at the end of
@@ -100,9 +122,16 @@ impl FitOptions {
             device: device.clone(),
             devices: Vec::new(),
             resume: false,
+            overwrite: false,
             residency: Residency::Auto,
             metrics_every: DEFAULT_METRICS_EVERY,
         }
+    }
+
+    /// Starts over in a folder holding an earlier run when `overwrite` is true.
+    pub fn with_overwrite(mut self, overwrite: bool) -> Self {
+        self.overwrite = overwrite;
+        self
     }
 
     /// Keeps image splits where `residency` says.
@@ -178,17 +207,73 @@ fn warmup_and_steady(records: &[EpochMetrics], items: usize) -> (Option<f64>, Op
     (warmup, steady)
 }
 
+/// What defines a run: the model (its kind and configuration), the data of both splits, and the
+/// training settings but the number of epochs (which a resumed run may raise) and the loader
+/// threads.
+fn run_identity<M, S>(model: &M, train: &S, valid: &S, config: &TrainingConfig) -> serde_json::Value
+where
+    M: Trainable,
+    S: TrainingSplit<M::Batch>,
+{
+    let mut training = serde_json::to_value(config).unwrap_or(serde_json::Value::Null);
+    if let Some(fields) = training.as_object_mut() {
+        fields.remove("epochs");
+        fields.remove("num_workers");
+    }
+    serde_json::json!({
+        "model": model.identity(),
+        "train": train.identity(),
+        "valid": valid.identity(),
+        "training": training,
+    })
+}
+
+/// Loads the three records of checkpoint `epoch` the way burn-train will, and the model's into
+/// the model: a truncated, foreign or mismatched file is an error here rather than a panic
+/// inside burn-train.
+fn check_checkpoint<M: Trainable>(model: &M, dir: &std::path::Path, epoch: usize) -> Result<()> {
+    use burn::optim::OptimizerRecord;
+    use burn::optim::lr_scheduler::LrSchedulerRecord;
+    use burn::store::ModuleRecord;
+    use burn::train::checkpoint::Checkpointer;
+
+    let bad = |kind: &str, message: String| TrainError::BadCheckpoint {
+        path: super::checkpoint::checkpoint_path(dir, kind, epoch),
+        message,
+    };
+    let load = |kind: &str| AtomicFileCheckpointer::new(dir, kind);
+    let record: ModuleRecord = load("model")
+        .restore(epoch)
+        .map_err(|e| bad("model", e.to_string()))?;
+    let steps = ModelSteps {
+        model: model.clone(),
+    };
+    steps
+        .try_load_record(record)
+        .map_err(|e| bad("model", format!("it does not fit this model: {e}")))?;
+    Checkpointer::<OptimizerRecord>::restore(&load("optim"), epoch)
+        .map_err(|e| bad("optim", e.to_string()))?;
+    Checkpointer::<LrSchedulerRecord>::restore(&load("scheduler"), epoch)
+        .map_err(|e| bad("scheduler", e.to_string()))?;
+    Ok(())
+}
+
 /// Trains `model` on `train`, validating on `valid` after each epoch, with burn-train's learner:
 /// the model's metrics ([`Trainable::register_metrics`]); checkpoints of the model, optimiser
 /// and scheduler after every epoch, written atomically under `run_dir/checkpoint`; one line of
 /// epoch means per epoch and split in `run_dir/metrics.jsonl`; burn-train's TUI on a terminal
 /// and plain lines otherwise ([`PROGRESS_ENV`]).
 ///
-/// With [`FitOptions::resume`], training restarts after the newest complete checkpoint.
+/// The run folder belongs to one process at a time (a lock file). With [`FitOptions::resume`],
+/// training restarts after the newest complete checkpoint, if the folder's `fit.json` says it
+/// holds this run (same model, data and settings but the number of epochs); without it, a folder
+/// holding an earlier run is refused unless [`FitOptions::overwrite`]. A loss that stops being
+/// finite stops training.
 ///
 /// # Errors
-/// On invalid settings, an empty split, when a resume finds no checkpoint, or when training
-/// fails.
+/// On invalid settings, an empty split, a model and data of different shapes, a folder in use
+/// or holding another run, a resume that finds no usable checkpoint, divergence
+/// ([`TrainError::Diverged`]), or when training fails.
 pub fn fit<M, S>(
     model: M,
     train: S,
@@ -210,16 +295,52 @@ where
             ),
         });
     }
+    for (split, data) in [("training", &train), ("validation", &valid)] {
+        if let (Some(model_shape), Some(data_shape)) = (model.item_shape(), data.item_shape())
+            && model_shape != data_shape
+        {
+            return Err(TrainError::ShapeMismatch {
+                model_name: "the model".into(),
+                model: model_shape,
+                data_name: format!("the {split} split"),
+                data: data_shape,
+            });
+        }
+    }
     let run_dir = &options.run_dir;
-    std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
+    // One process per run folder; what a killed write left behind goes.
+    let _lock = RunLock::acquire(run_dir)?;
     let checkpoint_dir = run_dir.join("checkpoint");
+    remove_leftovers(run_dir);
+    remove_leftovers(&checkpoint_dir);
+    let identity = run_identity(&model, &train, &valid, config);
     let resumed_from = if options.resume {
-        Some(latest_complete_checkpoint(&checkpoint_dir).ok_or_else(|| {
+        let epoch = latest_complete_checkpoint(&checkpoint_dir).ok_or_else(|| {
             TrainError::NoCheckpoint {
                 dir: checkpoint_dir.clone(),
             }
-        })?)
+        })?;
+        check_identity(run_dir, &identity)?;
+        if epoch >= config.epochs {
+            return Err(TrainError::NothingToResume {
+                dir: run_dir.clone(),
+                checkpoint: epoch,
+                epochs: config.epochs,
+            });
+        }
+        check_checkpoint(&model, &checkpoint_dir, epoch)?;
+        Some(epoch)
     } else {
+        if let Some(what) = earlier_run(run_dir, &checkpoint_dir) {
+            if !options.overwrite {
+                return Err(TrainError::FolderHoldsRun {
+                    dir: run_dir.clone(),
+                    what,
+                });
+            }
+            clear_run(run_dir)?;
+        }
+        save_identity(run_dir, &identity)?;
         None
     };
 
@@ -269,7 +390,12 @@ where
         )
         .num_epochs(config.epochs)
         .summary();
-    training = model.register_metrics(training, options.metrics_every);
+    let context = MetricsContext {
+        read_every: options.metrics_every.max(1),
+        first_epoch: resumed_from.unwrap_or(0),
+        ..MetricsContext::default()
+    };
+    training = model.register_metrics(training, &context);
     let terminal = std::io::stdout().is_terminal()
         && std::env::var(PROGRESS_ENV).map_or(true, |v| v != "plain");
     if !terminal {
@@ -293,8 +419,27 @@ where
         config.optimizer.init(),
         config.learning_rate,
     );
-    let result = training.launch(learner);
+    // burn-train reports most failures in `result.error`, but some (a checkpoint it cannot
+    // read or write) by panicking: the user gets a typed error either way.
+    let launched =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| training.launch(learner)));
     let seconds = start.elapsed().as_secs_f64();
+    if let Some(divergence) = context.divergence() {
+        return Err(TrainError::Diverged {
+            split: divergence.split,
+            epoch: divergence.epoch,
+            step: divergence.step,
+            dir: checkpoint_dir,
+        });
+    }
+    let result = launched.map_err(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "burn-train stopped".into());
+        TrainError::Training(message)
+    })?;
     if let Some(error) = result.error {
         return Err(TrainError::Training(error.to_string()));
     }

@@ -8,6 +8,7 @@ use crate::eval::{errors_of, image_batches, values};
 
 #[test]
 fn separable_classes_are_learnt_and_knn_votes_by_hand() {
+    let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
     let device = Device::flex();
     // Class 0 around (-2, 0), class 1 around (2, 0).
     let x: Vec<f32> = (0..40)

@@ -1,0 +1,149 @@
+//! Value parsers that check a flag's range as it is parsed, so that a bad value is refused by
+//! clap with the flag's name and the allowed range (`error: invalid value '0' for '--epochs
+//! <EPOCHS>': must be at least 1`), before anything runs.
+//!
+//! Use them as `#[arg(long, value_parser = ranges::count::<1, 100_000>)]`.
+
+/// The largest batch, code or layer width a flag may ask for: beyond it a model or a batch no
+/// longer fits in memory anyway, and the allocation would abort the process instead of failing.
+pub const MAX_WIDTH: usize = 1 << 20;
+
+/// The most epochs a flag may ask for.
+pub const MAX_EPOCHS: usize = 1_000_000;
+
+/// An integer in `MIN..=MAX`.
+///
+/// # Errors
+/// When the text is not an integer in range.
+pub fn count<const MIN: usize, const MAX: usize>(text: &str) -> Result<usize, String> {
+    let value: usize = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a whole number in {MIN}..={MAX}"))?;
+    if !(MIN..=MAX).contains(&value) {
+        return Err(format!("must be in {MIN}..={MAX}"));
+    }
+    Ok(value)
+}
+
+fn finite(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if !value.is_finite() {
+        return Err("must be a finite number".into());
+    }
+    Ok(value)
+}
+
+/// A finite number above 0.
+///
+/// # Errors
+/// When the text is not such a number.
+pub fn positive(text: &str) -> Result<f64, String> {
+    let value = finite(text)?;
+    if value <= 0.0 {
+        return Err("must be greater than 0".into());
+    }
+    Ok(value)
+}
+
+/// A finite number at least 0.
+///
+/// # Errors
+/// When the text is not such a number.
+pub fn non_negative(text: &str) -> Result<f64, String> {
+    let value = finite(text)?;
+    if value < 0.0 {
+        return Err("must be at least 0".into());
+    }
+    Ok(value)
+}
+
+/// [`positive`] as `f32` (Adam's epsilon), also refusing values that round to 0 in `f32`.
+///
+/// # Errors
+/// When the text is not such a number.
+pub fn positive_f32(text: &str) -> Result<f32, String> {
+    let value = positive(text)? as f32;
+    if value <= 0.0 || !value.is_finite() {
+        return Err("must be a positive number representable in f32".into());
+    }
+    Ok(value)
+}
+
+/// A fraction strictly between 0 and 1.
+///
+/// # Errors
+/// When the text is not such a number.
+pub fn open_fraction(text: &str) -> Result<f64, String> {
+    let value = finite(text)?;
+    if !(value > 0.0 && value < 1.0) {
+        return Err("must be strictly between 0 and 1".into());
+    }
+    Ok(value)
+}
+
+/// A fraction in `(0, 1]`.
+///
+/// # Errors
+/// When the text is not such a number.
+pub fn fraction(text: &str) -> Result<f64, String> {
+    let value = finite(text)?;
+    if !(value > 0.0 && value <= 1.0) {
+        return Err("must be greater than 0 and at most 1".into());
+    }
+    Ok(value)
+}
+
+/// A fraction in `[0, 1)`.
+///
+/// # Errors
+/// When the text is not such a number.
+pub fn fraction_below_one(text: &str) -> Result<f64, String> {
+    let value = finite(text)?;
+    if !(0.0..1.0).contains(&value) {
+        return Err("must be at least 0 and less than 1".into());
+    }
+    Ok(value)
+}
+
+/// A percentile strictly between 0 and 100.
+///
+/// # Errors
+/// When the text is not such a number.
+pub fn percentile(text: &str) -> Result<f64, String> {
+    let value = finite(text)?;
+    if !(value > 0.0 && value < 100.0) {
+        return Err("must be strictly between 0 and 100".into());
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_checked() {
+        assert_eq!(count::<1, 10>("3"), Ok(3));
+        assert!(count::<1, 10>("0").unwrap_err().contains("1..=10"));
+        assert!(count::<1, 10>("11").is_err());
+        assert!(count::<1, 10>("-1").is_err());
+        assert!(count::<1, 10>("1000000000000000000000").is_err());
+        assert_eq!(positive("1e-3"), Ok(1e-3));
+        for bad in ["0", "-1", "NaN", "inf", "x"] {
+            assert!(positive(bad).is_err(), "{bad}");
+        }
+        assert!(positive_f32("1e-60").is_err(), "rounds to 0 in f32");
+        assert!(open_fraction("0").is_err() && open_fraction("1").is_err());
+        assert_eq!(fraction("1"), Ok(1.0));
+        assert!(fraction("0").is_err() && fraction("2").is_err());
+        assert_eq!(fraction_below_one("0"), Ok(0.0));
+        assert!(fraction_below_one("1").is_err());
+        assert!(percentile("100").is_err() && percentile("95").is_ok());
+        assert_eq!(non_negative("0"), Ok(0.0));
+        assert!(non_negative("-0.1").is_err());
+    }
+}
