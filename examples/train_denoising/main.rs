@@ -91,7 +91,13 @@ fn main() -> std::process::ExitCode {
         let mut trained = run.train(model)?;
 
         let (test, device) = (&run.data.test, run.device());
-        let scores = evaluate_denoising(&trained.model, test, 500, TEST_NOISE_SEED, device)?;
+        let scores = evaluate_denoising(
+            &trained.model,
+            test,
+            run.training().batch_size,
+            TEST_NOISE_SEED,
+            device,
+        )?;
         trained
             .report
             .add("test PSNR of the noisy inputs (dB)", scores.psnr_noisy_db);

@@ -64,7 +64,12 @@ fn main() -> std::process::ExitCode {
             .with_penalty(penalty)
             .try_init(run.device())?;
         let mut trained = run.train(model)?;
-        let stats = evaluate_sparsity(&trained.model, &run.data.test, 500, run.device())?;
+        let stats = evaluate_sparsity(
+            &trained.model,
+            &run.data.test,
+            run.training().batch_size,
+            run.device(),
+        )?;
         trained
             .report
             .add("test code mean activation", stats.mean_activation);

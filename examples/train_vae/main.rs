@@ -74,7 +74,7 @@ fn main() -> std::process::ExitCode {
         let scores = evaluate_vae(
             &trained.model,
             test,
-            250,
+            run.training().batch_size,
             cli.iw_samples,
             SAMPLE_SEED,
             device,

@@ -7,7 +7,7 @@ use burn::optim::AdamConfig;
 use burn::tensor::Device;
 use clap::Args;
 
-use ae_data::DatasetSource;
+use ae_data::{DatasetSource, Residency};
 use ae_train::{Backend, DeviceSpec, TrainError, TrainingConfig};
 
 use super::ranges::{self, MAX_EPOCHS, MAX_WIDTH};
@@ -142,6 +142,31 @@ pub struct TrainArgs {
     /// thread; image splits need none).
     #[arg(long, value_parser = ranges::count::<0, 256>, default_value_t = 0)]
     pub num_workers: usize,
+    /// Where image splits live while training: auto (on the device while a split's f32 copy
+    /// fits 2 GiB), device (uploaded once, batches gathered there) or host (each batch copied).
+    #[arg(long, value_enum, default_value_t = DataResidency::Auto)]
+    pub residency: DataResidency,
+}
+
+/// `--residency`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DataResidency {
+    /// On the device while it fits.
+    Auto,
+    /// On the device.
+    Device,
+    /// In host memory.
+    Host,
+}
+
+impl From<DataResidency> for Residency {
+    fn from(value: DataResidency) -> Self {
+        match value {
+            DataResidency::Auto => Residency::Auto,
+            DataResidency::Device => Residency::Device,
+            DataResidency::Host => Residency::Host,
+        }
+    }
 }
 
 impl TrainArgs {

@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 
-use ae_data::{ImageBatch, ImageDataset, ImageShape};
+use ae_data::{ImageBatch, ImageDataset, ImageShape, Residency};
 use ae_models::{AnyAutoencoder, Autoencoder, SavedModel, load_model};
 use ae_train::{
-    FitOptions, Result, TrainError, Trainable, TrainingConfig, evaluate, fit,
+    FitOptions, Result, TrainError, Trainable, TrainingConfig, evaluate, fit, image_batches,
     save_reconstruction_grid, values,
 };
 
@@ -54,6 +54,7 @@ pub struct Run {
     pub data: Splits,
     resume: bool,
     overwrite: bool,
+    residency: Residency,
 }
 
 /// What [`Run::train`] returns.
@@ -119,6 +120,7 @@ impl Run {
             data,
             resume: args.output.resume,
             overwrite: args.output.overwrite,
+            residency: args.train.residency.into(),
         })
     }
 
@@ -144,6 +146,7 @@ impl Run {
             .with_devices(self.devices.data_parallel.clone())
             .with_resume(self.resume)
             .with_overwrite(self.overwrite)
+            .with_residency(self.residency)
     }
 
     /// Trains `model` into the output folder: see [`Run::train_into`].
@@ -182,16 +185,24 @@ impl Run {
         model.save(dir)?;
 
         let device = self.device();
-        let test_report = evaluate(&model, test, 500, device)?;
-        let batch = test.batch(0..20, device);
-        let reconstructions = model.reconstruct(batch.images.clone());
-        save_reconstruction_grid(
-            &dir.join("reconstructions.png"),
-            &values(batch.images)?,
-            &values(reconstructions)?,
-            test.shape(),
-            10,
-        )?;
+        // Evaluated in batches of the training size: on a GPU, the kernels validation compiled.
+        let batch_size = self.training().batch_size;
+        let test_report = evaluate(&model, test, batch_size, device)?;
+        if let Some(batch) = image_batches(test, batch_size, device).next() {
+            let shown = batch.rows.min(20) * test.shape().numel();
+            let reconstructions = model.reconstruct(batch.images.clone());
+            let (mut originals, mut reconstructions) =
+                (values(batch.images)?, values(reconstructions)?);
+            originals.truncate(shown);
+            reconstructions.truncate(shown);
+            save_reconstruction_grid(
+                &dir.join("reconstructions.png"),
+                &originals,
+                &reconstructions,
+                test.shape(),
+                10,
+            )?;
+        }
         let report = RunReport {
             trainer: self.settings.trainer.clone(),
             dataset: self.settings.dataset.name().to_string(),
