@@ -40,7 +40,7 @@ struct Cli {
     #[arg(long, value_delimiter = ',')]
     classes: Option<Vec<u32>>,
     /// Threshold at this percentile of the scores of held-out normal images.
-    #[arg(long, value_parser = ranges::percentile, default_value_t = 95.0)]
+    #[arg(long, allow_negative_numbers = true, value_parser = ranges::percentile, default_value_t = 95.0)]
     percentile: f64,
 }
 

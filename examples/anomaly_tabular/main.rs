@@ -50,13 +50,13 @@ struct Cli {
     #[arg(long, default_value = KDD_NORMAL)]
     normal_label: String,
     /// Fraction of all rows held out for testing.
-    #[arg(long, value_parser = ranges::open_fraction, default_value_t = 0.3)]
+    #[arg(long, allow_negative_numbers = true, value_parser = ranges::open_fraction, default_value_t = 0.3)]
     test_fraction: f64,
     /// Hidden widths of the encoder.
     #[arg(long, value_parser = ranges::count::<1, MAX_WIDTH>, value_delimiter = ',', default_value = "64,32")]
     hidden: Vec<usize>,
     /// Threshold at this percentile of held-out normal rows' scores.
-    #[arg(long, value_parser = ranges::percentile, default_value_t = 95.0)]
+    #[arg(long, allow_negative_numbers = true, value_parser = ranges::percentile, default_value_t = 95.0)]
     percentile: f64,
     #[command(flatten)]
     device: DeviceArgs,

@@ -33,7 +33,7 @@ struct Cli {
     #[arg(long, value_parser = ranges::count::<2, 64>, default_value_t = 15)]
     grid: usize,
     /// The walk covers [-span, span] on the first two latent dimensions (the others stay 0).
-    #[arg(long, value_parser = ranges::positive_f32, default_value_t = 2.0)]
+    #[arg(long, allow_negative_numbers = true, value_parser = ranges::positive_f32, default_value_t = 2.0)]
     span: f32,
 }
 

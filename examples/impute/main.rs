@@ -38,7 +38,7 @@ struct Cli {
     #[arg(long, value_enum, default_value_t = Mask::Random)]
     mask: Mask,
     /// Fraction of pixels hidden (random mask).
-    #[arg(long, value_parser = ranges::open_fraction, default_value_t = 0.5)]
+    #[arg(long, allow_negative_numbers = true, value_parser = ranges::open_fraction, default_value_t = 0.5)]
     fraction: f64,
     /// Side of the hidden square (block mask).
     #[arg(long, value_parser = ranges::count::<1, 4096>, default_value_t = 12)]

@@ -37,7 +37,7 @@ struct Cli {
     #[command(flatten)]
     pretrained: ModelDirArgs,
     /// Fractions of the training labels used by the classifiers.
-    #[arg(long, value_parser = ranges::fraction, value_delimiter = ',', default_value = "0.01,0.1,1")]
+    #[arg(long, allow_negative_numbers = true, value_parser = ranges::fraction, value_delimiter = ',', default_value = "0.01,0.1,1")]
     fractions: Vec<f64>,
     /// Neighbours of the k-NN classifier.
     #[arg(long, value_parser = ranges::count::<1, 1000>, default_value_t = 5)]
@@ -46,7 +46,7 @@ struct Cli {
     #[arg(long, value_parser = ranges::count::<1, 10_000_000>, default_value_t = 2000)]
     steps: usize,
     /// Weight of the autoencoder's own loss in joint training (cross-entropy + weight x loss).
-    #[arg(long, value_parser = ranges::positive, default_value_t = 1.0)]
+    #[arg(long, allow_negative_numbers = true, value_parser = ranges::positive, default_value_t = 1.0)]
     joint_weight: f64,
 }
 

@@ -36,13 +36,13 @@ struct Cli {
     #[arg(long)]
     ratings: Option<PathBuf>,
     /// Fraction of the ratings held out for testing.
-    #[arg(long, value_parser = ranges::open_fraction, default_value_t = 0.1)]
+    #[arg(long, allow_negative_numbers = true, value_parser = ranges::open_fraction, default_value_t = 0.1)]
     test_fraction: f64,
     /// Hidden units.
     #[arg(long, value_parser = ranges::count::<1, MAX_WIDTH>, default_value_t = 500)]
     hidden: usize,
     /// Weight of the L2 penalty on the weights.
-    #[arg(long, value_parser = ranges::non_negative, default_value_t = 1e-3)]
+    #[arg(long, allow_negative_numbers = true, value_parser = ranges::non_negative, default_value_t = 1e-3)]
     weight_decay: f64,
     /// Show recommendations for this user (the id in the file).
     #[arg(long)]

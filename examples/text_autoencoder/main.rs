@@ -61,7 +61,7 @@ struct Cli {
     #[arg(long, value_parser = ranges::count::<2, { usize::MAX }>)]
     max_sentences: Option<usize>,
     /// Fraction of sentences held out.
-    #[arg(long, value_parser = ranges::open_fraction, default_value_t = 0.05)]
+    #[arg(long, allow_negative_numbers = true, value_parser = ranges::open_fraction, default_value_t = 0.05)]
     test_fraction: f64,
     /// Token embedding size.
     #[arg(long, value_parser = ranges::count::<1, 65_536>, default_value_t = 128)]
@@ -70,7 +70,7 @@ struct Cli {
     #[arg(long, value_parser = ranges::count::<1, 65_536>, default_value_t = 256)]
     hidden_dim: usize,
     /// Probability of hiding each decoder input word while training.
-    #[arg(long, value_parser = ranges::fraction_below_one, default_value_t = 0.0)]
+    #[arg(long, allow_negative_numbers = true, value_parser = ranges::fraction_below_one, default_value_t = 0.0)]
     word_dropout: f64,
     /// Sentences to find neighbours of (default: three held-out sentences).
     #[arg(long)]

@@ -33,7 +33,7 @@ struct Cli {
     #[arg(long, value_enum, default_value_t = Noise::Gaussian)]
     noise: Noise,
     /// The corruption's standard deviation or fraction.
-    #[arg(long, value_parser = ranges::positive, default_value_t = 0.5)]
+    #[arg(long, allow_negative_numbers = true, value_parser = ranges::positive, default_value_t = 0.5)]
     noise_level: f64,
     /// The architecture under the corruption.
     #[arg(long, value_enum, default_value_t = Arch::Mlp)]

@@ -26,10 +26,10 @@ struct Cli {
     #[arg(long, value_enum, default_value_t = Penalty::Kl)]
     penalty: Penalty,
     /// The penalty's weight in the loss (the reconstruction term is a per-pixel mean, ~0.01-0.1).
-    #[arg(long, value_parser = ranges::non_negative, default_value_t = 0.001)]
+    #[arg(long, allow_negative_numbers = true, value_parser = ranges::non_negative, default_value_t = 0.001)]
     sparsity_weight: f64,
     /// The target mean activation ρ of each unit (KL only).
-    #[arg(long, value_parser = ranges::open_fraction, default_value_t = 0.05)]
+    #[arg(long, allow_negative_numbers = true, value_parser = ranges::open_fraction, default_value_t = 0.05)]
     sparsity_target: f64,
     /// Widths of the encoder's hidden layers.
     #[arg(long, value_parser = ranges::count::<1, MAX_WIDTH>, value_delimiter = ',', default_value = "128,64")]

@@ -34,7 +34,7 @@ struct Cli {
     #[arg(long, value_parser = ranges::count::<1, MAX_WIDTH>, value_delimiter = ',', default_value = "400")]
     hidden: Vec<usize>,
     /// Weight of the KL term (1 is the ELBO).
-    #[arg(long, value_parser = ranges::positive, default_value_t = 1.0)]
+    #[arg(long, allow_negative_numbers = true, value_parser = ranges::positive, default_value_t = 1.0)]
     beta: f64,
     /// Importance samples per test image for the log-likelihood estimate.
     #[arg(long, value_parser = ranges::count::<1, 100_000>, default_value_t = 100)]

@@ -129,11 +129,11 @@ pub struct TrainArgs {
     #[arg(long, value_parser = ranges::count::<1, MAX_WIDTH>)]
     pub batch_size: Option<usize>,
     /// Adam's learning rate (default: the example's own, 1e-3 for images).
-    #[arg(long, value_parser = ranges::positive)]
+    #[arg(long, allow_negative_numbers = true, value_parser = ranges::positive)]
     pub lr: Option<f64>,
     /// Adam's epsilon (PyTorch's default 1e-8; Keras uses 1e-7). A loss summed over a batch of B
     /// instead of averaged corresponds to epsilon / B.
-    #[arg(long, value_parser = ranges::positive_f32, default_value_t = 1e-8)]
+    #[arg(long, allow_negative_numbers = true, value_parser = ranges::positive_f32, default_value_t = 1e-8)]
     pub adam_epsilon: f32,
     /// Seed of initialisation, shuffling and splits.
     #[arg(long, default_value_t = 42)]
@@ -203,7 +203,7 @@ pub struct ImageDataArgs {
     pub limit: Option<usize>,
     /// Fraction of the training images held out for validation (0: validate on the test split,
     /// for monitoring only).
-    #[arg(long, value_parser = ranges::fraction_below_one, default_value_t = 0.1)]
+    #[arg(long, allow_negative_numbers = true, value_parser = ranges::fraction_below_one, default_value_t = 0.1)]
     pub valid_fraction: f64,
 }
 

@@ -185,6 +185,37 @@ pub enum DataError {
         message: String,
     },
 
+    /// Two splits of one dataset hold images of different shapes.
+    #[error(
+        "the training images ({}) are {train} but the test images ({}) are {test}: a model takes \
+         one shape; use files of one image size",
+        train_file.display(),
+        test_file.display()
+    )]
+    SplitShapes {
+        /// The training images' file.
+        train_file: PathBuf,
+        /// Their shape.
+        train: String,
+        /// The test images' file.
+        test_file: PathBuf,
+        /// Their shape.
+        test: String,
+    },
+
+    /// Decompressed data larger than this crate reads.
+    #[error(
+        "{}: the gzip data decompresses to more than {limit} bytes; this is not an image file of \
+         a size this workspace reads",
+        path.display()
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
+
     /// An argument is out of its range (a split fraction, an image size, ...).
     #[error("invalid {what}: {message}")]
     InvalidArgument {

@@ -21,6 +21,9 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// The largest element count accepted (4 GiB): guards allocations against a hostile header.
 const MAX_ELEMENTS: u64 = 1 << 32;
 
+/// The most bytes a gzip file may decompress to (2 GiB: 2,700,000 MNIST-sized images).
+pub const MAX_DECOMPRESSED: u64 = 1 << 31;
+
 /// An IDX array of unsigned bytes: its dimensions and its row-major data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdxArray {
@@ -53,13 +56,22 @@ pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
         .extension()
         .is_some_and(|ext| ext.eq_ignore_ascii_case("gz"));
     if raw.starts_with(&GZIP_MAGIC) {
-        let mut out = Vec::with_capacity(raw.len() * 4);
+        let mut out = Vec::with_capacity(raw.len().saturating_mul(4).min(1 << 28));
+        // Read one byte past the limit to tell "at the limit" from "beyond it": a file that
+        // decompresses to gigabytes is refused before it fills memory.
         MultiGzDecoder::new(raw.as_slice())
+            .take(MAX_DECOMPRESSED + 1)
             .read_to_end(&mut out)
             .map_err(|source| DataError::Gzip {
                 path: path.to_path_buf(),
                 source,
             })?;
+        if out.len() as u64 > MAX_DECOMPRESSED {
+            return Err(DataError::TooLarge {
+                path: path.to_path_buf(),
+                limit: MAX_DECOMPRESSED,
+            });
+        }
         Ok(out)
     } else if named_gz {
         Err(DataError::NotGzip {

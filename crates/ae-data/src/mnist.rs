@@ -174,10 +174,17 @@ pub fn load_idx_dir(dir: &Path, name: &str, classes: &[&str]) -> Result<TrainTes
             std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder"),
         ));
     }
-    Ok(TrainTest {
-        train: load_split(dir, "train", &format!("{name}/train"), classes)?,
-        test: load_split(dir, "t10k", &format!("{name}/test"), classes)?,
-    })
+    let train = load_split(dir, "train", &format!("{name}/train"), classes)?;
+    let test = load_split(dir, "t10k", &format!("{name}/test"), classes)?;
+    if train.shape() != test.shape() {
+        return Err(DataError::SplitShapes {
+            train_file: find(dir, "train-images-idx3-ubyte", "training images")?,
+            train: train.shape().to_string(),
+            test_file: find(dir, "t10k-images-idx3-ubyte", "test images")?,
+            test: test.shape().to_string(),
+        });
+    }
+    Ok(TrainTest { train, test })
 }
 
 /// Loads MNIST (digits) from a folder of the four IDX files.
@@ -310,6 +317,27 @@ mod tests {
             )
             .unwrap();
         }
+    }
+
+    /// Train images of 4x4 and test images of 2x8: refused at load, naming both files.
+    #[test]
+    fn splits_of_different_shapes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        write_fake_mnist(dir.path(), false, 6, 3);
+        write_idx(
+            &dir.path().join("t10k-images-idx3-ubyte"),
+            &[3, 2, 8],
+            &[0; 48],
+        )
+        .unwrap();
+        let err = mnist(dir.path()).unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, DataError::SplitShapes { .. }), "{message}");
+        assert!(
+            message.contains("1x4x4") && message.contains("1x2x8"),
+            "{message}"
+        );
+        assert!(message.contains("t10k-images-idx3-ubyte"), "{message}");
     }
 
     #[test]

@@ -6,6 +6,9 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::error::{DataError, Result};
+/// The largest rating value accepted (MovieLens uses 0.5 to 5; larger scales up to 100 work).
+pub const MAX_RATING: f32 = 100.0;
+
 /// One observed rating, with users and items as dense indices.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rating {
@@ -99,13 +102,17 @@ pub fn read_ratings(path: &Path) -> Result<Ratings> {
             .trim()
             .parse()
             .ok()
-            .filter(|v: &f32| v.is_finite())
+            .filter(|v: &f32| v.is_finite() && *v > 0.0 && *v <= MAX_RATING)
             .ok_or_else(|| {
                 csv_error(
                     path,
                     number,
                     Some(3),
-                    format!("rating {:?} is not a number", fields[2]),
+                    format!(
+                        "rating {:?} is not a number in (0, {MAX_RATING}] (0 means \"not rated\" \
+                         to AutoRec, so a file lists observed ratings only)",
+                        fields[2]
+                    ),
                 )
             })?;
         raw.push((user, item, value));

@@ -14,7 +14,7 @@ mod synthetic;
 
 pub use baselines::{global_mean, item_means, rmse};
 pub use dataset::{ItemRatings, ItemRatingsDataset, RatingsBatch, RatingsBatcher};
-pub use file::{Rating, Ratings, read_ratings};
+pub use file::{MAX_RATING, Rating, Ratings, read_ratings};
 pub use synthetic::{SyntheticRatings, write_synthetic_ratings};
 
 #[cfg(test)]

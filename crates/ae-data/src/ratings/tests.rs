@@ -116,3 +116,17 @@ fn item_vectors_batch_with_masks() {
     assert_eq!(values(batch.target), [0.0, 3.0, 0.0]);
     assert_eq!(values(batch.mask), [0.0, 1.0, 0.0]);
 }
+
+#[test]
+fn ratings_outside_the_scale_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["0", "-3", "1e30", "NaN"] {
+        let path = write(
+            dir.path(),
+            "u.data",
+            &format!("1\t1\t4\t0\n1\t2\t{bad}\t0\n"),
+        );
+        let err = read_ratings(&path).unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{bad}: {err}");
+    }
+}

@@ -26,34 +26,54 @@ pub struct TabularEncoder {
 
 impl TabularEncoder {
     /// Fits on `rows` of `table`: every column but `label_column` is numeric if all its training
-    /// values parse as numbers, categorical otherwise.
+    /// values parse as finite numbers, categorical if most of them do not.
+    ///
+    /// # Errors
+    /// [`DataError::Csv`] naming the line and column of a value that is not a finite number in
+    /// a column whose values mostly are (a typo or a missing-value marker, which would
+    /// otherwise turn the whole column into categories).
     pub fn fit(table: &CsvTable, rows: &[usize], label_column: usize) -> Result<Self> {
-        let columns = (0..table.columns.len())
-            .filter(|&c| c != label_column)
-            .map(|c| {
-                let values: Option<Vec<f64>> = rows
+        let number = |text: &str| text.parse::<f64>().ok().filter(|v| v.is_finite());
+        let mut columns = Vec::new();
+        for c in (0..table.columns.len()).filter(|&c| c != label_column) {
+            let parsed: Vec<Option<f64>> =
+                rows.iter().map(|&r| number(&table.rows[r][c])).collect();
+            let numbers = parsed.iter().flatten().count();
+            let encoding = if numbers == parsed.len() && numbers > 0 {
+                let v: Vec<f64> = parsed.into_iter().flatten().collect();
+                let n = v.len() as f64;
+                let mean = v.iter().sum::<f64>() / n;
+                let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+                let std = if var > 0.0 { var.sqrt() } else { 1.0 };
+                ColumnEncoding::Numeric { mean, std }
+            } else if 2 * numbers >= parsed.len() && numbers > 0 {
+                let (k, _) = parsed
                     .iter()
-                    .map(|&r| table.rows[r][c].parse::<f64>().ok())
-                    .collect();
-                let encoding = match values {
-                    Some(v) if !v.is_empty() => {
-                        let n = v.len() as f64;
-                        let mean = v.iter().sum::<f64>() / n;
-                        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
-                        let std = if var > 0.0 { var.sqrt() } else { 1.0 };
-                        ColumnEncoding::Numeric { mean, std }
-                    }
-                    _ => {
-                        let mut categories: Vec<String> =
-                            rows.iter().map(|&r| table.rows[r][c].clone()).collect();
-                        categories.sort();
-                        categories.dedup();
-                        ColumnEncoding::Categorical { categories }
-                    }
-                };
-                (c, encoding)
-            })
-            .collect();
+                    .enumerate()
+                    .find(|(_, v)| v.is_none())
+                    .unwrap_or((0, &None));
+                let row = rows[k];
+                return Err(DataError::Csv {
+                    path: table.path.clone(),
+                    line: table.lines.get(row).copied().unwrap_or(0),
+                    column: Some(c + 1),
+                    message: format!(
+                        "{:?} is not a finite number, but {numbers} of the {} training values of \
+                         column `{}` are: fix or drop that row",
+                        table.rows[row][c],
+                        rows.len(),
+                        table.columns[c]
+                    ),
+                });
+            } else {
+                let mut categories: Vec<String> =
+                    rows.iter().map(|&r| table.rows[r][c].clone()).collect();
+                categories.sort();
+                categories.dedup();
+                ColumnEncoding::Categorical { categories }
+            };
+            columns.push((c, encoding));
+        }
         Ok(Self { columns })
     }
 

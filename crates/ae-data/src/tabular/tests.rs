@@ -86,3 +86,31 @@ fn synthetic_kdd_has_the_format_and_splits() {
     let batch = splits.test.batch(0..4, &Device::flex());
     assert_eq!(batch.images.dims(), [4, 1, 1, splits.encoder.width()]);
 }
+
+/// A few non-numbers in an otherwise numeric column are an error naming the line and column;
+/// NaN and infinities are not numbers.
+#[test]
+fn a_mostly_numeric_column_with_a_stray_value_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "t.csv",
+        "1,a,normal.\n2,b,normal.\nNaN,a,normal.\n4,b,normal.\n",
+    );
+    let table = read_csv(&path, false).unwrap();
+    let err = TabularEncoder::fit(&table, &[0, 1, 2, 3], 2).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DataError::Csv {
+                line: 3,
+                column: Some(1),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // A column of words stays categorical.
+    let encoder = TabularEncoder::fit(&table, &[0, 1, 3], 2).unwrap();
+    assert_eq!(encoder.width(), 1 + 2);
+}

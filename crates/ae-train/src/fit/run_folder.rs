@@ -139,8 +139,9 @@ fn first_difference(
 ) -> Option<(String, String, String)> {
     match (found, expected) {
         (Value::Object(a), Value::Object(b)) => {
+            // `kind` first: another kind of model is the difference to name.
             let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
-            keys.sort();
+            keys.sort_by_key(|k| (k.as_str() != "kind", k.as_str()));
             keys.dedup();
             keys.into_iter().find_map(|k| {
                 let child = if path.is_empty() {

@@ -1,0 +1,268 @@
+//! The examples on bad input, as a user or an adversary would give it: every run exits with a
+//! failure code, prints no panic, and names the flag, field or file at fault. (The example
+//! binaries are the ones `cargo test` builds beside this test.)
+
+#![cfg(feature = "cli")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The folder of the example binaries built with this test.
+fn examples_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps")
+        .join("examples")
+}
+
+struct Outcome {
+    code: Option<i32>,
+    stderr: String,
+}
+
+fn run(example: &str, args: &[&str]) -> Outcome {
+    let path = examples_dir().join(example);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the examples (cargo test builds them)",
+        path.display()
+    );
+    let output = Command::new(&path)
+        .args(args)
+        .env("AE_PROGRESS", "plain")
+        .output()
+        .expect("the example runs");
+    Outcome {
+        code: output.status.code(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs and checks: a failure exit code (not a crash by signal), no panic, `needle` in stderr.
+fn refused(example: &str, args: &[&str], needle: &str) {
+    let outcome = run(example, args);
+    let shown = format!("{example} {args:?}:\n{}", outcome.stderr);
+    assert!(
+        matches!(outcome.code, Some(c) if c != 0),
+        "exit {:?} for {shown}",
+        outcome.code
+    );
+    assert!(!outcome.stderr.contains("panicked"), "a panic for {shown}");
+    assert!(outcome.stderr.contains(needle), "no `{needle}` for {shown}");
+}
+
+fn ok(example: &str, args: &[&str]) {
+    let outcome = run(example, args);
+    assert_eq!(
+        outcome.code,
+        Some(0),
+        "{example} {args:?}:\n{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn flags_out_of_range_name_the_flag() {
+    for (args, flag) in [
+        (&["--epochs", "0"][..], "--epochs"),
+        (&["--batch-size", "1000000000000"], "--batch-size"),
+        (&["--latent-dim", "1000000000"], "--latent-dim"),
+        (&["--hidden", "4000000000"], "--hidden"),
+        (&["--adam-epsilon", "-1"], "--adam-epsilon"),
+        (&["--adam-epsilon", "0"], "--adam-epsilon"),
+        (&["--adam-epsilon", "NaN"], "--adam-epsilon"),
+        (&["--lr", "NaN"], "--lr"),
+        (&["--limit", "0"], "--limit"),
+        (&["--valid-fraction", "1"], "--valid-fraction"),
+        (&["--device", "tpu"], "tpu"),
+        (&["--data-dir", "/tmp"], "--data-dir"),
+        (&["--dataset", "cifar"], "cifar"),
+    ] {
+        refused("train_vanilla", args, flag);
+    }
+    refused("generate", &["--grid", "100000"], "--grid");
+    refused("generate", &["--span", "NaN"], "--span");
+    refused("latent_classify", &["--fractions", "0"], "--fractions");
+    refused("latent_classify", &["--fractions", "2"], "--fractions");
+    refused("latent_classify", &["--k", "0"], "--k");
+    refused("impute", &["--fraction", "0"], "--fraction");
+    refused("backend_bench", &["--reps", "0"], "--reps");
+    refused("backend_bench", &["--matmul-size", "0"], "--matmul-size");
+    refused("train_conv", &["--kernel-size", "4"], "kernel_size");
+    refused("train_vae", &["--beta", "-1"], "--beta");
+    refused(
+        "text_autoencoder",
+        &["--test-fraction", "1"],
+        "--test-fraction",
+    );
+    refused("recommend", &["--weight-decay", "-1"], "--weight-decay");
+}
+
+/// Train images of 14x14, test images of 28x28: refused at load, naming both shapes.
+#[test]
+fn splits_of_different_shapes_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, dims: &[usize]| {
+        let n: usize = dims.iter().product();
+        ae_data::idx::write_idx(&dir.path().join(name), dims, &vec![0u8; n]).unwrap();
+    };
+    write("train-images-idx3-ubyte", &[20, 14, 14]);
+    write("train-labels-idx1-ubyte", &[20]);
+    write("t10k-images-idx3-ubyte", &[10, 28, 28]);
+    write("t10k-labels-idx1-ubyte", &[10]);
+    let data = dir.path().to_str().unwrap();
+    refused(
+        "train_vanilla",
+        &[
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            data,
+            "--epochs",
+            "1",
+            "--batch-size",
+            "4",
+        ],
+        "1x28x28",
+    );
+}
+
+/// `--resume` on another run, too few epochs, a truncated checkpoint; a fresh run into a folder
+/// that holds a run.
+#[test]
+fn resume_refuses_what_is_not_this_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let out = out.to_str().unwrap();
+    let quick = ["--limit", "600", "--batch-size", "128"];
+    let with = |extra: &[&'static str]| -> Vec<&str> {
+        let mut args: Vec<&str> = quick.to_vec();
+        args.extend(["--out", out]);
+        args.extend(extra);
+        args
+    };
+    ok("train_vanilla", &with(&["--epochs", "2"]));
+    refused("train_vanilla", &with(&["--epochs", "3"]), "--overwrite");
+    refused(
+        "train_vanilla",
+        &with(&["--epochs", "3", "--latent-dim", "16", "--resume"]),
+        "latent_dim",
+    );
+    refused(
+        "train_vanilla",
+        &with(&["--epochs", "3", "--lr", "0.01", "--resume"]),
+        "learning_rate",
+    );
+    refused("train_vae", &with(&["--epochs", "3", "--resume"]), "kind");
+    refused(
+        "train_vanilla",
+        &with(&["--epochs", "2", "--resume"]),
+        "--epochs 3",
+    );
+    // The newest checkpoint cut short (a truncated file): a typed error, not burn-train's panic.
+    let checkpoint = Path::new(out).join("checkpoint").join("model-2.bpk");
+    let bytes = std::fs::read(&checkpoint).unwrap();
+    std::fs::write(&checkpoint, &bytes[..bytes.len() / 2]).unwrap();
+    refused(
+        "train_vanilla",
+        &with(&["--epochs", "3", "--resume"]),
+        "model-2.bpk",
+    );
+    ok("train_vanilla", &with(&["--epochs", "1", "--overwrite"]));
+}
+
+/// A learning rate that blows the weights up: an error saying where, no model written.
+#[test]
+fn divergence_is_an_error_and_writes_no_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    refused(
+        "train_vanilla",
+        &[
+            "--limit",
+            "600",
+            "--epochs",
+            "2",
+            "--lr",
+            "1e12",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "diverged",
+    );
+    assert!(!out.join("model.bpk").exists());
+}
+
+/// A model folder whose weights are not finite is refused by the applications.
+#[test]
+fn a_model_with_non_finite_weights_is_refused() {
+    use ae_models::persist::{CONFIG_FILE, WEIGHTS_FILE, save_config, save_weights};
+    use ae_models::{VanillaAutoencoder, VanillaAutoencoderConfig};
+    use burn::module::{Module, ModuleMapper, Param};
+    use burn::tensor::{Device, Tensor};
+
+    struct Poison;
+    impl ModuleMapper for Poison {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            param.map(|t| t.mul_scalar(f32::NAN))
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = VanillaAutoencoderConfig::new();
+    let model: VanillaAutoencoder = config.init(&Device::flex()).map(&mut Poison);
+    save_config("vanilla", &config, &dir.path().join(CONFIG_FILE)).unwrap();
+    save_weights(model, &dir.path().join(WEIGHTS_FILE)).unwrap();
+    let out = dir.path().join("out");
+    refused(
+        "compress",
+        &[
+            "--model",
+            dir.path().to_str().unwrap(),
+            "--limit",
+            "100",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "NaN or infinite",
+    );
+}
+
+/// Files with bad values: ratings outside the scale, a stray word in a numeric CSV column.
+#[test]
+fn bad_values_in_files_name_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let ratings = dir.path().join("u.data");
+    std::fs::write(&ratings, "1\t1\t4\t0\n1\t2\t-3\t0\n").unwrap();
+    refused(
+        "recommend",
+        &[
+            "--ratings",
+            ratings.to_str().unwrap(),
+            "--out",
+            dir.path().join("r").to_str().unwrap(),
+        ],
+        "line 2",
+    );
+    let csv = dir.path().join("t.csv");
+    let mut text = String::new();
+    for i in 0..50 {
+        let value = if i == 7 {
+            "n/a".to_string()
+        } else {
+            i.to_string()
+        };
+        text.push_str(&format!("{value},tcp,normal.\n"));
+    }
+    std::fs::write(&csv, text).unwrap();
+    refused(
+        "anomaly_tabular",
+        &[
+            "--csv",
+            csv.to_str().unwrap(),
+            "--out",
+            dir.path().join("t").to_str().unwrap(),
+        ],
+        "column 1",
+    );
+}
