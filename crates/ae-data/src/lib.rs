@@ -5,7 +5,10 @@
 //!   sample of 10,000 real MNIST digits that needs no network.
 //! - [`image_folder`]: PNG/JPEG/BMP folders, resized, grayscale or RGB, optional class folders.
 //! - [`ImageDataset`]: the in-memory dataset all of them produce (a Burn [`Dataset`]), with
-//!   seeded splits; [`ImageBatcher`] turns its items into `[N, C, H, W]` tensors in `[0, 1]`.
+//!   seeded splits; [`ImageLoader`] serves it in batches of one fixed size (shuffled per epoch,
+//!   the last batch dropped or padded and masked, from the device or from host memory) as
+//!   `[N, C, H, W]` tensors in `[0, 1]`; [`ImageBatcher`] is the same conversion as Burn's
+//!   `Batcher`.
 //! - [`DatasetSource`]: one value naming any of the above, for command lines.
 //! - [`tabular`]: CSV tables (numeric and categorical columns), the KDD Cup 1999 format.
 //! - [`text`]: corpora, character/word tokenizers and padded token batches.

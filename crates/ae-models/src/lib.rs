@@ -1,9 +1,13 @@
 //! A zoo of autoencoders on Burn, written once for every backend.
 //!
-//! Every model implements [`Autoencoder`] (`encode`, `decode`, `forward` with its loss terms,
-//! `reconstruct`) and [`SavedModel`] (a folder with `config.json` and `model.bpk`, loaded back in
-//! one call). Models are built from `#[derive(Config)]` configurations with `init(&device)`, as
-//! Burn's own layers are; the [`Device`](burn::tensor::Device) picks the backend at run time.
+//! Every image model implements [`Autoencoder`] (`encode`, `decode`, `forward_masked` with its
+//! loss terms over the real rows of a batch, `reconstruct`) and every model [`SavedModel`] (a
+//! folder with `config.json` and `model.bpk`, loaded back in one call, refused when its weights
+//! are not finite). Models are built from `#[derive(Config)]` configurations with
+//! `init(&device)`, as Burn's own layers are, after a `validate()` that bounds every size
+//! ([`limits`]); the [`Device`](burn::tensor::Device) picks the backend at run time. A model
+//! folder holds `mod.rs`, `config.rs`, `model.rs` and `tests.rs`, and one `zoo_model!` line
+//! writes its `try_init`/`init`/`SavedModel`.
 //!
 //! - [`vanilla`]: the dense (MLP) autoencoder.
 //! - [`conv`]: the convolutional autoencoder.

@@ -13,7 +13,7 @@ use ae_models::{
 };
 
 use super::learner::{ModelSteps, Trainable, model_identity};
-use super::metrics::{DeviceMeanMetric, MetricsContext, StepSums};
+use super::metrics::{DeviceMeanMetric, MetricsContext, StepSums, row_sums};
 
 /// What one step hands to the metrics: the loss it back-propagates, and the sums of the loss, its
 /// terms, the per-image MSE and PSNR over the batch's real rows, on the device.
@@ -35,7 +35,6 @@ impl ReconstructionOutput {
     /// - target: `[N, C, H, W]`
     /// - mask: `[N]`
     pub fn new(output: AutoencoderOutput, target: Tensor<4>, mask: Option<&Tensor<1>>) -> Self {
-        let reconstruction = output.reconstruction.detach();
         let rows = match mask {
             Some(mask) => mask.clone().sum(),
             None => Tensor::full([1], target.dims()[0] as f32, &target.device()),
@@ -45,12 +44,20 @@ impl ReconstructionOutput {
         for term in output.terms {
             sums.add_mean(term.name, term.value.detach(), rows.clone());
         }
-        sums.add_rows(
-            "mse",
-            per_image_mse(reconstruction.clone(), target.clone()),
-            mask,
-        );
-        sums.add_rows("psnr", per_image_psnr(reconstruction, target), mask);
+        // The per-image metrics are computed by the metrics, off the training thread.
+        let reconstruction = output.reconstruction.detach().without_autodiff();
+        let target = target.without_autodiff();
+        let mask = mask.map(|m| m.clone().without_autodiff());
+        let (r, t, m) = (reconstruction.clone(), target.clone(), mask.clone());
+        sums.add_deferred("mse", move || {
+            row_sums(per_image_mse(r.clone(), t.clone()), m.as_ref())
+        });
+        sums.add_deferred("psnr", move || {
+            row_sums(
+                per_image_psnr(reconstruction.clone(), target.clone()),
+                mask.as_ref(),
+            )
+        });
         Self {
             loss: output.loss,
             sums,

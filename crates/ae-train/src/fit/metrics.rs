@@ -15,49 +15,87 @@ use burn::train::metric::{
     SerializedEntry,
 };
 
+/// A metric's `(sum, weight)` for one step, on the device: ready, or computed when the metric
+/// asks for it.
+#[derive(Clone)]
+pub enum StepSum {
+    /// Computed in the step (cheap: a loss times its rows). (Boxed: a tensor handle is large.)
+    Ready(Box<(Tensor<1>, Tensor<1>)>),
+    /// Computed by the metric, on burn-train's metric thread: per-image work (MSE, PSNR) stays
+    /// off the training thread, which matters on CPU backends, whose operations run eagerly.
+    Deferred(Arc<dyn Fn() -> (Tensor<1>, Tensor<1>) + Send + Sync>),
+}
+
+impl std::fmt::Debug for StepSum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ready(..) => f.write_str("Ready"),
+            Self::Deferred(_) => f.write_str("Deferred"),
+        }
+    }
+}
+
 /// What one step adds to each metric, on the device: for each metric key, a weighted sum and
 /// its weight (for a mean over images: the sum of the real rows' per-image values, and the
 /// number of real rows).
 #[derive(Debug, Clone, Default)]
 pub struct StepSums {
-    /// `(key, sum, weight)`.
-    ///
-    /// # Shapes
-    /// sum, weight: `[1]`
-    pub entries: Vec<(&'static str, Tensor<1>, Tensor<1>)>,
+    /// `(key, sum)`.
+    pub entries: Vec<(&'static str, StepSum)>,
+}
+
+/// The sum of per-row `values` over the rows `mask` weights (every row when `None`), and the
+/// count of those rows.
+///
+/// # Shapes
+/// - values, mask: `[N]`
+/// - outputs: `[1]`, `[1]`
+pub fn row_sums(values: Tensor<1>, mask: Option<&Tensor<1>>) -> (Tensor<1>, Tensor<1>) {
+    match mask {
+        Some(mask) => ((values * mask.clone()).sum(), mask.clone().sum()),
+        None => (values.clone().sum(), values.ones_like().sum()),
+    }
 }
 
 impl StepSums {
-    /// Adds the per-row `values` of the rows `mask` weights (every row when `None`) under `key`,
-    /// weighted by the number of those rows.
-    ///
-    /// # Shapes
-    /// - values, mask: `[N]`
-    pub fn add_rows(&mut self, key: &'static str, values: Tensor<1>, mask: Option<&Tensor<1>>) {
-        let (sum, weight) = match mask {
-            Some(mask) => ((values * mask.clone()).sum(), mask.clone().sum()),
-            None => (values.clone().sum(), values.ones_like().sum()),
-        };
-        self.entries.push((key, sum, weight));
-    }
-
     /// Adds a mean over rows (`[1]`) under `key`, weighted by `rows` (`[1]`).
     pub fn add_mean(&mut self, key: &'static str, mean: Tensor<1>, rows: Tensor<1>) {
-        self.entries.push((key, mean * rows.clone(), rows));
+        self.entries
+            .push((key, StepSum::Ready(Box::new((mean * rows.clone(), rows)))));
     }
 
     /// Adds a sum and its weight under `key`.
     pub fn add_sum(&mut self, key: &'static str, sum: Tensor<1>, weight: Tensor<1>) {
-        self.entries.push((key, sum, weight));
+        self.entries
+            .push((key, StepSum::Ready(Box::new((sum, weight)))));
     }
 
-    /// The same sums, detached from the autodiff graph.
+    /// Adds a sum the metric computes when it reads the step, under `key`.
+    pub fn add_deferred(
+        &mut self,
+        key: &'static str,
+        sum: impl Fn() -> (Tensor<1>, Tensor<1>) + Send + Sync + 'static,
+    ) {
+        self.entries.push((key, StepSum::Deferred(Arc::new(sum))));
+    }
+
+    /// The same sums, detached from the autodiff graph (deferred sums are built from detached
+    /// tensors already).
     pub fn without_autodiff(self) -> Self {
         Self {
             entries: self
                 .entries
                 .into_iter()
-                .map(|(k, s, w)| (k, s.without_autodiff(), w.without_autodiff()))
+                .map(|(k, sum)| {
+                    let sum = match sum {
+                        StepSum::Ready(pair) => {
+                            let (s, w) = *pair;
+                            StepSum::Ready(Box::new((s.without_autodiff(), w.without_autodiff())))
+                        }
+                        deferred => deferred,
+                    };
+                    (k, sum)
+                })
                 .collect(),
         }
     }
@@ -244,9 +282,13 @@ impl Metric for DeviceMeanMetric {
         } else {
             "valid"
         };
-        if let Some((_, sum, weight)) = input.entries.iter().find(|(k, ..)| *k == self.key) {
+        if let Some((_, sum)) = input.entries.iter().find(|(k, _)| *k == self.key) {
+            let (sum, weight) = match sum {
+                StepSum::Ready(pair) => (pair.0.clone(), pair.1.clone()),
+                StepSum::Deferred(compute) => compute(),
+            };
             let bad = sum.clone().is_nan().float() + sum.clone().is_inf().float();
-            let step = Tensor::cat(vec![sum.clone(), weight.clone(), bad], 0);
+            let step = Tensor::cat(vec![sum, weight, bad], 0);
             self.sums = Some(match self.sums.take() {
                 Some(sums) => sums + step,
                 None => step,
@@ -325,7 +367,8 @@ mod tests {
         let mut reported = Vec::new();
         for values in batches {
             let mut sums = StepSums::default();
-            sums.add_rows("mse", Tensor::<1>::from_floats(values, &device), None);
+            let (sum, weight) = row_sums(Tensor::<1>::from_floats(values, &device), None);
+            sums.add_sum("mse", sum, weight);
             metric.update(&sums, &meta()).unwrap();
             reported.push(metric.value().is_some());
         }
@@ -349,7 +392,8 @@ mod tests {
         let mut sums = StepSums::default();
         let values = Tensor::<1>::from_floats([2.0, 4.0, 100.0], &device);
         let mask = Tensor::<1>::from_floats([1.0, 1.0, 0.0], &device);
-        sums.add_rows("mse", values, Some(&mask));
+        let (sum, weight) = row_sums(values, Some(&mask));
+        sums.add_deferred("mse", move || (sum.clone(), weight.clone()));
         metric.update(&sums, &meta()).unwrap();
         metric.compute().unwrap();
         assert!((metric.final_value().current() - 3.0).abs() < 1e-6);

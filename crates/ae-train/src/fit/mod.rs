@@ -23,7 +23,9 @@ pub use epoch_log::{EpochLog, EpochMetrics, read_epoch_log};
 pub use image::ReconstructionOutput;
 pub use learner::{ModelSteps, Trainable};
 pub use loaders::TrainingSplit;
-pub use metrics::{DeviceMeanMetric, Divergence, MetricsContext, Reduction, StepSums};
+pub use metrics::{
+    DeviceMeanMetric, Divergence, MetricsContext, Reduction, StepSum, StepSums, row_sums,
+};
 pub use ratings::RatingsOutput;
 pub use renderer::PlainRenderer;
 pub use run_folder::{IDENTITY_FILE, LOCK_FILE, RunLock};

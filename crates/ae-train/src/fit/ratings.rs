@@ -37,13 +37,19 @@ impl Trainable for AutoRec {
         for term in output.terms {
             sums.add_mean(term.name, term.value.detach(), rows.clone());
         }
-        let errors =
-            (output.predictions.detach().clamp(min, max) - batch.target) * batch.mask.clone();
-        sums.add_sum(
-            "rmse",
-            errors.square().sum().reshape([1]),
-            batch.mask.sum().reshape([1]),
+        // Squared errors of the observed ratings, computed by the metric off the training thread.
+        let predictions = output.predictions.detach().without_autodiff();
+        let (target, mask) = (
+            batch.target.without_autodiff(),
+            batch.mask.without_autodiff(),
         );
+        sums.add_deferred("rmse", move || {
+            let errors = (predictions.clone().clamp(min, max) - target.clone()) * mask.clone();
+            (
+                errors.square().sum().reshape([1]),
+                mask.clone().sum().reshape([1]),
+            )
+        });
         RatingsOutput {
             loss: output.loss,
             sums,

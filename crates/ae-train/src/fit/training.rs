@@ -248,9 +248,19 @@ fn check_checkpoint<M: Trainable>(model: &M, dir: &std::path::Path, epoch: usize
     let steps = ModelSteps {
         model: model.clone(),
     };
-    steps
+    let loaded = steps
         .try_load_record(record)
         .map_err(|e| bad("model", format!("it does not fit this model: {e}")))?;
+    let non_finite = ae_models::persist::non_finite_parameters(&loaded)?;
+    if non_finite > 0 {
+        return Err(bad(
+            "model",
+            format!(
+                "{non_finite} of its weights are NaN or infinite (the run diverged by then); \
+                 delete that epoch's files to resume from an earlier one"
+            ),
+        ));
+    }
     Checkpointer::<OptimizerRecord>::restore(&load("optim"), epoch)
         .map_err(|e| bad("optim", e.to_string()))?;
     Checkpointer::<LrSchedulerRecord>::restore(&load("scheduler"), epoch)
