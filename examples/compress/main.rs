@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use autoencoders::cli::{Defaults, ModelDirArgs, TrainerArgs, exit_on_error};
 use autoencoders::models::per_image_psnr;
-use autoencoders::models::{AnyAutoencoder, Autoencoder, VanillaAutoencoderConfig};
+use autoencoders::models::{Autoencoder, ModelConfig, VanillaAutoencoderConfig};
 use autoencoders::run::{Run, write_json};
 use autoencoders::table::Table;
 use autoencoders::train::classify::encode_all;
@@ -48,16 +48,8 @@ fn main() -> std::process::ExitCode {
         let run = Run::prepare(NAME, &cli.common, &DEFAULTS)?;
         let out = &run.out;
         let latent = cli.common.latent_dim(&DEFAULTS);
-        let model: AnyAutoencoder = match &cli.pretrained.model {
-            Some(dir) => run.load_model(dir)?,
-            None => {
-                let model = VanillaAutoencoderConfig::new()
-                    .with_input_shape(run.shape().dims())
-                    .with_latent_dim(latent)
-                    .try_init(run.device())?;
-                run.train_into(model, &out.join("model"))?.model.into()
-            }
-        };
+        let config = VanillaAutoencoderConfig::new().with_latent_dim(latent);
+        let model = run.model(&cli.pretrained, ModelConfig::Vanilla(config))?;
         let (model, test, device) = (&model, &run.data.test, run.device());
         let shape = test.shape();
         let n = test.count();

@@ -13,7 +13,7 @@ use clap::Parser;
 
 use autoencoders::cli::ranges;
 use autoencoders::cli::{Defaults, ModelDirArgs, TrainerArgs, exit_on_error};
-use autoencoders::models::{AnyAutoencoder, Autoencoder, VaeConfig};
+use autoencoders::models::{AnyAutoencoder, Autoencoder, ModelConfig, VaeConfig};
 use autoencoders::run::{Run, write_json};
 use autoencoders::table::Table;
 use autoencoders::train::{TrainError, evaluate_vae, save_image_grid, values};
@@ -44,16 +44,8 @@ fn main() -> std::process::ExitCode {
         let run = Run::prepare(NAME, &cli.common, &DEFAULTS)?;
         let out = &run.out;
         let latent = cli.common.latent_dim(&DEFAULTS);
-        let model: AnyAutoencoder = match &cli.pretrained.model {
-            Some(dir) => run.load_model(dir)?,
-            None => {
-                let model = VaeConfig::new()
-                    .with_input_shape(run.shape().dims())
-                    .with_latent_dim(latent)
-                    .try_init(run.device())?;
-                run.train_into(model, &out.join("model"))?.model.into()
-            }
-        };
+        let config = VaeConfig::new().with_latent_dim(latent);
+        let model = run.model(&cli.pretrained, ModelConfig::Vae(config))?;
         let AnyAutoencoder::Vae(vae) = &model else {
             return Err(TrainError::InvalidArgument {
                 what: "--model",

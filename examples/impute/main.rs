@@ -15,7 +15,7 @@ use serde::Serialize;
 use autoencoders::cli::ranges;
 use autoencoders::cli::{Defaults, ModelDirArgs, TrainerArgs, exit_on_error};
 use autoencoders::models::{
-    AnyAutoencoder, Corruption, DenoisingAutoencoderConfig, DenoisingBaseConfig,
+    Corruption, DenoisingAutoencoderConfig, DenoisingBaseConfig, ModelConfig,
     VanillaAutoencoderConfig,
 };
 use autoencoders::run::{Run, write_json};
@@ -68,20 +68,13 @@ fn main() -> std::process::ExitCode {
         let run = Run::prepare(NAME, &cli.common, &DEFAULTS)?;
         let out = &run.out;
         let latent = cli.common.latent_dim(&DEFAULTS);
-        let model: AnyAutoencoder = match &cli.pretrained.model {
-            Some(dir) => run.load_model(dir)?,
-            None => {
-                // Trained with 30% of the pixels dropped to 0, so that it learns to fill holes.
-                let base = VanillaAutoencoderConfig::new()
-                    .with_input_shape(run.shape().dims())
-                    .with_latent_dim(latent);
-                let model = DenoisingAutoencoderConfig::new()
-                    .with_base(DenoisingBaseConfig::Mlp(base))
-                    .with_corruption(Corruption::Masking { fraction: 0.3 })
-                    .try_init(run.device())?;
-                run.train_into(model, &out.join("model"))?.model.into()
-            }
-        };
+        // Trained with 30% of the pixels dropped to 0, so that it learns to fill holes.
+        let config = DenoisingAutoencoderConfig::new()
+            .with_base(DenoisingBaseConfig::Mlp(
+                VanillaAutoencoderConfig::new().with_latent_dim(latent),
+            ))
+            .with_corruption(Corruption::Masking { fraction: 0.3 });
+        let model = run.model(&cli.pretrained, ModelConfig::Denoising(config))?;
         let (model, test, device) = (&model, &run.data.test, run.device());
         let shape = test.shape();
         let n = test.count();

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use autoencoders::cli::ranges;
 use autoencoders::cli::{Defaults, ModelDirArgs, TrainerArgs, exit_on_error};
-use autoencoders::models::{AnyAutoencoder, Autoencoder, VanillaAutoencoderConfig};
+use autoencoders::models::{Autoencoder, ModelConfig, VanillaAutoencoderConfig};
 use autoencoders::run::{Run, write_json};
 use autoencoders::table::Table;
 use autoencoders::train::classify::{
@@ -87,16 +87,8 @@ fn main() -> std::process::ExitCode {
         let run = Run::prepare(NAME, &cli.common, &DEFAULTS)?;
         let out = &run.out;
         let latent = cli.common.latent_dim(&DEFAULTS);
-        let model: AnyAutoencoder = match &cli.pretrained.model {
-            Some(dir) => run.load_model(dir)?,
-            None => {
-                let model = VanillaAutoencoderConfig::new()
-                    .with_input_shape(run.shape().dims())
-                    .with_latent_dim(latent)
-                    .try_init(run.device())?;
-                run.train_into(model, &out.join("model"))?.model.into()
-            }
-        };
+        let config = VanillaAutoencoderConfig::new().with_latent_dim(latent);
+        let model = run.model(&cli.pretrained, ModelConfig::Vanilla(config))?;
         let (train, test, device) = (&run.data.train, &run.data.test, run.device());
         let missing = || TrainError::InvalidArgument {
             what: "dataset",

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 
 use ae_data::{ImageBatch, ImageDataset, ImageShape, Residency};
-use ae_models::{AnyAutoencoder, Autoencoder, SavedModel, load_model};
+use ae_models::{AnyAutoencoder, Autoencoder, ModelConfig, SaveFolder, load_model};
 use ae_train::{
     FitOptions, Result, TrainError, Trainable, TrainingConfig, evaluate, fit, image_batches,
     save_reconstruction_grid, values,
@@ -27,7 +27,7 @@ use ae_train::{
 
 pub use report::{MachineInfo, RunReport, RunSettings, write_json};
 
-use crate::cli::{Defaults, Devices, TrainerArgs};
+use crate::cli::{Defaults, Devices, ModelDirArgs, TrainerArgs};
 
 /// The three splits of a run's images.
 #[derive(Debug, Clone)]
@@ -155,7 +155,7 @@ impl Run {
     /// As [`Run::train_into`].
     pub fn train<M>(&self, model: M) -> Result<Trained<M>>
     where
-        M: Autoencoder + SavedModel + Trainable<Batch = ImageBatch>,
+        M: Autoencoder + SaveFolder + Trainable<Batch = ImageBatch>,
     {
         self.train_into(model, &self.out)
     }
@@ -168,7 +168,7 @@ impl Run {
     /// Any error of training, evaluation or writing.
     pub fn train_into<M>(&self, model: M, dir: &Path) -> Result<Trained<M>>
     where
-        M: Autoencoder + SavedModel + Trainable<Batch = ImageBatch>,
+        M: Autoencoder + SaveFolder + Trainable<Batch = ImageBatch>,
     {
         let Splits { train, valid, test } = &self.data;
         let mean_image_mse = test.mse_of_constant(&train.mean_image());
@@ -182,7 +182,7 @@ impl Run {
         let model = fitted.model;
         // Written once training is done: a refused resume leaves the folder's run.json alone.
         write_json(&dir.join("run.json"), &self.settings)?;
-        model.save(dir)?;
+        model.save_folder(dir)?;
 
         let device = self.device();
         // Evaluated in batches of the training size: on a GPU, the kernels validation compiled.
@@ -222,6 +222,22 @@ impl Run {
         };
         report.save(dir)?;
         Ok(Trained { model, report })
+    }
+
+    /// The model of an application: the folder of `--model` when given (see
+    /// [`Run::load_model`]), else a model of `config` (adapted to the run's image shape) trained
+    /// now into `<out>/model`.
+    ///
+    /// # Errors
+    /// As [`Run::load_model`] and [`Run::train_into`].
+    pub fn model(&self, pretrained: &ModelDirArgs, config: ModelConfig) -> Result<AnyAutoencoder> {
+        if let Some(dir) = &pretrained.model {
+            return self.load_model(dir);
+        }
+        let model = config
+            .with_input_shape(self.shape().dims())
+            .init(self.device())?;
+        Ok(self.train_into(model, &self.out.join("model"))?.model)
     }
 
     /// Loads a trained model folder (any trainer's output folder) onto the run's device, checking

@@ -44,7 +44,7 @@ pub use denoising::{DenoisingAutoencoder, DenoisingAutoencoderConfig, DenoisingB
 pub use dense::WeightInit;
 pub use error::{ModelError, Result};
 pub use loss::{OutputActivation, ReconstructionLoss, masked_mean, per_image_mse, per_image_psnr};
-pub use persist::SavedModel;
+pub use persist::{SaveFolder, SavedModel};
 pub use sparse::{SparseAutoencoder, SparseAutoencoderConfig, SparsityPenalty};
 pub use text::{TextAutoencoder, TextAutoencoderConfig};
 pub use vae::{VaeArchitecture, VaeConfig, VariationalAutoencoder};

@@ -219,6 +219,22 @@ pub trait SavedModel: Module + Sized {
     }
 }
 
+/// A model that writes its folder (`config.json` and `model.bpk`): every [`SavedModel`], and
+/// [`AnyAutoencoder`](crate::AnyAutoencoder).
+pub trait SaveFolder {
+    /// Writes the folder, as [`SavedModel::save`] does.
+    ///
+    /// # Errors
+    /// As [`SavedModel::save`].
+    fn save_folder(&self, dir: &Path) -> Result<()>;
+}
+
+impl<M: SavedModel> SaveFolder for M {
+    fn save_folder(&self, dir: &Path) -> Result<()> {
+        self.save(dir)
+    }
+}
+
 /// Writes what every model of the zoo has in common, from its model type, its configuration type
 /// and its kind (the name in `config.json`):
 ///

@@ -242,6 +242,12 @@ impl AnyAutoencoder {
     }
 }
 
+impl crate::persist::SaveFolder for AnyAutoencoder {
+    fn save_folder(&self, dir: &Path) -> Result<()> {
+        self.save(dir)
+    }
+}
+
 macro_rules! into_any {
     ($($variant:ident($model:ty)),*) => {
         $(impl From<$model> for AnyAutoencoder {

@@ -108,9 +108,10 @@ fn register_image_metrics<M: Trainable<Output = ReconstructionOutput>>(
 }
 
 /// Implements [`Trainable`] for image autoencoders: a step is the model's forward pass on the
-/// batch's images, scored against those images.
+/// batch's images, scored against those images. Each model names the function giving its
+/// run identity.
 macro_rules! trainable_image_models {
-    ($($model:ty),*) => {$(
+    ($($model:ty => $identity:path),* $(,)?) => {$(
         impl Trainable for $model {
             type Batch = ImageBatch;
             type Output = ReconstructionOutput;
@@ -126,7 +127,7 @@ macro_rules! trainable_image_models {
             }
 
             fn identity(&self) -> serde_json::Value {
-                model_identity(self)
+                $identity(self)
             }
 
             fn item_shape(&self) -> Option<Vec<usize>> {
@@ -145,48 +146,22 @@ macro_rules! trainable_image_models {
 }
 
 trainable_image_models!(
-    VanillaAutoencoder,
-    ConvAutoencoder,
-    SparseAutoencoder,
-    DenoisingAutoencoder,
-    VariationalAutoencoder
+    VanillaAutoencoder => model_identity,
+    ConvAutoencoder => model_identity,
+    SparseAutoencoder => model_identity,
+    DenoisingAutoencoder => model_identity,
+    VariationalAutoencoder => model_identity,
+    AnyAutoencoder => any_model_identity,
 );
 
-impl Trainable for AnyAutoencoder {
-    type Batch = ImageBatch;
-    type Output = ReconstructionOutput;
-
-    fn forward_step(&self, batch: ImageBatch) -> ReconstructionOutput {
-        let images = batch.images;
-        let output = self.forward_masked(images.clone(), images.clone(), batch.mask.clone());
-        ReconstructionOutput::new(output, images, batch.mask.as_ref())
+/// The same identity as the concrete model's, so that a run started with either resumes with
+/// the other.
+fn any_model_identity(model: &AnyAutoencoder) -> serde_json::Value {
+    let config = model.config();
+    let kind = config.kind();
+    let mut value = serde_json::to_value(&config).unwrap_or(serde_json::Value::Null);
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("kind");
     }
-
-    fn loss(output: &ReconstructionOutput) -> Tensor<1> {
-        output.loss.clone()
-    }
-
-    /// The same identity as the concrete model's, so that a run started with either resumes
-    /// with the other.
-    fn identity(&self) -> serde_json::Value {
-        let config = self.config();
-        let kind = config.kind();
-        let mut value = serde_json::to_value(&config).unwrap_or(serde_json::Value::Null);
-        if let Some(fields) = value.as_object_mut() {
-            fields.remove("kind");
-        }
-        serde_json::json!({ "kind": kind, "config": value })
-    }
-
-    fn item_shape(&self) -> Option<Vec<usize>> {
-        Some(self.input_shape().to_vec())
-    }
-
-    fn register_metrics(
-        &self,
-        training: SupervisedTraining<ModelSteps<Self>>,
-        context: &MetricsContext,
-    ) -> SupervisedTraining<ModelSteps<Self>> {
-        register_image_metrics(self.loss_term_names(), context, training)
-    }
+    serde_json::json!({ "kind": kind, "config": value })
 }
