@@ -29,6 +29,7 @@ pub mod dense;
 pub mod error;
 pub mod limits;
 pub mod loss;
+pub mod ops;
 pub mod persist;
 pub mod sparse;
 pub mod text;

@@ -2,7 +2,6 @@
 
 use burn::config::Config;
 use burn::tensor::Tensor;
-use burn::tensor::activation::{log_sigmoid, sigmoid};
 
 use crate::error::{ModelError, Result};
 
@@ -19,7 +18,7 @@ impl OutputActivation {
     /// Turns decoder logits into reconstructions.
     pub fn apply<const D: usize>(self, logits: Tensor<D>) -> Tensor<D> {
         match self {
-            Self::Sigmoid => sigmoid(logits),
+            Self::Sigmoid => crate::ops::sigmoid(logits),
             Self::Identity => logits,
         }
     }
@@ -59,16 +58,15 @@ pub fn per_image_psnr(reconstruction: Tensor<4>, target: Tensor<4>) -> Tensor<1>
 
 /// Element-wise binary cross-entropy with logits: `-(t log σ(x) + (1 - t) log(1 - σ(x)))`.
 ///
-/// Written as `x (1 - t) - log σ(x)`, which needs one `log_sigmoid` and never takes the log of
-/// a rounded-off probability. Burn's `BinaryCrossEntropyLoss` takes integer targets only, while
+/// Computed from the logits ([`crate::ops::bce_with_logits`]: one fused kernel on the CPU), so it
+/// never takes the log of a rounded-off probability. Burn's `BinaryCrossEntropyLoss` takes integer targets only, while
 /// image intensities are fractional.
 ///
 /// # Shapes
 /// - logits, target: `[N, D]`
 /// - output: `[N, D]`
 pub fn bce_with_logits(logits: Tensor<2>, target: Tensor<2>) -> Tensor<2> {
-    let one_minus_t = target.neg().add_scalar(1.0);
-    logits.clone() * one_minus_t - log_sigmoid(logits)
+    crate::ops::bce_with_logits(logits, target)
 }
 
 /// The mean of per-row values over the rows `mask` weights (`None`: over every row).

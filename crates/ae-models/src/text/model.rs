@@ -1,10 +1,10 @@
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, Lstm, LstmConfig, LstmState};
-use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Distribution, Int, Tensor};
 
 use crate::error::{ModelError, Result};
+use crate::ops::tanh;
 use crate::text::TextAutoencoderConfig;
 use crate::text::config::{BOS, EOS, PAD, UNK};
 

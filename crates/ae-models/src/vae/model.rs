@@ -1,13 +1,13 @@
 use burn::module::Module;
 use burn::nn::activation::Activation;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Distribution, Tensor};
 
 use crate::autoencoder::{Autoencoder, AutoencoderOutput, LossTerm};
 use crate::conv_stack::{ConvDecoder, ConvEncoder};
 use crate::dense::{DenseStack, DenseStackConfig, WeightInit};
 use crate::loss::{ReconstructionLoss, bce_with_logits, masked_mean};
+use crate::ops::{exp, sigmoid};
 use crate::vae::{VaeArchitecture, VaeConfig};
 
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
@@ -137,7 +137,7 @@ impl VariationalAutoencoder {
             Distribution::Normal(0.0, 1.0),
             &posterior.mean.device(),
         );
-        posterior.mean.clone() + posterior.logvar.clone().mul_scalar(0.5).exp() * eps
+        posterior.mean.clone() + exp(posterior.logvar.clone().mul_scalar(0.5)) * eps
     }
 
     /// Decoder logits, flattened.
@@ -187,7 +187,7 @@ impl VariationalAutoencoder {
     /// - output: `[N]`
     pub fn kl_divergence(posterior: &Posterior) -> Tensor<1> {
         let Posterior { mean, logvar } = posterior.clone();
-        (mean.square() + logvar.clone().exp() - logvar)
+        (mean.square() + exp(logvar.clone()) - logvar)
             .add_scalar(-1.0)
             .sum_dim(1)
             .squeeze_dim(1)
@@ -238,7 +238,7 @@ impl VariationalAutoencoder {
         let posterior = self.posterior(images);
         let [n, d] = posterior.mean.dims();
         let device = posterior.mean.device();
-        let std = posterior.logvar.clone().mul_scalar(0.5).exp();
+        let std = exp(posterior.logvar.clone().mul_scalar(0.5));
         let log_weights: Vec<Tensor<2>> = (0..k)
             .map(|_| {
                 let eps = Tensor::<2>::random([n, d], Distribution::Normal(0.0, 1.0), &device);

@@ -1,0 +1,174 @@
+//! The kernels as a Burn backend extension of `flex`, with their backward passes for autodiff.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, binary, unary};
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::FloatTensorOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Flex, backend_extension};
+use burn::tensor::{DType, TensorData};
+
+use super::kernels;
+
+/// This workspace's element-wise CPU kernels, for `flex` and autodiff over `flex` (the public
+/// functions of [`crate::ops`] call them only there).
+#[backend_extension(Flex, Autodiff)]
+pub trait CpuKernels: Backend {
+    /// `1 / (1 + e^-x)`.
+    fn ae_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `tanh x`.
+    fn ae_tanh(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `e^x`.
+    fn ae_exp(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `max(x, 0) - x t + ln(1 + e^-|x|)`, element-wise.
+    fn ae_bce_with_logits(
+        logits: FloatTensor<Self>,
+        target: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+}
+
+/// The values of `tensor` in row-major order, borrowed when they already are.
+fn values(tensor: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    match tensor.as_slice::<f32>() {
+        Some(values) => std::borrow::Cow::Borrowed(values),
+        None => std::borrow::Cow::Owned(tensor.to_contiguous().as_slice::<f32>().map_or_else(
+            // `to_contiguous` always yields a contiguous tensor; the fallback copies through
+            // `TensorData` all the same.
+            || {
+                tensor
+                    .clone()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap_or_default()
+            },
+            <[f32]>::to_vec,
+        )),
+    }
+}
+
+/// A new tensor of `shape` from `kernel` writing every value.
+fn build(shape: burn::tensor::Shape, kernel: impl FnOnce(&mut [f32])) -> FlexTensor {
+    let mut out = vec![0.0f32; shape.num_elements()];
+    kernel(&mut out);
+    FlexTensor::from_data(TensorData::new(out, shape))
+}
+
+fn unary_op(x: FlexTensor, kernel: fn(&[f32], &mut [f32])) -> FlexTensor {
+    debug_assert_eq!(x.dtype(), DType::F32);
+    let shape = x.layout().shape().clone();
+    build(shape, |out| kernel(&values(&x), out))
+}
+
+fn binary_op(a: FlexTensor, b: FlexTensor, kernel: fn(&[f32], &[f32], &mut [f32])) -> FlexTensor {
+    debug_assert_eq!(a.layout().shape(), b.layout().shape());
+    let shape = a.layout().shape().clone();
+    build(shape, |out| kernel(&values(&a), &values(&b), out))
+}
+
+impl CpuKernels for Flex {
+    fn ae_sigmoid(x: FlexTensor) -> FlexTensor {
+        unary_op(x, kernels::sigmoid_forward)
+    }
+
+    fn ae_tanh(x: FlexTensor) -> FlexTensor {
+        unary_op(x, kernels::tanh_forward)
+    }
+
+    fn ae_exp(x: FlexTensor) -> FlexTensor {
+        unary_op(x, kernels::exp_forward)
+    }
+
+    fn ae_bce_with_logits(logits: FlexTensor, target: FlexTensor) -> FlexTensor {
+        binary_op(logits, target, kernels::bce_with_logits_forward)
+    }
+}
+
+/// A unary operation whose gradient is `kernel(output, grad)`: the forward output is kept for the
+/// backward pass (no recomputation, unlike Burn's own sigmoid).
+#[derive(Debug)]
+struct FromOutput {
+    backward: fn(&[f32], &[f32], &mut [f32]),
+}
+
+impl Backward<Flex, 1> for FromOutput {
+    type State = FlexTensor;
+
+    fn backward(self, ops: Ops<FlexTensor, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let output = ops.state;
+        unary::<Flex, _>(ops.parents, ops.node, grads, |grad| {
+            binary_op(output, grad, self.backward)
+        });
+    }
+}
+
+/// Records `forward` of `x` on the autodiff graph with the gradient [`FromOutput`].
+fn tracked_unary<C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<Flex, C>>,
+    forward: fn(FlexTensor) -> FlexTensor,
+    backward: fn(&[f32], &[f32], &mut [f32]),
+) -> FloatTensor<Autodiff<Flex, C>> {
+    let node = x.node();
+    let output = forward(x.into_primitive());
+    let step = FromOutput { backward };
+    match step.prepare::<C>([node]).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => prep.finish(output.clone(), output),
+        OpsKind::UnTracked(prep) => prep.finish(output),
+    }
+}
+
+/// The gradient of binary cross-entropy with logits: `grad (σ(x) - t)` for the logits and
+/// `-grad x` for the target.
+#[derive(Debug)]
+struct BceWithLogits;
+
+impl Backward<Flex, 2> for BceWithLogits {
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (logits, target) = ops.state;
+        let logits_for_target = logits.clone();
+        binary::<Flex, _, _>(
+            ops.parents,
+            ops.node,
+            grads,
+            |grad| {
+                let slope = binary_op(logits, target, kernels::bce_with_logits_slope);
+                binary_op(slope, grad, kernels::multiply)
+            },
+            |grad| {
+                let minus_grad = Flex::float_neg(grad);
+                binary_op(logits_for_target, minus_grad, kernels::multiply)
+            },
+        );
+    }
+}
+
+impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
+    fn ae_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        tracked_unary::<C>(x, Flex::ae_sigmoid, kernels::sigmoid_backward)
+    }
+
+    fn ae_tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        tracked_unary::<C>(x, Flex::ae_tanh, kernels::tanh_backward)
+    }
+
+    fn ae_exp(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        // d e^x / dx = e^x: the gradient times the output.
+        tracked_unary::<C>(x, Flex::ae_exp, kernels::multiply)
+    }
+
+    fn ae_bce_with_logits(
+        logits: FloatTensor<Self>,
+        target: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let nodes = [logits.node(), target.node()];
+        let (logits, target) = (logits.into_primitive(), target.into_primitive());
+        let output = Flex::ae_bce_with_logits(logits.clone(), target.clone());
+        match BceWithLogits.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish((logits, target), output),
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        }
+    }
+}

@@ -1,0 +1,182 @@
+use burn::tensor::{Distribution, Tensor, TensorData, activation};
+
+use super::*;
+use burn::tensor::Device;
+
+/// Random values in `[-20, 20]` followed by the extremes: ±100, ±1000, 0, -0, denormals, the
+/// smallest normal, ±infinity and NaN.
+fn inputs(device: &Device) -> Tensor<2> {
+    let random = Tensor::<2>::random([64, 300], Distribution::Uniform(-20.0, 20.0), device);
+    let extremes = [
+        100.0,
+        -100.0,
+        1000.0,
+        -1000.0,
+        0.0,
+        -0.0,
+        1e-40,
+        -1e-40,
+        f32::MIN_POSITIVE,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+    ];
+    let mut row = vec![0.5f32; 300];
+    row[..extremes.len()].copy_from_slice(&extremes);
+    let extremes = Tensor::<2>::from_data(TensorData::new(row, [1, 300]), device);
+    Tensor::cat(vec![random, extremes], 0)
+}
+
+/// Asserts that `got` and `want` agree to `tolerance` relative to `max(1, |want|)`, with NaN in
+/// the same places and infinities equal.
+fn assert_close<const D: usize>(got: Tensor<D>, want: Tensor<D>, tolerance: f32) {
+    assert_eq!(got.dims(), want.dims());
+    let got = got.into_data().try_to_vec::<f32>().unwrap();
+    let want = want.into_data().try_to_vec::<f32>().unwrap();
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        let ok = if w.is_nan() {
+            g.is_nan()
+        } else if w.is_infinite() {
+            g == w
+        } else {
+            (g - w).abs() <= tolerance * w.abs().max(1.0)
+        };
+        assert!(ok, "value {i}: got {g}, want {w}");
+    }
+}
+
+#[test]
+fn forward_passes_match_burn_on_random_and_extreme_inputs() {
+    let device = Device::flex();
+    let x = inputs(&device);
+    assert_close(sigmoid(x.clone()), activation::sigmoid(x.clone()), 1e-6);
+    assert_close(tanh(x.clone()), activation::tanh(x.clone()), 1e-6);
+    // Relative: e^x spans the whole float range.
+    let random = x.clone().slice([0..64, 0..300]);
+    let ratio = exp(random.clone()) / random.exp();
+    assert_close(ratio, Tensor::ones([64, 300], &device), 1e-6);
+    let got = exp(x.clone()).into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(got[64 * 300 + 9], f32::INFINITY);
+    assert_eq!(got[64 * 300 + 10], 0.0);
+    assert!(got[64 * 300 + 11].is_nan());
+}
+
+#[test]
+fn bce_matches_burns_composition() {
+    let device = Device::flex();
+    let logits = Tensor::<2>::random([128, 784], Distribution::Uniform(-30.0, 30.0), &device);
+    let target = Tensor::<2>::random([128, 784], Distribution::Uniform(0.0, 1.0), &device);
+    let reference = logits.clone() * target.clone().neg().add_scalar(1.0)
+        - activation::log_sigmoid(logits.clone());
+    assert_close(bce_with_logits(logits, target), reference, 2e-6);
+}
+
+#[test]
+fn non_contiguous_inputs_are_read_in_order() {
+    let device = Device::flex();
+    let x = Tensor::<2>::random([40, 70], Distribution::Uniform(-5.0, 5.0), &device);
+    let transposed = x.clone().transpose();
+    assert_close(
+        sigmoid(transposed.clone()),
+        activation::sigmoid(transposed),
+        1e-6,
+    );
+    let sliced = x.slice([3..30, 10..60]);
+    assert_close(tanh(sliced.clone()), activation::tanh(sliced), 1e-6);
+}
+
+/// The gradient of `sum(f(x) * weights)` in `x`, on the autodiff device.
+fn gradient(f: impl Fn(Tensor<2>) -> Tensor<2>, x: &Tensor<2>, weights: &Tensor<2>) -> Tensor<2> {
+    let x = x.clone().require_grad();
+    let loss = (f(x.clone()) * weights.clone()).sum();
+    let grads = loss.backward();
+    x.grad(&grads).expect("x takes part in the loss")
+}
+
+#[test]
+fn gradients_match_burns_autodiff() {
+    let device = Device::flex().autodiff();
+    let x = Tensor::<2>::random([96, 400], Distribution::Uniform(-8.0, 8.0), &device);
+    let weights = Tensor::<2>::random([96, 400], Distribution::Uniform(-1.0, 1.0), &device);
+    assert_close(
+        gradient(sigmoid, &x, &weights),
+        gradient(activation::sigmoid, &x, &weights),
+        1e-6,
+    );
+    assert_close(
+        gradient(tanh, &x, &weights),
+        gradient(activation::tanh, &x, &weights),
+        1e-6,
+    );
+    assert_close(
+        gradient(exp, &x, &weights) / gradient(|x| x.exp(), &x, &weights),
+        Tensor::ones([96, 400], &device),
+        1e-6,
+    );
+
+    let target = Tensor::<2>::random([96, 400], Distribution::Uniform(0.0, 1.0), &device);
+    let reference = |logits: Tensor<2>, target: Tensor<2>| {
+        logits.clone() * target.neg().add_scalar(1.0) - activation::log_sigmoid(logits)
+    };
+    let t = target.clone();
+    assert_close(
+        gradient(|x| bce_with_logits(x, t.clone()), &x, &weights),
+        gradient(|x| reference(x, t.clone()), &x, &weights),
+        1e-6,
+    );
+    // In the target too (never the case in the models, where it is data).
+    let logits = x.clone();
+    assert_close(
+        gradient(|t| bce_with_logits(logits.clone(), t), &target, &weights),
+        gradient(|t| reference(logits.clone(), t), &target, &weights),
+        1e-6,
+    );
+}
+
+#[test]
+fn gradients_match_finite_differences() {
+    let device = Device::flex().autodiff();
+    let values = [-6.0f32, -1.5, -0.2, 0.0, 0.3, 1.0, 2.5, 7.0];
+    let x = Tensor::<2>::from_data(TensorData::new(values.to_vec(), [2, 4]), &device);
+    let target = Tensor::<2>::from_data(
+        TensorData::new(vec![0.0f32, 0.2, 0.5, 1.0, 0.9, 0.1, 0.7, 0.3], [2, 4]),
+        &device,
+    );
+    let ones = Tensor::<2>::ones([2, 4], &device);
+    let h = 1e-2f64;
+    let check = |f: &dyn Fn(Tensor<2>) -> Tensor<2>, name: &str| {
+        let analytic = gradient(f, &x, &ones)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        for (i, &v) in values.iter().enumerate() {
+            // Central difference of the one value (the operations are element-wise).
+            let at = |delta: f64| {
+                let mut shifted = values;
+                shifted[i] = (f64::from(v) + delta) as f32;
+                let x = Tensor::<2>::from_data(TensorData::new(shifted.to_vec(), [2, 4]), &device);
+                let values = f(x).into_data().try_to_vec::<f32>().unwrap();
+                f64::from(values[i])
+            };
+            let numeric = (at(h) - at(-h)) / (2.0 * h);
+            let error = (f64::from(analytic[i]) - numeric).abs();
+            assert!(
+                error <= 2e-3 * numeric.abs().max(1.0),
+                "{name} at {v}: analytic {}, numeric {numeric}",
+                analytic[i]
+            );
+        }
+    };
+    check(&sigmoid, "sigmoid");
+    check(&tanh, "tanh");
+    check(&exp, "exp");
+    check(&|x| bce_with_logits(x, target.clone()), "bce_with_logits");
+}
+
+#[test]
+fn large_tensors_take_the_parallel_path_with_the_same_values() {
+    let device = Device::flex();
+    let n = kernels::PARALLEL_THRESHOLD * 3 + 17;
+    let x = Tensor::<2>::random([1, n], Distribution::Uniform(-10.0, 10.0), &device);
+    assert_close(sigmoid(x.clone()), activation::sigmoid(x), 1e-6);
+}
