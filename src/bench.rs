@@ -88,7 +88,7 @@ where
         );
         Self {
             model: Some(model.train()),
-            optim: AdamConfig::new().with_epsilon(1e-8).init(),
+            optim: ae_train::adam_optimizer(&AdamConfig::new().with_epsilon(1e-8)),
             batch,
         }
     }

@@ -31,7 +31,7 @@ use autoencoders::train::{
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 
-const WORKLOADS: [&str; 13] = [
+const WORKLOADS: [&str; 14] = [
     "dense-train",
     "conv-train",
     "vae-train",
@@ -41,6 +41,7 @@ const WORKLOADS: [&str; 13] = [
     "matmul",
     "dense-gflops",
     "sigmoid",
+    "sigmoid-burn",
     "relu",
     "e2e-dense",
     "e2e-conv",
@@ -55,8 +56,8 @@ struct Cli {
     #[command(flatten)]
     device: DeviceArgs,
     /// Workloads (default: all but e2e-*): dense-train, conv-train, vae-train, dense-infer,
-    /// conv-infer, data, matmul, dense-gflops, sigmoid, relu; e2e-dense, e2e-conv, e2e-vae
-    /// (whole training runs through `fit`: warm-up and steady throughput).
+    /// conv-infer, data, matmul, dense-gflops, sigmoid, sigmoid-burn, relu; e2e-dense, e2e-conv,
+    /// e2e-vae (whole training runs through `fit`: warm-up and steady throughput).
     #[arg(long, value_delimiter = ',')]
     workloads: Vec<String>,
     /// Timed repetitions per figure.
@@ -229,11 +230,13 @@ fn measure(
         }
         // Element-wise work on the dense model's output ([256, 784]): sigmoid (an `exp` per
         // value) against relu (a compare), in millions of values per second.
-        "sigmoid" | "relu" => {
-            let activation = if workload == "sigmoid" {
-                activation::sigmoid::<2>
-            } else {
-                activation::relu::<2>
+        // `sigmoid` is the models' (`ae_models::ops`: this workspace's kernel on flex),
+        // `sigmoid-burn` Burn's own.
+        "sigmoid" | "sigmoid-burn" | "relu" => {
+            let activation = match workload {
+                "sigmoid" => autoencoders::models::ops::sigmoid::<2>,
+                "sigmoid-burn" => activation::sigmoid::<2>,
+                _ => activation::relu::<2>,
             };
             let shape = [DENSE_BATCH, DENSE_WIDTHS[0]];
             let run = || activation_throughput(activation, shape, cli.steps * 10, device);

@@ -85,6 +85,41 @@ impl CpuKernels for Flex {
     }
 }
 
+/// `tensor` contiguous from offset 0, copied only when it is not.
+fn contiguous(tensor: FlexTensor) -> FlexTensor {
+    if tensor.layout().is_contiguous() && tensor.layout().start_offset() == 0 {
+        tensor
+    } else {
+        tensor.to_contiguous()
+    }
+}
+
+/// [`kernels::adam_update`] on flex tensors: in place where a tensor is not shared, else on a
+/// copy (flex's copy-on-write).
+pub(super) fn adam_update(
+    param: FlexTensor,
+    grad: FlexTensor,
+    moment_1: FlexTensor,
+    moment_2: FlexTensor,
+    step: super::AdamStep,
+) -> (FlexTensor, FlexTensor, FlexTensor) {
+    let (mut param, mut moment_1, mut moment_2) = (
+        contiguous(param),
+        contiguous(moment_1),
+        contiguous(moment_2),
+    );
+    let grad = values(&grad);
+    let n = grad.len();
+    kernels::adam_update(
+        &mut param.storage_mut::<f32>()[..n],
+        &grad,
+        &mut moment_1.storage_mut::<f32>()[..n],
+        &mut moment_2.storage_mut::<f32>()[..n],
+        step,
+    );
+    (param, moment_1, moment_2)
+}
+
 /// A unary operation whose gradient is `kernel(output, grad)`: the forward output is kept for the
 /// backward pass (no recomputation, unlike Burn's own sigmoid).
 #[derive(Debug)]

@@ -8,6 +8,8 @@
 
 use rayon::prelude::*;
 
+use super::AdamStep;
+
 /// Values below which a kernel runs on the calling thread: under it, handing chunks to rayon
 /// costs more than it saves (measured on `[256, 784]` and `[128, 784]` sigmoids, 2 cores).
 pub const PARALLEL_THRESHOLD: usize = 1 << 15;
@@ -40,7 +42,7 @@ pub fn exp(x: f32) -> f32 {
     let p = p * r + 8.333_452e-3;
     let p = p * r + 4.166_579_6e-2;
     let p = p * r + 1.666_666_5e-1;
-    let p = p * r + 5.000_000_1e-1;
+    let p = p * r + 0.5;
     let p = p * r * r + r + 1.0;
     // 2^n for n in [-126, 128], as two factors that are each a normal float.
     let n = (shifted.to_bits() as i32).wrapping_sub(ROUND_MAGIC.to_bits() as i32);
@@ -254,6 +256,57 @@ binary_kernel!(
     multiply,
     |a: f32, b: f32| a * b
 );
+
+/// One Adam update of a parameter and its two moments, in place, in one pass (Burn's `Adam`
+/// takes a dozen passes, each allocating): `m1 = b1 m1 + (1 - b1) g`, `m2 = b2 m2 + (1 - b2) g^2`,
+/// `param -= lr (m1 s) / (sqrt(m2) + eps)`, with the operations in Burn's order, so the result is
+/// the same to the last bit.
+pub fn adam_update(
+    param: &mut [f32],
+    grad: &[f32],
+    moment_1: &mut [f32],
+    moment_2: &mut [f32],
+    step: AdamStep,
+) {
+    let n = param.len();
+    assert!(
+        grad.len() == n && moment_1.len() == n && moment_2.len() == n,
+        "kernel operands differ in length"
+    );
+    #[inline(always)]
+    fn body(param: &mut [f32], grad: &[f32], m1: &mut [f32], m2: &mut [f32], step: AdamStep) {
+        let (b1, b2) = (step.beta_1, step.beta_2);
+        let lanes = param
+            .iter_mut()
+            .zip(grad)
+            .zip(m1.iter_mut().zip(m2.iter_mut()));
+        for ((p, &g), (m1, m2)) in lanes {
+            let first = *m1 * b1 + g * (1.0 - b1);
+            let second = *m2 * b2 + (g * g) * (1.0 - b2);
+            *m1 = first;
+            *m2 = second;
+            let update = (first * step.moment_1_scale) / (second.sqrt() + step.epsilon);
+            *p -= update * step.learning_rate;
+        }
+    }
+    let kernel = pick!(
+        body,
+        (param: &mut [f32], grad: &[f32], m1: &mut [f32], m2: &mut [f32], step: AdamStep)
+    );
+    if n < PARALLEL_THRESHOLD {
+        kernel(param, grad, moment_1, moment_2, step);
+    } else {
+        param
+            .par_chunks_mut(CHUNK)
+            .zip(grad.par_chunks(CHUNK))
+            .zip(
+                moment_1
+                    .par_chunks_mut(CHUNK)
+                    .zip(moment_2.par_chunks_mut(CHUNK)),
+            )
+            .for_each(|((p, g), (m1, m2))| kernel(p, g, m1, m2, step));
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -99,5 +99,61 @@ pub fn bce_with_logits(logits: Tensor<2>, target: Tensor<2>) -> Tensor<2> {
     logits.clone() * one_minus_t - activation::log_sigmoid(logits)
 }
 
+/// The coefficients of one Adam step (Burn's `Adam` without weight decay or AMSGrad), with the
+/// bias corrections of step `t` folded in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamStep {
+    /// Decay of the first moment.
+    pub beta_1: f32,
+    /// Decay of the second moment.
+    pub beta_2: f32,
+    /// The learning rate.
+    pub learning_rate: f32,
+    /// `sqrt(1 - beta_2^t) / (1 - beta_1^t)`.
+    pub moment_1_scale: f32,
+    /// `epsilon sqrt(1 - beta_2^t)`.
+    pub epsilon: f32,
+}
+
+/// One Adam update of `param` from `grad`, with its moments: `Ok((param, moment_1, moment_2))`
+/// from one fused kernel on the CPU (plain `f32` flex tensors of one shape), `Err` with the
+/// four tensors untouched everywhere else, for the caller to use Burn's operations.
+pub fn adam_update<const D: usize>(
+    param: Tensor<D>,
+    grad: Tensor<D>,
+    moment_1: Tensor<D>,
+    moment_2: Tensor<D>,
+    step: AdamStep,
+) -> Result<(Tensor<D>, Tensor<D>, Tensor<D>), Box<[Tensor<D>; 4]>> {
+    #[cfg(feature = "flex")]
+    {
+        use burn::backend::Flex;
+        let tensors = [&param, &grad, &moment_1, &moment_2];
+        let fits = tensors
+            .iter()
+            .all(|t| on_cpu_kernels(t) && !t.device().is_autodiff() && t.dims() == param.dims());
+        if fits {
+            let flex = |t: Tensor<D>| t.try_into_primitive::<Flex>();
+            if let (Ok(p), Ok(g), Ok(m1), Ok(m2)) = (
+                flex(param.clone()),
+                flex(grad.clone()),
+                flex(moment_1.clone()),
+                flex(moment_2.clone()),
+            ) {
+                drop((param, grad, moment_1, moment_2));
+                let (p, m1, m2) = flex::adam_update(p, g, m1, m2, step);
+                return Ok((
+                    Tensor::from_primitive::<Flex>(p),
+                    Tensor::from_primitive::<Flex>(m1),
+                    Tensor::from_primitive::<Flex>(m2),
+                ));
+            }
+        }
+    }
+    #[cfg(not(feature = "flex"))]
+    let _ = step;
+    Err(Box::new([param, grad, moment_1, moment_2]))
+}
+
 #[cfg(all(test, feature = "flex"))]
 mod tests;

@@ -9,6 +9,7 @@ mod image;
 mod learner;
 mod loaders;
 mod metrics;
+mod optim;
 mod ratings;
 mod renderer;
 mod run_folder;
@@ -26,6 +27,7 @@ pub use loaders::TrainingSplit;
 pub use metrics::{
     DeviceMeanMetric, Divergence, MetricsContext, Reduction, StepSum, StepSums, row_sums,
 };
+pub use optim::{FusedAdam, adam_optimizer};
 pub use ratings::RatingsOutput;
 pub use renderer::PlainRenderer;
 pub use run_folder::{IDENTITY_FILE, LOCK_FILE, RunLock};

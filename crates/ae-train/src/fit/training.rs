@@ -426,7 +426,7 @@ where
     // A model built on a plain device has untracked parameters: `train()` turns autodiff on.
     let learner = Learner::new(
         ModelSteps { model }.train(),
-        config.optimizer.init(),
+        super::adam_optimizer(&config.optimizer),
         config.learning_rate,
     );
     // burn-train reports most failures in `result.error`, but some (a checkpoint it cannot

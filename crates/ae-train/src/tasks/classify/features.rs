@@ -91,7 +91,7 @@ pub fn train_logistic(
     let ad = device.clone().autodiff();
     ad.seed(seed);
     let mut model = LinearConfig::new(dim, classes).init(&ad).train();
-    let mut optim = AdamConfig::new().init();
+    let mut optim = crate::fit::adam_optimizer(&AdamConfig::new());
     let loss_fn = CrossEntropyLossConfig::new().init(&ad);
     let mut rng = StdRng::seed_from_u64(seed);
     let mut order = rows.to_vec();

@@ -189,7 +189,7 @@ pub fn train_encoder_classifier(
     ad.seed(config.seed);
     let autoencoder = autoencoder.fork(&ad);
     let mut model = EncoderClassifier::new(autoencoder, train.num_classes(), &ad).train();
-    let mut optim = AdamConfig::new().init();
+    let mut optim = crate::fit::adam_optimizer(&AdamConfig::new());
     let cross_entropy = CrossEntropyLossConfig::new().init(&ad);
     let mut rng = StdRng::seed_from_u64(config.seed);
     let mut labelled_batches = Batches::new(labelled);
