@@ -166,6 +166,65 @@ pub fn activation_throughput(
     Ok((steps * rows * cols) as f64 / seconds / 1e6)
 }
 
+/// How [`conv_layer_throughput`] computes a stride-2 3x3 convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvLowering {
+    /// Burn's `Conv2d` (on flex: flex's own lowering).
+    Backend,
+    /// Zero padding, `unfold4d` (im2col) and one batched matmul, from public Burn operations.
+    UnfoldMatmul,
+}
+
+/// Samples per second of `steps` forward passes of a stride-2, padding-1, 3x3 convolution from
+/// `channels[0]` to `channels[1]` channels over `[batch, channels[0], side, side]` inputs, computed
+/// as `lowering` says (the conv autoencoder's encoder layers: `[1, 32]` at side 28, `[32, 64]` at
+/// side 14).
+pub fn conv_layer_throughput(
+    lowering: ConvLowering,
+    batch: usize,
+    channels: [usize; 2],
+    side: usize,
+    steps: usize,
+    device: &Device,
+) -> Result<f64> {
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::Conv2dConfig;
+    use burn::tensor::module::unfold4d;
+    use burn::tensor::ops::{PadMode, UnfoldOptions};
+
+    let [c, o] = channels;
+    let conv = Conv2dConfig::new(channels, [3, 3])
+        .with_stride([2, 2])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .init(device);
+    let x = Tensor::<4>::random(
+        [batch, c, side, side],
+        Distribution::Uniform(0.0, 1.0),
+        device,
+    );
+    let out_side = side.div_ceil(2);
+    let weight = conv.weight.val().reshape([1, o, c * 9]);
+    let bias = conv.bias.as_ref().map(|b| b.val().reshape([1, o, 1]));
+    let seconds = timed_steps(steps, device, || {
+        let y = match lowering {
+            ConvLowering::Backend => conv.forward(x.clone()),
+            ConvLowering::UnfoldMatmul => {
+                let padded = x.clone().pad((1, 1, 1, 1), PadMode::Constant(0.0));
+                let options = UnfoldOptions::new([2, 2], [0, 0], [1, 1]);
+                let columns = unfold4d(padded, [3, 3], options); // [N, C * 9, L]
+                let y = weight.clone().matmul(columns);
+                let y = match &bias {
+                    Some(bias) => y + bias.clone(),
+                    None => y,
+                };
+                y.reshape([batch, o, out_side, out_side])
+            }
+        };
+        y.slice([0..1, 0..1, 0..1, 0..1]).reshape([1])
+    })?;
+    Ok((steps * batch) as f64 / seconds)
+}
+
 /// GFLOP/s of `steps` products of two `n x n` matrices (`2 n^3` FLOPs each).
 pub fn matmul_gflops(n: usize, steps: usize, device: &Device) -> Result<f64> {
     let a = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), device);
@@ -231,6 +290,9 @@ mod tests {
         assert!(values.iter().all(|v| v.is_finite() && *v > 0.0));
         assert!(inference_throughput(&model, 8, 2, &device).unwrap() > 0.0);
         assert!(matmul_gflops(32, 2, &device).unwrap() > 0.0);
+        for lowering in [ConvLowering::Backend, ConvLowering::UnfoldMatmul] {
+            assert!(conv_layer_throughput(lowering, 2, [3, 4], 8, 2, &device).unwrap() > 0.0);
+        }
         let sigmoid = burn::tensor::activation::sigmoid::<2>;
         assert!(activation_throughput(sigmoid, [4, 8], 2, &device).unwrap() > 0.0);
         assert!(peak_rss_bytes().unwrap() > 0);

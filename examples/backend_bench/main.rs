@@ -16,8 +16,8 @@ use clap::Parser;
 use serde::Serialize;
 
 use autoencoders::bench::{
-    Measurement, TrainingBench, activation_throughput, dense_training_flops, inference_throughput,
-    matmul_gflops, peak_rss_bytes, repeat,
+    ConvLowering, Measurement, TrainingBench, activation_throughput, conv_layer_throughput,
+    dense_training_flops, inference_throughput, matmul_gflops, peak_rss_bytes, repeat,
 };
 use autoencoders::cli::ranges::{self, MAX_WIDTH};
 use autoencoders::cli::{DeviceArgs, exit_on_error};
@@ -31,7 +31,7 @@ use autoencoders::train::{
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 
-const WORKLOADS: [&str; 14] = [
+const WORKLOADS: [&str; 16] = [
     "dense-train",
     "conv-train",
     "vae-train",
@@ -39,6 +39,8 @@ const WORKLOADS: [&str; 14] = [
     "conv-infer",
     "data",
     "matmul",
+    "conv-layers",
+    "conv-layers-unfold",
     "dense-gflops",
     "sigmoid",
     "sigmoid-burn",
@@ -56,7 +58,8 @@ struct Cli {
     #[command(flatten)]
     device: DeviceArgs,
     /// Workloads (default: all but e2e-*): dense-train, conv-train, vae-train, dense-infer,
-    /// conv-infer, data, matmul, dense-gflops, sigmoid, sigmoid-burn, relu; e2e-dense, e2e-conv,
+    /// conv-infer, data, matmul, conv-layers, conv-layers-unfold, dense-gflops, sigmoid,
+    /// sigmoid-burn, relu; e2e-dense, e2e-conv,
     /// e2e-vae (whole training runs through `fit`: warm-up and steady throughput).
     #[arg(long, value_delimiter = ',')]
     workloads: Vec<String>,
@@ -242,6 +245,26 @@ fn measure(
             let run = || activation_throughput(activation, shape, cli.steps * 10, device);
             ("M values/s", repeat(cli.warmup, cli.reps, run)?)
         }
+        // The conv autoencoder's two encoder layers, forward, batch 512: flex's convolution
+        // against im2col (`unfold4d`) and one matmul from public Burn operations.
+        "conv-layers" | "conv-layers-unfold" => {
+            let lowering = if workload == "conv-layers" {
+                ConvLowering::Backend
+            } else {
+                ConvLowering::UnfoldMatmul
+            };
+            for (channels, side) in [([1, 32], 28), ([32, 64], 14)] {
+                let run =
+                    || conv_layer_throughput(lowering, 512, channels, side, cli.steps, device);
+                extra.push(Measurement {
+                    workload: format!("{workload} {}->{} at {side}", channels[0], channels[1]),
+                    device: device_name.to_string(),
+                    unit: "samples/s",
+                    values: repeat(cli.warmup, cli.reps, run)?,
+                });
+            }
+            return Ok(None);
+        }
         "matmul" => {
             let run = || matmul_gflops(cli.matmul_size, 5, device);
             ("GFLOP/s", repeat(cli.warmup, cli.reps, run)?)
@@ -325,10 +348,9 @@ fn main() -> std::process::ExitCode {
             for workload in &workloads {
                 eprintln!("measuring {workload} on {name} ...");
                 let mut extra = Vec::new();
-                if let Some(m) = measure(&cli, workload, name, &device, &mut dense, &mut extra)? {
-                    measurements.extend(extra);
-                    measurements.push(m);
-                }
+                let measured = measure(&cli, workload, name, &device, &mut dense, &mut extra)?;
+                measurements.extend(extra);
+                measurements.extend(measured);
             }
         }
         let mut table = Table::new(["workload", "device", "median", "min - max", "unit"]);

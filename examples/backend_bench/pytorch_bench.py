@@ -7,14 +7,14 @@
 # e2e-dense` and the trainers' "steady" figure.
 #
 # Run: pip install torch; python3 examples/backend_bench/pytorch_bench.py [--threads 2]
-#      [--rows dense-train,conv-train,vae-train,dense-infer,conv-infer,matmul,sigmoid,e2e-dense]
+#      [--rows dense-train,conv-train,vae-train,dense-infer,conv-infer,matmul,sigmoid,relu,e2e-dense]
 import argparse, gzip, os, time
 
 import torch
 import torch.nn.functional as F
 
 ROWS = ["dense-train", "conv-train", "vae-train", "dense-infer", "conv-infer", "matmul", "sigmoid",
-        "e2e-dense"]
+        "relu", "e2e-dense"]
 parser = argparse.ArgumentParser()
 parser.add_argument("--threads", type=int, default=2)
 parser.add_argument("--rows", default=",".join(ROWS))
@@ -117,7 +117,7 @@ def matmul_rate(n=2048, steps=5):
     return run
 
 
-def sigmoid_rate():
+def activation_rate(activation):
     x = torch.rand(256, 784) * 8 - 4
 
     def run():
@@ -125,7 +125,7 @@ def sigmoid_rate():
         start = time.perf_counter()
         checksum = torch.zeros(1)
         for _ in range(steps):
-            checksum += torch.sigmoid(x)[0, :1]
+            checksum += activation(x)[0, :1]
         checksum.item()
         return steps * x.numel() / (time.perf_counter() - start) / 1e6
     return run
@@ -186,8 +186,8 @@ for row in args.rows.split(","):
         report(row, "samples/s", infer_rate(ConvAutoencoder().eval(), (512, 1, 28, 28)))
     elif row == "matmul":
         report(row, "GFLOP/s", matmul_rate())
-    elif row == "sigmoid":
-        report(row, "M values/s", sigmoid_rate())
+    elif row in ("sigmoid", "relu"):
+        report(row, "M values/s", activation_rate(torch.sigmoid if row == "sigmoid" else torch.relu))
     elif row == "e2e-dense":
         warmup, steady = end_to_end()
         print(f"{row:<12} first epoch {warmup:.2f} s, steady {steady:,.0f} images/s")
