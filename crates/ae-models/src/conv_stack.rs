@@ -188,7 +188,7 @@ impl ConvEncoder {
     /// - output: `[N, C_last * H / 2^L * W / 2^L]`
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let x = self.blocks.iter().fold(images, |x, block| {
-            let y = block.conv.forward(x);
+            let y = crate::ops::conv2d(&block.conv, x);
             let y = match &block.norm {
                 Some(norm) => norm.forward(y),
                 None => y,
@@ -226,7 +226,7 @@ impl ConvDecoder {
             .iter()
             .enumerate()
             .fold(x.reshape([n, c, h, w]), |x, (i, block)| {
-                let y = block.conv.forward(x);
+                let y = crate::ops::conv_transpose2d(&block.conv, x);
                 if i == last {
                     return y;
                 }

@@ -10,6 +10,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Flex, backend_extension};
 use burn::tensor::{DType, TensorData};
 
+use super::convolution::{self, Geometry};
 use super::kernels;
 
 /// This workspace's element-wise CPU kernels, for `flex` and autodiff over `flex` (the public
@@ -27,6 +28,52 @@ pub trait CpuKernels: Backend {
         logits: FloatTensor<Self>,
         target: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
+    /// A 2-D convolution with bias: `x` `[N, C, H, W]`, `weight` `[O, C, K, K]`, `bias` `[O]`,
+    /// one stride and padding for both axes.
+    fn ae_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self>;
+    /// A 2-D transposed convolution with bias: `x` `[N, C_in, H, W]`, `weight`
+    /// `[C_in, C_out, K, K]`, `bias` `[C_out]`; the output side is
+    /// `(H - 1) stride - 2 padding + K + padding_out`.
+    fn ae_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+        padding_out: usize,
+    ) -> FloatTensor<Self>;
+}
+
+/// The geometry of `ae_conv2d` over `x` with `weight`, and the output shape.
+fn conv2d_geometry(
+    x: &burn::tensor::Shape,
+    weight: &burn::tensor::Shape,
+    stride: usize,
+    padding: usize,
+) -> (Geometry, [usize; 4]) {
+    let g = Geometry::new([x[1], x[2], x[3]], weight[2], stride, padding);
+    (g, [x[0], weight[0], g.out_height, g.out_width])
+}
+
+/// The geometry of `ae_conv_transpose2d` (that of the convolution it transposes, over its
+/// output) and the output shape.
+fn conv_transpose2d_geometry(
+    x: &burn::tensor::Shape,
+    weight: &burn::tensor::Shape,
+    stride: usize,
+    padding: usize,
+    padding_out: usize,
+) -> (Geometry, [usize; 4]) {
+    let side = |input: usize| (input - 1) * stride + weight[2] + padding_out - 2 * padding;
+    let (height, width) = (side(x[2]), side(x[3]));
+    let g = Geometry::new([weight[1], height, width], weight[2], stride, padding);
+    (g, [x[0], weight[1], height, width])
 }
 
 /// The values of `tensor` in row-major order, borrowed when they already are.
@@ -82,6 +129,93 @@ impl CpuKernels for Flex {
 
     fn ae_bce_with_logits(logits: FlexTensor, target: FlexTensor) -> FlexTensor {
         binary_op(logits, target, kernels::bce_with_logits_forward)
+    }
+
+    fn ae_conv2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        stride: usize,
+        padding: usize,
+    ) -> FlexTensor {
+        let (g, shape) =
+            conv2d_geometry(x.layout().shape(), weight.layout().shape(), stride, padding);
+        build(shape.into(), |y| {
+            convolution::conv2d(&values(&x), &values(&weight), &values(&bias), &g, y)
+        })
+    }
+
+    fn ae_conv_transpose2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        stride: usize,
+        padding: usize,
+        padding_out: usize,
+    ) -> FlexTensor {
+        let (g, shape) = conv_transpose2d_geometry(
+            x.layout().shape(),
+            weight.layout().shape(),
+            stride,
+            padding,
+            padding_out,
+        );
+        build(shape.into(), |y| {
+            convolution::conv_transpose2d(&values(&x), &values(&weight), &values(&bias), &g, y)
+        })
+    }
+}
+
+/// The gradients of a convolution (`transposed` or not) in its input, weight and bias, from the
+/// kept input and weight.
+#[derive(Debug)]
+struct ConvolutionBackward {
+    geometry: Geometry,
+    transposed: bool,
+}
+
+impl Backward<Flex, 3> for ConvolutionBackward {
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (x, weight) = ops.state;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x_shape, weight_shape) = (x.layout().shape().clone(), weight.layout().shape().clone());
+        let (x, weight, dy) = (values(&x), values(&weight), values(&grad));
+        let (dx, dweight, dbias) = if self.transposed {
+            convolution::conv_transpose2d_backward(&x, &weight, &dy, &self.geometry)
+        } else {
+            convolution::conv2d_backward(&x, &weight, &dy, &self.geometry, weight_shape[0])
+        };
+        let bias_shape = burn::tensor::Shape::from([dbias.len()]);
+        let [x_node, weight_node, bias_node] = ops.parents;
+        for (node, values, shape) in [
+            (x_node, dx, x_shape),
+            (weight_node, dweight, weight_shape),
+            (bias_node, dbias, bias_shape),
+        ] {
+            if let Some(node) = node {
+                grads.register::<Flex>(
+                    node.id,
+                    FlexTensor::from_data(TensorData::new(values, shape)),
+                );
+            }
+        }
+    }
+}
+
+/// Records a convolution on the autodiff graph with [`ConvolutionBackward`].
+fn tracked_convolution<C: CheckpointStrategy>(
+    [x, weight, bias]: [FloatTensor<Autodiff<Flex, C>>; 3],
+    step: ConvolutionBackward,
+    forward: impl FnOnce(FlexTensor, FlexTensor, FlexTensor) -> FlexTensor,
+) -> FloatTensor<Autodiff<Flex, C>> {
+    let nodes = [x.node(), weight.node(), bias.node()];
+    let (x, weight) = (x.into_primitive(), weight.into_primitive());
+    let output = forward(x.clone(), weight.clone(), bias.into_primitive());
+    match step.prepare::<C>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => prep.finish((x, weight), output),
+        OpsKind::UnTracked(prep) => prep.finish(output),
     }
 }
 
@@ -205,5 +339,43 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
             OpsKind::Tracked(prep) => prep.finish((logits, target), output),
             OpsKind::UnTracked(prep) => prep.finish(output),
         }
+    }
+
+    fn ae_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        use burn::backend::TensorMetadata;
+        let (geometry, _) = conv2d_geometry(&x.shape(), &weight.shape(), stride, padding);
+        let step = ConvolutionBackward {
+            geometry,
+            transposed: false,
+        };
+        tracked_convolution::<C>([x, weight, bias], step, |x, w, b| {
+            Flex::ae_conv2d(x, w, b, stride, padding)
+        })
+    }
+
+    fn ae_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+        padding_out: usize,
+    ) -> FloatTensor<Self> {
+        use burn::backend::TensorMetadata;
+        let (geometry, _) =
+            conv_transpose2d_geometry(&x.shape(), &weight.shape(), stride, padding, padding_out);
+        let step = ConvolutionBackward {
+            geometry,
+            transposed: true,
+        };
+        tracked_convolution::<C>([x, weight, bias], step, |x, w, b| {
+            Flex::ae_conv_transpose2d(x, w, b, stride, padding, padding_out)
+        })
     }
 }

@@ -12,6 +12,8 @@
 //! to a few units in the last place (see the tests).
 
 #[cfg(feature = "flex")]
+pub mod convolution;
+#[cfg(feature = "flex")]
 mod flex;
 #[cfg(feature = "flex")]
 pub mod kernels;
@@ -97,6 +99,90 @@ pub fn bce_with_logits(logits: Tensor<2>, target: Tensor<2>) -> Tensor<2> {
     }
     let one_minus_t = target.neg().add_scalar(1.0);
     logits.clone() * one_minus_t - activation::log_sigmoid(logits)
+}
+
+/// `conv.forward(x)`: on the CPU kernels ([`convolution`]: im2col and `gemm` per image, images in
+/// parallel, with its own backward pass) when the layer is what they do (square kernel, one
+/// stride and symmetric padding, no dilation or groups, a bias), else Burn's.
+///
+/// # Shapes
+/// - x: `[N, C_in, H, W]`
+/// - output: `[N, C_out, H_out, W_out]`
+pub fn conv2d(conv: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    {
+        use burn::nn::PaddingConfig2d;
+        let [k, k2] = conv.kernel_size;
+        let padding = match conv.padding {
+            PaddingConfig2d::Valid => Some(0),
+            PaddingConfig2d::Explicit(a, b, c, d) if a == b && b == c && c == d => Some(a),
+            _ => None,
+        };
+        let [s, s2] = conv.stride;
+        if let (Some(padding), Some(bias)) = (padding, &conv.bias)
+            && k == k2
+            && s == s2
+            && conv.dilation == [1, 1]
+            && conv.groups == 1
+            && on_cpu_kernels(&x)
+            && on_cpu_kernels(&conv.weight.val())
+            && x.dims()[1] == conv.weight.dims()[1]
+            && x.dims()[2] + 2 * padding >= k
+            && x.dims()[3] + 2 * padding >= k
+        {
+            let output = <burn::backend::Dispatch as CpuKernels>::ae_conv2d(
+                x.into_dispatch(),
+                conv.weight.val().into_dispatch(),
+                bias.val().into_dispatch(),
+                s,
+                padding,
+            );
+            return Tensor::from_dispatch(output);
+        }
+    }
+    conv.forward(x)
+}
+
+/// `conv.forward(x)` for a transposed convolution, on the CPU kernels under the same conditions
+/// as [`conv2d`] (and an output padding below the stride), else Burn's.
+///
+/// # Shapes
+/// - x: `[N, C_in, H, W]`
+/// - output: `[N, C_out, H_out, W_out]`
+pub fn conv_transpose2d(conv: &burn::nn::conv::ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    {
+        let [k, k2] = conv.kernel_size;
+        let [s, s2] = conv.stride;
+        let [p, p2] = conv.padding;
+        let [o, o2] = conv.padding_out;
+        if let Some(bias) = &conv.bias
+            && k == k2
+            && s == s2
+            && p == p2
+            && o == o2
+            && o < s
+            && conv.dilation == [1, 1]
+            && conv.groups == 1
+            && on_cpu_kernels(&x)
+            && on_cpu_kernels(&conv.weight.val())
+            && x.dims()[1] == conv.weight.dims()[0]
+            && x.dims()[2] >= 1
+            && x.dims()[3] >= 1
+            && k + o > 2 * p
+        {
+            let output = <burn::backend::Dispatch as CpuKernels>::ae_conv_transpose2d(
+                x.into_dispatch(),
+                conv.weight.val().into_dispatch(),
+                bias.val().into_dispatch(),
+                s,
+                p,
+                o,
+            );
+            return Tensor::from_dispatch(output);
+        }
+    }
+    conv.forward(x)
 }
 
 /// The coefficients of one Adam step (Burn's `Adam` without weight decay or AMSGrad), with the

@@ -180,3 +180,151 @@ fn large_tensors_take_the_parallel_path_with_the_same_values() {
     let x = Tensor::<2>::random([1, n], Distribution::Uniform(-10.0, 10.0), &device);
     assert_close(sigmoid(x.clone()), activation::sigmoid(x), 1e-6);
 }
+
+/// Burn's layers and ours on the same weights and inputs: outputs and the gradients of a weighted
+/// sum in the input, the weight and the bias.
+fn compare_convolutions(
+    ours: impl Fn(Tensor<4>) -> Tensor<4>,
+    burns: impl Fn(Tensor<4>) -> Tensor<4>,
+    x: Tensor<4>,
+    parameters: impl Fn(&burn::tensor::Gradients) -> [Tensor<1>; 2],
+) {
+    let x = x.require_grad();
+    let (y_ours, y_burn) = (ours(x.clone()), burns(x.clone()));
+    assert_eq!(y_ours.dims(), y_burn.dims());
+    let weights = Tensor::<4>::random(y_ours.dims(), Distribution::Uniform(-1.0, 1.0), &x.device());
+    assert_close(y_ours.clone(), y_burn.clone(), 1e-5);
+    let grads_ours = (y_ours * weights.clone()).sum().backward();
+    let grads_burn = (y_burn * weights).sum().backward();
+    assert_close(
+        x.grad(&grads_ours).unwrap(),
+        x.grad(&grads_burn).unwrap(),
+        1e-4,
+    );
+    for (ours, burns) in parameters(&grads_ours)
+        .into_iter()
+        .zip(parameters(&grads_burn))
+    {
+        assert_close(ours, burns, 1e-4);
+    }
+}
+
+#[test]
+fn convolutions_match_burns_forward_and_backward() {
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+    let device = Device::flex().autodiff();
+    // The conv autoencoder's layers, odd sizes, no padding, stride 1 and a 5x5 kernel.
+    for (channels, side, kernel, stride, padding) in [
+        ([1, 32], 28, 3, 2, 1),
+        ([32, 64], 14, 3, 2, 1),
+        ([3, 5], 9, 3, 2, 1),
+        ([2, 4], 8, 3, 1, 0),
+        ([3, 2], 11, 5, 2, 2),
+    ] {
+        let conv = Conv2dConfig::new(channels, [kernel; 2])
+            .with_stride([stride; 2])
+            .with_padding(PaddingConfig2d::Explicit(
+                padding, padding, padding, padding,
+            ))
+            .init(&device);
+        let x = Tensor::<4>::random(
+            [5, channels[0], side, side],
+            Distribution::Uniform(-1.0, 1.0),
+            &device,
+        );
+        compare_convolutions(
+            |x| conv2d(&conv, x),
+            |x| conv.forward(x),
+            x,
+            |grads| {
+                [
+                    conv.weight.val().grad(grads).unwrap().flatten(0, 3),
+                    conv.bias.as_ref().unwrap().val().grad(grads).unwrap(),
+                ]
+            },
+        );
+    }
+    for (channels, side, kernel, stride, padding, padding_out) in [
+        ([64, 32], 7, 3, 2, 1, 1),
+        ([32, 1], 14, 3, 2, 1, 1),
+        ([3, 4], 5, 3, 2, 1, 0),
+        ([2, 3], 6, 3, 1, 1, 0),
+        ([4, 2], 4, 5, 2, 2, 1),
+    ] {
+        let conv = ConvTranspose2dConfig::new(channels, [kernel; 2])
+            .with_stride([stride; 2])
+            .with_padding([padding; 2])
+            .with_padding_out([padding_out; 2])
+            .init(&device);
+        let x = Tensor::<4>::random(
+            [3, channels[0], side, side],
+            Distribution::Uniform(-1.0, 1.0),
+            &device,
+        );
+        compare_convolutions(
+            |x| conv_transpose2d(&conv, x),
+            |x| conv.forward(x),
+            x,
+            |grads| {
+                [
+                    conv.weight.val().grad(grads).unwrap().flatten(0, 3),
+                    conv.bias.as_ref().unwrap().val().grad(grads).unwrap(),
+                ]
+            },
+        );
+    }
+}
+
+#[test]
+fn convolutions_without_autodiff_match_burns() {
+    use burn::nn::conv::Conv2dConfig;
+    let device = Device::flex();
+    let conv = Conv2dConfig::new([2, 3], [3, 3]).init(&device); // no padding, stride 1
+    let x = Tensor::<4>::random([4, 2, 10, 7], Distribution::Uniform(-1.0, 1.0), &device);
+    assert_close(conv2d(&conv, x.clone()), conv.forward(x), 1e-5);
+}
+
+/// im2col by its definition, one value at a time, for the geometries the kernels take shortcuts
+/// on (windows wholly in the padding, kernels wider than the padded image is tall).
+#[test]
+fn im2col_matches_its_definition_and_col2im_is_its_adjoint() {
+    use convolution::{Geometry, col2im_add, im2col};
+    for (shape, kernel, stride, padding) in [
+        ([2, 5, 7], 3, 2, 1),
+        ([1, 4, 4], 3, 1, 0),
+        ([3, 6, 5], 5, 2, 2),
+        ([1, 3, 3], 3, 3, 4),
+        ([2, 2, 9], 1, 2, 0),
+    ] {
+        let g = Geometry::new(shape, kernel, stride, padding);
+        let image: Vec<f32> = (0..g.image_len()).map(|i| i as f32 + 1.0).collect();
+        let mut columns = vec![f32::NAN; g.column_rows() * g.positions()];
+        im2col(&image, &g, &mut columns);
+        for row in 0..g.column_rows() {
+            let (c, ki, kj) = (row / (kernel * kernel), row / kernel % kernel, row % kernel);
+            for oh in 0..g.out_height {
+                for ow in 0..g.out_width {
+                    let ih = (oh * stride + ki) as isize - padding as isize;
+                    let iw = (ow * stride + kj) as isize - padding as isize;
+                    let inside = (0..shape[1] as isize).contains(&ih)
+                        && (0..shape[2] as isize).contains(&iw);
+                    let want = if inside {
+                        image[(c * shape[1] + ih as usize) * shape[2] + iw as usize]
+                    } else {
+                        0.0
+                    };
+                    let got = columns[row * g.positions() + oh * g.out_width + ow];
+                    assert_eq!(got, want, "{shape:?} k{kernel} s{stride} p{padding}");
+                }
+            }
+        }
+        // <im2col(x), y> = <x, col2im(y)> for any y.
+        let y: Vec<f32> = (0..columns.len()).map(|i| (i % 7) as f32 - 3.0).collect();
+        let mut back = vec![0.0f32; g.image_len()];
+        col2im_add(&y, &g, &mut back);
+        let left: f32 = columns.iter().zip(&y).map(|(a, b)| a * b).sum();
+        let right: f32 = image.iter().zip(&back).map(|(a, b)| a * b).sum();
+        assert_eq!(left, right, "{shape:?} k{kernel} s{stride} p{padding}");
+    }
+}

@@ -1,0 +1,369 @@
+//! 2-D convolutions and transposed convolutions on `f32` slices (NCHW, square kernels, one
+//! stride and padding for both axes, no dilation or groups), forward and backward: each image is
+//! unrolled into columns (im2col) in a per-thread buffer and multiplied with `gemm`, images in
+//! parallel across rayon's threads.
+
+use rayon::prelude::*;
+
+/// How a convolution walks an image: `channels x height x width` in, a `kernel x kernel` window
+/// moved by `stride` over the image padded with `padding` zeros, `out_height x out_width`
+/// window positions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    /// Channels of the image.
+    pub channels: usize,
+    /// Image height.
+    pub height: usize,
+    /// Image width.
+    pub width: usize,
+    /// Side of the square kernel.
+    pub kernel: usize,
+    /// Step between windows, both axes.
+    pub stride: usize,
+    /// Zeros around the image, all four sides.
+    pub padding: usize,
+    /// Window positions down.
+    pub out_height: usize,
+    /// Window positions across.
+    pub out_width: usize,
+}
+
+impl Geometry {
+    /// The geometry of a convolution over `channels x height x width` images; the window count is
+    /// `(side + 2 padding - kernel) / stride + 1` per axis.
+    pub fn new(
+        [channels, height, width]: [usize; 3],
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> Self {
+        let positions = |side: usize| (side + 2 * padding).saturating_sub(kernel) / stride + 1;
+        Self {
+            channels,
+            height,
+            width,
+            kernel,
+            stride,
+            padding,
+            out_height: positions(height),
+            out_width: positions(width),
+        }
+    }
+
+    /// Values in one image.
+    pub fn image_len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// Rows of the column matrix: one per channel and kernel position.
+    pub fn column_rows(&self) -> usize {
+        self.channels * self.kernel * self.kernel
+    }
+
+    /// Columns of the column matrix: one per window position.
+    pub fn positions(&self) -> usize {
+        self.out_height * self.out_width
+    }
+
+    /// The image row and column that window position `(o, kernel offset)` reads along one axis,
+    /// `None` in the padding.
+    #[inline]
+    fn source(&self, out: usize, offset: usize, side: usize) -> Option<usize> {
+        (out * self.stride + offset)
+            .checked_sub(self.padding)
+            .filter(|&i| i < side)
+    }
+
+    /// The window positions `lo..hi` along an axis of `outs` positions whose kernel offset
+    /// `offset` falls inside the image (`side` long), and the image index position `lo` reads.
+    #[inline]
+    fn inside(&self, offset: usize, side: usize, outs: usize) -> (usize, usize, usize) {
+        let (s, p) = (self.stride, self.padding);
+        // o s + offset - p >= 0  and  o s + offset - p < side
+        let lo = p.saturating_sub(offset).div_ceil(s);
+        let hi = (side + p).saturating_sub(offset).div_ceil(s).min(outs);
+        let lo = lo.min(hi);
+        (lo, hi, (lo * s + offset).saturating_sub(p))
+    }
+}
+
+/// Unrolls `image` (`channels x height x width`) into `columns` (`column_rows x positions`).
+pub fn im2col(image: &[f32], g: &Geometry, columns: &mut [f32]) {
+    let (k, positions) = (g.kernel, g.positions());
+    for (row, column_row) in columns.chunks_exact_mut(positions).enumerate() {
+        let (c, ki, kj) = (row / (k * k), row / k % k, row % k);
+        let plane = &image[c * g.height * g.width..][..g.height * g.width];
+        let (lo, hi, first) = g.inside(kj, g.width, g.out_width);
+        for (oh, out) in column_row.chunks_exact_mut(g.out_width).enumerate() {
+            let Some(ih) = g.source(oh, ki, g.height) else {
+                out.fill(0.0);
+                continue;
+            };
+            let line = &plane[ih * g.width..][..g.width];
+            out[..lo].fill(0.0);
+            out[hi..].fill(0.0);
+            if lo < hi {
+                let sources = line[first..].iter().step_by(g.stride);
+                for (value, &source) in out[lo..hi].iter_mut().zip(sources) {
+                    *value = source;
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: adds every column value into the image position it was read from.
+pub fn col2im_add(columns: &[f32], g: &Geometry, image: &mut [f32]) {
+    let (k, positions) = (g.kernel, g.positions());
+    for (row, column_row) in columns.chunks_exact(positions).enumerate() {
+        let (c, ki, kj) = (row / (k * k), row / k % k, row % k);
+        let plane = &mut image[c * g.height * g.width..][..g.height * g.width];
+        let (lo, hi, first) = g.inside(kj, g.width, g.out_width);
+        for (oh, out) in column_row.chunks_exact(g.out_width).enumerate() {
+            let Some(ih) = g.source(oh, ki, g.height) else {
+                continue;
+            };
+            let line = &mut plane[ih * g.width..][..g.width];
+            if lo < hi {
+                let targets = line[first..].iter_mut().step_by(g.stride);
+                for (target, &value) in targets.zip(&out[lo..hi]) {
+                    *target += value;
+                }
+            }
+        }
+    }
+}
+
+/// A matrix in a slice: `rows x cols`, element `(i, j)` at `i * row_stride + j * col_stride`.
+#[derive(Debug, Clone, Copy)]
+pub struct Matrix<'a> {
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a> Matrix<'a> {
+    /// `data` as a row-major `rows x cols` matrix.
+    pub fn rows(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose (no copy).
+    pub fn t(self) -> Self {
+        Self {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+
+    fn fits(&self) -> bool {
+        self.rows == 0
+            || self.cols == 0
+            || (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride
+                < self.data.len()
+    }
+}
+
+/// `out = lhs rhs`, or `out += lhs rhs` when `accumulate`; `out` is row-major `lhs.rows x
+/// rhs.cols`. One thread (the callers parallelise over images).
+///
+/// # Panics
+/// If the shapes do not chain or a matrix does not fit its slice.
+pub fn matmul(out: &mut [f32], lhs: Matrix, rhs: Matrix, accumulate: bool) {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    assert_eq!(rhs.rows, k, "matmul: inner dimensions differ");
+    assert!(
+        out.len() >= m * n && lhs.fits() && rhs.fits(),
+        "matmul: out of bounds"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    // SAFETY: every element gemm reads or writes is inside the slices (checked above), and `out`
+    // does not alias `lhs` or `rhs` (it is borrowed mutably).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.data.as_ptr(),
+            lhs.col_stride as isize,
+            lhs.row_stride as isize,
+            rhs.data.as_ptr(),
+            rhs.col_stride as isize,
+            rhs.row_stride as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// Sums of `values` (`images x channels x positions`) per channel.
+fn channel_sums(values: &[f32], channels: usize, positions: usize) -> Vec<f32> {
+    let mut sums = vec![0.0f32; channels];
+    for image in values.chunks_exact(channels * positions) {
+        for (sum, plane) in sums.iter_mut().zip(image.chunks_exact(positions)) {
+            *sum += plane.iter().sum::<f32>();
+        }
+    }
+    sums
+}
+
+/// Element-wise `a += b`.
+fn add_into(mut a: Vec<f32>, b: Vec<f32>) -> Vec<f32> {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x += y;
+    }
+    a
+}
+
+/// Convolution: `y[n] = weight · im2col(x[n]) + bias`, where `x` holds images of geometry `g`,
+/// `weight` is `[out_channels, column_rows]` (Burn's `[out, in, k, k]`) and `y` is
+/// `[images, out_channels, positions]`.
+pub fn conv2d(x: &[f32], weight: &[f32], bias: &[f32], g: &Geometry, y: &mut [f32]) {
+    let (rows, positions, out_channels) = (g.column_rows(), g.positions(), bias.len());
+    let weight = Matrix::rows(weight, out_channels, rows);
+    y.par_chunks_mut(out_channels * positions)
+        .zip(x.par_chunks(g.image_len()))
+        .for_each_init(
+            || vec![0.0f32; rows * positions],
+            |columns, (y, x)| {
+                im2col(x, g, columns);
+                for (plane, &b) in y.chunks_exact_mut(positions).zip(bias) {
+                    plane.fill(b);
+                }
+                matmul(y, weight, Matrix::rows(columns, rows, positions), true);
+            },
+        );
+}
+
+/// Gradients of [`conv2d`] from `dy` (`[images, out_channels, positions]`): `(dx, dweight,
+/// dbias)`.
+pub fn conv2d_backward(
+    x: &[f32],
+    weight: &[f32],
+    dy: &[f32],
+    g: &Geometry,
+    out_channels: usize,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (rows, positions) = (g.column_rows(), g.positions());
+    let weight = Matrix::rows(weight, out_channels, rows);
+    let mut dx = vec![0.0f32; x.len()];
+    let dweight = dx
+        .par_chunks_mut(g.image_len())
+        .zip(x.par_chunks(g.image_len()))
+        .zip(dy.par_chunks(out_channels * positions))
+        .fold(
+            || {
+                (
+                    vec![0.0f32; out_channels * rows],
+                    vec![0.0f32; rows * positions],
+                )
+            },
+            |(mut dweight, mut columns), ((dx, x), dy)| {
+                let dy = Matrix::rows(dy, out_channels, positions);
+                // dweight += dy · im2col(x)^T
+                im2col(x, g, &mut columns);
+                matmul(
+                    &mut dweight,
+                    dy,
+                    Matrix::rows(&columns, rows, positions).t(),
+                    true,
+                );
+                // dx = col2im(weight^T · dy)
+                matmul(&mut columns, weight.t(), dy, false);
+                col2im_add(&columns, g, dx);
+                (dweight, columns)
+            },
+        )
+        .map(|(dweight, _)| dweight)
+        .reduce(|| vec![0.0f32; out_channels * rows], add_into);
+    let dbias = channel_sums(dy, out_channels, positions);
+    (dx, dweight, dbias)
+}
+
+/// Transposed convolution: `y[n] = col2im(weight^T · x[n]) + bias`, where `g` is the geometry of
+/// the *output* images (the convolution this one transposes reads them), `x` is `[images,
+/// in_channels, g.positions()]`, `weight` is `[in_channels, g.column_rows()]` (Burn's `[in, out,
+/// k, k]`) and `y` is `[images, g.image_len()]`.
+pub fn conv_transpose2d(x: &[f32], weight: &[f32], bias: &[f32], g: &Geometry, y: &mut [f32]) {
+    let (rows, positions) = (g.column_rows(), g.positions());
+    let in_channels = weight.len() / rows.max(1);
+    let weight = Matrix::rows(weight, in_channels, rows);
+    let plane = g.height * g.width;
+    y.par_chunks_mut(g.image_len())
+        .zip(x.par_chunks(in_channels * positions))
+        .for_each_init(
+            || vec![0.0f32; rows * positions],
+            |columns, (y, x)| {
+                matmul(
+                    columns,
+                    weight.t(),
+                    Matrix::rows(x, in_channels, positions),
+                    false,
+                );
+                for (values, &b) in y.chunks_exact_mut(plane).zip(bias) {
+                    values.fill(b);
+                }
+                col2im_add(columns, g, y);
+            },
+        );
+}
+
+/// Gradients of [`conv_transpose2d`] from `dy` (`[images, g.image_len()]`): `(dx, dweight,
+/// dbias)`.
+pub fn conv_transpose2d_backward(
+    x: &[f32],
+    weight: &[f32],
+    dy: &[f32],
+    g: &Geometry,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (rows, positions) = (g.column_rows(), g.positions());
+    let in_channels = weight.len() / rows.max(1);
+    let weight = Matrix::rows(weight, in_channels, rows);
+    let mut dx = vec![0.0f32; x.len()];
+    let dweight = dx
+        .par_chunks_mut(in_channels * positions)
+        .zip(x.par_chunks(in_channels * positions))
+        .zip(dy.par_chunks(g.image_len()))
+        .fold(
+            || {
+                (
+                    vec![0.0f32; in_channels * rows],
+                    vec![0.0f32; rows * positions],
+                )
+            },
+            |(mut dweight, mut columns), ((dx, x), dy)| {
+                im2col(dy, g, &mut columns);
+                let columns_matrix = Matrix::rows(&columns, rows, positions);
+                // dx = weight · im2col(dy); dweight += x · im2col(dy)^T
+                matmul(dx, weight, columns_matrix, false);
+                let x = Matrix::rows(x, in_channels, positions);
+                matmul(&mut dweight, x, columns_matrix.t(), true);
+                (dweight, columns)
+            },
+        )
+        .map(|(dweight, _)| dweight)
+        .reduce(|| vec![0.0f32; in_channels * rows], add_into);
+    let dbias = channel_sums(dy, g.channels, g.height * g.width);
+    (dx, dweight, dbias)
+}
