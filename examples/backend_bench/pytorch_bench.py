@@ -6,7 +6,10 @@
 # the training images per second of the epochs after the first, like `backend_bench --workloads
 # e2e-dense` and the trainers' "steady" figure.
 #
-# Run: pip install torch; python3 examples/backend_bench/pytorch_bench.py [--threads 2]
+# On a GPU (`--device cuda`) the same rows run there, the data of the end-to-end row on the
+# device (the whole split, batches by a shuffled index), to set beside `backend_bench --device wgpu`.
+#
+# Run: pip install torch; python3 examples/backend_bench/pytorch_bench.py [--threads 2] [--device cuda]
 #      [--rows dense-train,conv-train,vae-train,dense-infer,conv-infer,matmul,sigmoid,relu,e2e-dense]
 import argparse, gzip, os, time
 
@@ -21,7 +24,10 @@ parser.add_argument("--rows", default=",".join(ROWS))
 parser.add_argument("--reps", type=int, default=5)
 parser.add_argument("--steps", type=int, default=20)
 parser.add_argument("--fashion", default="/usr/share/datasets/fashion-mnist/")
+parser.add_argument("--device", default="cpu")
+parser.add_argument("--batch-size", type=int, default=256, help="batch of the end-to-end row")
 args = parser.parse_args()
+device = torch.device(args.device)
 torch.set_num_threads(args.threads)
 torch.manual_seed(0)
 
@@ -75,8 +81,9 @@ def reconstruction_loss(model):
 
 
 def train_rate(model, loss_of, shape):
+    model.to(device)
     opt = torch.optim.Adam(model.parameters(), 1e-3, eps=1e-8)
-    x = torch.rand(*shape)
+    x = torch.rand(*shape, device=device)
 
     def run():
         start = time.perf_counter()
@@ -91,12 +98,13 @@ def train_rate(model, loss_of, shape):
 
 
 def infer_rate(model, shape):
-    x = torch.rand(*shape)
+    model.to(device)
+    x = torch.rand(*shape, device=device)
 
     def run():
         with torch.no_grad():
             start = time.perf_counter()
-            checksum = torch.zeros(1)
+            checksum = torch.zeros(1, device=device)
             for _ in range(args.steps):
                 checksum += model(x).flatten()[:1]
             checksum.item()
@@ -105,11 +113,11 @@ def infer_rate(model, shape):
 
 
 def matmul_rate(n=2048, steps=5):
-    a, b = torch.rand(n, n) * 2 - 1, torch.rand(n, n) * 2 - 1
+    a, b = torch.rand(n, n, device=device) * 2 - 1, torch.rand(n, n, device=device) * 2 - 1
 
     def run():
         start = time.perf_counter()
-        checksum = torch.zeros(1)
+        checksum = torch.zeros(1, device=device)
         for _ in range(steps):
             checksum += (a @ b)[0, :1]
         checksum.item()
@@ -118,12 +126,12 @@ def matmul_rate(n=2048, steps=5):
 
 
 def activation_rate(activation):
-    x = torch.rand(256, 784) * 8 - 4
+    x = torch.rand(256, 784, device=device) * 8 - 4
 
     def run():
         steps = args.steps * 10
         start = time.perf_counter()
-        checksum = torch.zeros(1)
+        checksum = torch.zeros(1, device=device)
         for _ in range(steps):
             checksum += activation(x)[0, :1]
         checksum.item()
@@ -137,18 +145,18 @@ def fashion_train():
 
 
 def end_to_end(epochs=3, batch=256):
-    images = fashion_train()
-    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(42))
+    images = fashion_train().to(device)
+    order = torch.randperm(len(images), generator=torch.Generator(device=device).manual_seed(42), device=device)
     valid_count = len(images) // 10
     valid, train = images[order[:valid_count]], images[order[valid_count:]]
-    model = dense_autoencoder()
+    model = dense_autoencoder().to(device)
     opt = torch.optim.Adam(model.parameters(), 1e-3, eps=1e-8)
     seconds = []
     for _ in range(epochs):
         start = time.perf_counter()
         model.train()
         steps = len(train) // batch  # the last partial batch dropped, as the trainers do
-        for idx in torch.randperm(len(train))[: steps * batch].split(batch):
+        for idx in torch.randperm(len(train), device=device)[: steps * batch].split(batch):
             x = train[idx]
             opt.zero_grad()
             loss = F.mse_loss(model(x), x)
@@ -169,7 +177,7 @@ def report(name, unit, run):
     print(f"{name:<12} {unit:<12} median {values[len(values) // 2]:>12,.1f}   range {values[0]:,.1f} - {values[-1]:,.1f}")
 
 
-print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}")
 for row in args.rows.split(","):
     if row == "dense-train":
         model = dense_autoencoder()
@@ -189,7 +197,7 @@ for row in args.rows.split(","):
     elif row in ("sigmoid", "relu"):
         report(row, "M values/s", activation_rate(torch.sigmoid if row == "sigmoid" else torch.relu))
     elif row == "e2e-dense":
-        warmup, steady = end_to_end()
+        warmup, steady = end_to_end(batch=args.batch_size)
         print(f"{row:<12} first epoch {warmup:.2f} s, steady {steady:,.0f} images/s")
     else:
         raise SystemExit(f"unknown row {row!r}; known: {', '.join(ROWS)}")

@@ -102,8 +102,22 @@ fn build(shape: burn::tensor::Shape, kernel: impl FnOnce(&mut [f32])) -> FlexTen
     FlexTensor::from_data(TensorData::new(out, shape))
 }
 
-fn unary_op(x: FlexTensor, kernel: fn(&[f32], &mut [f32])) -> FlexTensor {
+/// `kernel` over `x`: in `x`'s own buffer when nothing else holds it (no allocation), else into
+/// a new tensor.
+fn unary_op(
+    mut x: FlexTensor,
+    kernel: fn(&[f32], &mut [f32]),
+    in_place: fn(&mut [f32]),
+) -> FlexTensor {
     debug_assert_eq!(x.dtype(), DType::F32);
+    let n = x.layout().num_elements();
+    if x.layout().is_contiguous()
+        && x.layout().start_offset() == 0
+        && let Some(values) = x.try_storage_mut::<f32>()
+    {
+        in_place(&mut values[..n]);
+        return x;
+    }
     let shape = x.layout().shape().clone();
     build(shape, |out| kernel(&values(&x), out))
 }
@@ -116,15 +130,15 @@ fn binary_op(a: FlexTensor, b: FlexTensor, kernel: fn(&[f32], &[f32], &mut [f32]
 
 impl CpuKernels for Flex {
     fn ae_sigmoid(x: FlexTensor) -> FlexTensor {
-        unary_op(x, kernels::sigmoid_forward)
+        unary_op(x, kernels::sigmoid_forward, kernels::sigmoid_in_place)
     }
 
     fn ae_tanh(x: FlexTensor) -> FlexTensor {
-        unary_op(x, kernels::tanh_forward)
+        unary_op(x, kernels::tanh_forward, kernels::tanh_in_place)
     }
 
     fn ae_exp(x: FlexTensor) -> FlexTensor {
-        unary_op(x, kernels::exp_forward)
+        unary_op(x, kernels::exp_forward, kernels::exp_in_place)
     }
 
     fn ae_bce_with_logits(logits: FlexTensor, target: FlexTensor) -> FlexTensor {

@@ -135,10 +135,19 @@ fn map_binary(a: &[f32], b: &[f32], output: &mut [f32], kernel: fn(&[f32], &[f32
     }
 }
 
-/// Defines `$name(input, output)` applying `$f` to every value, compiled for AVX-512, AVX2+FMA
-/// and the baseline, the best the CPU has picked at run time.
+/// Runs `kernel` on `values` in place, in parallel above the threshold.
+fn map_in_place(values: &mut [f32], kernel: fn(&mut [f32])) {
+    if values.len() < PARALLEL_THRESHOLD {
+        kernel(values);
+    } else {
+        values.par_chunks_mut(CHUNK).for_each(kernel);
+    }
+}
+
+/// Defines `$name(input, output)` and `$in_place(values)` applying `$f` to every value, compiled
+/// for AVX-512, AVX2+FMA and the baseline, the best the CPU has picked at run time.
 macro_rules! unary_kernel {
-    ($(#[$doc:meta])* $name:ident, $f:expr) => {
+    ($(#[$doc:meta])* $name:ident, $in_place:ident, $f:expr) => {
         $(#[$doc])*
         pub fn $name(input: &[f32], output: &mut [f32]) {
             assert_eq!(input.len(), output.len(), "kernel operands differ in length");
@@ -149,6 +158,19 @@ macro_rules! unary_kernel {
                 }
             }
             map_unary(input, output, pick!(body, (input: &[f32], output: &mut [f32])));
+        }
+
+        $(#[$doc])*
+        ///
+        /// In place: `values` is both the input and the output.
+        pub fn $in_place(values: &mut [f32]) {
+            #[inline(always)]
+            fn body(values: &mut [f32]) {
+                for x in values.iter_mut() {
+                    *x = $f(*x);
+                }
+            }
+            map_in_place(values, pick!(body, (values: &mut [f32])));
         }
     };
 }
@@ -211,6 +233,7 @@ macro_rules! pick {
 unary_kernel!(
     /// `output = sigmoid(input)`.
     sigmoid_forward,
+    sigmoid_in_place,
     sigmoid
 );
 
@@ -223,6 +246,7 @@ binary_kernel!(
 unary_kernel!(
     /// `output = tanh(input)`.
     tanh_forward,
+    tanh_in_place,
     tanh
 );
 
@@ -235,6 +259,7 @@ binary_kernel!(
 unary_kernel!(
     /// `output = e^input`.
     exp_forward,
+    exp_in_place,
     exp
 );
 
@@ -419,6 +444,9 @@ mod tests {
             let mut out = vec![0.0; n];
             sigmoid_forward(&x, &mut out);
             assert!(out.iter().zip(&x).all(|(y, &x)| *y == sigmoid(x)));
+            let mut in_place = x.clone();
+            sigmoid_in_place(&mut in_place);
+            assert_eq!(in_place, out);
             tanh_forward(&x, &mut out);
             assert!(out.iter().zip(&x).all(|(y, &x)| *y == tanh(x)));
             exp_forward(&x, &mut out);
