@@ -328,3 +328,26 @@ fn im2col_matches_its_definition_and_col2im_is_its_adjoint() {
         assert_eq!(left, right, "{shape:?} k{kernel} s{stride} p{padding}");
     }
 }
+
+/// On every other backend the functions are Burn's own operations, value for value.
+#[cfg(feature = "ndarray")]
+#[test]
+#[allow(deprecated)] // ndarray is deprecated upstream; it is the other CPU backend compiled here
+fn other_backends_use_burns_operations() {
+    use burn::nn::conv::Conv2dConfig;
+    let device = Device::ndarray();
+    let x = Tensor::<2>::random([8, 50], Distribution::Uniform(-9.0, 9.0), &device);
+    let t = Tensor::<2>::random([8, 50], Distribution::Uniform(0.0, 1.0), &device);
+    let exact = |a: Tensor<2>, b: Tensor<2>| a.into_data().assert_eq(&b.into_data(), true);
+    exact(sigmoid(x.clone()), activation::sigmoid(x.clone()));
+    exact(tanh(x.clone()), activation::tanh(x.clone()));
+    exact(exp(x.clone()), x.clone().exp());
+    let reference =
+        x.clone() * t.clone().neg().add_scalar(1.0) - activation::log_sigmoid(x.clone());
+    exact(bce_with_logits(x, t), reference);
+    let conv = Conv2dConfig::new([2, 3], [3, 3]).init(&device);
+    let images = Tensor::<4>::random([2, 2, 6, 6], Distribution::Uniform(-1.0, 1.0), &device);
+    conv2d(&conv, images.clone())
+        .into_data()
+        .assert_eq(&conv.forward(images).into_data(), true);
+}
