@@ -42,11 +42,7 @@ fn finite(text: &str) -> Result<f64, String> {
 /// # Errors
 /// When the text is not such a number.
 pub fn positive(text: &str) -> Result<f64, String> {
-    let value = finite(text)?;
-    if value <= 0.0 {
-        return Err("must be greater than 0".into());
-    }
-    Ok(value)
+    finite_where(text, |v| v > 0.0, "must be greater than 0")
 }
 
 /// A finite number at least 0.
@@ -54,11 +50,7 @@ pub fn positive(text: &str) -> Result<f64, String> {
 /// # Errors
 /// When the text is not such a number.
 pub fn non_negative(text: &str) -> Result<f64, String> {
-    let value = finite(text)?;
-    if value < 0.0 {
-        return Err("must be at least 0".into());
-    }
-    Ok(value)
+    finite_where(text, |v| v >= 0.0, "must be at least 0")
 }
 
 /// [`positive`] as `f32` (Adam's epsilon), also refusing values that round to 0 in `f32`.
@@ -73,16 +65,22 @@ pub fn positive_f32(text: &str) -> Result<f32, String> {
     Ok(value)
 }
 
+/// A finite number for which `inside` holds, else `message`.
+fn finite_where(text: &str, inside: impl Fn(f64) -> bool, message: &str) -> Result<f64, String> {
+    let value = finite(text)?;
+    if !inside(value) {
+        return Err(message.into());
+    }
+    Ok(value)
+}
+
 /// A fraction strictly between 0 and 1.
 ///
 /// # Errors
 /// When the text is not such a number.
 pub fn open_fraction(text: &str) -> Result<f64, String> {
-    let value = finite(text)?;
-    if !(value > 0.0 && value < 1.0) {
-        return Err("must be strictly between 0 and 1".into());
-    }
-    Ok(value)
+    let inside = |v| v > 0.0 && v < 1.0;
+    finite_where(text, inside, "must be strictly between 0 and 1")
 }
 
 /// A fraction in `(0, 1]`.
@@ -90,11 +88,8 @@ pub fn open_fraction(text: &str) -> Result<f64, String> {
 /// # Errors
 /// When the text is not such a number.
 pub fn fraction(text: &str) -> Result<f64, String> {
-    let value = finite(text)?;
-    if !(value > 0.0 && value <= 1.0) {
-        return Err("must be greater than 0 and at most 1".into());
-    }
-    Ok(value)
+    let inside = |v| v > 0.0 && v <= 1.0;
+    finite_where(text, inside, "must be greater than 0 and at most 1")
 }
 
 /// A fraction in `[0, 1)`.
@@ -102,11 +97,8 @@ pub fn fraction(text: &str) -> Result<f64, String> {
 /// # Errors
 /// When the text is not such a number.
 pub fn fraction_below_one(text: &str) -> Result<f64, String> {
-    let value = finite(text)?;
-    if !(0.0..1.0).contains(&value) {
-        return Err("must be at least 0 and less than 1".into());
-    }
-    Ok(value)
+    let inside = |v| (0.0..1.0).contains(&v);
+    finite_where(text, inside, "must be at least 0 and less than 1")
 }
 
 /// A percentile strictly between 0 and 100.
@@ -114,11 +106,8 @@ pub fn fraction_below_one(text: &str) -> Result<f64, String> {
 /// # Errors
 /// When the text is not such a number.
 pub fn percentile(text: &str) -> Result<f64, String> {
-    let value = finite(text)?;
-    if !(value > 0.0 && value < 100.0) {
-        return Err("must be strictly between 0 and 100".into());
-    }
-    Ok(value)
+    let inside = |v| v > 0.0 && v < 100.0;
+    finite_where(text, inside, "must be strictly between 0 and 100")
 }
 
 #[cfg(test)]

@@ -56,18 +56,7 @@ pub fn per_image_psnr(reconstruction: Tensor<4>, target: Tensor<4>) -> Tensor<1>
     mse.log().mul_scalar(-10.0 / std::f64::consts::LN_10)
 }
 
-/// Element-wise binary cross-entropy with logits: `-(t log σ(x) + (1 - t) log(1 - σ(x)))`.
-///
-/// Computed from the logits ([`crate::ops::bce_with_logits`]: one fused kernel on the CPU), so it
-/// never takes the log of a rounded-off probability. Burn's `BinaryCrossEntropyLoss` takes integer targets only, while
-/// image intensities are fractional.
-///
-/// # Shapes
-/// - logits, target: `[N, D]`
-/// - output: `[N, D]`
-pub fn bce_with_logits(logits: Tensor<2>, target: Tensor<2>) -> Tensor<2> {
-    crate::ops::bce_with_logits(logits, target)
-}
+pub use crate::ops::bce_with_logits;
 
 /// The mean of per-row values over the rows `mask` weights (`None`: over every row).
 ///

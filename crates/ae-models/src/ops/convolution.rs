@@ -257,14 +257,15 @@ pub fn conv2d(x: &[f32], weight: &[f32], bias: &[f32], g: &Geometry, y: &mut [f3
 }
 
 /// Gradients of [`conv2d`] from `dy` (`[images, out_channels, positions]`): `(dx, dweight,
-/// dbias)`.
+/// dbias)`, `dx` only when `input_gradient` (a first layer's input, the images, needs none).
 pub fn conv2d_backward(
     x: &[f32],
     weight: &[f32],
     dy: &[f32],
     g: &Geometry,
     out_channels: usize,
-) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    input_gradient: bool,
+) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
     let (rows, positions) = (g.column_rows(), g.positions());
     let weight = Matrix::rows(weight, out_channels, rows);
     let mut dx = vec![0.0f32; x.len()];
@@ -289,16 +290,18 @@ pub fn conv2d_backward(
                     Matrix::rows(&columns, rows, positions).t(),
                     true,
                 );
-                // dx = col2im(weight^T · dy)
-                matmul(&mut columns, weight.t(), dy, false);
-                col2im_add(&columns, g, dx);
+                if input_gradient {
+                    // dx = col2im(weight^T · dy)
+                    matmul(&mut columns, weight.t(), dy, false);
+                    col2im_add(&columns, g, dx);
+                }
                 (dweight, columns)
             },
         )
         .map(|(dweight, _)| dweight)
         .reduce(|| vec![0.0f32; out_channels * rows], add_into);
     let dbias = channel_sums(dy, out_channels, positions);
-    (dx, dweight, dbias)
+    (input_gradient.then_some(dx), dweight, dbias)
 }
 
 /// Transposed convolution: `y[n] = col2im(weight^T · x[n]) + bias`, where `g` is the geometry of
@@ -330,13 +333,14 @@ pub fn conv_transpose2d(x: &[f32], weight: &[f32], bias: &[f32], g: &Geometry, y
 }
 
 /// Gradients of [`conv_transpose2d`] from `dy` (`[images, g.image_len()]`): `(dx, dweight,
-/// dbias)`.
+/// dbias)`, `dx` only when `input_gradient`.
 pub fn conv_transpose2d_backward(
     x: &[f32],
     weight: &[f32],
     dy: &[f32],
     g: &Geometry,
-) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    input_gradient: bool,
+) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
     let (rows, positions) = (g.column_rows(), g.positions());
     let in_channels = weight.len() / rows.max(1);
     let weight = Matrix::rows(weight, in_channels, rows);
@@ -356,7 +360,9 @@ pub fn conv_transpose2d_backward(
                 im2col(dy, g, &mut columns);
                 let columns_matrix = Matrix::rows(&columns, rows, positions);
                 // dx = weight · im2col(dy); dweight += x · im2col(dy)^T
-                matmul(dx, weight, columns_matrix, false);
+                if input_gradient {
+                    matmul(dx, weight, columns_matrix, false);
+                }
                 let x = Matrix::rows(x, in_channels, positions);
                 matmul(&mut dweight, x, columns_matrix.t(), true);
                 (dweight, columns)
@@ -365,5 +371,5 @@ pub fn conv_transpose2d_backward(
         .map(|(dweight, _)| dweight)
         .reduce(|| vec![0.0f32; in_channels * rows], add_into);
     let dbias = channel_sums(dy, g.channels, g.height * g.width);
-    (dx, dweight, dbias)
+    (input_gradient.then_some(dx), dweight, dbias)
 }

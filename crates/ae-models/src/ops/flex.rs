@@ -80,18 +80,14 @@ fn conv_transpose2d_geometry(
 fn values(tensor: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     match tensor.as_slice::<f32>() {
         Some(values) => std::borrow::Cow::Borrowed(values),
-        None => std::borrow::Cow::Owned(tensor.to_contiguous().as_slice::<f32>().map_or_else(
-            // `to_contiguous` always yields a contiguous tensor; the fallback copies through
-            // `TensorData` all the same.
-            || {
-                tensor
-                    .clone()
-                    .into_data()
-                    .try_to_vec::<f32>()
-                    .unwrap_or_default()
-            },
-            <[f32]>::to_vec,
-        )),
+        // A strided view (a transpose, a slice): `into_data` copies it out in row-major order.
+        None => std::borrow::Cow::Owned(
+            tensor
+                .clone()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap_or_default(),
+        ),
     }
 }
 
@@ -196,19 +192,28 @@ impl Backward<Flex, 3> for ConvolutionBackward {
         let grad = grads.consume::<Flex>(&ops.node);
         let (x_shape, weight_shape) = (x.layout().shape().clone(), weight.layout().shape().clone());
         let (x, weight, dy) = (values(&x), values(&weight), values(&grad));
+        let [x_node, weight_node, bias_node] = ops.parents;
+        let input_gradient = x_node.is_some();
         let (dx, dweight, dbias) = if self.transposed {
-            convolution::conv_transpose2d_backward(&x, &weight, &dy, &self.geometry)
+            convolution::conv_transpose2d_backward(&x, &weight, &dy, &self.geometry, input_gradient)
         } else {
-            convolution::conv2d_backward(&x, &weight, &dy, &self.geometry, weight_shape[0])
+            let out_channels = weight_shape[0];
+            convolution::conv2d_backward(
+                &x,
+                &weight,
+                &dy,
+                &self.geometry,
+                out_channels,
+                input_gradient,
+            )
         };
         let bias_shape = burn::tensor::Shape::from([dbias.len()]);
-        let [x_node, weight_node, bias_node] = ops.parents;
         for (node, values, shape) in [
             (x_node, dx, x_shape),
-            (weight_node, dweight, weight_shape),
-            (bias_node, dbias, bias_shape),
+            (weight_node, Some(dweight), weight_shape),
+            (bias_node, Some(dbias), bias_shape),
         ] {
-            if let Some(node) = node {
+            if let (Some(node), Some(values)) = (node, values) {
                 grads.register::<Flex>(
                     node.id,
                     FlexTensor::from_data(TensorData::new(values, shape)),

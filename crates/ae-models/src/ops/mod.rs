@@ -82,8 +82,9 @@ pub fn exp<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 
 /// Element-wise binary cross-entropy of targets `t` in `[0, 1]` under logits `x`:
 /// `-(t ln σ(x) + (1 - t) ln(1 - σ(x)))`, computed as `max(x, 0) - x t + ln(1 + e^-|x|)`, finite
-/// for any finite logit. One kernel on the CPU (forward and backward); elsewhere
-/// `x (1 - t) - ln σ(x)` from Burn's operations.
+/// for any finite logit, never the log of a rounded-off probability. One kernel on the CPU
+/// (forward and backward); elsewhere `x (1 - t) - ln σ(x)` from Burn's operations. (Burn's
+/// `BinaryCrossEntropyLoss` takes integer targets only, while image intensities are fractional.)
 ///
 /// # Shapes
 /// - logits, target: `[N, D]`
