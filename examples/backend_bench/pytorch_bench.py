@@ -10,7 +10,7 @@
 # device (the whole split, batches by a shuffled index), to set beside `backend_bench --device wgpu`.
 #
 # Run: pip install torch; python3 examples/backend_bench/pytorch_bench.py [--threads 2] [--device cuda]
-#      [--rows dense-train,conv-train,vae-train,dense-infer,conv-infer,matmul,sigmoid,relu,e2e-dense]
+#      [--batch-size 256] [--epochs 3] [--fashion DIR] [--rows dense-train,conv-train,vae-train,dense-infer,conv-infer,matmul,sigmoid,relu,e2e-dense]
 import argparse, gzip, os, time
 
 import torch
@@ -26,10 +26,15 @@ parser.add_argument("--steps", type=int, default=20)
 parser.add_argument("--fashion", default="/usr/share/datasets/fashion-mnist/")
 parser.add_argument("--device", default="cpu")
 parser.add_argument("--batch-size", type=int, default=256, help="batch of the end-to-end row")
+parser.add_argument("--epochs", type=int, default=3, help="epochs of the end-to-end row (at least 2)")
 args = parser.parse_args()
 device = torch.device(args.device)
 torch.set_num_threads(args.threads)
 torch.manual_seed(0)
+# Plain fp32 everywhere, as wgpu computes: no TF32 in matrix products or cuDNN convolutions
+# (cuDNN's default allows it).
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
 
 
 def dense_autoencoder():
@@ -177,7 +182,8 @@ def report(name, unit, run):
     print(f"{name:<12} {unit:<12} median {values[len(values) // 2]:>12,.1f}   range {values[0]:,.1f} - {values[-1]:,.1f}")
 
 
-print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}")
+name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device} ({name}), TF32 off")
 for row in args.rows.split(","):
     if row == "dense-train":
         model = dense_autoencoder()
@@ -197,7 +203,7 @@ for row in args.rows.split(","):
     elif row in ("sigmoid", "relu"):
         report(row, "M values/s", activation_rate(torch.sigmoid if row == "sigmoid" else torch.relu))
     elif row == "e2e-dense":
-        warmup, steady = end_to_end(batch=args.batch_size)
+        warmup, steady = end_to_end(epochs=max(args.epochs, 2), batch=args.batch_size)
         print(f"{row:<12} first epoch {warmup:.2f} s, steady {steady:,.0f} images/s")
     else:
         raise SystemExit(f"unknown row {row!r}; known: {', '.join(ROWS)}")
