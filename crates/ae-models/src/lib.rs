@@ -47,7 +47,9 @@ pub use corruption::Corruption;
 pub use denoising::{DenoisingAutoencoder, DenoisingAutoencoderConfig, DenoisingBaseConfig};
 pub use dense::WeightInit;
 pub use error::{ModelError, Result};
-pub use loss::{OutputActivation, ReconstructionLoss, masked_mean, per_image_mse, per_image_psnr};
+pub use loss::{
+    OutputActivation, ReconstructionLoss, masked_mean, per_image_mse, per_image_psnr, psnr_of_mse,
+};
 pub use persist::{SaveFolder, SavedModel};
 pub use sparse::{SparseAutoencoder, SparseAutoencoderConfig, SparsityPenalty};
 pub use text::{TextAutoencoder, TextAutoencoderConfig};

@@ -52,8 +52,18 @@ pub fn per_image_mse(reconstruction: Tensor<4>, target: Tensor<4>) -> Tensor<1> 
 /// - reconstruction, target: `[N, C, H, W]`
 /// - output: `[N]`
 pub fn per_image_psnr(reconstruction: Tensor<4>, target: Tensor<4>) -> Tensor<1> {
-    let mse = per_image_mse(reconstruction, target).clamp_min(1e-10);
-    mse.log().mul_scalar(-10.0 / std::f64::consts::LN_10)
+    psnr_of_mse(per_image_mse(reconstruction, target))
+}
+
+/// PSNR in dB of each MSE of [`per_image_mse`], for values in `[0, 1]`: `10 log10(1 / MSE)`,
+/// the MSE floored at 1e-10 as in [`per_image_psnr`].
+///
+/// # Shapes
+/// - mse, output: `[N]`
+pub fn psnr_of_mse(mse: Tensor<1>) -> Tensor<1> {
+    mse.clamp_min(1e-10)
+        .log()
+        .mul_scalar(-10.0 / std::f64::consts::LN_10)
 }
 
 pub use crate::ops::bce_with_logits;

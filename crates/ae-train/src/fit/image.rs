@@ -2,6 +2,8 @@
 //! reconstruction and its target) and their metrics (loss, MSE, PSNR, and each loss term when
 //! there are several).
 
+use std::sync::{Arc, OnceLock};
+
 use burn::tensor::Tensor;
 use burn::train::metric::Adaptor;
 use burn::train::{ItemLazy, SupervisedTraining};
@@ -9,11 +11,11 @@ use burn::train::{ItemLazy, SupervisedTraining};
 use ae_data::ImageBatch;
 use ae_models::{
     AnyAutoencoder, Autoencoder, AutoencoderOutput, ConvAutoencoder, DenoisingAutoencoder,
-    SparseAutoencoder, VanillaAutoencoder, VariationalAutoencoder, per_image_mse, per_image_psnr,
+    SparseAutoencoder, VanillaAutoencoder, VariationalAutoencoder, per_image_mse, psnr_of_mse,
 };
 
 use super::learner::{ModelSteps, Trainable, model_identity};
-use super::metrics::{DeviceMeanMetric, MetricsContext, StepSums, row_sums};
+use super::metrics::{DeviceMeanMetric, MetricsContext, StepSums};
 
 /// What one step hands to the metrics: the loss it back-propagates, and the sums of the loss, its
 /// terms, the per-image MSE and PSNR over the batch's real rows, on the device.
@@ -44,24 +46,65 @@ impl ReconstructionOutput {
         for term in output.terms {
             sums.add_mean(term.name, term.value.detach(), rows.clone());
         }
-        // The per-image metrics are computed by the metrics, off the training thread.
-        let reconstruction = output.reconstruction.detach().without_autodiff();
-        let target = target.without_autodiff();
+        // The per-image metrics are computed by the metrics, off the training thread, from one
+        // per-image MSE that both share (each operation is a kernel launch on a GPU), weighted
+        // by the rows counted above.
+        let per_image = PerImageMse::new(
+            output.reconstruction.detach().without_autodiff(),
+            target.without_autodiff(),
+        );
+        let rows = rows.without_autodiff();
         let mask = mask.map(|m| m.clone().without_autodiff());
-        let (r, t, m) = (reconstruction.clone(), target.clone(), mask.clone());
+        let (mse, mse_mask, mse_rows) = (per_image.clone(), mask.clone(), rows.clone());
         sums.add_deferred("mse", move || {
-            row_sums(per_image_mse(r.clone(), t.clone()), m.as_ref())
+            (masked_sum(mse.get(), mse_mask.as_ref()), mse_rows.clone())
         });
         sums.add_deferred("psnr", move || {
-            row_sums(
-                per_image_psnr(reconstruction.clone(), target.clone()),
-                mask.as_ref(),
+            (
+                masked_sum(psnr_of_mse(per_image.get()), mask.as_ref()),
+                rows.clone(),
             )
         });
         Self {
             loss: output.loss,
             sums,
         }
+    }
+}
+
+/// A step's per-image MSE, computed once by whichever metric asks first.
+#[derive(Clone)]
+struct PerImageMse {
+    inputs: Arc<(Tensor<4>, Tensor<4>)>,
+    value: Arc<OnceLock<Tensor<1>>>,
+}
+
+impl PerImageMse {
+    fn new(reconstruction: Tensor<4>, target: Tensor<4>) -> Self {
+        Self {
+            inputs: Arc::new((reconstruction, target)),
+            value: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// # Shapes
+    /// `[N]`
+    fn get(&self) -> Tensor<1> {
+        self.value
+            .get_or_init(|| per_image_mse(self.inputs.0.clone(), self.inputs.1.clone()))
+            .clone()
+    }
+}
+
+/// The sum of per-row `values` over the rows `mask` weights (every row when `None`).
+///
+/// # Shapes
+/// - values, mask: `[N]`
+/// - output: `[1]`
+fn masked_sum(values: Tensor<1>, mask: Option<&Tensor<1>>) -> Tensor<1> {
+    match mask {
+        Some(mask) => (values * mask.clone()).sum(),
+        None => values.sum(),
     }
 }
 

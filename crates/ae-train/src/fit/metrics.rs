@@ -53,7 +53,10 @@ pub struct StepSums {
 pub fn row_sums(values: Tensor<1>, mask: Option<&Tensor<1>>) -> (Tensor<1>, Tensor<1>) {
     match mask {
         Some(mask) => ((values * mask.clone()).sum(), mask.clone().sum()),
-        None => (values.clone().sum(), values.ones_like().sum()),
+        None => {
+            let rows = Tensor::full([1], values.dims()[0] as f32, &values.device());
+            (values.sum(), rows)
+        }
     }
 }
 
@@ -159,7 +162,9 @@ pub struct DeviceMeanMetric {
     higher_is_better: bool,
     reduction: Reduction,
     read_every: usize,
-    /// `[sum, weight, steps whose sum was not finite]`, on the device.
+    /// `[sum, weight]` on the device, and for the loss a third value: the count of steps
+    /// whose sum was not finite. (Only the loss needs it: counting costs kernel launches at
+    /// every step, which a GPU pays for.)
     sums: Option<Tensor<1>>,
     steps: usize,
     /// The epoch's running value at the last read, and whether this step read it.
@@ -224,7 +229,8 @@ impl DeviceMeanMetric {
             return Ok(None);
         };
         let values = sums.clone().try_into_data()?.try_to_vec_as::<f64>()?;
-        let (sum, weight, bad) = (values[0], values[1], values[2]);
+        let (sum, weight) = (values[0], values[1]);
+        let bad = values.get(2).copied().unwrap_or(0.0);
         if let Some(watch) = &self.watch
             && (bad > 0.0 || !sum.is_finite())
         {
@@ -287,8 +293,12 @@ impl Metric for DeviceMeanMetric {
                 StepSum::Ready(pair) => (pair.0.clone(), pair.1.clone()),
                 StepSum::Deferred(compute) => compute(),
             };
-            let bad = sum.clone().is_nan().float() + sum.clone().is_inf().float();
-            let step = Tensor::cat(vec![sum, weight, bad], 0);
+            let step = if self.watch.is_some() {
+                let bad = sum.clone().is_nan().float() + sum.clone().is_inf().float();
+                Tensor::cat(vec![sum, weight, bad], 0)
+            } else {
+                Tensor::cat(vec![sum, weight], 0)
+            };
             self.sums = Some(match self.sums.take() {
                 Some(sums) => sums + step,
                 None => step,
