@@ -208,3 +208,65 @@ fn any_model_identity(model: &AnyAutoencoder) -> serde_json::Value {
     }
     serde_json::json!({ "kind": kind, "config": value })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fit::StepSum;
+    use ae_models::LossTerm;
+    use burn::tensor::Device;
+
+    fn values(sum: &StepSum) -> (f32, f32) {
+        let (s, w) = match sum {
+            StepSum::Ready(pair) => (pair.0.clone(), pair.1.clone()),
+            StepSum::Deferred(compute) => compute(),
+        };
+        (s.into_scalar::<f32>(), w.into_scalar::<f32>())
+    }
+
+    /// The step's sums, by hand: two real images (errors 0.1 and 0.01 everywhere) and a padded
+    /// one the mask leaves out; MSE and PSNR share one per-image MSE and the rows count.
+    #[test]
+    fn step_sums_count_the_real_rows_only() {
+        let device = Device::flex();
+        let target = Tensor::<4>::zeros([3, 1, 2, 2], &device);
+        let reconstruction = Tensor::<1>::from_floats(
+            [
+                0.1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.01, 0.9, 0.9, 0.9, 0.9,
+            ],
+            &device,
+        )
+        .reshape([3, 1, 2, 2]);
+        let mask = Tensor::<1>::from_floats([1.0, 1.0, 0.0], &device);
+        let loss = Tensor::<1>::from_floats([0.5], &device);
+        let output = AutoencoderOutput {
+            reconstruction,
+            latent: Tensor::zeros([3, 2], &device),
+            loss: loss.clone(),
+            terms: vec![LossTerm {
+                name: "reconstruction",
+                value: loss,
+            }],
+        };
+        let step = ReconstructionOutput::new(output, target, Some(&mask));
+        let sum = |key: &str| {
+            let (_, sum) = step.sums.entries.iter().find(|(k, _)| *k == key).unwrap();
+            values(sum)
+        };
+        let close = |(s, w): (f32, f32), (es, ew): (f32, f32)| {
+            assert!((s - es).abs() < 1e-4 * es.abs().max(1.0), "{s} vs {es}");
+            assert_eq!(w, ew);
+        };
+        close(sum("loss"), (1.0, 2.0));
+        close(sum("mse"), (0.01 + 0.0001, 2.0));
+        // 10 log10(1 / 0.01) + 10 log10(1 / 0.0001) = 20 + 40 dB.
+        close(sum("psnr"), (60.0, 2.0));
+        // The MSE is floored at 1e-10: a perfect image scores 100 dB.
+        let psnr = psnr_of_mse(Tensor::<1>::from_floats([0.01, 0.0], &device));
+        let psnr = psnr.into_data().try_to_vec::<f32>().unwrap();
+        assert!(
+            (psnr[0] - 20.0).abs() < 1e-4 && (psnr[1] - 100.0).abs() < 1e-3,
+            "{psnr:?}"
+        );
+    }
+}
