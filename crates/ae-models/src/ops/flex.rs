@@ -91,10 +91,19 @@ fn values(tensor: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     }
 }
 
-/// A new tensor of `shape` from `kernel` writing every value.
+/// A new tensor of `shape`, zeros to begin with, from `kernel` writing into it.
 fn build(shape: burn::tensor::Shape, kernel: impl FnOnce(&mut [f32])) -> FlexTensor {
     let mut out = vec![0.0f32; shape.num_elements()];
     kernel(&mut out);
+    FlexTensor::from_data(TensorData::new(out, shape))
+}
+
+/// A new tensor of `shape` from an element-wise `kernel` writing every value (no zeroing).
+fn build_elementwise(
+    shape: burn::tensor::Shape,
+    kernel: impl FnOnce(&mut [kernels::Out]),
+) -> FlexTensor {
+    let out = kernels::collect(shape.num_elements(), kernel);
     FlexTensor::from_data(TensorData::new(out, shape))
 }
 
@@ -102,7 +111,7 @@ fn build(shape: burn::tensor::Shape, kernel: impl FnOnce(&mut [f32])) -> FlexTen
 /// a new tensor.
 fn unary_op(
     mut x: FlexTensor,
-    kernel: fn(&[f32], &mut [f32]),
+    kernel: fn(&[f32], &mut [kernels::Out]),
     in_place: fn(&mut [f32]),
 ) -> FlexTensor {
     debug_assert_eq!(x.dtype(), DType::F32);
@@ -115,13 +124,17 @@ fn unary_op(
         return x;
     }
     let shape = x.layout().shape().clone();
-    build(shape, |out| kernel(&values(&x), out))
+    build_elementwise(shape, |out| kernel(&values(&x), out))
 }
 
-fn binary_op(a: FlexTensor, b: FlexTensor, kernel: fn(&[f32], &[f32], &mut [f32])) -> FlexTensor {
+fn binary_op(
+    a: FlexTensor,
+    b: FlexTensor,
+    kernel: fn(&[f32], &[f32], &mut [kernels::Out]),
+) -> FlexTensor {
     debug_assert_eq!(a.layout().shape(), b.layout().shape());
     let shape = a.layout().shape().clone();
-    build(shape, |out| kernel(&values(&a), &values(&b), out))
+    build_elementwise(shape, |out| kernel(&values(&a), &values(&b), out))
 }
 
 impl CpuKernels for Flex {
@@ -277,7 +290,7 @@ pub(super) fn adam_update(
 /// backward pass (no recomputation, unlike Burn's own sigmoid).
 #[derive(Debug)]
 struct FromOutput {
-    backward: fn(&[f32], &[f32], &mut [f32]),
+    backward: fn(&[f32], &[f32], &mut [kernels::Out]),
 }
 
 impl Backward<Flex, 1> for FromOutput {
@@ -295,7 +308,7 @@ impl Backward<Flex, 1> for FromOutput {
 fn tracked_unary<C: CheckpointStrategy>(
     x: FloatTensor<Autodiff<Flex, C>>,
     forward: fn(FlexTensor) -> FlexTensor,
-    backward: fn(&[f32], &[f32], &mut [f32]),
+    backward: fn(&[f32], &[f32], &mut [kernels::Out]),
 ) -> FloatTensor<Autodiff<Flex, C>> {
     let node = x.node();
     let output = forward(x.into_primitive());

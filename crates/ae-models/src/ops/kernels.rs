@@ -6,6 +6,8 @@
 //! below 2e-7 on its range) and `ln` Cephes' `logf` on the mantissa; the rest is built from them.
 //! NaN in gives NaN out everywhere, so that divergence stays visible.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::AdamStep;
@@ -110,8 +112,23 @@ pub fn bce_with_logits(x: f32, t: f32) -> f32 {
     if x.is_nan() { x } else { y }
 }
 
+/// An output value a kernel writes: the outputs are new buffers, which need no zeroing first
+/// (a pass over memory the kernel overwrites anyway).
+pub type Out = MaybeUninit<f32>;
+
+/// A new vector of `len` values, every one written by `kernel`, which must write them all (each
+/// kernel here checks that its output is as long as its input).
+pub fn collect(len: usize, kernel: impl FnOnce(&mut [Out])) -> Vec<f32> {
+    let mut values = Vec::with_capacity(len);
+    let spare = &mut values.spare_capacity_mut()[..len];
+    kernel(spare);
+    // SAFETY: the first `len` values were written by `kernel`, as its contract says.
+    unsafe { values.set_len(len) };
+    values
+}
+
 /// Runs `kernel` on `input` into `output` (same length), in parallel above the threshold.
-fn map_unary(input: &[f32], output: &mut [f32], kernel: fn(&[f32], &mut [f32])) {
+fn map_unary(input: &[f32], output: &mut [Out], kernel: fn(&[f32], &mut [Out])) {
     if input.len() < PARALLEL_THRESHOLD {
         kernel(input, output);
     } else {
@@ -124,7 +141,7 @@ fn map_unary(input: &[f32], output: &mut [f32], kernel: fn(&[f32], &mut [f32])) 
 
 /// Runs `kernel` on `a` and `b` into `output` (all of one length), in parallel above the
 /// threshold.
-fn map_binary(a: &[f32], b: &[f32], output: &mut [f32], kernel: fn(&[f32], &[f32], &mut [f32])) {
+fn map_binary(a: &[f32], b: &[f32], output: &mut [Out], kernel: fn(&[f32], &[f32], &mut [Out])) {
     if a.len() < PARALLEL_THRESHOLD {
         kernel(a, b, output);
     } else {
@@ -149,15 +166,15 @@ fn map_in_place(values: &mut [f32], kernel: fn(&mut [f32])) {
 macro_rules! unary_kernel {
     ($(#[$doc:meta])* $name:ident, $in_place:ident, $f:expr) => {
         $(#[$doc])*
-        pub fn $name(input: &[f32], output: &mut [f32]) {
+        pub fn $name(input: &[f32], output: &mut [Out]) {
             assert_eq!(input.len(), output.len(), "kernel operands differ in length");
             #[inline(always)]
-            fn body(input: &[f32], output: &mut [f32]) {
+            fn body(input: &[f32], output: &mut [Out]) {
                 for (y, &x) in output.iter_mut().zip(input) {
-                    *y = $f(x);
+                    y.write($f(x));
                 }
             }
-            map_unary(input, output, pick!(body, (input: &[f32], output: &mut [f32])));
+            map_unary(input, output, pick!(body, (input: &[f32], output: &mut [Out])));
         }
 
         $(#[$doc])*
@@ -179,18 +196,18 @@ macro_rules! unary_kernel {
 macro_rules! binary_kernel {
     ($(#[$doc:meta])* $name:ident, $f:expr) => {
         $(#[$doc])*
-        pub fn $name(a: &[f32], b: &[f32], output: &mut [f32]) {
+        pub fn $name(a: &[f32], b: &[f32], output: &mut [Out]) {
             assert!(
                 a.len() == output.len() && b.len() == output.len(),
                 "kernel operands differ in length"
             );
             #[inline(always)]
-            fn body(a: &[f32], b: &[f32], output: &mut [f32]) {
+            fn body(a: &[f32], b: &[f32], output: &mut [Out]) {
                 for ((y, &a), &b) in output.iter_mut().zip(a).zip(b) {
-                    *y = $f(a, b);
+                    y.write($f(a, b));
                 }
             }
-            map_binary(a, b, output, pick!(body, (a: &[f32], b: &[f32], output: &mut [f32])));
+            map_binary(a, b, output, pick!(body, (a: &[f32], b: &[f32], output: &mut [Out])));
         }
     };
 }
@@ -441,23 +458,22 @@ mod tests {
                 .map(|i| ((i * 37) % 1001) as f32 * 0.02 - 10.0)
                 .collect();
             let t: Vec<f32> = (0..n).map(|i| (i % 11) as f32 / 10.0).collect();
-            let mut out = vec![0.0; n];
-            sigmoid_forward(&x, &mut out);
+            let out = collect(n, |out| sigmoid_forward(&x, out));
             assert!(out.iter().zip(&x).all(|(y, &x)| *y == sigmoid(x)));
             let mut in_place = x.clone();
             sigmoid_in_place(&mut in_place);
             assert_eq!(in_place, out);
-            tanh_forward(&x, &mut out);
+            let out = collect(n, |out| tanh_forward(&x, out));
             assert!(out.iter().zip(&x).all(|(y, &x)| *y == tanh(x)));
-            exp_forward(&x, &mut out);
+            let out = collect(n, |out| exp_forward(&x, out));
             assert!(out.iter().zip(&x).all(|(y, &x)| *y == exp(x)));
-            bce_with_logits_forward(&x, &t, &mut out);
+            let out = collect(n, |out| bce_with_logits_forward(&x, &t, out));
             assert!(
                 out.iter()
                     .zip(x.iter().zip(&t))
                     .all(|(y, (&x, &t))| *y == bce_with_logits(x, t))
             );
-            sigmoid_backward(&x, &t, &mut out);
+            let out = collect(n, |out| sigmoid_backward(&x, &t, out));
             assert!(
                 out.iter()
                     .zip(x.iter().zip(&t))
