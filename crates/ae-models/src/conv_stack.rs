@@ -220,7 +220,9 @@ impl ConvDecoder {
     pub fn forward(&self, codes: Tensor<2>) -> Tensor<4> {
         let [n, _] = codes.dims();
         let [c, h, w] = self.feature_shape;
-        let x = self.activation.forward(self.input.forward(codes));
+        let x = self
+            .activation
+            .forward(crate::ops::linear(&self.input, codes));
         let last = self.blocks.len().saturating_sub(1);
         self.blocks
             .iter()

@@ -61,7 +61,8 @@ impl AutoRec {
     /// - ratings: `[N, num_inputs]`, zero where unobserved
     /// - output: `[N, hidden]`
     pub fn encode(&self, ratings: Tensor<2>) -> Tensor<2> {
-        self.activation.forward(self.encoder.forward(ratings))
+        self.activation
+            .forward(crate::ops::linear(&self.encoder, ratings))
     }
 
     /// Raw predicted ratings.
@@ -70,7 +71,7 @@ impl AutoRec {
     /// - ratings: `[N, num_inputs]`
     /// - output: `[N, num_inputs]`
     pub fn reconstruct(&self, ratings: Tensor<2>) -> Tensor<2> {
-        self.decoder.forward(self.encode(ratings))
+        crate::ops::linear(&self.decoder, self.encode(ratings))
     }
 
     /// Predicted ratings, clamped to the rating scale.

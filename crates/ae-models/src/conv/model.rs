@@ -47,7 +47,7 @@ impl Autoencoder for ConvAutoencoder {
     /// - images: `[N, C, H, W]`
     /// - output: `[N, latent_dim]`
     fn encode(&self, images: Tensor<4>) -> Tensor<2> {
-        self.to_latent.forward(self.encoder.forward(images))
+        crate::ops::linear(&self.to_latent, self.encoder.forward(images))
     }
 
     /// # Shapes

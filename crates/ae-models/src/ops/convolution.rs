@@ -5,6 +5,8 @@
 
 use rayon::prelude::*;
 
+use super::matrix::{Matrix, matmul};
+
 /// How a convolution walks an image: `channels x height x width` in, a `kernel x kernel` window
 /// moved by `stride` over the image padded with `padding` zeros, `out_height x out_width`
 /// window positions.
@@ -134,89 +136,6 @@ pub fn col2im_add(columns: &[f32], g: &Geometry, image: &mut [f32]) {
     }
 }
 
-/// A matrix in a slice: `rows x cols`, element `(i, j)` at `i * row_stride + j * col_stride`.
-#[derive(Debug, Clone, Copy)]
-pub struct Matrix<'a> {
-    data: &'a [f32],
-    rows: usize,
-    cols: usize,
-    row_stride: usize,
-    col_stride: usize,
-}
-
-impl<'a> Matrix<'a> {
-    /// `data` as a row-major `rows x cols` matrix.
-    pub fn rows(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        Self {
-            data,
-            rows,
-            cols,
-            row_stride: cols,
-            col_stride: 1,
-        }
-    }
-
-    /// The transpose (no copy).
-    pub fn t(self) -> Self {
-        Self {
-            rows: self.cols,
-            cols: self.rows,
-            row_stride: self.col_stride,
-            col_stride: self.row_stride,
-            ..self
-        }
-    }
-
-    fn fits(&self) -> bool {
-        self.rows == 0
-            || self.cols == 0
-            || (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride
-                < self.data.len()
-    }
-}
-
-/// `out = lhs rhs`, or `out += lhs rhs` when `accumulate`; `out` is row-major `lhs.rows x
-/// rhs.cols`. One thread (the callers parallelise over images).
-///
-/// # Panics
-/// If the shapes do not chain or a matrix does not fit its slice.
-pub fn matmul(out: &mut [f32], lhs: Matrix, rhs: Matrix, accumulate: bool) {
-    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
-    assert_eq!(rhs.rows, k, "matmul: inner dimensions differ");
-    assert!(
-        out.len() >= m * n && lhs.fits() && rhs.fits(),
-        "matmul: out of bounds"
-    );
-    if m == 0 || n == 0 {
-        return;
-    }
-    // SAFETY: every element gemm reads or writes is inside the slices (checked above), and `out`
-    // does not alias `lhs` or `rhs` (it is borrowed mutably).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.data.as_ptr(),
-            lhs.col_stride as isize,
-            lhs.row_stride as isize,
-            rhs.data.as_ptr(),
-            rhs.col_stride as isize,
-            rhs.row_stride as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
-}
-
 /// Sums of `values` (`images x channels x positions`) per channel.
 fn channel_sums(values: &[f32], channels: usize, positions: usize) -> Vec<f32> {
     let mut sums = vec![0.0f32; channels];
@@ -251,7 +170,13 @@ pub fn conv2d(x: &[f32], weight: &[f32], bias: &[f32], g: &Geometry, y: &mut [f3
                 for (plane, &b) in y.chunks_exact_mut(positions).zip(bias) {
                     plane.fill(b);
                 }
-                matmul(y, weight, Matrix::rows(columns, rows, positions), true);
+                matmul(
+                    y,
+                    weight,
+                    Matrix::rows(columns, rows, positions),
+                    true,
+                    false,
+                );
             },
         );
 }
@@ -289,10 +214,11 @@ pub fn conv2d_backward(
                     dy,
                     Matrix::rows(&columns, rows, positions).t(),
                     true,
+                    false,
                 );
                 if input_gradient {
                     // dx = col2im(weight^T · dy)
-                    matmul(&mut columns, weight.t(), dy, false);
+                    matmul(&mut columns, weight.t(), dy, false, false);
                     col2im_add(&columns, g, dx);
                 }
                 (dweight, columns)
@@ -322,6 +248,7 @@ pub fn conv_transpose2d(x: &[f32], weight: &[f32], bias: &[f32], g: &Geometry, y
                     columns,
                     weight.t(),
                     Matrix::rows(x, in_channels, positions),
+                    false,
                     false,
                 );
                 for (values, &b) in y.chunks_exact_mut(plane).zip(bias) {
@@ -361,10 +288,10 @@ pub fn conv_transpose2d_backward(
                 let columns_matrix = Matrix::rows(&columns, rows, positions);
                 // dx = weight · im2col(dy); dweight += x · im2col(dy)^T
                 if input_gradient {
-                    matmul(dx, weight, columns_matrix, false);
+                    matmul(dx, weight, columns_matrix, false, false);
                 }
                 let x = Matrix::rows(x, in_channels, positions);
-                matmul(&mut dweight, x, columns_matrix.t(), true);
+                matmul(&mut dweight, x, columns_matrix.t(), true, false);
                 (dweight, columns)
             },
         )

@@ -1,5 +1,6 @@
 //! The kernels as a Burn backend extension of `flex`, with their backward passes for autodiff.
 
+use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -11,6 +12,7 @@ use burn::backend::{Autodiff, Backend, Flex, backend_extension};
 use burn::tensor::{DType, TensorData};
 
 use super::convolution::{self, Geometry};
+use super::dense::{self, DenseShape};
 use super::kernels;
 
 /// This workspace's element-wise CPU kernels, for `flex` and autodiff over `flex` (the public
@@ -48,6 +50,22 @@ pub trait CpuKernels: Backend {
         padding: usize,
         padding_out: usize,
     ) -> FloatTensor<Self>;
+    /// A dense layer: `x w + bias`, `x` `[N, d_input]`, `w` `[d_input, d_output]`, `bias`
+    /// `[d_output]`.
+    fn ae_linear(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+}
+
+/// The product shape of `ae_linear` over `x` with `weight`.
+fn dense_shape(x: &burn::tensor::Shape, weight: &burn::tensor::Shape) -> DenseShape {
+    DenseShape {
+        rows: x[0],
+        inputs: x[1],
+        outputs: weight[1],
+    }
 }
 
 /// The geometry of `ae_conv2d` over `x` with `weight`, and the output shape.
@@ -187,6 +205,12 @@ impl CpuKernels for Flex {
             convolution::conv_transpose2d(&values(&x), &values(&weight), &values(&bias), &g, y)
         })
     }
+
+    fn ae_linear(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
+        let s = dense_shape(x.layout().shape(), weight.layout().shape());
+        let y = dense::forward(&values(&x), &values(&weight), &values(&bias), s);
+        FlexTensor::from_data(TensorData::new(y, [s.rows, s.outputs]))
+    }
 }
 
 /// The gradients of a convolution (`transposed` or not) in its input, weight and bias, from the
@@ -205,7 +229,7 @@ impl Backward<Flex, 3> for ConvolutionBackward {
         let grad = grads.consume::<Flex>(&ops.node);
         let (x_shape, weight_shape) = (x.layout().shape().clone(), weight.layout().shape().clone());
         let (x, weight, dy) = (values(&x), values(&weight), values(&grad));
-        let [x_node, weight_node, bias_node] = ops.parents;
+        let [x_node, weight_node, bias_node] = ops.parents.map(|node| node.map(|node| node.id));
         let input_gradient = x_node.is_some();
         let (dx, dweight, dbias) = if self.transposed {
             convolution::conv_transpose2d_backward(&x, &weight, &dy, &self.geometry, input_gradient)
@@ -221,27 +245,72 @@ impl Backward<Flex, 3> for ConvolutionBackward {
             )
         };
         let bias_shape = burn::tensor::Shape::from([dbias.len()]);
-        for (node, values, shape) in [
-            (x_node, dx, x_shape),
-            (weight_node, Some(dweight), weight_shape),
-            (bias_node, Some(dbias), bias_shape),
-        ] {
-            if let (Some(node), Some(values)) = (node, values) {
-                grads.register::<Flex>(
-                    node.id,
-                    FlexTensor::from_data(TensorData::new(values, shape)),
-                );
-            }
+        register_gradients(
+            grads,
+            [
+                (x_node, dx, x_shape),
+                (weight_node, Some(dweight), weight_shape),
+                (bias_node, Some(dbias), bias_shape),
+            ],
+        );
+    }
+}
+
+/// The gradients of a dense layer in its input, weight and bias, from the kept input and weight.
+#[derive(Debug)]
+struct DenseBackward {
+    shape: DenseShape,
+}
+
+impl Backward<Flex, 3> for DenseBackward {
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (x, weight) = ops.state;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x_shape, weight_shape) = (x.layout().shape().clone(), weight.layout().shape().clone());
+        let [x_node, weight_node, bias_node] = ops.parents.map(|node| node.map(|node| node.id));
+        let (dx, dweight, dbias) = dense::backward(
+            &values(&x),
+            &values(&weight),
+            &values(&grad),
+            self.shape,
+            x_node.is_some(),
+        );
+        let bias_shape = burn::tensor::Shape::from([dbias.len()]);
+        register_gradients(
+            grads,
+            [
+                (x_node, dx, x_shape),
+                (weight_node, Some(dweight), weight_shape),
+                (bias_node, Some(dbias), bias_shape),
+            ],
+        );
+    }
+}
+
+/// Registers each computed gradient with the node that asked for it.
+fn register_gradients(
+    grads: &mut Gradients,
+    gradients: [(Option<NodeId>, Option<Vec<f32>>, burn::tensor::Shape); 3],
+) {
+    for (node, values, shape) in gradients {
+        if let (Some(node), Some(values)) = (node, values) {
+            grads.register::<Flex>(node, FlexTensor::from_data(TensorData::new(values, shape)));
         }
     }
 }
 
-/// Records a convolution on the autodiff graph with [`ConvolutionBackward`].
-fn tracked_convolution<C: CheckpointStrategy>(
+/// Records a layer of three inputs (input, weight, bias) on the autodiff graph with `step`,
+/// which keeps the input and the weight for the backward pass.
+fn tracked_layer<C: CheckpointStrategy, B>(
     [x, weight, bias]: [FloatTensor<Autodiff<Flex, C>>; 3],
-    step: ConvolutionBackward,
+    step: B,
     forward: impl FnOnce(FlexTensor, FlexTensor, FlexTensor) -> FlexTensor,
-) -> FloatTensor<Autodiff<Flex, C>> {
+) -> FloatTensor<Autodiff<Flex, C>>
+where
+    B: Backward<Flex, 3, State = (FlexTensor, FlexTensor)>,
+{
     let nodes = [x.node(), weight.node(), bias.node()];
     let (x, weight) = (x.into_primitive(), weight.into_primitive());
     let output = forward(x.clone(), weight.clone(), bias.into_primitive());
@@ -386,7 +455,7 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
             geometry,
             transposed: false,
         };
-        tracked_convolution::<C>([x, weight, bias], step, |x, w, b| {
+        tracked_layer::<C, _>([x, weight, bias], step, |x, w, b| {
             Flex::ae_conv2d(x, w, b, stride, padding)
         })
     }
@@ -406,8 +475,20 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
             geometry,
             transposed: true,
         };
-        tracked_convolution::<C>([x, weight, bias], step, |x, w, b| {
+        tracked_layer::<C, _>([x, weight, bias], step, |x, w, b| {
             Flex::ae_conv_transpose2d(x, w, b, stride, padding, padding_out)
         })
+    }
+
+    fn ae_linear(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        use burn::backend::TensorMetadata;
+        let step = DenseBackward {
+            shape: dense_shape(&x.shape(), &weight.shape()),
+        };
+        tracked_layer::<C, _>([x, weight, bias], step, Flex::ae_linear)
     }
 }

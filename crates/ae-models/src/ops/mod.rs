@@ -1,22 +1,29 @@
-//! The element-wise operations of the zoo's models, with this workspace's own CPU kernels.
+//! The hot operations of the zoo's models, with this workspace's own CPU kernels: the
+//! element-wise functions, convolutions and dense layers.
 //!
 //! Burn's CPU backend (`flex` 0.22.1) computes `exp`, `tanh` and `sigmoid` one value at a time
 //! through libm on one thread, and its autodiff sigmoid computes the sigmoid again in the backward
-//! pass. On `flex` (with or without autodiff) and `f32` tensors, the functions here run
-//! vectorised kernels ([`kernels`]: AVX-512, AVX2+FMA or the baseline, picked at run time) on
-//! several threads for large tensors, through Burn's backend-extension API, with backward passes
-//! that reuse the forward output. On every other backend and dtype they are Burn's own operations,
-//! so the GPU paths are unchanged.
+//! pass; its convolutions spend much of their time lowering; its matmul zeroes each output, then
+//! copies it to realign it. On `flex` (with or without autodiff) and `f32` tensors, the functions
+//! here run vectorised kernels ([`kernels`]: AVX-512, AVX2+FMA or the baseline, picked at run
+//! time) on several threads for large tensors, convolutions as im2col + `gemm` ([`convolution`])
+//! and dense layers as one `gemm` into a buffer the bias initialises ([`dense`]), through Burn's
+//! backend-extension API, with their own backward passes. On every other backend and dtype they
+//! are Burn's own operations, so the GPU paths are unchanged.
 //!
-//! The models call these instead of `burn::tensor::activation`; the results agree with Burn's
-//! to a few units in the last place (see the tests).
+//! The models call these instead of `burn::tensor::activation` and the layers' `forward`; the
+//! results agree with Burn's to a few units in the last place (see the tests).
 
 #[cfg(feature = "flex")]
 pub mod convolution;
 #[cfg(feature = "flex")]
+pub mod dense;
+#[cfg(feature = "flex")]
 mod flex;
 #[cfg(feature = "flex")]
 pub mod kernels;
+#[cfg(feature = "flex")]
+pub mod matrix;
 
 use burn::tensor::Tensor;
 use burn::tensor::activation;
@@ -142,6 +149,39 @@ pub fn conv2d(conv: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tensor<4> {
         }
     }
     conv.forward(x)
+}
+
+/// `linear.forward(x)`: on the CPU kernels ([`dense`]: one `gemm` into a buffer the bias
+/// initialises, with its own backward pass) for `f32` flex tensors, else Burn's.
+///
+/// # Shapes
+/// - x: `[N, d_input]`
+/// - output: `[N, d_output]`
+pub fn linear(linear: &burn::nn::Linear, x: Tensor<2>) -> Tensor<2> {
+    #[cfg(feature = "flex")]
+    {
+        let weight = linear.weight.val();
+        if on_cpu_kernels(&x)
+            && on_cpu_kernels(&weight)
+            && x.dims()[1] == weight.dims()[0]
+            && linear
+                .bias
+                .as_ref()
+                .is_none_or(|b| on_cpu_kernels(&b.val()))
+        {
+            let bias = match &linear.bias {
+                Some(bias) => bias.val(),
+                None => Tensor::zeros([weight.dims()[1]], &weight.device()),
+            };
+            let output = <burn::backend::Dispatch as CpuKernels>::ae_linear(
+                x.into_dispatch(),
+                weight.into_dispatch(),
+                bias.into_dispatch(),
+            );
+            return Tensor::from_dispatch(output);
+        }
+    }
+    linear.forward(x)
 }
 
 /// `conv.forward(x)` for a transposed convolution, on the CPU kernels under the same conditions

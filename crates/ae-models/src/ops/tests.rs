@@ -285,6 +285,65 @@ fn convolutions_without_autodiff_match_burns() {
     assert_close(conv2d(&conv, x.clone()), conv.forward(x), 1e-5);
 }
 
+/// Dense layers: ours and Burn's on the same weights, with and without a bias, small (one
+/// thread) and large (the product split across threads), on a transposed (strided) input too:
+/// outputs and the gradients of a weighted sum in the input, the weight and the bias.
+#[test]
+fn dense_layers_match_burns_forward_and_backward() {
+    use burn::nn::LinearConfig;
+    let device = Device::flex().autodiff();
+    for (rows, inputs, outputs, bias, transposed) in [
+        (5, 7, 3, true, false),
+        (4, 6, 2, false, false),
+        (6, 5, 4, true, true),
+        (256, 784, 128, true, false), // the dense model's first layer: threaded
+    ] {
+        let layer = LinearConfig::new(inputs, outputs)
+            .with_bias(bias)
+            .init(&device);
+        let x = if transposed {
+            Tensor::<2>::random([inputs, rows], Distribution::Uniform(-1.0, 1.0), &device)
+                .transpose()
+        } else {
+            Tensor::<2>::random([rows, inputs], Distribution::Uniform(-1.0, 1.0), &device)
+        }
+        .require_grad();
+        let (y_ours, y_burn) = (linear(&layer, x.clone()), layer.forward(x.clone()));
+        assert_close(y_ours.clone(), y_burn.clone(), 1e-5);
+        let weights =
+            Tensor::<2>::random([rows, outputs], Distribution::Uniform(-1.0, 1.0), &device);
+        let grads_ours = (y_ours * weights.clone()).sum().backward();
+        let grads_burn = (y_burn * weights).sum().backward();
+        assert_close(
+            x.grad(&grads_ours).unwrap(),
+            x.grad(&grads_burn).unwrap(),
+            1e-4,
+        );
+        let weight = layer.weight.val();
+        assert_close(
+            weight.grad(&grads_ours).unwrap(),
+            weight.grad(&grads_burn).unwrap(),
+            1e-4,
+        );
+        if let Some(bias) = &layer.bias {
+            assert_close(
+                bias.val().grad(&grads_ours).unwrap(),
+                bias.val().grad(&grads_burn).unwrap(),
+                1e-4,
+            );
+        }
+    }
+    // Without autodiff, and a batch of none.
+    let device = Device::flex();
+    let layer = LinearConfig::new(3, 2).init(&device);
+    let x = Tensor::<2>::random([4, 3], Distribution::Uniform(-1.0, 1.0), &device);
+    assert_close(linear(&layer, x.clone()), layer.forward(x), 1e-6);
+    assert_eq!(
+        linear(&layer, Tensor::<2>::zeros([0, 3], &device)).dims(),
+        [0, 2]
+    );
+}
+
 /// im2col by its definition, one value at a time, for the geometries the kernels take shortcuts
 /// on (windows wholly in the padding, kernels wider than the padded image is tall).
 #[test]
@@ -344,10 +403,14 @@ fn other_backends_use_burns_operations() {
     exact(exp(x.clone()), x.clone().exp());
     let reference =
         x.clone() * t.clone().neg().add_scalar(1.0) - activation::log_sigmoid(x.clone());
-    exact(bce_with_logits(x, t), reference);
+    exact(bce_with_logits(x.clone(), t), reference);
     let conv = Conv2dConfig::new([2, 3], [3, 3]).init(&device);
     let images = Tensor::<4>::random([2, 2, 6, 6], Distribution::Uniform(-1.0, 1.0), &device);
     conv2d(&conv, images.clone())
         .into_data()
         .assert_eq(&conv.forward(images).into_data(), true);
+    let layer = burn::nn::LinearConfig::new(50, 4).init(&device);
+    linear(&layer, x.clone())
+        .into_data()
+        .assert_eq(&layer.forward(x).into_data(), true);
 }

@@ -7,7 +7,7 @@ use crate::autoencoder::{Autoencoder, AutoencoderOutput, LossTerm};
 use crate::conv_stack::{ConvDecoder, ConvEncoder};
 use crate::dense::{DenseStack, DenseStackConfig, WeightInit};
 use crate::loss::{ReconstructionLoss, bce_with_logits, masked_mean};
-use crate::ops::{exp, sigmoid};
+use crate::ops::{self, exp, sigmoid};
 use crate::vae::{VaeArchitecture, VaeConfig};
 
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
@@ -121,8 +121,8 @@ impl VariationalAutoencoder {
         };
         let limit = self.config.logvar_limit;
         Posterior {
-            mean: self.mean.forward(features.clone()),
-            logvar: self.logvar.forward(features).clamp(-limit, limit),
+            mean: ops::linear(&self.mean, features.clone()),
+            logvar: ops::linear(&self.logvar, features).clamp(-limit, limit),
         }
     }
 

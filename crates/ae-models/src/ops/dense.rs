@@ -1,0 +1,109 @@
+//! Dense layers on `f32` slices, forward and backward: `y = x w + b` as one gemm into a buffer
+//! the bias initialises (Burn's flex computes the product into a zeroed buffer, copies it to
+//! realign it, then adds the bias in a third pass).
+
+use super::kernels;
+use super::matrix::{Matrix, matmul};
+
+/// Products of at least this many multiply-adds (`m n k`) run on rayon's threads: flex's own
+/// threshold for its matmul (192^3), so the split is the one it made before.
+const PARALLEL_PRODUCT: usize = 192 * 192 * 192;
+
+/// The shape of a dense layer's product: `x` is `rows x inputs`, `w` is `inputs x outputs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DenseShape {
+    /// Rows of `x` (the batch).
+    pub rows: usize,
+    /// Columns of `x`, rows of `w`.
+    pub inputs: usize,
+    /// Columns of `w` and of `y`.
+    pub outputs: usize,
+}
+
+impl DenseShape {
+    fn parallel(self) -> bool {
+        self.rows * self.inputs * self.outputs >= PARALLEL_PRODUCT
+    }
+}
+
+/// `y = x w + b`, row-major `rows x outputs`.
+///
+/// # Panics
+/// If a slice does not have its shape's length.
+pub fn forward(x: &[f32], w: &[f32], b: &[f32], s: DenseShape) -> Vec<f32> {
+    assert!(
+        x.len() == s.rows * s.inputs && w.len() == s.inputs * s.outputs && b.len() == s.outputs,
+        "dense operands do not match their shape"
+    );
+    let mut y = kernels::collect(s.rows * s.outputs, |y| {
+        for row in y.chunks_exact_mut(s.outputs) {
+            for (value, &bias) in row.iter_mut().zip(b) {
+                value.write(bias);
+            }
+        }
+    });
+    matmul(
+        &mut y,
+        Matrix::rows(x, s.rows, s.inputs),
+        Matrix::rows(w, s.inputs, s.outputs),
+        true,
+        s.parallel(),
+    );
+    y
+}
+
+/// Gradients of [`forward`] from `dy` (`rows x outputs`): `(dx, dw, db)`, `dx` only when
+/// `input_gradient`.
+pub fn backward(
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    s: DenseShape,
+    input_gradient: bool,
+) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
+    let dy_matrix = Matrix::rows(dy, s.rows, s.outputs);
+    let dx = input_gradient.then(|| {
+        let mut dx = vec![0.0f32; s.rows * s.inputs];
+        let w = Matrix::rows(w, s.inputs, s.outputs).t();
+        matmul(&mut dx, dy_matrix, w, false, s.parallel());
+        dx
+    });
+    let mut dw = vec![0.0f32; s.inputs * s.outputs];
+    let x = Matrix::rows(x, s.rows, s.inputs).t();
+    matmul(&mut dw, x, dy_matrix, false, s.parallel());
+    let mut db = vec![0.0f32; s.outputs];
+    for row in dy.chunks_exact(s.outputs) {
+        for (sum, &g) in db.iter_mut().zip(row) {
+            *sum += g;
+        }
+    }
+    (dx, dw, db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 2x3 by 3x2 product with a bias, and its gradients, by hand.
+    #[test]
+    fn forward_and_backward_by_hand() {
+        let s = DenseShape {
+            rows: 2,
+            inputs: 3,
+            outputs: 2,
+        };
+        let x = [1.0, 2.0, 3.0, -1.0, 0.0, 1.0];
+        let w = [1.0, 0.0, 0.0, 1.0, 1.0, 1.0];
+        let b = [0.5, -0.5];
+        // [1 2 3] w = [4, 5]; [-1 0 1] w = [0, 1].
+        assert_eq!(forward(&x, &w, &b, s), [4.5, 4.5, 0.5, 0.5]);
+        let dy = [1.0, 2.0, 0.0, -1.0];
+        let (dx, dw, db) = backward(&x, &w, &dy, s, true);
+        // dx = dy w^T: [1 2] w^T = [1, 2, 3]; [0 -1] w^T = [0, -1, -1].
+        assert_eq!(dx.unwrap(), [1.0, 2.0, 3.0, 0.0, -1.0, -1.0]);
+        // dw = x^T dy.
+        assert_eq!(dw, [1.0, 3.0, 2.0, 4.0, 3.0, 5.0]);
+        assert_eq!(db, [1.0, 1.0]);
+        assert!(backward(&x, &w, &dy, s, false).0.is_none());
+    }
+}
