@@ -15,8 +15,8 @@ use super::convolution::{self, Geometry};
 use super::dense::{self, DenseShape};
 use super::kernels;
 
-/// This workspace's element-wise CPU kernels, for `flex` and autodiff over `flex` (the public
-/// functions of [`crate::ops`] call them only there).
+/// This workspace's CPU kernels (element-wise, convolutions, dense layers), for `flex` and
+/// autodiff over `flex` (the public functions of [`crate::ops`] call them only there).
 #[backend_extension(Flex, Autodiff)]
 pub trait CpuKernels: Backend {
     /// `1 / (1 + e^-x)`.
