@@ -1,6 +1,5 @@
 //! The kernels as a Burn backend extension of `flex`, with their backward passes for autodiff.
 
-use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -219,40 +218,33 @@ impl CpuKernels for Flex {
 struct ConvolutionBackward {
     geometry: Geometry,
     transposed: bool,
+    out_channels: usize,
 }
 
 impl Backward<Flex, 3> for ConvolutionBackward {
     type State = (FlexTensor, FlexTensor);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let (x, weight) = ops.state;
-        let grad = grads.consume::<Flex>(&ops.node);
-        let (x_shape, weight_shape) = (x.layout().shape().clone(), weight.layout().shape().clone());
-        let (x, weight, dy) = (values(&x), values(&weight), values(&grad));
-        let [x_node, weight_node, bias_node] = ops.parents.map(|node| node.map(|node| node.id));
-        let input_gradient = x_node.is_some();
-        let (dx, dweight, dbias) = if self.transposed {
-            convolution::conv_transpose2d_backward(&x, &weight, &dy, &self.geometry, input_gradient)
-        } else {
-            let out_channels = weight_shape[0];
-            convolution::conv2d_backward(
-                &x,
-                &weight,
-                &dy,
-                &self.geometry,
-                out_channels,
-                input_gradient,
-            )
-        };
-        let bias_shape = burn::tensor::Shape::from([dbias.len()]);
-        register_gradients(
-            grads,
-            [
-                (x_node, dx, x_shape),
-                (weight_node, Some(dweight), weight_shape),
-                (bias_node, Some(dbias), bias_shape),
-            ],
-        );
+        layer_backward(ops, grads, |x, weight, dy, input_gradient| {
+            if self.transposed {
+                convolution::conv_transpose2d_backward(
+                    x,
+                    weight,
+                    dy,
+                    &self.geometry,
+                    input_gradient,
+                )
+            } else {
+                convolution::conv2d_backward(
+                    x,
+                    weight,
+                    dy,
+                    &self.geometry,
+                    self.out_channels,
+                    input_gradient,
+                )
+            }
+        });
     }
 }
 
@@ -266,35 +258,37 @@ impl Backward<Flex, 3> for DenseBackward {
     type State = (FlexTensor, FlexTensor);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let (x, weight) = ops.state;
-        let grad = grads.consume::<Flex>(&ops.node);
-        let (x_shape, weight_shape) = (x.layout().shape().clone(), weight.layout().shape().clone());
-        let [x_node, weight_node, bias_node] = ops.parents.map(|node| node.map(|node| node.id));
-        let (dx, dweight, dbias) = dense::backward(
-            &values(&x),
-            &values(&weight),
-            &values(&grad),
-            self.shape,
-            x_node.is_some(),
-        );
-        let bias_shape = burn::tensor::Shape::from([dbias.len()]);
-        register_gradients(
-            grads,
-            [
-                (x_node, dx, x_shape),
-                (weight_node, Some(dweight), weight_shape),
-                (bias_node, Some(dbias), bias_shape),
-            ],
-        );
+        layer_backward(ops, grads, |x, weight, dy, input_gradient| {
+            dense::backward(x, weight, dy, self.shape, input_gradient)
+        });
     }
 }
 
-/// Registers each computed gradient with the node that asked for it.
-fn register_gradients(
+/// The backward pass of a layer of three inputs (input, weight, bias) that kept its input and
+/// weight: `gradients(x, weight, dy, input_gradient)` gives `(dx, dweight, dbias)` (`dx` only
+/// when the input asks for one: a first layer's images do not), each registered with the node
+/// that asked for it.
+fn layer_backward(
+    ops: Ops<(FlexTensor, FlexTensor), 3>,
     grads: &mut Gradients,
-    gradients: [(Option<NodeId>, Option<Vec<f32>>, burn::tensor::Shape); 3],
+    gradients: impl FnOnce(&[f32], &[f32], &[f32], bool) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>),
 ) {
-    for (node, values, shape) in gradients {
+    let (x, weight) = ops.state;
+    let grad = grads.consume::<Flex>(&ops.node);
+    let (x_shape, weight_shape) = (x.layout().shape().clone(), weight.layout().shape().clone());
+    let [x_node, weight_node, bias_node] = ops.parents.map(|node| node.map(|node| node.id));
+    let (dx, dweight, dbias) = gradients(
+        &values(&x),
+        &values(&weight),
+        &values(&grad),
+        x_node.is_some(),
+    );
+    let bias_shape = burn::tensor::Shape::from([dbias.len()]);
+    for (node, values, shape) in [
+        (x_node, dx, x_shape),
+        (weight_node, Some(dweight), weight_shape),
+        (bias_node, Some(dbias), bias_shape),
+    ] {
         if let (Some(node), Some(values)) = (node, values) {
             grads.register::<Flex>(node, FlexTensor::from_data(TensorData::new(values, shape)));
         }
@@ -454,6 +448,7 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
         let step = ConvolutionBackward {
             geometry,
             transposed: false,
+            out_channels: weight.shape()[0],
         };
         tracked_layer::<C, _>([x, weight, bias], step, |x, w, b| {
             Flex::ae_conv2d(x, w, b, stride, padding)
@@ -474,6 +469,7 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
         let step = ConvolutionBackward {
             geometry,
             transposed: true,
+            out_channels: weight.shape()[1],
         };
         tracked_layer::<C, _>([x, weight, bias], step, |x, w, b| {
             Flex::ae_conv_transpose2d(x, w, b, stride, padding, padding_out)
