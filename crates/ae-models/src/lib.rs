@@ -18,9 +18,9 @@
 //!   importance-weighted log-likelihood).
 //! - [`text`]: the sequence (LSTM) autoencoder for sentences.
 //! - [`autorec`]: AutoRec, the collaborative-filtering autoencoder of item rating vectors.
-//! - [`ops`]: the element-wise operations the models use (sigmoid, tanh, exp, BCE with logits,
-//!   the fused Adam update), with this crate's own vectorised kernels on the CPU (`flex`) and
-//!   Burn's operations on every other backend.
+//! - [`ops`]: the hot operations the models use (sigmoid, tanh, exp, BCE with logits, the fused
+//!   Adam update, convolutions, dense layers), with this crate's own kernels on the CPU (`flex`)
+//!   and Burn's operations on every other backend.
 
 pub mod autoencoder;
 pub mod autorec;

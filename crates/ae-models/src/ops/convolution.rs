@@ -155,11 +155,13 @@ fn add_into(mut a: Vec<f32>, b: Vec<f32>) -> Vec<f32> {
     a
 }
 
-/// Convolution: `y[n] = weight · im2col(x[n]) + bias`, where `x` holds images of geometry `g`,
+/// Convolution: `y[n] += weight · im2col(x[n])`, where `x` holds images of geometry `g`,
 /// `weight` is `[out_channels, column_rows]` (Burn's `[out, in, k, k]`) and `y` is
-/// `[images, out_channels, positions]`.
-pub fn conv2d(x: &[f32], weight: &[f32], bias: &[f32], g: &Geometry, y: &mut [f32]) {
-    let (rows, positions, out_channels) = (g.column_rows(), g.positions(), bias.len());
+/// `[images, out_channels, positions]`, holding the bias when called
+/// ([`bias_filled`](super::matrix::bias_filled)`(images, bias, positions)`).
+pub fn conv2d(x: &[f32], weight: &[f32], g: &Geometry, y: &mut [f32]) {
+    let (rows, positions) = (g.column_rows(), g.positions());
+    let out_channels = weight.len() / rows;
     let weight = Matrix::rows(weight, out_channels, rows);
     y.par_chunks_mut(out_channels * positions)
         .zip(x.par_chunks(g.image_len()))
@@ -167,9 +169,6 @@ pub fn conv2d(x: &[f32], weight: &[f32], bias: &[f32], g: &Geometry, y: &mut [f3
             || vec![0.0f32; rows * positions],
             |columns, (y, x)| {
                 im2col(x, g, columns);
-                for (plane, &b) in y.chunks_exact_mut(positions).zip(bias) {
-                    plane.fill(b);
-                }
                 matmul(
                     y,
                     weight,
@@ -230,15 +229,15 @@ pub fn conv2d_backward(
     (input_gradient.then_some(dx), dweight, dbias)
 }
 
-/// Transposed convolution: `y[n] = col2im(weight^T · x[n]) + bias`, where `g` is the geometry of
-/// the *output* images (the convolution this one transposes reads them), `x` is `[images,
+/// Transposed convolution: `y[n] += col2im(weight^T · x[n])`, where `g` is the geometry of the
+/// *output* images (the convolution this one transposes reads them), `x` is `[images,
 /// in_channels, g.positions()]`, `weight` is `[in_channels, g.column_rows()]` (Burn's `[in, out,
-/// k, k]`) and `y` is `[images, g.image_len()]`.
-pub fn conv_transpose2d(x: &[f32], weight: &[f32], bias: &[f32], g: &Geometry, y: &mut [f32]) {
+/// k, k]`) and `y` is `[images, g.image_len()]`, holding the bias when called
+/// ([`bias_filled`](super::matrix::bias_filled)`(images, bias, height * width)`).
+pub fn conv_transpose2d(x: &[f32], weight: &[f32], g: &Geometry, y: &mut [f32]) {
     let (rows, positions) = (g.column_rows(), g.positions());
     let in_channels = weight.len() / rows.max(1);
     let weight = Matrix::rows(weight, in_channels, rows);
-    let plane = g.height * g.width;
     y.par_chunks_mut(g.image_len())
         .zip(x.par_chunks(in_channels * positions))
         .for_each_init(
@@ -251,9 +250,6 @@ pub fn conv_transpose2d(x: &[f32], weight: &[f32], bias: &[f32], g: &Geometry, y
                     false,
                     false,
                 );
-                for (values, &b) in y.chunks_exact_mut(plane).zip(bias) {
-                    values.fill(b);
-                }
                 col2im_add(columns, g, y);
             },
         );

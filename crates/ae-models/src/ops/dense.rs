@@ -2,8 +2,7 @@
 //! the bias initialises (Burn's flex computes the product into a zeroed buffer, copies it to
 //! realign it, then adds the bias in a third pass).
 
-use super::kernels;
-use super::matrix::{Matrix, matmul};
+use super::matrix::{Matrix, bias_filled, matmul};
 
 /// Products of at least this many multiply-adds (`m n k`) run on rayon's threads: flex's own
 /// threshold for its matmul (192^3), so the split is the one it made before.
@@ -35,13 +34,7 @@ pub fn forward(x: &[f32], w: &[f32], b: &[f32], s: DenseShape) -> Vec<f32> {
         x.len() == s.rows * s.inputs && w.len() == s.inputs * s.outputs && b.len() == s.outputs,
         "dense operands do not match their shape"
     );
-    let mut y = kernels::collect(s.rows * s.outputs, |y| {
-        for row in y.chunks_exact_mut(s.outputs) {
-            for (value, &bias) in row.iter_mut().zip(b) {
-                value.write(bias);
-            }
-        }
-    });
+    let mut y = bias_filled(s.rows, b, 1);
     matmul(
         &mut y,
         Matrix::rows(x, s.rows, s.inputs),

@@ -13,6 +13,7 @@ use burn::tensor::{DType, TensorData};
 use super::convolution::{self, Geometry};
 use super::dense::{self, DenseShape};
 use super::kernels;
+use super::matrix;
 
 /// This workspace's CPU kernels (element-wise, convolutions, dense layers), for `flex` and
 /// autodiff over `flex` (the public functions of [`crate::ops`] call them only there).
@@ -108,19 +109,22 @@ fn values(tensor: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     }
 }
 
-/// A new tensor of `shape`, zeros to begin with, from `kernel` writing into it.
-fn build(shape: burn::tensor::Shape, kernel: impl FnOnce(&mut [f32])) -> FlexTensor {
-    let mut out = vec![0.0f32; shape.num_elements()];
-    kernel(&mut out);
+/// A new tensor of `shape` from an element-wise `kernel` writing every value (no zeroing).
+fn build(shape: burn::tensor::Shape, kernel: impl FnOnce(&mut [kernels::Out])) -> FlexTensor {
+    let out = kernels::collect(shape.num_elements(), kernel);
     FlexTensor::from_data(TensorData::new(out, shape))
 }
 
-/// A new tensor of `shape` from an element-wise `kernel` writing every value (no zeroing).
-fn build_elementwise(
-    shape: burn::tensor::Shape,
-    kernel: impl FnOnce(&mut [kernels::Out]),
+/// A new tensor of `shape` (`[groups, bias.len(), ..]`) that starts as the bias, each value
+/// repeated over a run of the remaining axes, and that `accumulate` then adds a layer's product
+/// onto.
+fn build_from_bias(
+    shape: [usize; 4],
+    bias: &[f32],
+    accumulate: impl FnOnce(&mut [f32]),
 ) -> FlexTensor {
-    let out = kernels::collect(shape.num_elements(), kernel);
+    let mut out = matrix::bias_filled(shape[0], bias, shape[2] * shape[3]);
+    accumulate(&mut out);
     FlexTensor::from_data(TensorData::new(out, shape))
 }
 
@@ -133,15 +137,14 @@ fn unary_op(
 ) -> FlexTensor {
     debug_assert_eq!(x.dtype(), DType::F32);
     let n = x.layout().num_elements();
-    if x.layout().is_contiguous()
-        && x.layout().start_offset() == 0
+    if row_major(&x)
         && let Some(values) = x.try_storage_mut::<f32>()
     {
         in_place(&mut values[..n]);
         return x;
     }
     let shape = x.layout().shape().clone();
-    build_elementwise(shape, |out| kernel(&values(&x), out))
+    build(shape, |out| kernel(&values(&x), out))
 }
 
 fn binary_op(
@@ -151,7 +154,7 @@ fn binary_op(
 ) -> FlexTensor {
     debug_assert_eq!(a.layout().shape(), b.layout().shape());
     let shape = a.layout().shape().clone();
-    build_elementwise(shape, |out| kernel(&values(&a), &values(&b), out))
+    build(shape, |out| kernel(&values(&a), &values(&b), out))
 }
 
 impl CpuKernels for Flex {
@@ -180,8 +183,8 @@ impl CpuKernels for Flex {
     ) -> FlexTensor {
         let (g, shape) =
             conv2d_geometry(x.layout().shape(), weight.layout().shape(), stride, padding);
-        build(shape.into(), |y| {
-            convolution::conv2d(&values(&x), &values(&weight), &values(&bias), &g, y)
+        build_from_bias(shape, &values(&bias), |y| {
+            convolution::conv2d(&values(&x), &values(&weight), &g, y)
         })
     }
 
@@ -200,8 +203,8 @@ impl CpuKernels for Flex {
             padding,
             padding_out,
         );
-        build(shape.into(), |y| {
-            convolution::conv_transpose2d(&values(&x), &values(&weight), &values(&bias), &g, y)
+        build_from_bias(shape, &values(&bias), |y| {
+            convolution::conv_transpose2d(&values(&x), &values(&weight), &g, y)
         })
     }
 
@@ -314,9 +317,14 @@ where
     }
 }
 
+/// Whether `tensor`'s values are its storage in row-major order from the start.
+fn row_major(tensor: &FlexTensor) -> bool {
+    tensor.layout().is_contiguous() && tensor.layout().start_offset() == 0
+}
+
 /// `tensor` contiguous from offset 0, copied only when it is not.
 fn contiguous(tensor: FlexTensor) -> FlexTensor {
-    if tensor.layout().is_contiguous() && tensor.layout().start_offset() == 0 {
+    if row_major(&tensor) {
         tensor
     } else {
         tensor.to_contiguous()

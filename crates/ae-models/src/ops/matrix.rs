@@ -1,5 +1,8 @@
 //! Matrices in slices and their product through gemm (its AVX-512 micro-kernels where the CPU
-//! has them), for the convolution and dense-layer kernels.
+//! has them), for the convolution and dense-layer kernels, and the bias-initialised buffers
+//! those layers accumulate their products onto.
+
+use super::kernels;
 
 /// A matrix in a slice: `rows x cols`, element `(i, j)` at `i * row_stride + j * col_stride`.
 #[derive(Debug, Clone, Copy)]
@@ -87,4 +90,31 @@ pub fn matmul(out: &mut [f32], lhs: Matrix, rhs: Matrix, accumulate: bool, paral
             },
         );
     }
+}
+
+/// A new `[groups, bias.len(), run]` row-major buffer whose every run of `run` values holds one
+/// bias value: a layer's output before its product is accumulated onto it (written once, with
+/// no zeroing pass first). A dense layer's output is `(rows, bias, 1)`, a convolution's
+/// `(images, bias, positions)`.
+pub fn bias_filled(groups: usize, bias: &[f32], run: usize) -> Vec<f32> {
+    kernels::collect(groups * bias.len() * run, |out| {
+        if out.is_empty() {
+            return;
+        }
+        for group in out.chunks_exact_mut(bias.len() * run) {
+            if run == 1 {
+                // A dense layer's row: one loop over the values (runs of one value each would
+                // cost an iterator step per value and stop vectorisation).
+                for (value, &b) in group.iter_mut().zip(bias) {
+                    value.write(b);
+                }
+            } else {
+                for (values, &b) in group.chunks_exact_mut(run).zip(bias) {
+                    for value in values {
+                        value.write(b);
+                    }
+                }
+            }
+        }
+    })
 }

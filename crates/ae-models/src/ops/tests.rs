@@ -182,17 +182,17 @@ fn large_tensors_take_the_parallel_path_with_the_same_values() {
 }
 
 /// Burn's layers and ours on the same weights and inputs: outputs and the gradients of a weighted
-/// sum in the input, the weight and the bias.
-fn compare_convolutions(
-    ours: impl Fn(Tensor<4>) -> Tensor<4>,
-    burns: impl Fn(Tensor<4>) -> Tensor<4>,
-    x: Tensor<4>,
-    parameters: impl Fn(&burn::tensor::Gradients) -> [Tensor<1>; 2],
+/// sum in the input and in each of the layer's `parameters`.
+fn compare_layers<const D: usize>(
+    ours: impl Fn(Tensor<D>) -> Tensor<D>,
+    burns: impl Fn(Tensor<D>) -> Tensor<D>,
+    x: Tensor<D>,
+    parameters: impl Fn(&burn::tensor::Gradients) -> Vec<Tensor<1>>,
 ) {
     let x = x.require_grad();
     let (y_ours, y_burn) = (ours(x.clone()), burns(x.clone()));
     assert_eq!(y_ours.dims(), y_burn.dims());
-    let weights = Tensor::<4>::random(y_ours.dims(), Distribution::Uniform(-1.0, 1.0), &x.device());
+    let weights = Tensor::<D>::random(y_ours.dims(), Distribution::Uniform(-1.0, 1.0), &x.device());
     assert_close(y_ours.clone(), y_burn.clone(), 1e-5);
     let grads_ours = (y_ours * weights.clone()).sum().backward();
     let grads_burn = (y_burn * weights).sum().backward();
@@ -207,6 +207,17 @@ fn compare_convolutions(
     {
         assert_close(ours, burns, 1e-4);
     }
+}
+
+/// The gradients of a layer's weight (flattened) and of its bias, when it has one.
+fn weight_and_bias<const D: usize>(
+    weight: &burn::module::Param<Tensor<D>>,
+    bias: &Option<burn::module::Param<Tensor<1>>>,
+    grads: &burn::tensor::Gradients,
+) -> Vec<Tensor<1>> {
+    let mut gradients = vec![weight.val().grad(grads).unwrap().flatten(0, D - 1)];
+    gradients.extend(bias.as_ref().map(|b| b.val().grad(grads).unwrap()));
+    gradients
 }
 
 #[test]
@@ -233,16 +244,11 @@ fn convolutions_match_burns_forward_and_backward() {
             Distribution::Uniform(-1.0, 1.0),
             &device,
         );
-        compare_convolutions(
+        compare_layers(
             |x| conv2d(&conv, x),
             |x| conv.forward(x),
             x,
-            |grads| {
-                [
-                    conv.weight.val().grad(grads).unwrap().flatten(0, 3),
-                    conv.bias.as_ref().unwrap().val().grad(grads).unwrap(),
-                ]
-            },
+            |grads| weight_and_bias(&conv.weight, &conv.bias, grads),
         );
     }
     for (channels, side, kernel, stride, padding, padding_out) in [
@@ -262,16 +268,11 @@ fn convolutions_match_burns_forward_and_backward() {
             Distribution::Uniform(-1.0, 1.0),
             &device,
         );
-        compare_convolutions(
+        compare_layers(
             |x| conv_transpose2d(&conv, x),
             |x| conv.forward(x),
             x,
-            |grads| {
-                [
-                    conv.weight.val().grad(grads).unwrap().flatten(0, 3),
-                    conv.bias.as_ref().unwrap().val().grad(grads).unwrap(),
-                ]
-            },
+            |grads| weight_and_bias(&conv.weight, &conv.bias, grads),
         );
     }
 }
@@ -306,32 +307,13 @@ fn dense_layers_match_burns_forward_and_backward() {
                 .transpose()
         } else {
             Tensor::<2>::random([rows, inputs], Distribution::Uniform(-1.0, 1.0), &device)
-        }
-        .require_grad();
-        let (y_ours, y_burn) = (linear(&layer, x.clone()), layer.forward(x.clone()));
-        assert_close(y_ours.clone(), y_burn.clone(), 1e-5);
-        let weights =
-            Tensor::<2>::random([rows, outputs], Distribution::Uniform(-1.0, 1.0), &device);
-        let grads_ours = (y_ours * weights.clone()).sum().backward();
-        let grads_burn = (y_burn * weights).sum().backward();
-        assert_close(
-            x.grad(&grads_ours).unwrap(),
-            x.grad(&grads_burn).unwrap(),
-            1e-4,
+        };
+        compare_layers(
+            |x| linear(&layer, x),
+            |x| layer.forward(x),
+            x,
+            |grads| weight_and_bias(&layer.weight, &layer.bias, grads),
         );
-        let weight = layer.weight.val();
-        assert_close(
-            weight.grad(&grads_ours).unwrap(),
-            weight.grad(&grads_burn).unwrap(),
-            1e-4,
-        );
-        if let Some(bias) = &layer.bias {
-            assert_close(
-                bias.val().grad(&grads_ours).unwrap(),
-                bias.val().grad(&grads_burn).unwrap(),
-                1e-4,
-            );
-        }
     }
     // Without autodiff, and a batch of none.
     let device = Device::flex();

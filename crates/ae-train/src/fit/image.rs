@@ -15,7 +15,7 @@ use ae_models::{
 };
 
 use super::learner::{ModelSteps, Trainable, model_identity};
-use super::metrics::{DeviceMeanMetric, MetricsContext, StepSums};
+use super::metrics::{DeviceMeanMetric, MetricsContext, StepSums, masked_sum};
 
 /// What one step hands to the metrics: the loss it back-propagates, and the sums of the loss, its
 /// terms, the per-image MSE and PSNR over the batch's real rows, on the device.
@@ -93,18 +93,6 @@ impl PerImageMse {
         self.value
             .get_or_init(|| per_image_mse(self.inputs.0.clone(), self.inputs.1.clone()))
             .clone()
-    }
-}
-
-/// The sum of per-row `values` over the rows `mask` weights (every row when `None`).
-///
-/// # Shapes
-/// - values, mask: `[N]`
-/// - output: `[1]`
-fn masked_sum(values: Tensor<1>, mask: Option<&Tensor<1>>) -> Tensor<1> {
-    match mask {
-        Some(mask) => (values * mask.clone()).sum(),
-        None => values.sum(),
     }
 }
 

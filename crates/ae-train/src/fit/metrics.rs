@@ -51,12 +51,22 @@ pub struct StepSums {
 /// - values, mask: `[N]`
 /// - outputs: `[1]`, `[1]`
 pub fn row_sums(values: Tensor<1>, mask: Option<&Tensor<1>>) -> (Tensor<1>, Tensor<1>) {
+    let rows = match mask {
+        Some(mask) => mask.clone().sum(),
+        None => Tensor::full([1], values.dims()[0] as f32, &values.device()),
+    };
+    (masked_sum(values, mask), rows)
+}
+
+/// The sum of per-row `values` over the rows `mask` weights (every row when `None`).
+///
+/// # Shapes
+/// - values, mask: `[N]`
+/// - output: `[1]`
+pub fn masked_sum(values: Tensor<1>, mask: Option<&Tensor<1>>) -> Tensor<1> {
     match mask {
-        Some(mask) => ((values * mask.clone()).sum(), mask.clone().sum()),
-        None => {
-            let rows = Tensor::full([1], values.dims()[0] as f32, &values.device());
-            (values.sum(), rows)
-        }
+        Some(mask) => (values * mask.clone()).sum(),
+        None => values.sum(),
     }
 }
 

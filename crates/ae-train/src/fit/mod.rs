@@ -25,7 +25,8 @@ pub use image::ReconstructionOutput;
 pub use learner::{ModelSteps, Trainable};
 pub use loaders::TrainingSplit;
 pub use metrics::{
-    DeviceMeanMetric, Divergence, MetricsContext, Reduction, StepSum, StepSums, row_sums,
+    DeviceMeanMetric, Divergence, MetricsContext, Reduction, StepSum, StepSums, masked_sum,
+    row_sums,
 };
 pub use optim::{FusedAdam, adam_optimizer};
 pub use ratings::RatingsOutput;
