@@ -2,7 +2,10 @@
 //! the bias initialises (Burn's flex computes the product into a zeroed buffer, copies it to
 //! realign it, then adds the bias in a third pass).
 
-use super::matrix::{Matrix, bias_filled, matmul};
+use rayon::prelude::*;
+
+use super::kernels;
+use super::matrix::{Matrix, fill_rows, matmul};
 
 /// Products of at least this many multiply-adds (`m n k`) run on rayon's threads: flex's own
 /// threshold for its matmul (192^3), so the split is the one it made before.
@@ -25,7 +28,9 @@ impl DenseShape {
     }
 }
 
-/// `y = x w + b`, row-major `rows x outputs`.
+/// `y = x w + b`, row-major `rows x outputs`. Above the parallel size, each of rayon's threads
+/// takes a block of rows and fills its bias and multiplies it on its own: the bias is written by
+/// every thread, while it is in that thread's cache (gemm's own split leaves it to one thread).
 ///
 /// # Panics
 /// If a slice does not have its shape's length.
@@ -34,15 +39,28 @@ pub fn forward(x: &[f32], w: &[f32], b: &[f32], s: DenseShape) -> Vec<f32> {
         x.len() == s.rows * s.inputs && w.len() == s.inputs * s.outputs && b.len() == s.outputs,
         "dense operands do not match their shape"
     );
-    let mut y = bias_filled(s.rows, b, 1);
-    matmul(
-        &mut y,
-        Matrix::rows(x, s.rows, s.inputs),
-        Matrix::rows(w, s.inputs, s.outputs),
-        true,
-        s.parallel(),
-    );
-    y
+    let w = Matrix::rows(w, s.inputs, s.outputs);
+    let block = |y: &mut [kernels::Out], x: &[f32], rows: usize| {
+        matmul(
+            fill_rows(y, b),
+            Matrix::rows(x, rows, s.inputs),
+            w,
+            true,
+            false,
+        );
+    };
+    kernels::collect(s.rows * s.outputs, |y| {
+        if y.is_empty() {
+            return;
+        }
+        if !s.parallel() {
+            return block(y, x, s.rows);
+        }
+        let rows = s.rows.div_ceil(rayon::current_num_threads());
+        y.par_chunks_mut(rows * s.outputs)
+            .zip(x.par_chunks(rows * s.inputs))
+            .for_each(|(y, x)| block(y, x, y.len() / s.outputs));
+    })
 }
 
 /// Gradients of [`forward`] from `dy` (`rows x outputs`): `(dx, dw, db)`, `dx` only when
@@ -55,10 +73,22 @@ pub fn backward(
     input_gradient: bool,
 ) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
     let dy_matrix = Matrix::rows(dy, s.rows, s.outputs);
+    // dx = dy w^T by blocks of rows, as in the forward pass.
     let dx = input_gradient.then(|| {
         let mut dx = vec![0.0f32; s.rows * s.inputs];
         let w = Matrix::rows(w, s.inputs, s.outputs).t();
-        matmul(&mut dx, dy_matrix, w, false, s.parallel());
+        let block = |dx: &mut [f32], dy: &[f32]| {
+            let rows = dy.len() / s.outputs;
+            matmul(dx, Matrix::rows(dy, rows, s.outputs), w, false, false);
+        };
+        if !s.parallel() {
+            block(&mut dx, dy);
+        } else {
+            let rows = s.rows.div_ceil(rayon::current_num_threads());
+            dx.par_chunks_mut(rows * s.inputs)
+                .zip(dy.par_chunks(rows * s.outputs))
+                .for_each(|(dx, dy)| block(dx, dy));
+        }
         dx
     });
     let mut dw = vec![0.0f32; s.inputs * s.outputs];

@@ -94,27 +94,35 @@ pub fn matmul(out: &mut [f32], lhs: Matrix, rhs: Matrix, accumulate: bool, paral
 
 /// A new `[groups, bias.len(), run]` row-major buffer whose every run of `run` values holds one
 /// bias value: a layer's output before its product is accumulated onto it (written once, with
-/// no zeroing pass first). A dense layer's output is `(rows, bias, 1)`, a convolution's
-/// `(images, bias, positions)`.
+/// no zeroing pass first). A convolution's output is `(images, bias, positions)`.
 pub fn bias_filled(groups: usize, bias: &[f32], run: usize) -> Vec<f32> {
     kernels::collect(groups * bias.len() * run, |out| {
         if out.is_empty() {
             return;
         }
         for group in out.chunks_exact_mut(bias.len() * run) {
-            if run == 1 {
-                // A dense layer's row: one loop over the values (runs of one value each would
-                // cost an iterator step per value and stop vectorisation).
-                for (value, &b) in group.iter_mut().zip(bias) {
+            for (values, &b) in group.chunks_exact_mut(run).zip(bias) {
+                for value in values {
                     value.write(b);
-                }
-            } else {
-                for (values, &b) in group.chunks_exact_mut(run).zip(bias) {
-                    for value in values {
-                        value.write(b);
-                    }
                 }
             }
         }
     })
+}
+
+/// Writes `bias` into every row of `out` (rows of `bias.len()` values, a dense layer's output
+/// before its product is accumulated onto it) and returns it, now initialised.
+pub fn fill_rows<'a>(out: &'a mut [kernels::Out], bias: &[f32]) -> &'a mut [f32] {
+    assert!(
+        out.len().is_multiple_of(bias.len()),
+        "rows of another length than the bias"
+    );
+    for row in out.chunks_exact_mut(bias.len().max(1)) {
+        for (value, &b) in row.iter_mut().zip(bias) {
+            value.write(b);
+        }
+    }
+    // SAFETY: every value of `out` was written above (its length is a multiple of the rows'),
+    // and `MaybeUninit<f32>` has the layout of `f32`.
+    unsafe { &mut *(out as *mut [kernels::Out] as *mut [f32]) }
 }

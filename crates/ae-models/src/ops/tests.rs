@@ -287,8 +287,9 @@ fn convolutions_without_autodiff_match_burns() {
 }
 
 /// Dense layers: ours and Burn's on the same weights, with and without a bias, small (one
-/// thread) and large (the product split across threads), on a transposed (strided) input too:
-/// outputs and the gradients of a weighted sum in the input, the weight and the bias.
+/// thread) and large (blocks of rows on each thread, an uneven split too), on a transposed
+/// (strided) input too: outputs and the gradients of a weighted sum in the input, the weight and
+/// the bias.
 #[test]
 fn dense_layers_match_burns_forward_and_backward() {
     use burn::nn::LinearConfig;
@@ -298,6 +299,7 @@ fn dense_layers_match_burns_forward_and_backward() {
         (4, 6, 2, false, false),
         (6, 5, 4, true, true),
         (256, 784, 128, true, false), // the dense model's first layer: threaded
+        (257, 784, 128, false, true), // threaded, blocks of 129 and 128 rows
     ] {
         let layer = LinearConfig::new(inputs, outputs)
             .with_bias(bias)
