@@ -22,7 +22,7 @@ use autoencoders::bench::{
 use autoencoders::cli::ranges::{self, MAX_WIDTH};
 use autoencoders::cli::{DeviceArgs, exit_on_error};
 use autoencoders::data::{ImageBatcher, fashion_mnist, mnist_sample};
-use autoencoders::models::{ConvAutoencoderConfig, VaeConfig, VanillaAutoencoderConfig};
+use autoencoders::models::{ConvAutoencoderConfig, VaeConfig, VanillaAutoencoderConfig, ops};
 use autoencoders::run::{MachineInfo, write_json};
 use autoencoders::table::Table;
 use autoencoders::train::{
@@ -348,7 +348,10 @@ fn main() -> std::process::ExitCode {
             for workload in &workloads {
                 eprintln!("measuring {workload} on {name} ...");
                 let mut extra = Vec::new();
-                let measured = measure(&cli, workload, name, &device, &mut dense, &mut extra)?;
+                // On the CPU on one of rayon's threads, as `fit` runs its loop.
+                let measured = ops::on_kernel_threads(&device, || {
+                    measure(&cli, workload, name, &device, &mut dense, &mut extra)
+                })?;
                 measurements.extend(extra);
                 measurements.extend(measured);
             }

@@ -398,3 +398,53 @@ fn other_backends_use_burns_operations() {
         .into_data()
         .assert_eq(&layer.forward(x).into_data(), true);
 }
+
+/// `on_kernel_threads` moves work on the CPU onto a pool thread (when the pool has two), runs a
+/// nested call in place, and leaves other devices' work where it is.
+#[test]
+fn kernel_threads_take_cpu_work_into_the_pool() {
+    let where_run = |device: &Device| on_kernel_threads(device, rayon::current_thread_index);
+    if rayon::current_num_threads() >= 2 {
+        assert!(where_run(&Device::flex()).is_some());
+        let (outer, inner) = on_kernel_threads(&Device::flex(), || {
+            (rayon::current_thread_index(), where_run(&Device::flex()))
+        });
+        assert_eq!(outer, inner);
+    }
+    #[cfg(feature = "ndarray")]
+    #[allow(deprecated)] // ndarray is deprecated upstream; it is the other CPU backend here
+    let ndarray = Device::ndarray();
+    #[cfg(feature = "ndarray")]
+    assert_eq!(where_run(&ndarray), None);
+}
+
+/// Two calls at once whose work blocks until a thread outside the pool gets a rayon job done
+/// (as burn-train's learner waits on its event processor) both finish: a pool thread is always
+/// left for that job. With every pool thread lent to a blocked call, they would wait forever.
+#[test]
+fn kernel_threads_leave_a_pool_thread_for_blocked_work() {
+    use std::sync::{Arc, Barrier, mpsc};
+    use std::time::Duration;
+    let calls = 2.max(rayon::current_num_threads());
+    let both_inside = Arc::new(Barrier::new(calls));
+    let (done, finished) = mpsc::channel();
+    for _ in 0..calls {
+        let (both_inside, done) = (both_inside.clone(), done.clone());
+        std::thread::spawn(move || {
+            let sum = on_kernel_threads(&Device::flex(), || {
+                both_inside.wait();
+                let (job, result) = mpsc::channel();
+                std::thread::spawn(move || job.send(rayon::join(|| 1, || 2)));
+                let (a, b) = result.recv().expect("the helper thread answers");
+                a + b
+            });
+            done.send(sum).expect("the test waits");
+        });
+    }
+    for _ in 0..calls {
+        let sum = finished
+            .recv_timeout(Duration::from_secs(60))
+            .expect("blocked calls on the pool deadlocked");
+        assert_eq!(sum, 3);
+    }
+}

@@ -389,50 +389,56 @@ where
         });
     }
     let valid_loader = valid.loader(&loading, false, device);
-    let mut training = SupervisedTraining::new(run_dir, train_loader, valid_loader)
-        // burn-train's file logger first: checkpoint selection reads metric history from it.
-        .with_metric_logger(FileMetricLogger::new(run_dir))
-        .with_metric_logger(epoch_log)
-        .with_custom_checkpointers(
-            AtomicFileCheckpointer::new(&checkpoint_dir, "model"),
-            AtomicFileCheckpointer::new(&checkpoint_dir, "optim"),
-            AtomicFileCheckpointer::new(&checkpoint_dir, "scheduler"),
-        )
-        .num_epochs(config.epochs)
-        .summary();
     let context = MetricsContext {
         read_every: options.metrics_every.max(1),
         first_epoch: resumed_from.unwrap_or(0),
         ..MetricsContext::default()
     };
-    training = model.register_metrics(training, &context);
-    let terminal = std::io::stdout().is_terminal()
-        && std::env::var(PROGRESS_ENV).map_or(true, |v| v != "plain");
-    if !terminal {
-        training = training.renderer(Box::new(PlainRenderer::new()));
-    }
-    if let Some(epoch) = resumed_from {
-        training = training.checkpoint(epoch);
-    }
-    if options.devices.len() > 1 {
-        log::info!("training data-parallel on {:?}", options.devices);
-        training = training.with_training_strategy(
-            ExecutionStrategy::multi(options.devices.clone(), MultiDeviceOptim::OptimMainDevice)
-                .into(),
-        );
-    }
-
     device.seed(config.seed);
-    // A model built on a plain device has untracked parameters: `train()` turns autodiff on.
-    let learner = Learner::new(
-        ModelSteps { model }.train(),
-        super::adam_optimizer(&config.optimizer),
-        config.learning_rate,
-    );
-    // burn-train reports most failures in `result.error`, but some (a checkpoint it cannot
-    // read or write) by panicking: the user gets a typed error either way.
-    let launched =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| training.launch(learner)));
+    // On the CPU the loop runs on one of rayon's threads, which then does its share of every
+    // kernel's work instead of waiting for it (see `on_kernel_threads`); burn-train's learner is
+    // built there too, as it cannot move between threads.
+    let launched = ae_models::ops::on_kernel_threads(device, || {
+        let mut training = SupervisedTraining::new(run_dir, train_loader, valid_loader)
+            // burn-train's file logger first: checkpoint selection reads metric history from it.
+            .with_metric_logger(FileMetricLogger::new(run_dir))
+            .with_metric_logger(epoch_log)
+            .with_custom_checkpointers(
+                AtomicFileCheckpointer::new(&checkpoint_dir, "model"),
+                AtomicFileCheckpointer::new(&checkpoint_dir, "optim"),
+                AtomicFileCheckpointer::new(&checkpoint_dir, "scheduler"),
+            )
+            .num_epochs(config.epochs)
+            .summary();
+        training = model.register_metrics(training, &context);
+        let terminal = std::io::stdout().is_terminal()
+            && std::env::var(PROGRESS_ENV).map_or(true, |v| v != "plain");
+        if !terminal {
+            training = training.renderer(Box::new(PlainRenderer::new()));
+        }
+        if let Some(epoch) = resumed_from {
+            training = training.checkpoint(epoch);
+        }
+        if options.devices.len() > 1 {
+            log::info!("training data-parallel on {:?}", options.devices);
+            training = training.with_training_strategy(
+                ExecutionStrategy::multi(
+                    options.devices.clone(),
+                    MultiDeviceOptim::OptimMainDevice,
+                )
+                .into(),
+            );
+        }
+        // A model built on a plain device has untracked parameters: `train()` turns autodiff on.
+        let learner = Learner::new(
+            ModelSteps { model }.train(),
+            super::adam_optimizer(&config.optimizer),
+            config.learning_rate,
+        );
+        // burn-train reports most failures in `result.error`, but some (a checkpoint it cannot
+        // read or write) by panicking: the user gets a typed error either way.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| training.launch(learner)))
+    });
     let seconds = start.elapsed().as_secs_f64();
     if let Some(divergence) = context.divergence() {
         return Err(TrainError::Diverged {
