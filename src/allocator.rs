@@ -5,29 +5,41 @@
 //! through page faults (zeroed pages) on the next step. Measured with `backend_bench` on flex
 //! (README, performance section) this costs 25-45% of the training throughput. Raising both
 //! thresholds keeps the memory in the process, as PyTorch's caching CPU allocator does.
+//!
+//! Threads other than the main one allocate from arenas of their own, made of heaps of at most
+//! 64 MiB, and glibc unmaps such a heap as soon as all of it is free, whatever the trim
+//! threshold, unless the top pad says to keep more. `fit` runs its loop on one of rayon's
+//! threads (`ops::on_kernel_threads`): a step whose buffers outgrow one heap (a 2048² product's
+//! 16 MiB matrices) mapped a new heap and faulted in every page of it each time, 17 times the
+//! page faults and a fifth of that product's speed (measured). The top pad keeps it.
 
 /// The mmap threshold set by [`keep_freed_memory`]: glibc's largest (32 MiB on 64-bit).
 pub const MMAP_THRESHOLD_BYTES: i32 = 32 << 20;
 /// The trim threshold set by [`keep_freed_memory`]: free memory at the top of the heap kept
 /// before it is returned to the kernel.
 pub const TRIM_THRESHOLD_BYTES: i32 = 512 << 20;
+/// The top pad set by [`keep_freed_memory`]: memory added to every heap growth, and kept free at
+/// the top of a heap (and a free heap of a thread's arena kept) rather than unmapped.
+pub const TOP_PAD_BYTES: i32 = 16 << 20;
 
 /// Tells the C allocator to keep freed tensor memory for the next step instead of returning it to
-/// the kernel (`mallopt(M_MMAP_THRESHOLD)`, `mallopt(M_TRIM_THRESHOLD)`). Call it once at the
-/// start of a program that trains or runs models on a CPU backend; the examples do.
+/// the kernel (`mallopt` of `M_MMAP_THRESHOLD`, `M_TRIM_THRESHOLD` and `M_TOP_PAD`). Call it once
+/// at the start of a program that trains or runs models on a CPU backend; the examples do.
 ///
 /// Returns whether the settings were applied: `true` on Linux with glibc; elsewhere there is
 /// nothing to set (other allocators, e.g. musl's, macOS's or `mimalloc` as the global
 /// allocator, do not work this way) and it returns `false`. The cost is memory: up to
-/// [`TRIM_THRESHOLD_BYTES`] of freed memory stays mapped to the process.
+/// [`TRIM_THRESHOLD_BYTES`] of freed memory stays mapped to the process, and up to
+/// [`TOP_PAD_BYTES`] more in each thread's arena.
 pub fn keep_freed_memory() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        // SAFETY: `mallopt` only changes two tuning parameters of glibc's allocator; it is safe
-        // to call at any time, from any thread, and returns 0 when a value is refused.
+        // SAFETY: `mallopt` only changes tuning parameters of glibc's allocator; it is safe to
+        // call at any time, from any thread, and returns 0 when a value is refused.
         unsafe {
             libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
                 && libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1
+                && libc::mallopt(libc::M_TOP_PAD, TOP_PAD_BYTES) == 1
         }
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]

@@ -67,27 +67,11 @@ pub fn on_kernel_threads<R: Send>(
         && rayon::current_thread_index().is_none()
         && let Some(_seat) = PoolSeat::take()
     {
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        keep_freed_heap_tops();
         return rayon::scope(|_| work());
     }
     #[cfg(not(feature = "flex"))]
     let _ = device;
     work()
-}
-
-/// glibc gives every thread but the main one an arena of its own, and shrinks an arena's heap
-/// as soon as its top is free: a pool thread that allocates and frees buffers of many megabytes
-/// then takes a page fault for every 4 KiB of each (a 2048² product run on a pool thread: 17
-/// times the faults and a fifth slower, measured). A top pad of 16 MiB keeps that much of a
-/// freed top mapped (the default is 128 KiB); set once, when a pool thread is first lent.
-#[cfg(all(feature = "flex", target_os = "linux", target_env = "gnu"))]
-fn keep_freed_heap_tops() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: `mallopt` only sets one of malloc's tuning parameters.
-        unsafe { libc::mallopt(libc::M_TOP_PAD, 16 << 20) };
-    });
 }
 
 /// Calls of [`on_kernel_threads`] running on a pool thread now.

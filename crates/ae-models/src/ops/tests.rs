@@ -400,9 +400,16 @@ fn other_backends_use_burns_operations() {
 }
 
 /// `on_kernel_threads` moves work on the CPU onto a pool thread (when the pool has two), runs a
-/// nested call in place, and leaves other devices' work where it is.
+/// nested call in place, and leaves other devices' work where it is. Then two calls at once
+/// whose work blocks until a thread outside the pool gets a rayon job done (as burn-train's
+/// learner waits on its event processor) both finish: a pool thread is always left for that job.
+/// With every pool thread lent to a blocked call, they would wait forever. (One test: the pool's
+/// seats are shared by the whole process.)
 #[test]
-fn kernel_threads_take_cpu_work_into_the_pool() {
+fn kernel_threads_take_cpu_work_into_the_pool_and_leave_one_thread() {
+    use std::sync::{Arc, Barrier, mpsc};
+    use std::time::Duration;
+
     let where_run = |device: &Device| on_kernel_threads(device, rayon::current_thread_index);
     if rayon::current_num_threads() >= 2 {
         assert!(where_run(&Device::flex()).is_some());
@@ -416,23 +423,15 @@ fn kernel_threads_take_cpu_work_into_the_pool() {
     let ndarray = Device::ndarray();
     #[cfg(feature = "ndarray")]
     assert_eq!(where_run(&ndarray), None);
-}
 
-/// Two calls at once whose work blocks until a thread outside the pool gets a rayon job done
-/// (as burn-train's learner waits on its event processor) both finish: a pool thread is always
-/// left for that job. With every pool thread lent to a blocked call, they would wait forever.
-#[test]
-fn kernel_threads_leave_a_pool_thread_for_blocked_work() {
-    use std::sync::{Arc, Barrier, mpsc};
-    use std::time::Duration;
     let calls = 2.max(rayon::current_num_threads());
-    let both_inside = Arc::new(Barrier::new(calls));
+    let all_inside = Arc::new(Barrier::new(calls));
     let (done, finished) = mpsc::channel();
     for _ in 0..calls {
-        let (both_inside, done) = (both_inside.clone(), done.clone());
+        let (all_inside, done) = (all_inside.clone(), done.clone());
         std::thread::spawn(move || {
             let sum = on_kernel_threads(&Device::flex(), || {
-                both_inside.wait();
+                all_inside.wait();
                 let (job, result) = mpsc::channel();
                 std::thread::spawn(move || job.send(rayon::join(|| 1, || 2)));
                 let (a, b) = result.recv().expect("the helper thread answers");
