@@ -8,19 +8,22 @@
 //!
 //! Threads other than the main one allocate from arenas of their own, made of heaps of at most
 //! 64 MiB, and glibc unmaps such a heap as soon as all of it is free, whatever the trim
-//! threshold, unless the top pad says to keep more. `fit` runs its loop on one of rayon's
-//! threads (`ops::on_kernel_threads`): a step whose buffers outgrow one heap (a 2048² product's
-//! 16 MiB matrices) mapped a new heap and faulted in every page of it each time, 17 times the
-//! page faults and a fifth of that product's speed (measured). The top pad keeps it.
+//! threshold, unless the top pad is larger than the room left in the heap before it. `fit` runs
+//! its loop on one of rayon's threads (`ops::on_kernel_threads`): a step whose buffers outgrow
+//! one heap (a 2048² product's 16 MiB matrices) mapped a new heap and faulted in every page of
+//! it each time, 17 times the page faults and a fifth of that product's speed (measured). A top
+//! pad of a whole heap keeps every heap; it is address space, not memory, until used.
 
 /// The mmap threshold set by [`keep_freed_memory`]: glibc's largest (32 MiB on 64-bit).
 pub const MMAP_THRESHOLD_BYTES: i32 = 32 << 20;
 /// The trim threshold set by [`keep_freed_memory`]: free memory at the top of the heap kept
 /// before it is returned to the kernel.
 pub const TRIM_THRESHOLD_BYTES: i32 = 512 << 20;
-/// The top pad set by [`keep_freed_memory`]: memory added to every heap growth, and kept free at
-/// the top of a heap (and a free heap of a thread's arena kept) rather than unmapped.
-pub const TOP_PAD_BYTES: i32 = 16 << 20;
+/// The top pad set by [`keep_freed_memory`]: address space added to every heap growth and kept
+/// free at the top of a heap rather than returned; as large as a thread arena's heap, so that no
+/// such heap is unmapped when it empties (a smaller pad, 16 MiB, still let some go, and with them
+/// a 2048² matmul's speed, in one run out of two).
+pub const TOP_PAD_BYTES: i32 = 64 << 20;
 
 /// Tells the C allocator to keep freed tensor memory for the next step instead of returning it to
 /// the kernel (`mallopt` of `M_MMAP_THRESHOLD`, `M_TRIM_THRESHOLD` and `M_TOP_PAD`). Call it once
