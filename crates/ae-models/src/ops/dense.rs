@@ -40,27 +40,41 @@ pub fn forward(x: &[f32], w: &[f32], b: &[f32], s: DenseShape) -> Vec<f32> {
         "dense operands do not match their shape"
     );
     let w = Matrix::rows(w, s.inputs, s.outputs);
-    let block = |y: &mut [kernels::Out], x: &[f32], rows: usize| {
-        matmul(
-            fill_rows(y, b),
-            Matrix::rows(x, rows, s.inputs),
-            w,
-            true,
-            false,
-        );
-    };
     kernels::collect(s.rows * s.outputs, |y| {
-        if y.is_empty() {
-            return;
-        }
-        if !s.parallel() {
-            return block(y, x, s.rows);
-        }
-        let rows = s.rows.div_ceil(rayon::current_num_threads());
-        y.par_chunks_mut(rows * s.outputs)
-            .zip(x.par_chunks(rows * s.inputs))
-            .for_each(|(y, x)| block(y, x, y.len() / s.outputs));
+        by_row_blocks(s, y, s.outputs, x, s.inputs, |y, x, rows| {
+            matmul(
+                fill_rows(y, b),
+                Matrix::rows(x, rows, s.inputs),
+                w,
+                true,
+                false,
+            );
+        });
     })
+}
+
+/// Runs `block(out, input, rows)` on blocks of `rows` rows of `out` (`out_width` values a row)
+/// and of `input` (`in_width`): one block per rayon thread above the parallel size, else one
+/// block of all the rows on this thread.
+fn by_row_blocks<T: Send>(
+    s: DenseShape,
+    out: &mut [T],
+    out_width: usize,
+    input: &[f32],
+    in_width: usize,
+    block: impl Fn(&mut [T], &[f32], usize) + Sync,
+) {
+    if out.is_empty() {
+        return;
+    }
+    if !s.parallel() {
+        return block(out, input, s.rows);
+    }
+    // Above the parallel size every dimension is at least 1.
+    let rows = s.rows.div_ceil(rayon::current_num_threads());
+    out.par_chunks_mut(rows * out_width)
+        .zip(input.par_chunks(rows * in_width))
+        .for_each(|(out, input)| block(out, input, out.len() / out_width));
 }
 
 /// Gradients of [`forward`] from `dy` (`rows x outputs`): `(dx, dw, db)`, `dx` only when
@@ -77,25 +91,16 @@ pub fn backward(
     let dx = input_gradient.then(|| {
         let mut dx = vec![0.0f32; s.rows * s.inputs];
         let w = Matrix::rows(w, s.inputs, s.outputs).t();
-        let block = |dx: &mut [f32], dy: &[f32]| {
-            let rows = dy.len() / s.outputs;
+        by_row_blocks(s, &mut dx, s.inputs, dy, s.outputs, |dx, dy, rows| {
             matmul(dx, Matrix::rows(dy, rows, s.outputs), w, false, false);
-        };
-        if !s.parallel() {
-            block(&mut dx, dy);
-        } else {
-            let rows = s.rows.div_ceil(rayon::current_num_threads());
-            dx.par_chunks_mut(rows * s.inputs)
-                .zip(dy.par_chunks(rows * s.outputs))
-                .for_each(|(dx, dy)| block(dx, dy));
-        }
+        });
         dx
     });
     let mut dw = vec![0.0f32; s.inputs * s.outputs];
     let x = Matrix::rows(x, s.rows, s.inputs).t();
     matmul(&mut dw, x, dy_matrix, false, s.parallel());
     let mut db = vec![0.0f32; s.outputs];
-    for row in dy.chunks_exact(s.outputs) {
+    for row in dy.chunks_exact(s.outputs.max(1)) {
         for (sum, &g) in db.iter_mut().zip(row) {
             *sum += g;
         }
@@ -128,5 +133,29 @@ mod tests {
         assert_eq!(dw, [1.0, 3.0, 2.0, 4.0, 3.0, 5.0]);
         assert_eq!(db, [1.0, 1.0]);
         assert!(backward(&x, &w, &dy, s, false).0.is_none());
+    }
+
+    /// Empty dimensions: no inputs give the bias, no outputs give nothing and a zero `dx`.
+    #[test]
+    fn empty_dimensions() {
+        let no_inputs = DenseShape {
+            rows: 3,
+            inputs: 0,
+            outputs: 2,
+        };
+        assert_eq!(
+            forward(&[], &[], &[0.5, -1.0], no_inputs),
+            [0.5, -1.0].repeat(3)
+        );
+        let no_outputs = DenseShape {
+            rows: 2,
+            inputs: 3,
+            outputs: 0,
+        };
+        let x = [1.0; 6];
+        assert!(forward(&x, &[], &[], no_outputs).is_empty());
+        let (dx, dw, db) = backward(&x, &[], &[], no_outputs, true);
+        assert_eq!(dx.unwrap(), [0.0; 6]);
+        assert!(dw.is_empty() && db.is_empty());
     }
 }

@@ -51,9 +51,9 @@ fn on_cpu_kernels<const D: usize>(tensor: &Tensor<D>) -> bool {
 /// done: every operation wakes pool threads and then the caller again, and with as many pool
 /// threads as cores, three threads share them. Started on a pool thread, the caller does its own
 /// share and the other threads steal the rest, as PyTorch's caller does in its OpenMP regions.
-/// `ae_train::fit` runs its training loop through this, and so does a
-/// program's own loop over the models that wants the same speed (measured on 2 cores: dense
-/// training steps +10-25%, inference +10%, a whole training run +18-20%).
+/// `ae_train::fit` runs its training loop through this, and so does a program's own loop over
+/// the models that wants the same speed (measured on 2 cores: dense training steps +8-27%,
+/// inference +10%, a whole training run +18-21%).
 ///
 /// `work` may block on other threads (burn-train's learner waits on its event processor and its
 /// data loaders, which run tensor operations too): a pool thread is lent to at most all but one
