@@ -225,12 +225,20 @@ pub fn conv_layer_throughput(
     Ok((steps * batch) as f64 / seconds)
 }
 
-/// GFLOP/s of `steps` products of two `n x n` matrices (`2 n^3` FLOPs each).
-pub fn matmul_gflops(n: usize, steps: usize, device: &Device) -> Result<f64> {
+/// GFLOP/s of `steps` products by `product` of two `n x n` matrices (`2 n^3` FLOPs each), e.g.
+/// `ae_models::ops::matmul` or Burn's `Tensor::matmul`.
+pub fn matmul_gflops(
+    n: usize,
+    steps: usize,
+    device: &Device,
+    product: fn(Tensor<2>, Tensor<2>) -> Tensor<2>,
+) -> Result<f64> {
     let a = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), device);
     let b = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), device);
     let seconds = timed_steps(steps, device, || {
-        a.clone().matmul(b.clone()).slice([0..1, 0..1]).reshape([1])
+        product(a.clone(), b.clone())
+            .slice([0..1, 0..1])
+            .reshape([1])
     })?;
     Ok(2.0 * (n as f64).powi(3) * steps as f64 / seconds / 1e9)
 }
@@ -289,7 +297,7 @@ mod tests {
         assert_eq!(values.len(), 2);
         assert!(values.iter().all(|v| v.is_finite() && *v > 0.0));
         assert!(inference_throughput(&model, 8, 2, &device).unwrap() > 0.0);
-        assert!(matmul_gflops(32, 2, &device).unwrap() > 0.0);
+        assert!(matmul_gflops(32, 2, &device, ae_models::ops::matmul).unwrap() > 0.0);
         for lowering in [ConvLowering::Backend, ConvLowering::UnfoldMatmul] {
             assert!(conv_layer_throughput(lowering, 2, [3, 4], 8, 2, &device).unwrap() > 0.0);
         }

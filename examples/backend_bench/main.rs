@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use burn::tensor::{Device, activation};
+use burn::tensor::{Device, Tensor, activation};
 use clap::Parser;
 use serde::Serialize;
 
@@ -31,7 +31,7 @@ use autoencoders::train::{
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 
-const WORKLOADS: [&str; 16] = [
+const WORKLOADS: [&str; 17] = [
     "dense-train",
     "conv-train",
     "vae-train",
@@ -39,6 +39,7 @@ const WORKLOADS: [&str; 16] = [
     "conv-infer",
     "data",
     "matmul",
+    "matmul-burn",
     "conv-layers",
     "conv-layers-unfold",
     "dense-gflops",
@@ -58,7 +59,7 @@ struct Cli {
     #[command(flatten)]
     device: DeviceArgs,
     /// Workloads (default: all but e2e-*): dense-train, conv-train, vae-train, dense-infer,
-    /// conv-infer, data, matmul, conv-layers, conv-layers-unfold, dense-gflops, sigmoid,
+    /// conv-infer, data, matmul, matmul-burn, conv-layers, conv-layers-unfold, dense-gflops, sigmoid,
     /// sigmoid-burn, relu; e2e-dense, e2e-conv,
     /// e2e-vae (whole training runs through `fit`: warm-up and steady throughput).
     #[arg(long, value_delimiter = ',')]
@@ -265,8 +266,14 @@ fn measure(
             }
             return Ok(None);
         }
-        "matmul" => {
-            let run = || matmul_gflops(cli.matmul_size, 5, device);
+        // A square product: `matmul` is the zoo's (`ae_models::ops::matmul`, this workspace's
+        // product on flex), `matmul-burn` Burn's own.
+        "matmul" | "matmul-burn" => {
+            let product = match workload {
+                "matmul" => ops::matmul,
+                _ => |a: Tensor<2>, b: Tensor<2>| a.matmul(b),
+            };
+            let run = || matmul_gflops(cli.matmul_size, 5, device, product);
             ("GFLOP/s", repeat(cli.warmup, cli.reps, run)?)
         }
         // One run each (a run is whole epochs): warm-up and steady rate as two rows.

@@ -5,11 +5,7 @@
 use rayon::prelude::*;
 
 use super::kernels;
-use super::matrix::{Matrix, fill_rows, matmul};
-
-/// Products of at least this many multiply-adds (`m n k`) run on rayon's threads: flex's own
-/// threshold for its matmul (192^3), so the split is the one it made before.
-const PARALLEL_PRODUCT: usize = 192 * 192 * 192;
+use super::matrix::{Matrix, PARALLEL_PRODUCT, fill_rows, matmul};
 
 /// The shape of a dense layer's product: `x` is `rows x inputs`, `w` is `inputs x outputs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

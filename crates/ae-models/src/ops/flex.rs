@@ -57,6 +57,9 @@ pub trait CpuKernels: Backend {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
+    /// `lhs rhs`, `lhs` `[M, K]`, `rhs` `[K, N]`: this workspace's product on flex; Burn's
+    /// (with its backward pass) under autodiff.
+    fn ae_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 /// The product shape of `ae_linear` over `x` with `weight`.
@@ -213,6 +216,42 @@ impl CpuKernels for Flex {
         let y = dense::forward(&values(&x), &values(&weight), &values(&bias), s);
         FlexTensor::from_data(TensorData::new(y, [s.rows, s.outputs]))
     }
+
+    fn ae_matmul(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
+        let ([m, k], [_, n]) = (dims_2d(&lhs), dims_2d(&rhs));
+        let (lhs_values, [lhs_row, lhs_col]) = strided(&lhs);
+        let (rhs_values, [rhs_row, rhs_col]) = strided(&rhs);
+        let y = matrix::product(
+            matrix::Matrix::strided(&lhs_values, m, k, lhs_row, lhs_col),
+            matrix::Matrix::strided(&rhs_values, k, n, rhs_row, rhs_col),
+            m * k * n >= matrix::PARALLEL_PRODUCT,
+        );
+        FlexTensor::from_data(TensorData::new(y, [m, n]))
+    }
+}
+
+/// The two sides of a 2-D tensor.
+fn dims_2d(tensor: &FlexTensor) -> [usize; 2] {
+    let shape = tensor.layout().shape();
+    [shape[0], shape[1]]
+}
+
+/// The values of a 2-D `tensor` and its `[row, column]` strides over them: its own storage from
+/// its offset when its strides are not negative (a transpose or a slice is read where it lies),
+/// else a row-major copy.
+fn strided(tensor: &FlexTensor) -> (std::borrow::Cow<'_, [f32]>, [usize; 2]) {
+    let layout = tensor.layout();
+    if let Some((_, _, row, col)) = layout.as_2d_strides()
+        && row >= 0
+        && col >= 0
+    {
+        let storage = &tensor.storage::<f32>()[layout.start_offset()..];
+        return (
+            std::borrow::Cow::Borrowed(storage),
+            [row as usize, col as usize],
+        );
+    }
+    (values(tensor), [dims_2d(tensor)[1], 1])
 }
 
 /// The gradients of a convolution (`transposed` or not) in its input, weight and bias, from the
@@ -494,5 +533,9 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
             shape: dense_shape(&x.shape(), &weight.shape()),
         };
         tracked_layer::<C, _>([x, weight, bias], step, Flex::ae_linear)
+    }
+
+    fn ae_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::float_matmul(lhs, rhs)
     }
 }

@@ -4,6 +4,10 @@
 
 use super::kernels;
 
+/// Products of at least this many multiply-adds (`m n k`) run on rayon's threads: flex's own
+/// threshold for its matmul (192^3), so the split is the one it made before.
+pub const PARALLEL_PRODUCT: usize = 192 * 192 * 192;
+
 /// A matrix in a slice: `rows x cols`, element `(i, j)` at `i * row_stride + j * col_stride`.
 #[derive(Debug, Clone, Copy)]
 pub struct Matrix<'a> {
@@ -23,6 +27,24 @@ impl<'a> Matrix<'a> {
             cols,
             row_stride: cols,
             col_stride: 1,
+        }
+    }
+
+    /// `data` as a `rows x cols` matrix with element `(i, j)` at `i * row_stride + j *
+    /// col_stride` (a transposed or sliced view of a larger matrix).
+    pub fn strided(
+        data: &'a [f32],
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+        col_stride: usize,
+    ) -> Self {
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
         }
     }
 
@@ -52,23 +74,57 @@ impl<'a> Matrix<'a> {
 /// # Panics
 /// If the shapes do not chain or a matrix does not fit its slice.
 pub fn matmul(out: &mut [f32], lhs: Matrix, rhs: Matrix, accumulate: bool, parallel: bool) {
-    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
-    assert_eq!(rhs.rows, k, "matmul: inner dimensions differ");
+    check_product(out.len(), lhs, rhs);
+    // SAFETY: checked above; `out` does not alias `lhs` or `rhs` (it is borrowed mutably).
+    unsafe { gemm_into(out.as_mut_ptr(), lhs, rhs, accumulate, parallel) }
+}
+
+/// `lhs rhs` in a new row-major `lhs.rows x rhs.cols` buffer, written once by gemm (no zeroing
+/// first: without `accumulate` gemm writes every value and reads none). On rayon's threads when
+/// `parallel`.
+///
+/// # Panics
+/// If the shapes do not chain or a matrix does not fit its slice.
+pub fn product(lhs: Matrix, rhs: Matrix, parallel: bool) -> Vec<f32> {
+    let len = lhs.rows * rhs.cols;
+    if lhs.cols == 0 {
+        check_product(len, lhs, rhs);
+        return vec![0.0; len];
+    }
+    kernels::collect(len, |out| {
+        check_product(out.len(), lhs, rhs);
+        // SAFETY: checked above; gemm only writes `out` (through the pointer, every value of it,
+        // as the inner dimension is not empty) and does not read it; `out` is a new buffer.
+        unsafe { gemm_into(out.as_mut_ptr().cast::<f32>(), lhs, rhs, false, parallel) }
+    })
+}
+
+/// Panics unless `lhs rhs` chains and fits its slices and an output of `out_len` values.
+fn check_product(out_len: usize, lhs: Matrix, rhs: Matrix) {
+    assert_eq!(rhs.rows, lhs.cols, "matmul: inner dimensions differ");
     assert!(
-        out.len() >= m * n && lhs.fits() && rhs.fits(),
+        out_len >= lhs.rows * rhs.cols && lhs.fits() && rhs.fits(),
         "matmul: out of bounds"
     );
+}
+
+/// gemm of `lhs rhs` into the row-major `out`, added to it when `accumulate`.
+///
+/// # Safety
+/// `out` must be valid for writes (and reads, when `accumulate`) of `lhs.rows * rhs.cols`
+/// values, alias neither operand, and the operands must fit their slices.
+unsafe fn gemm_into(out: *mut f32, lhs: Matrix, rhs: Matrix, accumulate: bool, parallel: bool) {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     if m == 0 || n == 0 {
         return;
     }
-    // SAFETY: every element gemm reads or writes is inside the slices (checked above), and `out`
-    // does not alias `lhs` or `rhs` (it is borrowed mutably).
+    // SAFETY: as this function's contract says.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            out.as_mut_ptr(),
+            out,
             1,
             n as isize,
             accumulate,

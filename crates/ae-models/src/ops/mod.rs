@@ -245,6 +245,26 @@ pub fn linear(linear: &burn::nn::Linear, x: Tensor<2>) -> Tensor<2> {
     linear.forward(x)
 }
 
+/// `lhs rhs`: on `f32` flex tensors one gemm into a new buffer (flex's own matmul zeroes its
+/// output and then copies it whole to realign it), reading a transposed or sliced operand where
+/// it lies; on every other backend, and under autodiff, Burn's `matmul`.
+///
+/// # Shapes
+/// - lhs: `[M, K]`
+/// - rhs: `[K, N]`
+/// - output: `[M, N]`
+pub fn matmul(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
+    #[cfg(feature = "flex")]
+    if on_cpu_kernels(&lhs) && on_cpu_kernels(&rhs) && lhs.dims()[1] == rhs.dims()[0] {
+        let output = <burn::backend::Dispatch as CpuKernels>::ae_matmul(
+            lhs.into_dispatch(),
+            rhs.into_dispatch(),
+        );
+        return Tensor::from_dispatch(output);
+    }
+    lhs.matmul(rhs)
+}
+
 /// `conv.forward(x)` for a transposed convolution, on the CPU kernels under the same conditions
 /// as [`conv2d`] (and an output padding below the stride), else Burn's.
 ///

@@ -447,3 +447,45 @@ fn kernel_threads_take_cpu_work_into_the_pool_and_leave_one_thread() {
         assert_eq!(sum, 3);
     }
 }
+
+/// `matmul` against Burn's on plain flex: small, threaded, empty dimensions (no rows, no inner
+/// dimension: zeros, no columns), a transposed and a sliced operand (read where they lie); and
+/// under autodiff, where it is Burn's, the same values and gradients.
+#[test]
+fn matmul_matches_burns() {
+    let device = Device::flex();
+    let random = |shape: [usize; 2], device: &Device| {
+        Tensor::<2>::random(shape, Distribution::Uniform(-1.0, 1.0), device)
+    };
+    for (m, k, n) in [(5, 7, 3), (256, 784, 128), (0, 4, 3), (4, 0, 3), (3, 4, 0)] {
+        let (a, b) = (random([m, k], &device), random([k, n], &device));
+        assert_close(matmul(a.clone(), b.clone()), a.matmul(b), 1e-5);
+    }
+    let a = random([7, 5], &device).transpose();
+    let b = random([9, 6], &device).slice([1..8, 2..5]);
+    assert_close(matmul(a.clone(), b.clone()), a.matmul(b), 1e-5);
+    assert_eq!(
+        matmul(random([4, 0], &device), random([0, 3], &device))
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap(),
+        [0.0; 12]
+    );
+
+    let device = Device::flex().autodiff();
+    let (a, b) = (
+        random([6, 4], &device).require_grad(),
+        random([4, 3], &device).require_grad(),
+    );
+    let ours = matmul(a.clone(), b.clone());
+    let burns = a.clone().matmul(b.clone());
+    assert_close(ours.clone(), burns.clone(), 1e-6);
+    let (ours, burns) = (ours.sum().backward(), burns.sum().backward());
+    for param in [&a, &b] {
+        assert_close(
+            param.grad(&ours).expect("a gradient"),
+            param.grad(&burns).expect("a gradient"),
+            1e-6,
+        );
+    }
+}

@@ -8,6 +8,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 
 use ae_data::ImageDataset;
+use ae_models::ops::matmul;
 
 use crate::error::{Result, TrainError};
 
@@ -51,11 +52,7 @@ impl Pca {
         }
         let mean = data.clone().mean_dim(0);
         let centered = data - mean.clone();
-        let covariance = centered
-            .clone()
-            .transpose()
-            .matmul(centered)
-            .div_scalar((n - 1) as f64);
+        let covariance = matmul(centered.clone().transpose(), centered).div_scalar((n - 1) as f64);
         let (u, s, _vt) = burn::linalg::svd::<2, 1>(covariance, SVD_SWEEPS);
         let variances = s
             .into_data()
@@ -81,7 +78,7 @@ impl Pca {
     /// - x: `[N, D]`
     /// - output: `[N, k]`
     pub fn transform(&self, x: Tensor<2>) -> Tensor<2> {
-        (x - self.mean.clone()).matmul(self.components.clone().transpose())
+        matmul(x - self.mean.clone(), self.components.clone().transpose())
     }
 
     /// Back from codes to data space.
@@ -90,7 +87,7 @@ impl Pca {
     /// - codes: `[N, k]`
     /// - output: `[N, D]`
     pub fn inverse_transform(&self, codes: Tensor<2>) -> Tensor<2> {
-        codes.matmul(self.components.clone()) + self.mean.clone()
+        matmul(codes, self.components.clone()) + self.mean.clone()
     }
 
     /// The mean squared reconstruction error (per value) of `x`.

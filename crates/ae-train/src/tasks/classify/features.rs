@@ -9,6 +9,7 @@ use rand::seq::SliceRandom;
 
 use ae_data::ImageDataset;
 use ae_models::Autoencoder;
+use ae_models::ops::matmul;
 
 use crate::error::{Result, TrainError};
 use crate::eval::{image_batches, int_values, values};
@@ -173,7 +174,7 @@ pub fn knn_accuracy(
         );
         // |q - r|² = |q|² - 2 q·r + |r|² (the |q|² term does not change the ranking).
         let distances =
-            reference_sq.clone() - q.matmul(reference.clone().transpose()).mul_scalar(2.0);
+            reference_sq.clone() - matmul(q, reference.clone().transpose()).mul_scalar(2.0);
         let d = values(distances)?;
         for (i, row) in d.chunks_exact(m).enumerate() {
             let mut idx: Vec<usize> = (0..m).collect();
