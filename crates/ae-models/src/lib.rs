@@ -19,9 +19,9 @@
 //! - [`text`]: the sequence (LSTM) autoencoder for sentences.
 //! - [`autorec`]: AutoRec, the collaborative-filtering autoencoder of item rating vectors.
 //! - [`ops`]: the hot operations the models use (sigmoid, tanh, exp, BCE with logits, the fused
-//!   Adam update, convolutions, dense layers), with this crate's own kernels on the CPU (`flex`)
-//!   and Burn's operations on every other backend; and `on_kernel_threads`, to run a loop over
-//!   them on one of rayon's threads.
+//!   Adam update, convolutions, dense layers, matrix products), with this crate's own kernels on
+//!   the CPU (`flex`) and Burn's operations on every other backend; and `on_kernel_threads`, to
+//!   run a loop over them on one of rayon's threads.
 
 pub mod autoencoder;
 pub mod autorec;

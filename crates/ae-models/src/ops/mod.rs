@@ -1,5 +1,5 @@
 //! The hot operations of the zoo's models, with this workspace's own CPU kernels: the
-//! element-wise functions, convolutions and dense layers.
+//! element-wise functions, convolutions, dense layers and matrix products.
 //!
 //! Burn's CPU backend (`flex` 0.22.1) computes `exp`, `tanh` and `sigmoid` one value at a time
 //! through libm on one thread, and its autodiff sigmoid computes the sigmoid again in the backward
@@ -7,8 +7,9 @@
 //! copies it to realign it. On `flex` (with or without autodiff) and `f32` tensors, the functions
 //! here run vectorised kernels ([`kernels`]: AVX-512, AVX2+FMA or the baseline, picked at run
 //! time) on several threads for large tensors, convolutions as im2col + `gemm` ([`convolution`])
-//! and dense layers as one `gemm` into a buffer the bias initialises ([`dense`]), through Burn's
-//! backend-extension API, with their own backward passes. On every other backend and dtype they
+//! and dense layers as one `gemm` into a buffer the bias initialises ([`dense`]) (a plain
+//! product, [`matmul`], into a buffer gemm writes once), through Burn's backend-extension API,
+//! with their own backward passes. On every other backend and dtype they
 //! are Burn's own operations, so the GPU paths are unchanged.
 //!
 //! The models call these instead of `burn::tensor::activation` and the layers' `forward`; the
