@@ -89,28 +89,31 @@ pub fn train_logistic(
             message: format!("{} rows, {classes} classes, {dim} features", rows.len()),
         });
     }
-    let ad = device.clone().autodiff();
-    ad.seed(seed);
-    let mut model = LinearConfig::new(dim, classes).init(&ad).train();
-    let mut optim = crate::fit::adam_optimizer(&AdamConfig::new());
-    let loss_fn = CrossEntropyLossConfig::new().init(&ad);
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut order = rows.to_vec();
-    for _ in 0..epochs {
-        order.shuffle(&mut rng);
-        for batch in order.chunks(128) {
-            let xb = Tensor::<2>::from_data(
-                TensorData::new(gather(x, dim, batch), [batch.len(), dim]),
-                &ad,
-            );
-            let labels: Vec<i64> = batch.iter().map(|&r| i64::from(y[r])).collect();
-            let yb = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch.len()]), &ad);
-            let loss = loss_fn.forward(model.forward(xb), yb);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(1e-2, model, grads);
+    // On the CPU the loop runs on one of rayon's threads, as `fit`'s does.
+    ae_models::ops::on_kernel_threads(device, || {
+        let ad = device.clone().autodiff();
+        ad.seed(seed);
+        let mut model = LinearConfig::new(dim, classes).init(&ad).train();
+        let mut optim = crate::fit::adam_optimizer(&AdamConfig::new());
+        let loss_fn = CrossEntropyLossConfig::new().init(&ad);
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut order = rows.to_vec();
+        for _ in 0..epochs {
+            order.shuffle(&mut rng);
+            for batch in order.chunks(128) {
+                let xb = Tensor::<2>::from_data(
+                    TensorData::new(gather(x, dim, batch), [batch.len(), dim]),
+                    &ad,
+                );
+                let labels: Vec<i64> = batch.iter().map(|&r| i64::from(y[r])).collect();
+                let yb = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch.len()]), &ad);
+                let loss = loss_fn.forward(model.forward(xb), yb);
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optim.step(1e-2, model, grads);
+            }
         }
-    }
-    Ok(model.valid())
+        Ok(model.valid())
+    })
 }
 
 /// How many predicted classes equal their label (pairs past the shorter slice are ignored).

@@ -151,7 +151,7 @@ pub fn train_encoder_classifier(
     labelled: &[usize],
     config: &EncoderClassifierConfig,
     device: &Device,
-    mut progress: impl FnMut(ClassifierProgress),
+    mut progress: impl FnMut(ClassifierProgress) + Send,
 ) -> Result<EncoderClassifier> {
     let labels = train.labels().ok_or_else(no_labels)?;
     let invalid = |what, message: String| Err(TrainError::InvalidArgument { what, message });
@@ -185,40 +185,43 @@ pub fn train_encoder_classifier(
             ),
         );
     }
-    let ad = device.clone().autodiff();
-    ad.seed(config.seed);
-    let autoencoder = autoencoder.fork(&ad);
-    let mut model = EncoderClassifier::new(autoencoder, train.num_classes(), &ad).train();
-    let mut optim = crate::fit::adam_optimizer(&AdamConfig::new());
-    let cross_entropy = CrossEntropyLossConfig::new().init(&ad);
-    let mut rng = StdRng::seed_from_u64(config.seed);
-    let mut labelled_batches = Batches::new(labelled);
-    let all_rows: Vec<usize> = (0..train.count()).collect();
-    let mut unlabelled_batches = Batches::new(&all_rows);
-    for step in 1..=config.steps {
-        let batch = train.batch_of(labelled_batches.draw(config.batch_size, &mut rng), &ad);
-        let targets = batch.labels.ok_or_else(no_labels)?;
-        let mut loss = cross_entropy.forward(model.forward(batch.images), targets);
-        if config.reconstruction_weight > 0.0 {
-            let images = train
-                .batch_of(unlabelled_batches.draw(config.batch_size, &mut rng), &ad)
-                .images;
-            let own = model.autoencoder.forward(images).loss;
-            loss = loss + own.mul_scalar(config.reconstruction_weight);
+    // On the CPU the loop runs on one of rayon's threads, as `fit`'s does.
+    ae_models::ops::on_kernel_threads(device, || {
+        let ad = device.clone().autodiff();
+        ad.seed(config.seed);
+        let autoencoder = autoencoder.fork(&ad);
+        let mut model = EncoderClassifier::new(autoencoder, train.num_classes(), &ad).train();
+        let mut optim = crate::fit::adam_optimizer(&AdamConfig::new());
+        let cross_entropy = CrossEntropyLossConfig::new().init(&ad);
+        let mut rng = StdRng::seed_from_u64(config.seed);
+        let mut labelled_batches = Batches::new(labelled);
+        let all_rows: Vec<usize> = (0..train.count()).collect();
+        let mut unlabelled_batches = Batches::new(&all_rows);
+        for step in 1..=config.steps {
+            let batch = train.batch_of(labelled_batches.draw(config.batch_size, &mut rng), &ad);
+            let targets = batch.labels.ok_or_else(no_labels)?;
+            let mut loss = cross_entropy.forward(model.forward(batch.images), targets);
+            if config.reconstruction_weight > 0.0 {
+                let images = train
+                    .batch_of(unlabelled_batches.draw(config.batch_size, &mut rng), &ad)
+                    .images;
+                let own = model.autoencoder.forward(images).loss;
+                loss = loss + own.mul_scalar(config.reconstruction_weight);
+            }
+            let read = step % 50 == 0 || step == config.steps;
+            let value = if read {
+                Some(f64::from(values(loss.clone().detach())?[0]))
+            } else {
+                None
+            };
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(config.learning_rate, model, grads);
+            progress(ClassifierProgress {
+                step,
+                steps: config.steps,
+                loss: value,
+            });
         }
-        let read = step % 50 == 0 || step == config.steps;
-        let value = if read {
-            Some(f64::from(values(loss.clone().detach())?[0]))
-        } else {
-            None
-        };
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(config.learning_rate, model, grads);
-        progress(ClassifierProgress {
-            step,
-            steps: config.steps,
-            loss: value,
-        });
-    }
-    Ok(model.valid())
+        Ok(model.valid())
+    })
 }
