@@ -136,6 +136,12 @@ pub fn col2im_add(columns: &[f32], g: &Geometry, image: &mut [f32]) {
     }
 }
 
+/// The rows of a convolution's weight matrix (`[rows, g.column_rows()]`): the output channels of
+/// a convolution, the input channels of a transposed one.
+fn weight_rows(weight: &[f32], g: &Geometry) -> usize {
+    weight.len() / g.column_rows().max(1)
+}
+
 /// Sums of `values` (`images x channels x positions`) per channel.
 fn channel_sums(values: &[f32], channels: usize, positions: usize) -> Vec<f32> {
     let mut sums = vec![0.0f32; channels];
@@ -161,7 +167,7 @@ fn add_into(mut a: Vec<f32>, b: Vec<f32>) -> Vec<f32> {
 /// ([`bias_filled`](super::matrix::bias_filled)`(images, bias, positions)`).
 pub fn conv2d(x: &[f32], weight: &[f32], g: &Geometry, y: &mut [f32]) {
     let (rows, positions) = (g.column_rows(), g.positions());
-    let out_channels = weight.len() / rows;
+    let out_channels = weight_rows(weight, g);
     let weight = Matrix::rows(weight, out_channels, rows);
     y.par_chunks_mut(out_channels * positions)
         .zip(x.par_chunks(g.image_len()))
@@ -187,10 +193,10 @@ pub fn conv2d_backward(
     weight: &[f32],
     dy: &[f32],
     g: &Geometry,
-    out_channels: usize,
     input_gradient: bool,
 ) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
     let (rows, positions) = (g.column_rows(), g.positions());
+    let out_channels = weight_rows(weight, g);
     let weight = Matrix::rows(weight, out_channels, rows);
     let mut dx = vec![0.0f32; x.len()];
     let dweight = dx
@@ -236,7 +242,7 @@ pub fn conv2d_backward(
 /// ([`bias_filled`](super::matrix::bias_filled)`(images, bias, height * width)`).
 pub fn conv_transpose2d(x: &[f32], weight: &[f32], g: &Geometry, y: &mut [f32]) {
     let (rows, positions) = (g.column_rows(), g.positions());
-    let in_channels = weight.len() / rows.max(1);
+    let in_channels = weight_rows(weight, g);
     let weight = Matrix::rows(weight, in_channels, rows);
     y.par_chunks_mut(g.image_len())
         .zip(x.par_chunks(in_channels * positions))
@@ -265,7 +271,7 @@ pub fn conv_transpose2d_backward(
     input_gradient: bool,
 ) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
     let (rows, positions) = (g.column_rows(), g.positions());
-    let in_channels = weight.len() / rows.max(1);
+    let in_channels = weight_rows(weight, g);
     let weight = Matrix::rows(weight, in_channels, rows);
     let mut dx = vec![0.0f32; x.len()];
     let dweight = dx

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use super::kernels;
-use super::matrix::{Matrix, PARALLEL_PRODUCT, fill_rows, matmul};
+use super::matrix::{Matrix, PARALLEL_PRODUCT, fill_bias, matmul};
 
 /// The shape of a dense layer's product: `x` is `rows x inputs`, `w` is `inputs x outputs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +39,7 @@ pub fn forward(x: &[f32], w: &[f32], b: &[f32], s: DenseShape) -> Vec<f32> {
     kernels::collect(s.rows * s.outputs, |y| {
         by_row_blocks(s, y, s.outputs, x, s.inputs, |y, x, rows| {
             matmul(
-                fill_rows(y, b),
+                fill_bias(y, b, 1),
                 Matrix::rows(x, rows, s.inputs),
                 w,
                 true,

@@ -260,7 +260,6 @@ fn strided(tensor: &FlexTensor) -> (std::borrow::Cow<'_, [f32]>, [usize; 2]) {
 struct ConvolutionBackward {
     geometry: Geometry,
     transposed: bool,
-    out_channels: usize,
 }
 
 impl Backward<Flex, 3> for ConvolutionBackward {
@@ -277,14 +276,7 @@ impl Backward<Flex, 3> for ConvolutionBackward {
                     input_gradient,
                 )
             } else {
-                convolution::conv2d_backward(
-                    x,
-                    weight,
-                    dy,
-                    &self.geometry,
-                    self.out_channels,
-                    input_gradient,
-                )
+                convolution::conv2d_backward(x, weight, dy, &self.geometry, input_gradient)
             }
         });
     }
@@ -495,7 +487,6 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
         let step = ConvolutionBackward {
             geometry,
             transposed: false,
-            out_channels: weight.shape()[0],
         };
         tracked_layer::<C, _>([x, weight, bias], step, |x, w, b| {
             Flex::ae_conv2d(x, w, b, stride, padding)
@@ -516,7 +507,6 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
         let step = ConvolutionBackward {
             geometry,
             transposed: true,
-            out_channels: weight.shape()[1],
         };
         tracked_layer::<C, _>([x, weight, bias], step, |x, w, b| {
             Flex::ae_conv_transpose2d(x, w, b, stride, padding, padding_out)

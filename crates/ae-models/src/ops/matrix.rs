@@ -21,13 +21,7 @@ pub struct Matrix<'a> {
 impl<'a> Matrix<'a> {
     /// `data` as a row-major `rows x cols` matrix.
     pub fn rows(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        Self {
-            data,
-            rows,
-            cols,
-            row_stride: cols,
-            col_stride: 1,
-        }
+        Self::strided(data, rows, cols, cols, 1)
     }
 
     /// `data` as a `rows x cols` matrix with element `(i, j)` at `i * row_stride + j *
@@ -153,32 +147,34 @@ unsafe fn gemm_into(out: *mut f32, lhs: Matrix, rhs: Matrix, accumulate: bool, p
 /// no zeroing pass first). A convolution's output is `(images, bias, positions)`.
 pub fn bias_filled(groups: usize, bias: &[f32], run: usize) -> Vec<f32> {
     kernels::collect(groups * bias.len() * run, |out| {
-        if out.is_empty() {
-            return;
-        }
-        for group in out.chunks_exact_mut(bias.len() * run) {
+        fill_bias(out, bias, run);
+    })
+}
+
+/// Writes `bias` into `out`, `[groups, bias.len(), run]` row-major (every run of `run` values
+/// holds one bias value; a dense layer's rows are runs of one), and returns it, now initialised.
+pub fn fill_bias<'a>(out: &'a mut [kernels::Out], bias: &[f32], run: usize) -> &'a mut [f32] {
+    let group = bias.len() * run;
+    assert!(
+        out.len().is_multiple_of(group),
+        "an output of another size than the bias repeated"
+    );
+    for group in out.chunks_exact_mut(group.max(1)) {
+        if run == 1 {
+            // A dense layer's row: one loop over the values (runs of one value each would cost
+            // an iterator step per value and stop vectorisation).
+            for (value, &b) in group.iter_mut().zip(bias) {
+                value.write(b);
+            }
+        } else {
             for (values, &b) in group.chunks_exact_mut(run).zip(bias) {
                 for value in values {
                     value.write(b);
                 }
             }
         }
-    })
-}
-
-/// Writes `bias` into every row of `out` (rows of `bias.len()` values, a dense layer's output
-/// before its product is accumulated onto it) and returns it, now initialised.
-pub fn fill_rows<'a>(out: &'a mut [kernels::Out], bias: &[f32]) -> &'a mut [f32] {
-    assert!(
-        out.len().is_multiple_of(bias.len()),
-        "rows of another length than the bias"
-    );
-    for row in out.chunks_exact_mut(bias.len().max(1)) {
-        for (value, &b) in row.iter_mut().zip(bias) {
-            value.write(b);
-        }
     }
-    // SAFETY: every value of `out` was written above (its length is a multiple of the rows'),
+    // SAFETY: every value of `out` was written above (its length is a multiple of a group's),
     // and `MaybeUninit<f32>` has the layout of `f32`.
     unsafe { &mut *(out as *mut [kernels::Out] as *mut [f32]) }
 }

@@ -9,8 +9,8 @@
 //! time) on several threads for large tensors, convolutions as im2col + `gemm` ([`convolution`])
 //! and dense layers as one `gemm` into a buffer the bias initialises ([`dense`]) (a plain
 //! product, [`matmul`], into a buffer gemm writes once), through Burn's backend-extension API,
-//! with their own backward passes. On every other backend and dtype they
-//! are Burn's own operations, so the GPU paths are unchanged.
+//! with their own backward passes. On every other backend and dtype they are Burn's own
+//! operations, so the GPU paths are unchanged.
 //!
 //! The models call these instead of `burn::tensor::activation` and the layers' `forward`; the
 //! results agree with Burn's to a few units in the last place (see the tests). A loop over them
