@@ -137,6 +137,27 @@ mod tests {
         assert!(FusedAdam::new(&AdamConfig::new().with_weight_decay(Some(decay))).is_none());
     }
 
+    /// A parameter that something else still holds (burn-train's learner holds the one it
+    /// optimises) keeps its values there; the step returns the updated ones.
+    #[test]
+    fn a_held_parameter_is_not_changed_under_its_holder() {
+        let device = Device::flex();
+        let fused = FusedAdam::new(&AdamConfig::new()).unwrap();
+        let values = vec![0.5f32, -0.25, 1.0, 0.0];
+        let held = Tensor::<1>::from_data(TensorData::new(values.clone(), [4]), &device);
+        let grad =
+            Tensor::<1>::from_data(TensorData::new(vec![1.0f32, -1.0, 2.0, 0.0], [4]), &device);
+        let (updated, _) = fused.step(0.1, held.clone(), grad, None);
+        held.into_data()
+            .assert_eq(&TensorData::new(values, [4]), true);
+        // First Adam step: each value moves by the learning rate against its gradient's sign
+        // (by nothing where the gradient is 0).
+        let want = TensorData::new(vec![0.4f32, -0.15, 0.9, 0.0], [4]);
+        updated
+            .into_data()
+            .assert_approx_eq::<f32>(&want, burn::tensor::Tolerance::absolute(1e-6));
+    }
+
     /// A parameter whose values are a view that is not contiguous (a transpose) steps like the
     /// same values laid out in order.
     #[test]
