@@ -26,6 +26,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use rayon::prelude::*;
 
 use super::batcher::ImageBatch;
 use super::dataset::ImageDataset;
@@ -33,6 +34,9 @@ use super::dataset::ImageDataset;
 /// The largest split [`Residency::Auto`] uploads to the device: 2 GiB of `f32` pixels (about
 /// 680,000 MNIST-sized images). Larger splits are batched from host memory.
 pub const DEVICE_RESIDENT_BYTES: usize = 2 << 30;
+
+/// Pixels per task when a split is converted to `f32` for the device (1 MiB of output).
+const UPLOAD_CHUNK: usize = 1 << 18;
 
 /// Where a loader keeps its images between batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,11 +278,18 @@ impl Source {
 
 fn upload(data: &ImageDataset, device: &Device) -> Resident {
     let n = data.count();
-    let pixels: Vec<f32> = data
-        .pixels()
-        .iter()
-        .map(|&p| f32::from(p) / 255.0)
-        .collect();
+    // In parallel: most of the time is the first touch of the new memory (page faults), which
+    // the kernel serves on every core at once.
+    let bytes = data.pixels();
+    let mut pixels = vec![0f32; bytes.len()];
+    pixels
+        .par_chunks_mut(UPLOAD_CHUNK)
+        .zip(bytes.par_chunks(UPLOAD_CHUNK))
+        .for_each(|(out, bytes)| {
+            for (o, &p) in out.iter_mut().zip(bytes) {
+                *o = f32::from(p) / 255.0;
+            }
+        });
     let images = Tensor::from_data(TensorData::new(pixels, [n, data.shape().numel()]), device);
     let labels = data.labels().map(|labels| {
         let labels: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
@@ -493,13 +504,19 @@ mod tests {
     }
 
     /// The device-resident pipeline serves the same batches, order and values and labels, as the
-    /// host one.
+    /// host one (the large split is converted for the device in several parallel chunks).
     #[test]
     fn device_and_host_residency_serve_the_same_batches() {
         let device = Device::flex();
-        for plan in [BatchPlan::training(3, 11), BatchPlan::in_order(4)] {
-            let host = ImageLoader::new(numbered(10), plan, Residency::Host, &device);
-            let resident = ImageLoader::new(numbered(10), plan, Residency::Device, &device);
+        let large = 3 * UPLOAD_CHUNK / 2 + 7;
+        let cases = [
+            (10, BatchPlan::training(3, 11)),
+            (10, BatchPlan::in_order(4)),
+            (large, BatchPlan::training(1 << 16, 5)),
+        ];
+        for (count, plan) in cases {
+            let host = ImageLoader::new(numbered(count), plan, Residency::Host, &device);
+            let resident = ImageLoader::new(numbered(count), plan, Residency::Device, &device);
             assert!(resident.is_device_resident() && !host.is_device_resident());
             for _ in 0..2 {
                 for (h, d) in host.epoch().zip(resident.epoch()) {
