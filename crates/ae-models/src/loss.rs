@@ -40,7 +40,7 @@ pub enum ReconstructionLoss {
 /// - reconstruction, target: `[N, C, H, W]`
 /// - output: `[N]`
 pub fn per_image_mse(reconstruction: Tensor<4>, target: Tensor<4>) -> Tensor<1> {
-    let flat: Tensor<2> = (reconstruction - target).square().flatten(1, 3);
+    let flat: Tensor<2> = crate::ops::squared_difference(reconstruction, target).flatten(1, 3);
     flat.mean_dim(1).squeeze_dim(1)
 }
 
@@ -110,7 +110,7 @@ impl ReconstructionLoss {
         target: Tensor<2>,
     ) -> Tensor<2> {
         match self {
-            Self::Mse => (reconstruction - target).square(),
+            Self::Mse => crate::ops::squared_difference(reconstruction, target),
             Self::Bce => bce_with_logits(logits, target),
         }
     }

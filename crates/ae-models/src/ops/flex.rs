@@ -30,6 +30,8 @@ pub trait CpuKernels: Backend {
         logits: FloatTensor<Self>,
         target: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
+    /// `(a - b)^2`, element-wise.
+    fn ae_squared_difference(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self>;
     /// A 2-D convolution with bias: `x` `[N, C, H, W]`, `weight` `[O, C, K, K]`, `bias` `[O]`,
     /// one stride and padding for both axes.
     fn ae_conv2d(
@@ -175,6 +177,10 @@ impl CpuKernels for Flex {
 
     fn ae_bce_with_logits(logits: FlexTensor, target: FlexTensor) -> FlexTensor {
         binary_op(logits, target, kernels::bce_with_logits_forward)
+    }
+
+    fn ae_squared_difference(a: FlexTensor, b: FlexTensor) -> FlexTensor {
+        binary_op(a, b, kernels::squared_difference_forward)
     }
 
     fn ae_conv2d(
@@ -448,6 +454,35 @@ impl Backward<Flex, 2> for BceWithLogits {
     }
 }
 
+/// The gradient of `(a - b)^2`: `2 grad (a - b)` for `a`, `2 grad (b - a)` for `b`.
+#[derive(Debug)]
+struct SquaredDifference;
+
+impl Backward<Flex, 2> for SquaredDifference {
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (a, b) = ops.state;
+        let slope = |from: &FlexTensor, to: &FlexTensor, grad: FlexTensor| {
+            build(grad.layout().shape().clone(), |out| {
+                kernels::squared_difference_backward(
+                    &values(from),
+                    &values(to),
+                    &values(&grad),
+                    out,
+                )
+            })
+        };
+        binary::<Flex, _, _>(
+            ops.parents,
+            ops.node,
+            grads,
+            |grad| slope(&a, &b, grad),
+            |grad| slope(&b, &a, grad),
+        );
+    }
+}
+
 impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
     fn ae_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
         tracked_unary::<C>(x, Flex::ae_sigmoid, kernels::sigmoid_backward)
@@ -471,6 +506,20 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
         let output = Flex::ae_bce_with_logits(logits.clone(), target.clone());
         match BceWithLogits.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(prep) => prep.finish((logits, target), output),
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        }
+    }
+
+    fn ae_squared_difference(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
+        let nodes = [a.node(), b.node()];
+        let (a, b) = (a.into_primitive(), b.into_primitive());
+        let output = Flex::ae_squared_difference(a.clone(), b.clone());
+        match SquaredDifference
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((a, b), output),
             OpsKind::UnTracked(prep) => prep.finish(output),
         }
     }

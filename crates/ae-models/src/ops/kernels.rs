@@ -179,6 +179,13 @@ fn product<const FUSED: bool>(a: f32, b: f32) -> f32 {
     a * b
 }
 
+/// `(a - b)^2`, as Burn's `(a - b).square()` rounds it.
+#[inline(always)]
+pub fn squared_difference<const FUSED: bool>(a: f32, b: f32) -> f32 {
+    let d = a - b;
+    d * d
+}
+
 /// An output value a kernel writes: the outputs are new buffers, which need no zeroing first
 /// (a pass over memory the kernel overwrites anyway).
 pub type Out = MaybeUninit<f32>;
@@ -368,6 +375,42 @@ binary_kernel!(
     multiply,
     product
 );
+
+binary_kernel!(
+    /// `output = (a - b)^2`.
+    squared_difference_forward,
+    squared_difference
+);
+
+/// `output = 2 grad (a - b)`, the gradient of `(a - b)^2` in `a` (in `b` with the two swapped),
+/// rounded as Burn's autodiff rounds `(a - b).square()`'s: `grad d + grad d`.
+pub fn squared_difference_backward(a: &[f32], b: &[f32], grad: &[f32], output: &mut [Out]) {
+    let n = output.len();
+    assert!(
+        a.len() == n && b.len() == n && grad.len() == n,
+        "kernel operands differ in length"
+    );
+    #[inline(always)]
+    fn body<const _FUSED: bool>(a: &[f32], b: &[f32], grad: &[f32], output: &mut [Out]) {
+        for (y, ((&a, &b), &g)) in output.iter_mut().zip(a.iter().zip(b).zip(grad)) {
+            let half = g * (a - b);
+            y.write(half + half);
+        }
+    }
+    let kernel = pick!(
+        body,
+        (a: &[f32], b: &[f32], grad: &[f32], output: &mut [Out])
+    );
+    if n < PARALLEL_THRESHOLD {
+        kernel(a, b, grad, output);
+    } else {
+        output
+            .par_chunks_mut(CHUNK)
+            .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
+            .zip(grad.par_chunks(CHUNK))
+            .for_each(|((out, (a, b)), g)| kernel(a, b, g, out));
+    }
+}
 
 /// One Adam update of a parameter and its two moments, in place, in one pass (Burn's `Adam`
 /// takes a dozen passes, each allocating): `m1 = b1 m1 + (1 - b1) g`, `m2 = b2 m2 + (1 - b2) g^2`,

@@ -171,6 +171,25 @@ pub fn bce_with_logits(logits: Tensor<2>, target: Tensor<2>) -> Tensor<2> {
     logits.clone() * one_minus_t - activation::log_sigmoid(logits)
 }
 
+/// `(a - b)^2`, element-wise: the squared error of a reconstruction. One kernel on the CPU,
+/// forward and backward (Burn's `(a - b).square()` takes a subtraction and a product forward and
+/// three passes backward, each allocating), with Burn's roundings: the same values and gradients
+/// to the last bit. Elsewhere Burn's operations.
+///
+/// # Shapes
+/// - a, b, output: any, the same
+pub fn squared_difference<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
+    #[cfg(feature = "flex")]
+    if on_cpu_kernels(&a) && on_cpu_kernels(&b) && a.dims() == b.dims() {
+        let output = <burn::backend::Dispatch as CpuKernels>::ae_squared_difference(
+            a.into_dispatch(),
+            b.into_dispatch(),
+        );
+        return Tensor::from_dispatch(output);
+    }
+    (a - b).square()
+}
+
 /// `conv.forward(x)`: on the CPU kernels ([`convolution`]: im2col and `gemm` per image, images in
 /// parallel, with its own backward pass) when the layer is what they do (square kernel, one
 /// stride and symmetric padding, no dilation or groups, a bias), else Burn's.

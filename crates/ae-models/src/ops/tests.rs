@@ -71,6 +71,52 @@ fn bce_matches_burns_composition() {
     assert_close(bce_with_logits(logits, target), reference, 2e-6);
 }
 
+/// The fused squared difference computes Burn's `(a - b).square()` and its gradients in both
+/// operands bit for bit (NaN as NaN, whatever its payload), extremes and a broadcast (stride-0)
+/// incoming gradient included.
+#[test]
+fn squared_difference_is_burns_to_the_bit() {
+    let device = Device::flex().autodiff();
+    // Twice the inputs: over the parallel threshold, so the threaded path runs too.
+    let a = Tensor::cat(vec![inputs(&device), inputs(&device)], 0);
+    assert!(a.shape().num_elements() > kernels::PARALLEL_THRESHOLD);
+    let b = Tensor::<2>::random(a.dims(), Distribution::Uniform(-1.0, 1.0), &device);
+    let same = |got: Tensor<2>, want: Tensor<2>| {
+        let got = got.into_data().try_to_vec::<f32>().unwrap();
+        let want = want.into_data().try_to_vec::<f32>().unwrap();
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            let equal = g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan());
+            assert!(equal, "value {i}: got {g}, want {w}");
+        }
+    };
+    let reference = |a: Tensor<2>, b: Tensor<2>| (a - b).square();
+    same(
+        squared_difference(a.clone(), b.clone()),
+        reference(a.clone(), b.clone()),
+    );
+    let weights = Tensor::<2>::random(a.dims(), Distribution::Uniform(-1.0, 1.0), &device);
+    let b_for_a = b.clone();
+    same(
+        gradient(|a| squared_difference(a, b_for_a.clone()), &a, &weights),
+        gradient(|a| reference(a, b_for_a.clone()), &a, &weights),
+    );
+    let a_for_b = a.clone();
+    same(
+        gradient(|b| squared_difference(a_for_b.clone(), b), &b, &weights),
+        gradient(|b| reference(a_for_b.clone(), b), &b, &weights),
+    );
+    // Under a mean, as the loss uses it: the incoming gradient is one value broadcast.
+    let mean_gradient = |f: &dyn Fn(Tensor<2>) -> Tensor<2>| {
+        let a = a.clone().require_grad();
+        let grads = f(a.clone()).mean().backward();
+        a.grad(&grads).expect("a takes part in the loss")
+    };
+    same(
+        mean_gradient(&|a| squared_difference(a, b.clone())),
+        mean_gradient(&|a| reference(a, b.clone())),
+    );
+}
+
 #[test]
 fn non_contiguous_inputs_are_read_in_order() {
     let device = Device::flex();
