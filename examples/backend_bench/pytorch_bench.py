@@ -27,9 +27,13 @@ parser.add_argument("--fashion", default="/usr/share/datasets/fashion-mnist/")
 parser.add_argument("--device", default="cpu")
 parser.add_argument("--batch-size", type=int, default=256, help="batch of the end-to-end row")
 parser.add_argument("--epochs", type=int, default=3, help="epochs of the end-to-end row (at least 2)")
+parser.add_argument("--flush-denormal", action="store_true",
+                    help="torch.set_flush_denormal(True), as the Rust side's CPU threads run")
 args = parser.parse_args()
 device = torch.device(args.device)
 torch.set_num_threads(args.threads)
+if args.flush_denormal:
+    torch.set_flush_denormal(True)
 torch.manual_seed(0)
 # Plain fp32 everywhere, as wgpu computes: no TF32 in matrix products or cuDNN convolutions
 # (cuDNN's default allows it).

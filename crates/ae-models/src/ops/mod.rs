@@ -60,21 +60,62 @@ fn on_cpu_kernels<const D: usize>(tensor: &Tensor<D>) -> bool {
 /// data loaders, which run tensor operations too): a pool thread is lent to at most all but one
 /// such call at a time, so that one is always left for the work they wait on. The others, and
 /// calls on a pool thread already, run here.
+///
+/// The first call on the CPU also sets the pool's threads to flush denormal floats to zero
+/// (x86-64's FTZ and DAZ), as TensorFlow runs its CPU threads and PyTorch does after
+/// `torch.set_flush_denormal(True)`: values below 1.2e-38 then count as 0. Without it, training
+/// slows down as it goes: a sigmoid output driven towards 0 (a dark pixel) and Adam's moments of
+/// units that stopped learning reach that range, and every operation on such a value takes a
+/// microcode assist (20 epochs of `train_vanilla` on Fashion-MNIST: 18.3 s, the later epochs
+/// 40% slower than the second; with the flush 12.2 s at the same test MSE). The calling thread
+/// is left as it is.
 pub fn on_kernel_threads<R: Send>(
     device: &burn::tensor::Device,
     work: impl FnOnce() -> R + Send,
 ) -> R {
     #[cfg(feature = "flex")]
-    if matches!(device.as_dispatch(), burn::backend::DispatchDevice::Flex(_))
-        && rayon::current_thread_index().is_none()
-        && let Some(_seat) = PoolSeat::take()
-    {
-        return rayon::scope(|_| work());
+    if matches!(device.as_dispatch(), burn::backend::DispatchDevice::Flex(_)) {
+        flush_denormals_on_pool();
+        if rayon::current_thread_index().is_none()
+            && let Some(_seat) = PoolSeat::take()
+        {
+            return rayon::scope(|_| work());
+        }
     }
     #[cfg(not(feature = "flex"))]
     let _ = device;
     work()
 }
+
+/// Sets every thread of rayon's pool to flush denormal floats to zero, once per process (see
+/// [`on_kernel_threads`]).
+#[cfg(feature = "flex")]
+fn flush_denormals_on_pool() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        rayon::broadcast(|_| flush_denormals_on_this_thread());
+    });
+}
+
+/// Sets this thread's MXCSR to flush denormal results to zero (FTZ, bit 15) and to read denormal
+/// operands as zero (DAZ, bit 6).
+#[cfg(all(feature = "flex", target_arch = "x86_64"))]
+fn flush_denormals_on_this_thread() {
+    const FTZ_DAZ: u32 = (1 << 15) | (1 << 6);
+    let mut control = 0u32;
+    // SAFETY: `stmxcsr` stores this thread's SSE control and status register into `control`,
+    // `ldmxcsr` loads it back with the two mode bits set; nothing else is read or written. The
+    // modes change only how values below the smallest normal float round (to zero).
+    unsafe {
+        std::arch::asm!("stmxcsr [{}]", in(reg) &mut control, options(nostack, preserves_flags));
+        control |= FTZ_DAZ;
+        std::arch::asm!("ldmxcsr [{}]", in(reg) &control, options(nostack, preserves_flags));
+    }
+}
+
+/// Other targets keep their floating-point modes.
+#[cfg(all(feature = "flex", not(target_arch = "x86_64")))]
+fn flush_denormals_on_this_thread() {}
 
 /// Calls of [`on_kernel_threads`] running on a pool thread now.
 #[cfg(feature = "flex")]

@@ -535,3 +535,17 @@ fn matmul_matches_burns() {
         );
     }
 }
+
+/// After a call on the CPU, rayon's threads flush denormal results to zero; the calling thread
+/// (not one of the pool's) does not.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn kernel_threads_flush_denormals_on_the_pool_only() {
+    let tiny = f32::MIN_POSITIVE;
+    let halved = || std::hint::black_box(tiny) / 2.0;
+    on_kernel_threads(&Device::flex(), || ());
+    let on_pool = rayon::broadcast(|_| halved());
+    assert!(on_pool.iter().all(|&v| v == 0.0), "{on_pool:?}");
+    assert_eq!(halved(), tiny / 2.0);
+    assert!(halved() > 0.0);
+}
