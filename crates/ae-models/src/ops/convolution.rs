@@ -154,12 +154,64 @@ fn channel_sums(values: &[f32], channels: usize, positions: usize) -> Vec<f32> {
 }
 
 /// Element-wise `a += b`.
-fn add_into(mut a: Vec<f32>, b: Vec<f32>) -> Vec<f32> {
-    for (x, y) in a.iter_mut().zip(b) {
-        *x += y;
-    }
-    a
+/// Images per block of [`weight_gradient`]: a fixed number, so that the sum's order does not
+/// depend on the number of threads or on their timing.
+const IMAGES_PER_BLOCK: usize = 16;
+
+/// The weight gradient of a convolution layer summed over a batch, and `dx` filled, in a fixed
+/// order: `per_image(dweight, columns, (dx, x, dy))` adds one image's term to `dweight` (and
+/// writes its `dx`), the images go in blocks of [`IMAGES_PER_BLOCK`], each block on one thread
+/// in image order, and the blocks' sums are added in block order. (A rayon `fold` and `reduce`
+/// would group the images as work-stealing happens to, and the floating-point sum, and so a
+/// training run, would change from one run to the next.) `lens` are the per-image lengths of
+/// `dx`, `x` and `dy`; `columns` the length of the per-thread im2col buffer.
+fn weight_gradient(
+    dx: &mut [f32],
+    x: &[f32],
+    dy: &[f32],
+    lens: [usize; 3],
+    weight_len: usize,
+    columns: usize,
+    per_image: impl Fn(&mut [f32], &mut [f32], (&mut [f32], &[f32], &[f32])) + Sync,
+) -> Vec<f32> {
+    let [dx_len, x_len, dy_len] = lens.map(|len| len.max(1));
+    let blocks: Vec<Vec<f32>> = dx
+        .par_chunks_mut(IMAGES_PER_BLOCK * dx_len)
+        .zip(x.par_chunks(IMAGES_PER_BLOCK * x_len))
+        .zip(dy.par_chunks(IMAGES_PER_BLOCK * dy_len))
+        // The im2col buffer is scratch (every use overwrites it), so it is kept between blocks.
+        .map_init(
+            || vec![0.0f32; columns],
+            |columns, ((dx, x), dy)| {
+                let mut dweight = vec![0.0f32; weight_len];
+                let images = dx
+                    .chunks_mut(dx_len)
+                    .zip(x.chunks(x_len))
+                    .zip(dy.chunks(dy_len));
+                for ((dx, x), dy) in images {
+                    per_image(&mut dweight, columns, (dx, x, dy));
+                }
+                dweight
+            },
+        )
+        .collect();
+    // Each value summed over the blocks in block order, the values split across the threads.
+    let mut sum = vec![0.0f32; weight_len];
+    sum.par_chunks_mut(SUM_CHUNK)
+        .enumerate()
+        .for_each(|(chunk, total)| {
+            let start = chunk * SUM_CHUNK;
+            for block in &blocks {
+                for (total, value) in total.iter_mut().zip(&block[start..]) {
+                    *total += value;
+                }
+            }
+        });
+    sum
 }
+
+/// Weight-gradient values per task when the blocks' sums are added.
+const SUM_CHUNK: usize = 4096;
 
 /// Convolution: `y[n] += weight · im2col(x[n])`, where `x` holds images of geometry `g`,
 /// `weight` is `[out_channels, column_rows]` (Burn's `[out, in, k, k]`) and `y` is
@@ -199,38 +251,32 @@ pub fn conv2d_backward(
     let out_channels = weight_rows(weight, g);
     let weight = Matrix::rows(weight, out_channels, rows);
     let mut dx = vec![0.0f32; x.len()];
-    let dweight = dx
-        .par_chunks_mut(g.image_len())
-        .zip(x.par_chunks(g.image_len()))
-        .zip(dy.par_chunks(out_channels * positions))
-        .fold(
-            || {
-                (
-                    vec![0.0f32; out_channels * rows],
-                    vec![0.0f32; rows * positions],
-                )
-            },
-            |(mut dweight, mut columns), ((dx, x), dy)| {
-                let dy = Matrix::rows(dy, out_channels, positions);
-                // dweight += dy · im2col(x)^T
-                im2col(x, g, &mut columns);
-                matmul(
-                    &mut dweight,
-                    dy,
-                    Matrix::rows(&columns, rows, positions).t(),
-                    true,
-                    false,
-                );
-                if input_gradient {
-                    // dx = col2im(weight^T · dy)
-                    matmul(&mut columns, weight.t(), dy, false, false);
-                    col2im_add(&columns, g, dx);
-                }
-                (dweight, columns)
-            },
-        )
-        .map(|(dweight, _)| dweight)
-        .reduce(|| vec![0.0f32; out_channels * rows], add_into);
+    let lens = [g.image_len(), g.image_len(), out_channels * positions];
+    let dweight = weight_gradient(
+        &mut dx,
+        x,
+        dy,
+        lens,
+        out_channels * rows,
+        rows * positions,
+        |dweight, columns, (dx, x, dy)| {
+            let dy = Matrix::rows(dy, out_channels, positions);
+            // dweight += dy · im2col(x)^T
+            im2col(x, g, columns);
+            matmul(
+                dweight,
+                dy,
+                Matrix::rows(columns, rows, positions).t(),
+                true,
+                false,
+            );
+            if input_gradient {
+                // dx = col2im(weight^T · dy)
+                matmul(columns, weight.t(), dy, false, false);
+                col2im_add(columns, g, dx);
+            }
+        },
+    );
     let dbias = channel_sums(dy, out_channels, positions);
     (input_gradient.then_some(dx), dweight, dbias)
 }
@@ -274,31 +320,29 @@ pub fn conv_transpose2d_backward(
     let in_channels = weight_rows(weight, g);
     let weight = Matrix::rows(weight, in_channels, rows);
     let mut dx = vec![0.0f32; x.len()];
-    let dweight = dx
-        .par_chunks_mut(in_channels * positions)
-        .zip(x.par_chunks(in_channels * positions))
-        .zip(dy.par_chunks(g.image_len()))
-        .fold(
-            || {
-                (
-                    vec![0.0f32; in_channels * rows],
-                    vec![0.0f32; rows * positions],
-                )
-            },
-            |(mut dweight, mut columns), ((dx, x), dy)| {
-                im2col(dy, g, &mut columns);
-                let columns_matrix = Matrix::rows(&columns, rows, positions);
-                // dx = weight · im2col(dy); dweight += x · im2col(dy)^T
-                if input_gradient {
-                    matmul(dx, weight, columns_matrix, false, false);
-                }
-                let x = Matrix::rows(x, in_channels, positions);
-                matmul(&mut dweight, x, columns_matrix.t(), true, false);
-                (dweight, columns)
-            },
-        )
-        .map(|(dweight, _)| dweight)
-        .reduce(|| vec![0.0f32; in_channels * rows], add_into);
+    let lens = [
+        in_channels * positions,
+        in_channels * positions,
+        g.image_len(),
+    ];
+    let dweight = weight_gradient(
+        &mut dx,
+        x,
+        dy,
+        lens,
+        in_channels * rows,
+        rows * positions,
+        |dweight, columns, (dx, x, dy)| {
+            im2col(dy, g, columns);
+            let columns_matrix = Matrix::rows(columns, rows, positions);
+            // dx = weight · im2col(dy); dweight += x · im2col(dy)^T
+            if input_gradient {
+                matmul(dx, weight, columns_matrix, false, false);
+            }
+            let x = Matrix::rows(x, in_channels, positions);
+            matmul(dweight, x, columns_matrix.t(), true, false);
+        },
+    );
     let dbias = channel_sums(dy, g.channels, g.height * g.width);
     (input_gradient.then_some(dx), dweight, dbias)
 }

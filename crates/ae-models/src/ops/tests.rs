@@ -449,8 +449,9 @@ fn other_backends_use_burns_operations() {
 /// nested call in place, and leaves other devices' work where it is. Then two calls at once
 /// whose work blocks until a thread outside the pool gets a rayon job done (as burn-train's
 /// learner waits on its event processor) both finish: a pool thread is always left for that job.
-/// With every pool thread lent to a blocked call, they would wait forever. (One test: the pool's
-/// seats are shared by the whole process.)
+/// With every pool thread lent to a blocked call, they would wait forever. Last, the pool's
+/// threads flush denormals and the caller's does not. (One test: the pool's seats are shared by
+/// the whole process, and no other test here may call `on_kernel_threads`.)
 #[test]
 fn kernel_threads_take_cpu_work_into_the_pool_and_leave_one_thread() {
     use std::sync::{Arc, Barrier, mpsc};
@@ -491,6 +492,17 @@ fn kernel_threads_take_cpu_work_into_the_pool_and_leave_one_thread() {
             .recv_timeout(Duration::from_secs(60))
             .expect("blocked calls on the pool deadlocked");
         assert_eq!(sum, 3);
+    }
+
+    // After a call on the CPU, rayon's threads flush denormal results to zero; this thread (not
+    // one of the pool's) does not.
+    #[cfg(target_arch = "x86_64")]
+    {
+        let tiny = f32::MIN_POSITIVE;
+        let halved = || std::hint::black_box(tiny) / 2.0;
+        let on_pool = rayon::broadcast(|_| halved());
+        assert!(on_pool.iter().all(|&v| v == 0.0), "{on_pool:?}");
+        assert!(halved() > 0.0);
     }
 }
 
@@ -536,16 +548,40 @@ fn matmul_matches_burns() {
     }
 }
 
-/// After a call on the CPU, rayon's threads flush denormal results to zero; the calling thread
-/// (not one of the pool's) does not.
-#[cfg(target_arch = "x86_64")]
+/// A convolution's gradients are the same to the bit whatever the number of threads: the
+/// batch's weight gradient is summed in one fixed order (37 images: several blocks and a
+/// partial one).
 #[test]
-fn kernel_threads_flush_denormals_on_the_pool_only() {
-    let tiny = f32::MIN_POSITIVE;
-    let halved = || std::hint::black_box(tiny) / 2.0;
-    on_kernel_threads(&Device::flex(), || ());
-    let on_pool = rayon::broadcast(|_| halved());
-    assert!(on_pool.iter().all(|&v| v == 0.0), "{on_pool:?}");
-    assert_eq!(halved(), tiny / 2.0);
-    assert!(halved() > 0.0);
+fn convolution_gradients_do_not_depend_on_the_threads() {
+    use convolution::{Geometry, conv_transpose2d_backward, conv2d_backward};
+    let values = |n: usize, seed: u32| -> Vec<f32> {
+        (0..n as u32)
+            .map(|i| ((i.wrapping_mul(2_654_435_761) ^ seed) % 2001) as f32 / 1000.0 - 1.0)
+            .collect()
+    };
+    let images = 37;
+    let g = Geometry::new([3, 9, 9], 3, 2, 1);
+    let (channels, positions) = (4, g.positions());
+    let x = values(images * g.image_len(), 1);
+    let weight = values(channels * g.column_rows(), 2);
+    let dy = values(images * channels * positions, 3);
+    let on_threads = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool");
+        pool.install(|| {
+            let conv = conv2d_backward(&x, &weight, &dy, &g, true);
+            // The transposed convolution reads `dy` as its input and `x` as its output gradient.
+            let transposed = conv_transpose2d_backward(&dy, &weight, &x, &g, true);
+            (conv, transposed)
+        })
+    };
+    let one = on_threads(1);
+    for threads in [2, 3, 5] {
+        assert!(
+            on_threads(threads) == one,
+            "{threads} threads differ from one"
+        );
+    }
 }
