@@ -427,6 +427,27 @@ fn tracked_unary<C: CheckpointStrategy>(
     }
 }
 
+/// Records `forward` of `a` and `b` on the autodiff graph with the gradient `step`, which keeps
+/// both inputs.
+fn tracked_binary<C, S>(
+    a: FloatTensor<Autodiff<Flex, C>>,
+    b: FloatTensor<Autodiff<Flex, C>>,
+    step: S,
+    forward: fn(FlexTensor, FlexTensor) -> FlexTensor,
+) -> FloatTensor<Autodiff<Flex, C>>
+where
+    C: CheckpointStrategy,
+    S: Backward<Flex, 2, State = (FlexTensor, FlexTensor)>,
+{
+    let nodes = [a.node(), b.node()];
+    let (a, b) = (a.into_primitive(), b.into_primitive());
+    let output = forward(a.clone(), b.clone());
+    match step.prepare::<C>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => prep.finish((a, b), output),
+        OpsKind::UnTracked(prep) => prep.finish(output),
+    }
+}
+
 /// The gradient of binary cross-entropy with logits: `grad (σ(x) - t)` for the logits and
 /// `-grad x` for the target.
 #[derive(Debug)]
@@ -501,27 +522,11 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
         logits: FloatTensor<Self>,
         target: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let nodes = [logits.node(), target.node()];
-        let (logits, target) = (logits.into_primitive(), target.into_primitive());
-        let output = Flex::ae_bce_with_logits(logits.clone(), target.clone());
-        match BceWithLogits.prepare::<C>(nodes).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish((logits, target), output),
-            OpsKind::UnTracked(prep) => prep.finish(output),
-        }
+        tracked_binary::<C, _>(logits, target, BceWithLogits, Flex::ae_bce_with_logits)
     }
 
     fn ae_squared_difference(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
-        let nodes = [a.node(), b.node()];
-        let (a, b) = (a.into_primitive(), b.into_primitive());
-        let output = Flex::ae_squared_difference(a.clone(), b.clone());
-        match SquaredDifference
-            .prepare::<C>(nodes)
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish((a, b), output),
-            OpsKind::UnTracked(prep) => prep.finish(output),
-        }
+        tracked_binary::<C, _>(a, b, SquaredDifference, Flex::ae_squared_difference)
     }
 
     fn ae_conv2d(

@@ -156,6 +156,19 @@ fn through<const D: usize>(
     Tensor::from_dispatch(kernel(tensor.into_dispatch()))
 }
 
+/// Runs `kernel` on the two tensors' dispatch forms.
+#[cfg(feature = "flex")]
+fn through_both<const D: usize>(
+    a: Tensor<D>,
+    b: Tensor<D>,
+    kernel: fn(
+        burn::backend::DispatchTensor,
+        burn::backend::DispatchTensor,
+    ) -> burn::backend::DispatchTensor,
+) -> Tensor<D> {
+    Tensor::from_dispatch(kernel(a.into_dispatch(), b.into_dispatch()))
+}
+
 /// `1 / (1 + e^-x)`, element-wise.
 ///
 /// # Shapes
@@ -204,11 +217,8 @@ pub fn exp<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 pub fn bce_with_logits(logits: Tensor<2>, target: Tensor<2>) -> Tensor<2> {
     #[cfg(feature = "flex")]
     if on_cpu_kernels(&logits) && on_cpu_kernels(&target) && logits.dims() == target.dims() {
-        let output = <burn::backend::Dispatch as CpuKernels>::ae_bce_with_logits(
-            logits.into_dispatch(),
-            target.into_dispatch(),
-        );
-        return Tensor::from_dispatch(output);
+        let kernel = <burn::backend::Dispatch as CpuKernels>::ae_bce_with_logits;
+        return through_both(logits, target, kernel);
     }
     let one_minus_t = target.neg().add_scalar(1.0);
     logits.clone() * one_minus_t - activation::log_sigmoid(logits)
@@ -224,11 +234,8 @@ pub fn bce_with_logits(logits: Tensor<2>, target: Tensor<2>) -> Tensor<2> {
 pub fn squared_difference<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "flex")]
     if on_cpu_kernels(&a) && on_cpu_kernels(&b) && a.dims() == b.dims() {
-        let output = <burn::backend::Dispatch as CpuKernels>::ae_squared_difference(
-            a.into_dispatch(),
-            b.into_dispatch(),
-        );
-        return Tensor::from_dispatch(output);
+        let kernel = <burn::backend::Dispatch as CpuKernels>::ae_squared_difference;
+        return through_both(a, b, kernel);
     }
     (a - b).square()
 }
