@@ -3,7 +3,7 @@
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use super::item::ImageItem;
+use super::item::{ImageItem, intensity};
 
 /// A batch of images on a device.
 #[derive(Debug, Clone)]
@@ -78,7 +78,7 @@ fn items_to_host(items: &[ImageItem]) -> (Vec<f32>, [usize; 4], Option<Vec<i64>>
             "a batch mixes image shapes {} and {}",
             shape, item.shape
         );
-        pixels.extend(item.pixels.iter().map(|&p| f32::from(p) / 255.0));
+        pixels.extend(item.pixels.iter().map(|&p| intensity(p)));
     }
     let labels: Option<Vec<i64>> = items.iter().map(|i| i.label.map(i64::from)).collect();
     let [c, h, w] = shape.dims();

@@ -11,7 +11,7 @@ use rand::seq::SliceRandom;
 use burn::tensor::{Tensor, TensorData};
 
 use super::batcher::ImageBatch;
-use super::item::{ImageItem, ImageShape};
+use super::item::{ImageItem, ImageShape, intensity};
 use crate::error::{DataError, Result};
 
 /// Images of one shape held in memory as bytes, with optional class labels.
@@ -198,7 +198,7 @@ impl ImageDataset {
         let mut pixels = vec![0f32; size * n];
         for (out, &row) in pixels.chunks_exact_mut(n).zip(&rows) {
             for (o, &p) in out.iter_mut().zip(&self.pixels[row * n..(row + 1) * n]) {
-                *o = f32::from(p) / 255.0;
+                *o = intensity(p);
             }
         }
         let [c, h, w] = self.shape.dims();

@@ -2,6 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
+/// A pixel's 8-bit value as the intensity in `[0, 1]` every tensor of images holds.
+#[inline]
+pub(crate) fn intensity(pixel: u8) -> f32 {
+    f32::from(pixel) / 255.0
+}
+
 /// The shape of one image: channels, height, width (the `[C, H, W]` of a `[N, C, H, W]` batch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ImageShape {

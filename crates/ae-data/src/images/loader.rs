@@ -30,6 +30,7 @@ use rayon::prelude::*;
 
 use super::batcher::ImageBatch;
 use super::dataset::ImageDataset;
+use super::item::intensity;
 
 /// The largest split [`Residency::Auto`] uploads to the device: 2 GiB of `f32` pixels (about
 /// 680,000 MNIST-sized images). Larger splits are batched from host memory.
@@ -287,7 +288,7 @@ fn upload(data: &ImageDataset, device: &Device) -> Resident {
         .zip(bytes.par_chunks(UPLOAD_CHUNK))
         .for_each(|(out, bytes)| {
             for (o, &p) in out.iter_mut().zip(bytes) {
-                *o = f32::from(p) / 255.0;
+                *o = intensity(p);
             }
         });
     let images = Tensor::from_data(TensorData::new(pixels, [n, data.shape().numel()]), device);

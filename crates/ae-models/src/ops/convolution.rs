@@ -153,7 +153,6 @@ fn channel_sums(values: &[f32], channels: usize, positions: usize) -> Vec<f32> {
     sums
 }
 
-/// Element-wise `a += b`.
 /// Images per block of [`weight_gradient`]: a fixed number, so that the sum's order does not
 /// depend on the number of threads or on their timing.
 const IMAGES_PER_BLOCK: usize = 16;

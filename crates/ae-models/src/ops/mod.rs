@@ -326,11 +326,8 @@ pub fn linear(linear: &burn::nn::Linear, x: Tensor<2>) -> Tensor<2> {
 pub fn matmul(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
     #[cfg(feature = "flex")]
     if on_cpu_kernels(&lhs) && on_cpu_kernels(&rhs) && lhs.dims()[1] == rhs.dims()[0] {
-        let output = <burn::backend::Dispatch as CpuKernels>::ae_matmul(
-            lhs.into_dispatch(),
-            rhs.into_dispatch(),
-        );
-        return Tensor::from_dispatch(output);
+        let kernel = <burn::backend::Dispatch as CpuKernels>::ae_matmul;
+        return through_both(lhs, rhs, kernel);
     }
     lhs.matmul(rhs)
 }
