@@ -3,7 +3,7 @@
 //! mmap threshold (128 KiB to start with) with fresh `mmap`s and trims the top of its heap past
 //! 128 KiB of free memory, so those blocks go back to the kernel on every free and come back
 //! through page faults (zeroed pages) on the next step. Measured with `backend_bench` on flex
-//! (README, performance section) this costs 25-45% of the training throughput. Raising both
+//! (docs/performance.md, Appendix C) this costs 25-45% of the training throughput. Raising both
 //! thresholds keeps the memory in the process, as PyTorch's caching CPU allocator does.
 //!
 //! Threads other than the main one allocate from arenas of their own, made of heaps of at most

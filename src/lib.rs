@@ -4,7 +4,7 @@
 //! use autoencoders::models::{Autoencoder, SavedModel, VanillaAutoencoder, VanillaAutoencoderConfig};
 //! use autoencoders::train::{DeviceSpec, FitOptions, TrainingConfig, evaluate, fit};
 //!
-//! autoencoders::allocator::keep_freed_memory(); // glibc, CPU training: see the README
+//! autoencoders::allocator::keep_freed_memory(); // glibc, CPU training: see docs/performance.md
 //! let device = "flex".parse::<DeviceSpec>()?.device()?;
 //! let data = autoencoders::data::mnist_sample()?;
 //! let (train, valid) = data.train.split(0.1, 42)?;
@@ -27,7 +27,9 @@
 //!
 //! With the default `cli` feature, what the examples share: [`cli`] (flag groups),
 //! [`run`] (the run pipeline of the image examples and its report), [`table`] (printed tables),
-//! [`bench`] (speed measurements) and [`allocator`] (the C allocator setting for CPU training).
+//! [`mod@bench`] (speed measurements) and [`allocator`] (the C allocator setting for CPU training).
+
+#![warn(missing_docs)]
 
 pub use ae_data as data;
 pub use ae_models as models;

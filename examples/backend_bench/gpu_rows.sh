@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU rows of the README's "On a GPU" section, in one go, on a machine with a GPU, PyTorch with
+# The GPU rows of docs/gpu.md, in one go, on a machine with a GPU, PyTorch with
 # CUDA, and two builds of backend_bench:
 #   cargo build --release --features ndarray,wgpu --example backend_bench          -> $PLAIN
 #   cargo build --release --features ndarray,wgpu,fusion --example backend_bench   -> $FUSED

@@ -231,7 +231,7 @@ impl ImageDataArgs {
 /// Where results go: `--out`, `--resume`.
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
-    /// Output folder (default: runs/<example>-<dataset>, or runs/<example>).
+    /// Output folder (default: runs/EXAMPLE-DATASET, or runs/EXAMPLE).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue an interrupted training run from the newest checkpoint in the output folder (it

@@ -6,6 +6,8 @@
 //! every value round-trips exactly), makes a stratified 80/20 train/test split with a fixed seed,
 //! and writes four gzip IDX files and a provenance note. The output is byte-for-byte reproducible.
 
+#![warn(missing_docs)]
+
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Datasets for autoencoders on Burn.
 //!
 //! - [`idx`]: the IDX (MNIST-format) file format, raw or gzip, read and written with typed errors.
-//! - [`mnist`]: MNIST-format folders, Fashion-MNIST where Debian installs it, and an embedded
+//! - [`mod@mnist`]: MNIST-format folders, Fashion-MNIST where Debian installs it, and an embedded
 //!   sample of 10,000 real MNIST digits that needs no network.
 //! - [`image_folder`]: PNG/JPEG/BMP folders, resized, grayscale or RGB, optional class folders.
 //! - [`ImageDataset`]: the in-memory dataset all of them produce (a Burn [`Dataset`]), with
@@ -15,6 +15,8 @@
 //! - [`ratings`]: MovieLens rating files and item vectors for collaborative filtering.
 //!
 //! [`Dataset`]: burn::data::dataset::Dataset
+
+#![warn(missing_docs)]
 
 pub mod error;
 pub mod idx;

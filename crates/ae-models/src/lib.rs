@@ -23,6 +23,8 @@
 //!   the CPU (`flex`) and Burn's operations on every other backend; and `on_kernel_threads`, to
 //!   run a loop over them on one of rayon's threads.
 
+#![warn(missing_docs)]
+
 pub mod autoencoder;
 pub mod autorec;
 pub mod conv;

@@ -84,6 +84,19 @@ impl ModelConfig {
     /// A named preset for 28x28 grayscale images (see [`PRESETS`]); [`Self::with_input_shape`]
     /// adapts it to other images.
     ///
+    /// ```
+    /// use ae_models::{Autoencoder, ModelConfig};
+    /// use burn::tensor::{Device, Tensor};
+    ///
+    /// let device = Device::flex();
+    /// let model = ModelConfig::preset("conv-mnist")?.init(&device)?;
+    /// let images = Tensor::<4>::zeros([2, 1, 28, 28], &device);
+    /// assert_eq!(model.encode(images.clone()).dims(), [2, 32]); // the code of each image
+    /// assert_eq!(model.reconstruct(images).dims(), [2, 1, 28, 28]);
+    /// assert!(ModelConfig::preset("no-such-model").is_err());
+    /// # Ok::<(), ae_models::ModelError>(())
+    /// ```
+    ///
     /// # Errors
     /// When the name is not a preset; the message lists them.
     pub fn preset(name: &str) -> Result<Self> {

@@ -12,6 +12,8 @@
 //!
 //! Inside, imports run one way: the applications use evaluation, which uses training.
 
+#![warn(missing_docs)]
+
 mod error;
 mod eval;
 mod fit;

@@ -1,14 +1,14 @@
 //! Images in memory: their shape, the dataset every image loader of this crate produces, and the
-//! batcher that turns them into tensors. Imports run `loader → dataset → batcher → item`.
+//! batcher that turns them into tensors. Imports run `loader → plan, dataset → batcher → item`.
 
 mod batcher;
 mod dataset;
 mod item;
 mod loader;
+mod plan;
 
 pub use batcher::{ImageBatch, ImageBatcher};
 pub use dataset::ImageDataset;
 pub use item::{ImageItem, ImageShape};
-pub use loader::{
-    BatchPlan, DEVICE_RESIDENT_BYTES, ImageBatches, ImageLoader, PartialBatch, Residency,
-};
+pub use loader::{DEVICE_RESIDENT_BYTES, ImageBatches, ImageLoader, Residency};
+pub use plan::{BatchPlan, PartialBatch};

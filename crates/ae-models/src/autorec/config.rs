@@ -4,9 +4,9 @@ use burn::nn::activation::ActivationConfig;
 use crate::error::{ModelError, Result};
 use crate::limits::{check_parameters, check_width};
 
-/// Configuration of an [`AutoRec`] model. For item-based AutoRec (I-AutoRec, the better of the
-/// paper's two), each input is one item's ratings by every user, so `num_inputs` is the number
-/// of users.
+/// Configuration of an [`AutoRec`](crate::AutoRec) model. For item-based AutoRec (I-AutoRec, the
+/// better of the paper's two), each input is one item's ratings by every user, so `num_inputs` is
+/// the number of users.
 #[derive(Config, Debug)]
 pub struct AutoRecConfig {
     /// Length of a rating vector (users, for item-based AutoRec).

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::limits::{check_parameters, check_width};
 use crate::loss::{OutputActivation, ReconstructionLoss};
 
-/// Configuration of a [`ConvAutoencoder`].
+/// Configuration of a [`ConvAutoencoder`](crate::ConvAutoencoder).
 ///
 /// The defaults make the plain MNIST-size convolutional autoencoder of the PyTorch tutorials:
 /// `Conv(1→32, 3x3, stride 2) → ReLU → Conv(32→64, 3x3, stride 2) → ReLU → Linear(3136→32)` and

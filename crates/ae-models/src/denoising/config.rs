@@ -14,7 +14,7 @@ pub enum DenoisingBaseConfig {
     Conv(ConvAutoencoderConfig),
 }
 
-/// Configuration of a [`DenoisingAutoencoder`].
+/// Configuration of a [`DenoisingAutoencoder`](crate::DenoisingAutoencoder).
 #[derive(Config, Debug)]
 pub struct DenoisingAutoencoderConfig {
     /// The architecture.

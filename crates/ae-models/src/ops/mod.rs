@@ -5,33 +5,30 @@
 //! through libm on one thread, and its autodiff sigmoid computes the sigmoid again in the backward
 //! pass; its convolutions spend much of their time lowering; its matmul zeroes each output, then
 //! copies it to realign it. On `flex` (with or without autodiff) and `f32` tensors, the functions
-//! here run vectorised kernels ([`kernels`]: AVX-512, AVX2+FMA or the baseline, picked at run
-//! time) on several threads for large tensors, convolutions as im2col + `gemm` ([`convolution`])
-//! and dense layers as one `gemm` into a buffer the bias initialises ([`dense`]) (a plain
-//! product, [`matmul`], into a buffer gemm writes once), through Burn's backend-extension API,
-//! with their own backward passes. On every other backend and dtype they are Burn's own
+//! here run this workspace's kernels ([`cpu`]: vectorised element-wise kernels for AVX-512,
+//! AVX2+FMA or the baseline, picked at run time, on several threads for large tensors;
+//! convolutions as im2col + `gemm`; dense layers as one `gemm` into a buffer the bias initialises;
+//! a plain product, [`matmul`], into a buffer gemm writes once), through Burn's backend-extension
+//! API, with their own backward passes. On every other backend and dtype they are Burn's own
 //! operations, so the GPU paths are unchanged.
+//!
+//! Each public function here is the one place that decides where a tensor goes; the kernels of
+//! each family live in their own folder ([`cpu`] now; a GPU family beside it).
 //!
 //! The models call these instead of `burn::tensor::activation` and the layers' `forward`; the
 //! results agree with Burn's to a few units in the last place (see the tests). A loop over them
 //! runs fastest on one of rayon's threads: [`on_kernel_threads`].
 
 #[cfg(feature = "flex")]
-pub mod convolution;
-#[cfg(feature = "flex")]
-pub mod dense;
-#[cfg(feature = "flex")]
-mod flex;
-#[cfg(feature = "flex")]
-pub mod kernels;
-#[cfg(feature = "flex")]
-pub mod matrix;
+pub mod cpu;
+mod threads;
 
 use burn::tensor::Tensor;
 use burn::tensor::activation;
 
 #[cfg(feature = "flex")]
-pub use flex::CpuKernels;
+pub use cpu::CpuKernels;
+pub use threads::on_kernel_threads;
 
 /// Whether `tensor` runs on this module's CPU kernels: an `f32` tensor on `flex`.
 #[cfg(feature = "flex")]
@@ -42,109 +39,6 @@ fn on_cpu_kernels<const D: usize>(tensor: &Tensor<D>) -> bool {
             tensor.device().inner().as_dispatch(),
             DispatchDevice::Flex(_)
         )
-}
-
-/// Runs `work` on one of rayon's threads when `device` is the CPU (`flex`), else on this thread,
-/// and returns what it returns.
-///
-/// The CPU kernels (these and flex's own) split large operations across rayon's threads. A
-/// thread outside rayon's pool that starts one hands all of it to the pool and sleeps until it is
-/// done: every operation wakes pool threads and then the caller again, and with as many pool
-/// threads as cores, three threads share them. Started on a pool thread, the caller does its own
-/// share and the other threads steal the rest, as PyTorch's caller does in its OpenMP regions.
-/// `ae_train::fit` runs its training loop through this, and so does a program's own loop over
-/// the models that wants the same speed (measured on 2 cores: dense training steps +8-27%,
-/// inference +10%, a whole training run +18-21%).
-///
-/// `work` may block on other threads (burn-train's learner waits on its event processor and its
-/// data loaders, which run tensor operations too): a pool thread is lent to at most all but one
-/// such call at a time, so that one is always left for the work they wait on. The others, and
-/// calls on a pool thread already, run here.
-///
-/// The first call on the CPU also sets the pool's threads to flush denormal floats to zero
-/// (x86-64's FTZ and DAZ), as TensorFlow runs its CPU threads and PyTorch does after
-/// `torch.set_flush_denormal(True)`: values below 1.2e-38 then count as 0. Without it, training
-/// slows down as it goes: a sigmoid output driven towards 0 (a dark pixel) and Adam's moments of
-/// units that stopped learning reach that range, and every operation on such a value takes a
-/// microcode assist (20 epochs of `train_vanilla` on Fashion-MNIST: 18.3 s, the later epochs
-/// 40% slower than the second; with the flush 12.2 s at the same test MSE). The calling thread
-/// is left as it is.
-pub fn on_kernel_threads<R: Send>(
-    device: &burn::tensor::Device,
-    work: impl FnOnce() -> R + Send,
-) -> R {
-    #[cfg(feature = "flex")]
-    if matches!(device.as_dispatch(), burn::backend::DispatchDevice::Flex(_)) {
-        flush_denormals_on_pool();
-        if rayon::current_thread_index().is_none()
-            && let Some(_seat) = PoolSeat::take()
-        {
-            return rayon::scope(|_| work());
-        }
-    }
-    #[cfg(not(feature = "flex"))]
-    let _ = device;
-    work()
-}
-
-/// Sets every thread of rayon's pool to flush denormal floats to zero, once per process (see
-/// [`on_kernel_threads`]).
-#[cfg(feature = "flex")]
-fn flush_denormals_on_pool() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        rayon::broadcast(|_| flush_denormals_on_this_thread());
-    });
-}
-
-/// Sets this thread's MXCSR to flush denormal results to zero (FTZ, bit 15) and to read denormal
-/// operands as zero (DAZ, bit 6).
-#[cfg(all(feature = "flex", target_arch = "x86_64"))]
-fn flush_denormals_on_this_thread() {
-    const FTZ_DAZ: u32 = (1 << 15) | (1 << 6);
-    let mut control = 0u32;
-    // SAFETY: `stmxcsr` stores this thread's SSE control and status register into `control`,
-    // `ldmxcsr` loads it back with the two mode bits set; nothing else is read or written. The
-    // modes change only how values below the smallest normal float round (to zero). The compiler
-    // assumes the default modes, so arithmetic it folds at compile time may still give a denormal
-    // that the same arithmetic at run time would flush: a difference below 1.2e-38, no more.
-    unsafe {
-        std::arch::asm!("stmxcsr [{}]", in(reg) &mut control, options(nostack, preserves_flags));
-        control |= FTZ_DAZ;
-        std::arch::asm!("ldmxcsr [{}]", in(reg) &control, options(nostack, preserves_flags));
-    }
-}
-
-/// Other targets keep their floating-point modes.
-#[cfg(all(feature = "flex", not(target_arch = "x86_64")))]
-fn flush_denormals_on_this_thread() {}
-
-/// Calls of [`on_kernel_threads`] running on a pool thread now.
-#[cfg(feature = "flex")]
-static LENT_POOL_THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// A pool thread lent to one call of [`on_kernel_threads`], given back when dropped.
-#[cfg(feature = "flex")]
-struct PoolSeat;
-
-#[cfg(feature = "flex")]
-impl PoolSeat {
-    /// A seat while fewer than all but one of the pool's threads are lent.
-    fn take() -> Option<Self> {
-        use std::sync::atomic::Ordering::SeqCst;
-        let seats = rayon::current_num_threads().saturating_sub(1);
-        LENT_POOL_THREADS
-            .fetch_update(SeqCst, SeqCst, |lent| (lent < seats).then_some(lent + 1))
-            .ok()
-            .map(|_| PoolSeat)
-    }
-}
-
-#[cfg(feature = "flex")]
-impl Drop for PoolSeat {
-    fn drop(&mut self) {
-        LENT_POOL_THREADS.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-    }
 }
 
 /// Runs `kernel` on the tensor's dispatch form.
@@ -240,9 +134,9 @@ pub fn squared_difference<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<
     (a - b).square()
 }
 
-/// `conv.forward(x)`: on the CPU kernels ([`convolution`]: im2col and `gemm` per image, images in
-/// parallel, with its own backward pass) when the layer is what they do (square kernel, one
-/// stride and symmetric padding, no dilation or groups, a bias), else Burn's.
+/// `conv.forward(x)`: on the CPU kernels ([`cpu::convolution`]: im2col and `gemm` per image,
+/// images in parallel, with its own backward pass) when the layer is what they do (square kernel,
+/// one stride and symmetric padding, no dilation or groups, a bias), else Burn's.
 ///
 /// # Shapes
 /// - x: `[N, C_in, H, W]`
@@ -282,7 +176,7 @@ pub fn conv2d(conv: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tensor<4> {
     conv.forward(x)
 }
 
-/// `linear.forward(x)`: on the CPU kernels ([`dense`]: one `gemm` into a buffer the bias
+/// `linear.forward(x)`: on the CPU kernels ([`cpu::dense`]: one `gemm` into a buffer the bias
 /// initialises, with its own backward pass) for `f32` flex tensors, else Burn's.
 ///
 /// # Shapes
@@ -416,7 +310,7 @@ pub fn adam_update<const D: usize>(
                 flex(moment_2.clone()),
             ) {
                 drop((param, grad, moment_1, moment_2));
-                let (p, m1, m2) = flex::adam_update(p, g, m1, m2, step);
+                let (p, m1, m2) = cpu::adam_update(p, g, m1, m2, step);
                 return Ok((
                     Tensor::from_primitive::<Flex>(p),
                     Tensor::from_primitive::<Flex>(m1),

@@ -23,8 +23,8 @@ pub enum SparsityPenalty {
     },
 }
 
-/// Configuration of a [`SparseAutoencoder`]: a dense autoencoder whose code carries a sparsity
-/// penalty.
+/// Configuration of a [`SparseAutoencoder`](crate::SparseAutoencoder): a dense autoencoder whose
+/// code carries a sparsity penalty.
 #[derive(Config, Debug)]
 pub struct SparseAutoencoderConfig {
     /// The dense autoencoder. Its `latent_activation` is replaced to suit the penalty: ReLU for

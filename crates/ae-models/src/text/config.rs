@@ -3,7 +3,7 @@ use burn::config::Config;
 use crate::error::{ModelError, Result};
 use crate::limits::{check_parameters, check_width};
 
-/// Configuration of a [`TextAutoencoder`].
+/// Configuration of a [`TextAutoencoder`](crate::TextAutoencoder).
 ///
 /// Token indices follow `ae_data::text`: 0 padding, 1 beginning of sentence, 2 end of sentence,
 /// 3 unknown.

@@ -25,7 +25,8 @@ pub enum VaeArchitecture {
     },
 }
 
-/// Configuration of a [`VariationalAutoencoder`] (Kingma and Welling, 2014).
+/// Configuration of a [`VariationalAutoencoder`](crate::VariationalAutoencoder) (Kingma and
+/// Welling, 2014).
 ///
 /// The defaults are the VAE of PyTorch's example: 784-400-20, ReLU, Bernoulli likelihood
 /// (binary cross-entropy summed over the pixels of each image), β = 1.

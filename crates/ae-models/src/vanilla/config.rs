@@ -8,7 +8,7 @@ use crate::limits::{
 };
 use crate::loss::{OutputActivation, ReconstructionLoss};
 
-/// Configuration of a [`VanillaAutoencoder`], a dense (MLP) autoencoder.
+/// Configuration of a [`VanillaAutoencoder`](crate::VanillaAutoencoder), a dense (MLP) autoencoder.
 ///
 /// The defaults are the deep autoencoder of the Keras tutorial ("Building Autoencoders in
 /// Keras"): 784-128-64-32-64-128-784, ReLU after every hidden layer and on the code, a sigmoid

@@ -8,6 +8,18 @@ use burn::tensor::Device;
 use crate::error::TrainError;
 
 /// The backends this workspace knows, whether or not they are compiled in.
+///
+/// ```
+/// use ae_train::{Backend, DeviceSpec};
+///
+/// let spec: DeviceSpec = "cuda:1".parse()?;
+/// assert_eq!((spec.backend, spec.index), (Backend::Cuda, Some(1)));
+/// assert_eq!(spec.to_string(), "cuda:1");
+/// assert!("flex:1".parse::<DeviceSpec>().is_err()); // the CPU has one device
+/// let device = "flex".parse::<DeviceSpec>()?.device()?; // a burn Device
+/// # let _ = device;
+/// # Ok::<(), ae_train::TrainError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
     /// Burn's pure-Rust CPU backend (SIMD + rayon): the default.

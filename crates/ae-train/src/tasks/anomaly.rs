@@ -52,6 +52,21 @@ fn check(scores: &[f64], labels: &[bool]) -> Result<(usize, usize)> {
 
 /// Area under the ROC curve: the probability that a random anomaly scores higher than a random
 /// normal sample (ties count one half), computed from ranks (the Mann–Whitney U statistic).
+///
+/// ```
+/// use ae_train::anomaly::auroc;
+///
+/// // Anomalies (true) score 0.9 and 0.4, normal samples 0.1, 0.4 and 0.3: of the six pairs,
+/// // the anomaly scores higher in five, and one pair is a tie.
+/// let scores = [0.9, 0.1, 0.4, 0.4, 0.3];
+/// let labels = [true, false, true, false, false];
+/// assert_eq!(auroc(&scores, &labels)?, 5.5 / 6.0);
+/// assert!(auroc(&[0.5], &[true]).is_err()); // one class only
+/// # Ok::<(), ae_train::TrainError>(())
+/// ```
+///
+/// # Errors
+/// When the lengths differ, a score is NaN, or one class is missing.
 pub fn auroc(scores: &[f64], labels: &[bool]) -> Result<f64> {
     let (positives, negatives) = check(scores, labels)?;
     let mut order: Vec<usize> = (0..scores.len()).collect();
