@@ -251,6 +251,37 @@ fn data_parallel_on_two_devices_trains() {
     assert!(report.mse.is_finite());
 }
 
+/// Two genuinely distinct devices (flex and ndarray): each worker's metric sums stay on its own
+/// device and are added when read, so the epoch's loss is finite and falls, and the model is
+/// the main device's.
+#[cfg(feature = "ndarray")]
+#[test]
+fn data_parallel_on_two_distinct_devices_trains() {
+    let main = device();
+    main.seed(3);
+    #[allow(deprecated)] // ndarray is deprecated upstream; it is the other CPU backend here
+    let other = DeviceSpec::new(Backend::NdArray).device().unwrap();
+    let data = mnist_sample().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = TrainingConfig::new()
+        .with_epochs(2)
+        .with_batch_size(64)
+        .with_seed(3);
+    let fitted = fit(
+        small_model(&main),
+        data.train.take(1024),
+        data.test.take(256),
+        &config,
+        &FitOptions::new(dir.path(), &main).with_devices(vec![main.clone(), other]),
+    )
+    .unwrap();
+    let (first, second) = (train_loss(dir.path(), 1), train_loss(dir.path(), 2));
+    assert!(first.is_finite() && second.is_finite(), "{first} {second}");
+    assert!(second < first, "{second} >= {first}");
+    let report = evaluate(&fitted.model, &data.test.take(256), 256, &main).unwrap();
+    assert!(report.mse.is_finite() && report.mse < 0.1, "{}", report.mse);
+}
+
 /// The validation loss logged for an epoch, over batches whose last one is padded and masked,
 /// is the loss of the returned model over every validation image at once; reading the
 /// device-side metrics every step or every seventh step logs the same epoch means.

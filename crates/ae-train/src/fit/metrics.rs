@@ -174,8 +174,10 @@ pub struct DeviceMeanMetric {
     read_every: usize,
     /// `[sum, weight]` on the device, and for the loss a third value: the count of steps
     /// whose sum was not finite. (Only the loss needs it: counting costs kernel launches at
-    /// every step, which a GPU pays for.)
-    sums: Option<Tensor<1>>,
+    /// every step, which a GPU pays for.) One accumulator per device the steps ran on: with
+    /// several devices (`FitOptions::with_devices`) each worker's sums stay on its own device
+    /// and are added on the host when read.
+    sums: Vec<Tensor<1>>,
     steps: usize,
     /// The epoch's running value at the last read, and whether this step read it.
     last: Option<f64>,
@@ -197,7 +199,7 @@ impl DeviceMeanMetric {
             higher_is_better: false,
             reduction: Reduction::Mean,
             read_every: context.read_every.max(1),
-            sums: None,
+            sums: Vec::new(),
             steps: 0,
             last: None,
             fresh: false,
@@ -235,12 +237,18 @@ impl DeviceMeanMetric {
     }
 
     fn read(&mut self) -> Result<Option<f64>, TensorReadError> {
-        let Some(sums) = &self.sums else {
+        if self.sums.is_empty() {
             return Ok(None);
-        };
-        let values = sums.clone().try_into_data()?.try_to_vec_as::<f64>()?;
+        }
+        let mut values = [0.0f64; 3];
+        for sums in &self.sums {
+            let read = sums.clone().try_into_data()?.try_to_vec_as::<f64>()?;
+            for (total, value) in values.iter_mut().zip(read) {
+                *total += value;
+            }
+        }
         let (sum, weight) = (values[0], values[1]);
-        let bad = values.get(2).copied().unwrap_or(0.0);
+        let bad = values[2];
         if let Some(watch) = &self.watch
             && (bad > 0.0 || !sum.is_finite())
         {
@@ -309,10 +317,12 @@ impl Metric for DeviceMeanMetric {
             } else {
                 Tensor::cat(vec![sum, weight], 0)
             };
-            self.sums = Some(match self.sums.take() {
-                Some(sums) => sums + step,
+            let device = step.device();
+            let sums = match self.sums.iter().position(|sums| sums.device() == device) {
+                Some(at) => self.sums.swap_remove(at) + step,
                 None => step,
-            });
+            };
+            self.sums.push(sums);
             self.steps += 1;
             if self.steps.is_multiple_of(self.read_every) {
                 self.last = self.read()?;
@@ -329,7 +339,7 @@ impl Metric for DeviceMeanMetric {
     }
 
     fn clear(&mut self) {
-        self.sums = None;
+        self.sums.clear();
         self.steps = 0;
         self.last = None;
         self.fresh = false;
