@@ -251,6 +251,30 @@ fn data_parallel_on_two_devices_trains() {
     assert!(report.mse.is_finite());
 }
 
+/// Data-parallel devices share the split: when a device's share is less than a batch it would
+/// train nothing, and `fit` says so instead of returning an untrained model.
+#[test]
+fn devices_whose_share_is_less_than_a_batch_are_refused() {
+    let device = device();
+    let data = mnist_sample().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = TrainingConfig::new().with_epochs(1).with_batch_size(256);
+    let err = fit(
+        small_model(&device),
+        data.train.take(461),
+        data.test.take(64),
+        &config,
+        &FitOptions::new(dir.path(), &device).with_devices(vec![device.clone(), device.clone()]),
+    )
+    .err()
+    .expect("a share of 128 items is less than a batch of 256");
+    let message = err.to_string();
+    assert!(
+        message.contains("--devices") && message.contains("128"),
+        "{message}"
+    );
+}
+
 /// Two genuinely distinct devices (flex and ndarray): each worker's metric sums stay on its own
 /// device and are added when read, so the epoch's loss is finite and falls, and the model is
 /// the main device's.

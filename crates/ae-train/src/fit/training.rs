@@ -388,6 +388,22 @@ where
             ),
         });
     }
+    // burn-train's multi-device strategy gives each device an equal share of the split, cut
+    // into whole batches: a share smaller than a batch would train nothing, silently.
+    let workers = options.devices.len();
+    if workers > 1 && train_items / workers < config.batch_size {
+        return Err(TrainError::InvalidArgument {
+            what: "--devices",
+            message: format!(
+                "{workers} devices each train on their own share of the {train_items} training \
+                 items per epoch ({} each), fewer than one batch of {}: lower --batch-size to \
+                 at most {}, use fewer devices, or add data",
+                train_items / workers,
+                config.batch_size,
+                train_items / workers
+            ),
+        });
+    }
     let valid_loader = valid.loader(&loading, false, device);
     let context = MetricsContext {
         read_every: options.metrics_every.max(1),
