@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub use ae_data as data;
+pub use ae_io as io;
 pub use ae_models as models;
 pub use ae_train as train;
 

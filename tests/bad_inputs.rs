@@ -266,3 +266,133 @@ fn bad_values_in_files_name_the_line() {
         "column 1",
     );
 }
+
+/// Runs an example that must fail within `seconds`: killed and reported if it runs longer (a
+/// FIFO read blocks forever).
+fn refused_within(seconds: u64, example: &str, args: &[&str], needle: &str) {
+    let path = examples_dir().join(example);
+    let mut child = Command::new(&path)
+        .args(args)
+        .env("AE_PROGRESS", "plain")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the example runs");
+    let start = std::time::Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed().as_secs() >= seconds {
+            let _ = child.kill();
+            panic!("{example} {args:?} still ran after {seconds} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let shown = format!("{example} {args:?}:\n{stderr}");
+    assert!(!output.status.success(), "exit 0 for {shown}");
+    assert!(!stderr.contains("panicked"), "a panic for {shown}");
+    assert!(stderr.contains(needle), "no `{needle}` for {shown}");
+}
+
+fn mkfifo(path: &Path) {
+    let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates the file.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+}
+
+/// Paths that are not regular files — a FIFO where a CSV, a ratings file, a corpus, an IDX file
+/// or a `config.json` is expected, `/dev/zero` behind a link, an image folder holding a link
+/// back to itself — each end in a clear error within seconds, naming the path.
+#[test]
+fn special_files_and_link_loops_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name);
+    let out = at("out");
+    let out = out.to_str().unwrap();
+    let fifo = at("data.csv");
+    mkfifo(&fifo);
+    let fifo = fifo.to_str().unwrap();
+    refused_within(
+        10,
+        "anomaly_tabular",
+        &["--csv", fifo, "--out", out],
+        "FIFO",
+    );
+    refused_within(10, "recommend", &["--ratings", fifo, "--out", out], "FIFO");
+    refused_within(
+        10,
+        "text_autoencoder",
+        &["--corpus", fifo, "--out", out],
+        "FIFO",
+    );
+
+    let big = at("big.data");
+    std::fs::write(&big, "1\t1\t4\t0\n".repeat(30)).unwrap();
+    refused_within(
+        10,
+        "recommend",
+        &[
+            "--ratings",
+            big.to_str().unwrap(),
+            "--max-input-size",
+            "100",
+            "--out",
+            out,
+        ],
+        "more than the 100 bytes allowed",
+    );
+
+    let zero = at("u.data");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    refused_within(
+        10,
+        "recommend",
+        &["--ratings", zero.to_str().unwrap(), "--out", out],
+        "character device",
+    );
+
+    let model = at("model");
+    std::fs::create_dir(&model).unwrap();
+    mkfifo(&model.join("config.json"));
+    refused_within(
+        10,
+        "compress",
+        &["--model", model.to_str().unwrap(), "--out", out],
+        "config.json is a FIFO",
+    );
+
+    let mnist = at("mnist");
+    std::fs::create_dir(&mnist).unwrap();
+    mkfifo(&mnist.join("train-images-idx3-ubyte"));
+    std::fs::write(mnist.join("train-labels-idx1-ubyte"), b"").unwrap();
+    refused_within(
+        10,
+        "train_vanilla",
+        &[
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            mnist.to_str().unwrap(),
+            "--out",
+            out,
+        ],
+        "FIFO",
+    );
+
+    let images = at("images");
+    std::fs::create_dir_all(images.join("cats")).unwrap();
+    std::os::unix::fs::symlink(&images, images.join("cats").join("again")).unwrap();
+    refused_within(
+        10,
+        "train_vanilla",
+        &[
+            "--dataset",
+            "image-folder",
+            "--data-dir",
+            images.to_str().unwrap(),
+            "--out",
+            out,
+        ],
+        "leads back to",
+    );
+}

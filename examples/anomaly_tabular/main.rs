@@ -18,7 +18,9 @@ use clap::Parser;
 use serde::Serialize;
 
 use autoencoders::cli::ranges::{self, MAX_WIDTH};
-use autoencoders::cli::{Defaults, DeviceArgs, LatentArgs, OutputArgs, TrainArgs, exit_on_error};
+use autoencoders::cli::{
+    Defaults, DeviceArgs, InputArgs, LatentArgs, OutputArgs, TrainArgs, exit_on_error,
+};
 use autoencoders::data::tabular::{
     KDD_NORMAL, VectorDataset, anomaly_splits, read_csv, write_synthetic_kdd,
 };
@@ -61,6 +63,8 @@ struct Cli {
     #[command(flatten)]
     device: DeviceArgs,
     #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
     train: TrainArgs,
     #[command(flatten)]
     output: OutputArgs,
@@ -100,6 +104,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
+        cli.input.apply();
         let training = cli.train.config(&DEFAULTS)?;
         let seed = training.seed;
         let out = cli.output.dir(NAME);

@@ -14,7 +14,9 @@ use clap::Parser;
 use serde::Serialize;
 
 use autoencoders::cli::ranges::{self, MAX_WIDTH};
-use autoencoders::cli::{Defaults, DeviceArgs, ModelDirArgs, OutputArgs, TrainArgs, exit_on_error};
+use autoencoders::cli::{
+    Defaults, DeviceArgs, InputArgs, ModelDirArgs, OutputArgs, TrainArgs, exit_on_error,
+};
 use autoencoders::data::ratings::{
     ItemRatingsDataset, SyntheticRatings, read_ratings, write_synthetic_ratings,
 };
@@ -52,6 +54,8 @@ struct Cli {
     top: usize,
     #[command(flatten)]
     device: DeviceArgs,
+    #[command(flatten)]
+    input: InputArgs,
     /// (--seed also seeds the split and the synthetic data.)
     #[command(flatten)]
     train: TrainArgs,
@@ -80,6 +84,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
+        cli.input.apply();
         let training = cli.train.config(&DEFAULTS)?;
         let seed = training.seed;
         let out = cli.output.dir(NAME);

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use autoencoders::cli::ranges;
 use autoencoders::cli::{
-    Defaults, DeviceArgs, LatentArgs, ModelDirArgs, OutputArgs, TrainArgs, exit_on_error,
+    Defaults, DeviceArgs, InputArgs, LatentArgs, ModelDirArgs, OutputArgs, TrainArgs, exit_on_error,
 };
 use autoencoders::data::DataError;
 use autoencoders::data::text::{
@@ -80,6 +80,8 @@ struct Cli {
     show: usize,
     #[command(flatten)]
     device: DeviceArgs,
+    #[command(flatten)]
+    input: InputArgs,
     #[command(flatten)]
     train: TrainArgs,
     #[command(flatten)]
@@ -159,6 +161,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
+        cli.input.apply();
         let training = cli.train.config(&DEFAULTS)?;
         let devices = cli.device.open()?;
         let device = &devices.device;

@@ -47,13 +47,19 @@ impl Defaults {
 #[derive(Args, Debug, Clone)]
 pub struct DeviceArgs {
     /// Backend and device: flex (the default), ndarray, wgpu, vulkan, metal, cuda, optionally
-    /// `:INDEX` (each needs its cargo feature, e.g. `--features wgpu`).
+    /// `:INDEX` (each needs its cargo feature, e.g. `--features wgpu`), or a remote server
+    /// ws://HOST:PORT[#INDEX] (`--features remote`; the `serve` example runs one).
     #[arg(long)]
     pub device: Option<DeviceSpec>,
-    /// Several devices, e.g. `cuda:0,cuda:1`: training runs data-parallel on them (burn-train's
-    /// multi-device strategy; the first also validates and evaluates). Replaces --device.
+    /// Several devices, e.g. `cuda:0,cuda:1` or `ws://gpu1:3000,ws://gpu2:3000`: training runs
+    /// data-parallel on them (burn-train's multi-device strategy; the first also validates and
+    /// evaluates). Replaces --device.
     #[arg(long, value_delimiter = ',')]
     pub devices: Vec<DeviceSpec>,
+    /// A file whose first line is the token remote servers check (else AE_REMOTE_TOKEN; never
+    /// on the command line, where other users can read it).
+    #[arg(long, value_name = "FILE")]
+    pub remote_token_file: Option<PathBuf>,
 }
 
 /// The devices of [`DeviceArgs`], created once.
@@ -72,15 +78,15 @@ impl DeviceArgs {
     pub fn main_spec(&self) -> DeviceSpec {
         self.devices
             .first()
-            .copied()
-            .or(self.device)
+            .cloned()
+            .or_else(|| self.device.clone())
             .unwrap_or(DeviceSpec::new(Backend::Flex))
     }
 
     /// Every device named: `--devices`, else `--device` (empty when neither is given).
     pub fn named(&self) -> Vec<DeviceSpec> {
         if self.devices.is_empty() {
-            self.device.into_iter().collect()
+            self.device.clone().into_iter().collect()
         } else {
             self.devices.clone()
         }
@@ -92,14 +98,19 @@ impl DeviceArgs {
     /// [`TrainError::BackendNotCompiled`] or [`TrainError::DeviceUnavailable`].
     pub fn open(&self) -> Result<Devices, TrainError> {
         let spec = self.main_spec();
+        let token = match &self.remote_token_file {
+            Some(path) => Some(ae_train::token_from_file(path)?),
+            None => ae_train::token_from_env(),
+        };
+        let open = |spec: &DeviceSpec| spec.device_with_token(token.as_deref());
         let data_parallel = self
             .devices
             .iter()
-            .map(DeviceSpec::device)
+            .map(open)
             .collect::<Result<Vec<_>, _>>()?;
         let device = match data_parallel.first() {
             Some(first) => first.clone(),
-            None => spec.device()?,
+            None => open(&spec)?,
         };
         Ok(Devices {
             spec,
@@ -187,7 +198,24 @@ impl TrainArgs {
     }
 }
 
-/// Which images: `--dataset`, `--data-dir`, `--limit`, `--valid-fraction`.
+/// Limits on the files read: `--max-input-size`.
+#[derive(Args, Debug, Clone)]
+pub struct InputArgs {
+    /// The largest data file read (bytes, or K/M/G/T: 512M, 8G); a larger file is refused with
+    /// its size rather than read into memory.
+    #[arg(long, value_parser = ranges::byte_size, default_value = "8G")]
+    pub max_input_size: u64,
+}
+
+impl InputArgs {
+    /// Sets the limit for the whole process (`ae_io::set_max_data_bytes`).
+    pub fn apply(&self) {
+        ae_io::set_max_data_bytes(self.max_input_size);
+    }
+}
+
+/// Which images: `--dataset`, `--data-dir`, `--limit`, `--valid-fraction`,
+/// `--max-input-size`.
 #[derive(Args, Debug, Clone)]
 pub struct ImageDataArgs {
     /// Dataset: mnist-sample (embedded, the default), fashion-mnist (Debian's
@@ -205,6 +233,9 @@ pub struct ImageDataArgs {
     /// for monitoring only).
     #[arg(long, allow_negative_numbers = true, value_parser = ranges::fraction_below_one, default_value_t = 0.1)]
     pub valid_fraction: f64,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub input: InputArgs,
 }
 
 impl ImageDataArgs {
@@ -213,6 +244,7 @@ impl ImageDataArgs {
     /// # Errors
     /// When the name is unknown or needs a folder that is not given.
     pub fn source(&self) -> Result<DatasetSource, TrainError> {
+        self.input.apply();
         let source = DatasetSource::from_name(&self.dataset, self.data_dir.as_deref())?;
         if let (DatasetSource::MnistSample, Some(dir)) = (&source, &self.data_dir) {
             return Err(TrainError::InvalidArgument {

@@ -7,8 +7,8 @@ pub mod ranges;
 use std::process::ExitCode;
 
 pub use args::{
-    DataResidency, Defaults, DeviceArgs, Devices, ImageDataArgs, LatentArgs, ModelDirArgs,
-    OutputArgs, TrainArgs, TrainerArgs,
+    DataResidency, Defaults, DeviceArgs, Devices, ImageDataArgs, InputArgs, LatentArgs,
+    ModelDirArgs, OutputArgs, TrainArgs, TrainerArgs,
 };
 
 /// Runs `main`, printing an error and its causes and returning a failure exit code on error.

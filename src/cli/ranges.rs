@@ -26,6 +26,40 @@ pub fn count<const MIN: usize, const MAX: usize>(text: &str) -> Result<usize, St
     Ok(value)
 }
 
+/// A size in bytes: a whole number, optionally followed by K, M, G or T (powers of 1024), at
+/// least 1 byte and at most 1 TiB.
+///
+/// # Errors
+/// When the text is not such a size.
+pub fn byte_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, shift) = match text.char_indices().last() {
+        Some((at, unit)) if unit.is_ascii_alphabetic() => {
+            let shift = match unit.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(format!("`{text}`: the unit is one of K, M, G, T")),
+            };
+            (&text[..at], shift)
+        }
+        _ => (text, 0),
+    };
+    let value: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (e.g. 512M, 8G, 1000000)"))?;
+    let bytes = value
+        .checked_shl(shift)
+        .filter(|&b| b >> shift == value)
+        .ok_or_else(|| format!("`{text}` is too large"))?;
+    if !(1..=1 << 40).contains(&bytes) {
+        return Err("must be from 1 byte to 1T".into());
+    }
+    Ok(bytes)
+}
+
 fn finite(text: &str) -> Result<f64, String> {
     let value: f64 = text
         .trim()

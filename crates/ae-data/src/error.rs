@@ -6,6 +6,10 @@ use std::path::PathBuf;
 /// What can go wrong while reading or preparing a dataset.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
+    /// The path is not a regular file (or folder), is larger than its limit, or loops.
+    #[error(transparent)]
+    Input(#[from] ae_io::InputError),
+
     /// The file could not be opened or read.
     #[error("cannot read {}: {source}", path.display())]
     Io {

@@ -51,7 +51,7 @@ pub struct IdxImages {
 /// A file named `*.gz` that is not gzip data is an error ([`DataError::NotGzip`]), so that a
 /// mislabelled download is caught rather than misparsed.
 pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
-    let raw = fs::read(path).map_err(|e| DataError::io(path, e))?;
+    let raw = ae_io::read(path, ae_io::Limit::data())?;
     let named_gz = path
         .extension()
         .is_some_and(|ext| ext.eq_ignore_ascii_case("gz"));
@@ -434,7 +434,10 @@ mod tests {
     #[test]
     fn a_missing_file_names_its_path() {
         let err = read_idx(Path::new("/nonexistent/t10k-labels-idx1-ubyte")).unwrap_err();
-        assert!(matches!(err, DataError::Io { .. }));
+        assert!(matches!(
+            err,
+            DataError::Input(ae_io::InputError::Io { .. })
+        ));
         assert!(
             err.to_string()
                 .contains("/nonexistent/t10k-labels-idx1-ubyte")

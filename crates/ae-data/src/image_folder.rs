@@ -87,24 +87,26 @@ fn is_image(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
-fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut entries = fs::read_dir(dir)
-        .map_err(|e| DataError::io(dir, e))?
-        .map(|entry| entry.map(|e| e.path()).map_err(|e| DataError::io(dir, e)))
-        .collect::<Result<Vec<_>>>()?;
-    entries.sort();
-    Ok(entries)
-}
-
-fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    for path in sorted_entries(dir)? {
-        if path.is_dir() {
-            collect_images(&path, out)?;
+/// The images under `dir`, in name order, sub-folders included: hidden entries (`.thumbnails`,
+/// `.ipynb_checkpoints`) are left out by rule; an entry that cannot be read is an error, and so is
+/// a link back to a folder already walked.
+fn collect_images(dir: &Path, visited: &mut ae_io::Visited, out: &mut Vec<PathBuf>) -> Result<()> {
+    for path in ae_io::read_dir(dir, Some(visited))? {
+        if is_folder(&path)? {
+            collect_images(&path, visited, out)?;
         } else if is_image(&path) {
             out.push(path);
         }
     }
     Ok(())
+}
+
+/// Whether `path` is a folder (links followed); an entry that cannot be examined is an error.
+fn is_folder(path: &Path) -> Result<bool> {
+    match fs::metadata(path) {
+        Ok(metadata) => Ok(metadata.is_dir()),
+        Err(e) => Err(DataError::io(path, e)),
+    }
 }
 
 /// Decodes one image file to `[C, H, W]` bytes of the requested size and colour.
@@ -113,8 +115,8 @@ pub fn decode_image(path: &Path, options: &ImageFolderOptions) -> Result<Vec<u8>
         path: path.to_path_buf(),
         source,
     };
-    let image = image::ImageReader::open(path)
-        .map_err(|e| DataError::io(path, e))?
+    let bytes = ae_io::read(path, ae_io::Limit::data())?;
+    let image = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| DataError::io(path, e))?
         .decode()
@@ -156,10 +158,17 @@ pub fn load_image_folder(dir: &Path, options: &ImageFolderOptions) -> Result<Ima
     }
     let mut files: Vec<(PathBuf, Option<u32>)> = Vec::new();
     let mut class_names = Vec::new();
+    let mut visited = ae_io::Visited::new();
     if options.labels_from_subfolders {
-        for sub in sorted_entries(dir)?.into_iter().filter(|p| p.is_dir()) {
+        let mut subfolders = Vec::new();
+        for entry in ae_io::read_dir(dir, Some(&mut visited))? {
+            if is_folder(&entry)? {
+                subfolders.push(entry);
+            }
+        }
+        for sub in subfolders {
             let mut images = Vec::new();
-            collect_images(&sub, &mut images)?;
+            collect_images(&sub, &mut visited, &mut images)?;
             if images.is_empty() {
                 continue;
             }
@@ -174,7 +183,7 @@ pub fn load_image_folder(dir: &Path, options: &ImageFolderOptions) -> Result<Ima
         }
     } else {
         let mut images = Vec::new();
-        collect_images(dir, &mut images)?;
+        collect_images(dir, &mut visited, &mut images)?;
         files.extend(images.into_iter().map(|p| (p, None)));
     }
     if files.is_empty() {

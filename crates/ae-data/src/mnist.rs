@@ -144,7 +144,8 @@ fn find(dir: &Path, stem: &str, what: &'static str) -> Result<PathBuf> {
     names
         .iter()
         .map(|n| dir.join(n))
-        .find(|p| p.is_file())
+        // Anything by that name is taken, and refused when it is not a regular file.
+        .find(|p| p.exists())
         .ok_or_else(|| DataError::MissingFile {
             dir: dir.to_path_buf(),
             what,

@@ -14,6 +14,10 @@ pub enum ModelError {
         message: String,
     },
 
+    /// The path is not a regular file, is larger than its limit, or loops.
+    #[error(transparent)]
+    Input(#[from] ae_io::InputError),
+
     /// A file could not be read or written.
     #[error("cannot access {}: {source}", path.display())]
     Io {

@@ -104,12 +104,7 @@ pub fn save_weights<M: Module>(module: M, path: &Path) -> Result<()> {
 
 /// Loads parameters from a burnpack file into `module` (which fixes the device and the shapes).
 pub fn load_weights<M: Module>(module: M, path: &Path) -> Result<M> {
-    if !path.is_file() {
-        return Err(ModelError::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-        });
-    }
+    ae_io::check_file(path, ae_io::Limit::data())?;
     let weights_error = |e: burn::store::RecordError| ModelError::Weights {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -140,10 +135,7 @@ pub fn save_config<C: Config>(kind: &str, config: &C, path: &Path) -> Result<()>
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value> {
-    let text = fs::read_to_string(path).map_err(|e| ModelError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let text = ae_io::read_to_string(path, ae_io::Limit::JSON)?;
     serde_json::from_str(&text).map_err(json_error(path))
 }
 

@@ -183,10 +183,7 @@ impl ModelConfig {
 
     /// Reads a configuration file (such as a model folder's `config.json`).
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| ModelError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+        let text = ae_io::read_to_string(path, ae_io::Limit::JSON)?;
         Self::from_json(&text, path)
     }
 

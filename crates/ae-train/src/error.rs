@@ -5,6 +5,10 @@ use std::path::PathBuf;
 /// What can go wrong in `ae-train`.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
+    /// The path is not a regular file (or folder), is larger than its limit, or loops.
+    #[error(transparent)]
+    Input(#[from] ae_io::InputError),
+
     /// The device string could not be parsed.
     #[error("invalid device `{given}`: {message}")]
     InvalidDevice {
@@ -27,10 +31,7 @@ pub enum TrainError {
     },
 
     /// The backend is compiled in but no usable device was found.
-    #[error(
-        "no usable `{device}` device: {message}. For wgpu/vulkan without a GPU, install a software \
-         Vulkan driver (Debian/Ubuntu: `apt-get install mesa-vulkan-drivers`), or use `--device flex`"
-    )]
+    #[error("no usable `{device}` device: {message}")]
     DeviceUnavailable {
         /// The device asked for.
         device: String,
@@ -78,6 +79,22 @@ pub enum TrainError {
     /// Training stopped with an error inside burn-train.
     #[error("training failed: {0}")]
     Training(String),
+
+    /// A remote device stopped answering during training; the finished epochs are kept.
+    #[error(
+        "the remote device {devices} stopped answering during training (is its server still \
+         running and reachable?): the checkpoints of the finished epochs are kept in {}; continue \
+         with --resume on devices that answer (another server, or --device flex). ({message})",
+        dir.display()
+    )]
+    DeviceLost {
+        /// The devices that no longer answer, as named (`ws://host:port#0`).
+        devices: String,
+        /// The checkpoint folder.
+        dir: PathBuf,
+        /// What burn-train reported.
+        message: String,
+    },
 
     /// A resume was asked for but there is no complete checkpoint to resume from.
     #[error(

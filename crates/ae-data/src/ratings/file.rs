@@ -49,7 +49,14 @@ fn csv_error(path: &Path, line: usize, column: Option<usize>, message: String) -
 /// When the file cannot be read or a line is malformed (the line and column are named), when a
 /// (user, item) pair is rated twice, or when the file holds no rating.
 pub fn read_ratings(path: &Path) -> Result<Ratings> {
-    let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+    let bytes = ae_io::read(path, ae_io::Limit::data())?;
+    let text = String::from_utf8(bytes).map_err(|e| DataError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+        ),
+    })?;
     let mut raw: Vec<(u64, u64, f32)> = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let number = index + 1;

@@ -16,7 +16,7 @@ pub struct CsvTable {
 
 /// Reads a CSV file; every row must have as many fields as the first.
 pub fn read_csv(path: &Path, has_header: bool) -> Result<CsvTable> {
-    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let file = ae_io::open(path, ae_io::Limit::data())?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(has_header)
         .flexible(false)

@@ -11,19 +11,18 @@ use crate::error::{DataError, Result};
 /// When the path cannot be read, a file is not UTF-8 (the line is named), or nothing is left.
 pub fn read_corpus(path: &Path) -> Result<Vec<String>> {
     let files: Vec<PathBuf> = if path.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| DataError::io(path, e))?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && p.extension().is_none())
-            .collect();
-        files.sort();
-        files
+        // Every entry is read or an error; only hidden ones and files with an extension (the
+        // `.dat` indexes of `fortune` files) are left out, by rule.
+        ae_io::read_dir(path, None)?
+            .into_iter()
+            .filter(|p| p.extension().is_none() && !p.is_dir())
+            .collect()
     } else {
         vec![path.to_path_buf()]
     };
     let mut entries = Vec::new();
     for file in &files {
-        let bytes = std::fs::read(file).map_err(|e| DataError::io(file, e))?;
+        let bytes = ae_io::read(file, ae_io::Limit::data())?;
         let text = String::from_utf8(bytes).map_err(|e| {
             let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
             DataError::Csv {

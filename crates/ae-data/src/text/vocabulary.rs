@@ -5,6 +5,14 @@ use serde::{Deserialize, Serialize};
 
 use super::{BOS, EOS, PAD, SPECIAL_TOKENS, UNK};
 use crate::error::{DataError, Result};
+
+/// The largest `vocab.json` read: 64 MiB, room for millions of tokens.
+const VOCABULARY_LIMIT: ae_io::Limit = ae_io::Limit::new(
+    64 << 20,
+    "a vocabulary",
+    "it is not a vocab.json this workspace wrote",
+);
+
 /// How text is cut into tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -179,7 +187,7 @@ impl Vocabulary {
 
     /// Reads a vocabulary written by [`save`](Self::save).
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+        let bytes = ae_io::read(path, VOCABULARY_LIMIT)?;
         let saved: Self = serde_json::from_slice(&bytes).map_err(|e| DataError::Csv {
             path: path.to_path_buf(),
             line: e.line() as u64,

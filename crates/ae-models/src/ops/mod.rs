@@ -30,11 +30,24 @@ use burn::tensor::activation;
 pub use cpu::CpuKernels;
 pub use threads::on_kernel_threads;
 
+/// The environment variable that, set to `off`, sends every operation here to Burn's own
+/// implementation on the CPU too: for measuring what the kernels change (the same binary both
+/// ways), never needed otherwise.
+pub const CPU_KERNELS_ENV: &str = "AE_CPU_KERNELS";
+
+/// Whether [`CPU_KERNELS_ENV`] turned the CPU kernels off (read once per process).
+#[cfg(feature = "flex")]
+fn cpu_kernels_off() -> bool {
+    static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *OFF.get_or_init(|| std::env::var(CPU_KERNELS_ENV).is_ok_and(|v| v == "off"))
+}
+
 /// Whether `tensor` runs on this module's CPU kernels: an `f32` tensor on `flex`.
 #[cfg(feature = "flex")]
 fn on_cpu_kernels<const D: usize>(tensor: &Tensor<D>) -> bool {
     use burn::backend::DispatchDevice;
-    tensor.dtype() == burn::tensor::DType::F32
+    !cpu_kernels_off()
+        && tensor.dtype() == burn::tensor::DType::F32
         && matches!(
             tensor.device().inner().as_dispatch(),
             DispatchDevice::Flex(_)

@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use burn::tensor::Device;
 
+use super::remote::RemoteAddress;
 use crate::error::TrainError;
 
 /// The backends this workspace knows, whether or not they are compiled in.
@@ -34,17 +35,20 @@ pub enum Backend {
     Metal,
     /// NVIDIA CUDA.
     Cuda,
+    /// A device of another machine, through Burn's remote backend (`ws://host:port`).
+    Remote,
 }
 
 impl Backend {
     /// Every backend, in the order `--device` lists them.
-    pub const ALL: [Backend; 6] = [
+    pub const ALL: [Backend; 7] = [
         Self::Flex,
         Self::NdArray,
         Self::Wgpu,
         Self::Vulkan,
         Self::Metal,
         Self::Cuda,
+        Self::Remote,
     ];
 
     /// The name used on command lines, and the cargo feature that compiles it in.
@@ -56,6 +60,7 @@ impl Backend {
             Self::Vulkan => "vulkan",
             Self::Metal => "metal",
             Self::Cuda => "cuda",
+            Self::Remote => "remote",
         }
     }
 
@@ -68,6 +73,7 @@ impl Backend {
             Self::Vulkan => cfg!(feature = "vulkan"),
             Self::Metal => cfg!(feature = "metal"),
             Self::Cuda => cfg!(feature = "cuda"),
+            Self::Remote => cfg!(feature = "remote"),
         }
     }
 
@@ -76,9 +82,10 @@ impl Backend {
         Self::ALL.into_iter().filter(|b| b.is_compiled()).collect()
     }
 
-    /// Whether the backend runs on a GPU (or a software GPU such as lavapipe).
+    /// Whether the backend runs on a GPU (or a software GPU such as lavapipe). A remote
+    /// device runs on whatever its server serves.
     pub const fn is_gpu(self) -> bool {
-        !matches!(self, Self::Flex | Self::NdArray)
+        !matches!(self, Self::Flex | Self::NdArray | Self::Remote)
     }
 }
 
@@ -88,21 +95,34 @@ impl std::fmt::Display for Backend {
     }
 }
 
-/// A backend and, for GPU backends, which device (`cuda:1`, `wgpu:0`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A backend and, for GPU backends, which device (`cuda:1`, `wgpu:0`); for a remote device, the
+/// server (`ws://host:port`, `ws://host:port#1`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DeviceSpec {
     /// The backend.
     pub backend: Backend,
-    /// The device index; `None` lets the backend choose.
+    /// The device index; `None` lets the backend choose (the first of a remote server's).
     pub index: Option<usize>,
+    /// The server of a [`Backend::Remote`] device.
+    pub remote: Option<RemoteAddress>,
 }
 
 impl FromStr for DeviceSpec {
     type Err = TrainError;
 
-    /// Parses `flex`, `ndarray`, `wgpu`, `vulkan`, `metal`, `cuda`, optionally with `:INDEX`.
+    /// Parses `flex`, `ndarray`, `wgpu`, `vulkan`, `metal`, `cuda`, optionally with `:INDEX`, or
+    /// a remote server `ws://HOST:PORT`, optionally with `#INDEX`.
     fn from_str(text: &str) -> Result<Self, TrainError> {
-        let text = text.trim().to_ascii_lowercase();
+        let text = text.trim();
+        if text.len() >= 5 && text[..5].eq_ignore_ascii_case("ws://") {
+            let (address, index) = RemoteAddress::parse(&format!("ws://{}", &text[5..]))?;
+            return Ok(Self {
+                backend: Backend::Remote,
+                index,
+                remote: Some(address),
+            });
+        }
+        let text = text.to_ascii_lowercase();
         let (name, index) = match text.split_once(':') {
             Some((name, index)) => {
                 let index = index.parse().map_err(|_| TrainError::InvalidDevice {
@@ -115,12 +135,17 @@ impl FromStr for DeviceSpec {
         };
         let backend = Backend::ALL
             .into_iter()
+            .filter(|&b| b != Backend::Remote)
             .find(|b| b.name() == name)
             .ok_or_else(|| TrainError::InvalidDevice {
                 given: text.clone(),
                 message: format!(
-                    "unknown backend; choose one of {}",
-                    Backend::ALL.map(Backend::name).join(", ")
+                    "unknown backend; choose one of {}, or a remote server ws://HOST:PORT",
+                    Backend::ALL[..6]
+                        .iter()
+                        .map(|b| b.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             })?;
         if index.is_some() && !backend.is_gpu() {
@@ -129,15 +154,21 @@ impl FromStr for DeviceSpec {
                 message: format!("the {backend} backend has a single device and takes no index"),
             });
         }
-        Ok(Self { backend, index })
+        Ok(Self {
+            backend,
+            index,
+            remote: None,
+        })
     }
 }
 
 impl std::fmt::Display for DeviceSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.index {
-            Some(i) => write!(f, "{}:{i}", self.backend),
-            None => write!(f, "{}", self.backend),
+        match (&self.remote, self.index) {
+            (Some(address), Some(i)) => write!(f, "{address}#{i}"),
+            (Some(address), None) => write!(f, "{address}"),
+            (None, Some(i)) => write!(f, "{}:{i}", self.backend),
+            (None, None) => write!(f, "{}", self.backend),
         }
     }
 }
@@ -148,16 +179,26 @@ impl DeviceSpec {
         Self {
             backend,
             index: None,
+            remote: None,
         }
     }
 
-    /// Creates the device, checking that the backend is compiled in and, for GPU backends, that
-    /// an adapter exists and runs a small computation.
+    /// Creates the device, checking that the backend is compiled in and, for GPU and remote
+    /// backends, that the device runs a small computation. A remote device presents the token of
+    /// `AE_REMOTE_TOKEN`, if set.
     ///
     /// # Errors
     /// [`TrainError::BackendNotCompiled`] naming the cargo feature to enable, or
     /// [`TrainError::DeviceUnavailable`] saying what was tried.
     pub fn device(&self) -> Result<Device, TrainError> {
+        self.device_with_token(super::remote::token_from_env().as_deref())
+    }
+
+    /// [`Self::device`], a remote device presenting `token` (ignored by local devices).
+    ///
+    /// # Errors
+    /// As [`Self::device`].
+    pub fn device_with_token(&self, token: Option<&str>) -> Result<Device, TrainError> {
         if !self.backend.is_compiled() {
             return Err(TrainError::BackendNotCompiled {
                 backend: self.backend.name(),
@@ -168,18 +209,22 @@ impl DeviceSpec {
                     .join(", "),
             });
         }
-        let device = self.create()?;
-        if self.backend.is_gpu() {
+        let device = self.create(token)?;
+        if self.backend.is_gpu() || self.backend == Backend::Remote {
             probe(&device).map_err(|message| TrainError::DeviceUnavailable {
                 device: self.to_string(),
-                message,
+                message: if self.backend == Backend::Remote {
+                    format!("the server failed a first computation ({message})")
+                } else {
+                    format!("{message}. {GPU_HINT}")
+                },
             })?;
         }
         Ok(device)
     }
 
     #[allow(unreachable_code, unused_variables)]
-    fn create(&self) -> Result<Device, TrainError> {
+    fn create(&self, token: Option<&str>) -> Result<Device, TrainError> {
         #[cfg(any(feature = "wgpu", feature = "vulkan", feature = "metal"))]
         let kind = match self.index {
             Some(i) => burn::tensor::DeviceKind::DiscreteGpu(i),
@@ -199,6 +244,17 @@ impl DeviceSpec {
             Backend::Metal => return Ok(Device::metal(kind)),
             #[cfg(feature = "cuda")]
             Backend::Cuda => return Ok(Device::cuda(self.index.unwrap_or(0))),
+            #[cfg(feature = "remote")]
+            Backend::Remote => {
+                let address = self
+                    .remote
+                    .as_ref()
+                    .ok_or_else(|| TrainError::InvalidDevice {
+                        given: self.to_string(),
+                        message: "a remote device needs its server: ws://HOST:PORT".into(),
+                    })?;
+                return super::remote::connect(address, self.index.unwrap_or(0), token);
+            }
             _ => {}
         }
         Err(TrainError::BackendNotCompiled {
@@ -229,9 +285,13 @@ fn wgpu_device(kind: burn::tensor::DeviceKind, spec: &DeviceSpec) -> Result<Devi
         .clone()
         .map_err(|message| TrainError::DeviceUnavailable {
             device: spec.to_string(),
-            message,
+            message: format!("{message}. {GPU_HINT}"),
         })
 }
+
+/// What to do when a GPU backend finds no usable adapter.
+const GPU_HINT: &str = "For wgpu/vulkan without a GPU, install a software Vulkan driver \
+     (Debian/Ubuntu: `apt-get install mesa-vulkan-drivers`), or use `--device flex`";
 
 /// Runs `1 + 2` on the device and reads it back; a missing driver shows up here rather than in
 /// the middle of training. Backends report some failures by panicking, so the probe catches

@@ -139,7 +139,7 @@ impl MetricLogger for EpochLog {
 
 /// Reads a `metrics.jsonl` file back.
 pub fn read_epoch_log(path: &Path) -> crate::Result<Vec<EpochMetrics>> {
-    let text = std::fs::read_to_string(path).map_err(|e| crate::TrainError::io(path, e))?;
+    let text = ae_io::read_to_string(path, ae_io::Limit::data())?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())

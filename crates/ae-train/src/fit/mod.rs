@@ -11,6 +11,7 @@ mod loaders;
 mod metrics;
 mod optim;
 mod ratings;
+mod remote;
 mod renderer;
 mod run_folder;
 mod sequence;
@@ -30,6 +31,7 @@ pub use metrics::{
 };
 pub use optim::{FusedAdam, adam_optimizer};
 pub use ratings::RatingsOutput;
+pub use remote::{RemoteAddress, TOKEN_ENV, token_from_env, token_from_file};
 pub use renderer::PlainRenderer;
 pub use run_folder::{IDENTITY_FILE, LOCK_FILE, RunLock};
 pub use training::{FitOptions, Fitted, PROGRESS_ENV, TrainingConfig, fit};

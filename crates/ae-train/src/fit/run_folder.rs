@@ -54,7 +54,7 @@ impl RunLock {
                     return Ok(Self { path });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = fs::read_to_string(&path)
+                    let holder = ae_io::read_to_string(&path, ae_io::Limit::JSON)
                         .ok()
                         .and_then(|t| t.trim().parse::<u32>().ok());
                     match holder {
@@ -168,7 +168,7 @@ fn first_difference(
 /// the file.
 pub fn check_identity(dir: &Path, identity: &Value) -> Result<()> {
     let path = dir.join(IDENTITY_FILE);
-    let text = fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
+    let text = ae_io::read_to_string(&path, ae_io::Limit::JSON)?;
     let saved: Value = serde_json::from_str(&text).map_err(|e| TrainError::BadCheckpoint {
         path: path.clone(),
         message: format!("not a run identity: {e}"),

@@ -241,6 +241,11 @@ fn check_checkpoint<M: Trainable>(model: &M, dir: &std::path::Path, epoch: usize
         path: super::checkpoint::checkpoint_path(dir, kind, epoch),
         message,
     };
+    // Burn reads them: each must be a regular file first (a FIFO would block its reader).
+    for kind in super::checkpoint::CHECKPOINT_KINDS {
+        let path = super::checkpoint::checkpoint_path(dir, kind, epoch);
+        ae_io::check_file(&path, ae_io::Limit::data())?;
+    }
     let load = |kind: &str| AtomicFileCheckpointer::new(dir, kind);
     let record: ModuleRecord = load("model")
         .restore(epoch)
@@ -464,16 +469,20 @@ where
             dir: checkpoint_dir,
         });
     }
+    let mut used = options.devices.clone();
+    used.push(device.clone());
+    let failure = |message| super::remote::training_failure(&used, message, &checkpoint_dir);
     let result = launched.map_err(|panic| {
-        let message = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "burn-train stopped".into());
-        TrainError::Training(message)
+        failure(
+            panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "burn-train stopped".into()),
+        )
     })?;
     if let Some(error) = result.error {
-        return Err(TrainError::Training(error.to_string()));
+        return Err(failure(error.to_string()));
     }
     let epochs_run = config.epochs - resumed_from.unwrap_or(0);
     let this_run = records.lock().map(|r| r.clone()).unwrap_or_default();

@@ -113,7 +113,7 @@ impl QuantizedCodes {
 
     /// Reads a file written by [`save`](Self::save); a malformed file is an error naming it.
     pub fn load(path: &Path) -> Result<Self> {
-        let data = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+        let data = ae_io::read(path, ae_io::Limit::data())?;
         let bad = |message: String| TrainError::InvalidArgument {
             what: "codes file",
             message: format!("{}: {message}", path.display()),

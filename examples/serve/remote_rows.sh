@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Remote devices on loopback, measured: the same training run on this machine's flex device, on
+# one `serve` process (a remote flex device), on two (data-parallel), and on two local workers
+# (flex,flex), for the dense AE and the conv AE. Each server is pinned to its own core
+# (taskset); the client is not pinned. Prints steady images/s, milliseconds per step and bytes
+# sent over loopback per step (from /proc/net/dev, the whole run included).
+# The servers run Burn's own flex operations (this workspace's CPU kernels are a client-side
+# extension), so the `-burn-ops` rows run locally with the kernels off (AE_CPU_KERNELS=off): the
+# same arithmetic as the servers', without the network.
+#
+#   cargo build --release --features remote-server --example serve --example train_vanilla \
+#       --example train_conv
+#   B=target/release/examples bash examples/serve/remote_rows.sh
+set -euo pipefail
+B=${B:-target/release/examples}
+EPOCHS=${EPOCHS:-3}
+tmp=$(mktemp -d)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$tmp"' EXIT
+head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$tmp/token"
+export AE_REMOTE_TOKEN AE_PROGRESS=plain
+AE_REMOTE_TOKEN=$(cat "$tmp/token")
+
+# Starts a server pinned to core $1 and prints its address.
+start() {
+  taskset -c "$1" "$B/serve" --port 0 --token-file "$tmp/token" > "$tmp/serve-$1.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do
+    port=$(sed -n 's|.*ws://127.0.0.1:\([0-9]*\).*|\1|p' "$tmp/serve-$1.log" | head -1)
+    [ -n "$port" ] && { echo "ws://127.0.0.1:$port"; return; }
+    sleep 0.1
+  done
+  echo "server on core $1 did not start" >&2; exit 1
+}
+# Every byte sent over loopback is received over it: the receive counter counts each once.
+lo_bytes() { awk '/^ *lo:/ { printf "%.0f\n", $2 }' /proc/net/dev; }
+
+# row NAME TRAINER BATCH DEVICE-FLAGS...: one run, one line of the table.
+row() {
+  local name=$1 trainer=$2 batch=$3; shift 3
+  local before after out="$tmp/$name"
+  before=$(lo_bytes)
+  env "${ENV[@]}" "$B/$trainer" --epochs "$EPOCHS" --batch-size "$batch" "${LIMIT[@]}" "$@" --out "$out" \
+    > "$tmp/$name.log" 2>&1 || { tail -5 "$tmp/$name.log"; return 1; }
+  after=$(lo_bytes)
+  python3 - "$out/report.json" "$name" "$batch" "$((after - before))" <<'EOF'
+import json, sys
+report = json.load(open(sys.argv[1]))
+name, batch, lo = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+images = report["images"][0] * report["epochs"]
+steps = images // batch
+steady = report["steady_images_per_second"]
+print(f"| {name} | {steady:,.0f} | {1000 * batch / steady:.1f} | {lo / max(steps, 1) / 1e3:,.1f} | "
+      f"{report['test']['mse']:.5f} |")
+EOF
+}
+
+a=$(start 0)
+b=$(start 1)
+echo "| run | steady images/s | ms per step | KB over loopback per step | test MSE |"
+echo "|---|---|---|---|---|"
+ENV=(AE_CPU_KERNELS=on)
+LIMIT=(--limit 8000)
+row dense-local train_vanilla 256 --device flex
+ENV=(AE_CPU_KERNELS=off)
+row dense-local-burn-ops train_vanilla 256 --device flex
+ENV=(AE_CPU_KERNELS=on)
+row dense-one-server train_vanilla 256 --device "$a"
+row dense-two-servers train_vanilla 256 --devices "$a,$b"
+row dense-two-local train_vanilla 256 --devices flex,flex
+LIMIT=(--limit 2048)
+row conv-local train_conv 128 --device flex
+ENV=(AE_CPU_KERNELS=off)
+row conv-local-burn-ops train_conv 128 --device flex
+ENV=(AE_CPU_KERNELS=on)
+row conv-one-server train_conv 128 --device "$a"
+row conv-two-servers train_conv 128 --devices "$a,$b"
+row conv-two-local train_conv 128 --devices flex,flex

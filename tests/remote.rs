@@ -1,0 +1,301 @@
+//! Training on remote devices, as a user would: `serve` processes on 127.0.0.1 (nothing else is
+//! reached), a trainer over them with `--devices ws://...`, a wrong token, a server that is not
+//! there, and a server killed in the middle of a run, which the run survives.
+
+#![cfg(all(feature = "cli", feature = "remote-server"))]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "a-test-token-7f3a";
+
+/// The folder of the example binaries built with this test.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps")
+        .join("examples")
+        .join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: cargo test builds it",
+        path.display()
+    );
+    path
+}
+
+/// A `serve` process on 127.0.0.1, killed when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    /// Starts `serve --port 0` with the token file and waits for the port it prints.
+    fn start(token_file: &Path) -> Self {
+        let mut child = Command::new(example("serve"))
+            .args(["--port", "0", "--token-file"])
+            .arg(token_file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, receiver) = mpsc::channel();
+        // Reads every line the server prints (so that it never blocks on a full pipe) and
+        // passes on the first.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+        let line = receiver
+            .recv_timeout(Duration::from_secs(30))
+            .expect("serve prints its address");
+        let port = line
+            .rsplit_once("ws://127.0.0.1:")
+            .and_then(|(_, port)| port.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no port in `{line}`"));
+        Self { child, port }
+    }
+
+    fn address(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.port)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn token_file(dir: &Path) -> PathBuf {
+    let path = dir.join("token");
+    std::fs::write(&path, format!("{TOKEN}\n")).expect("write the token");
+    path
+}
+
+/// `train_vanilla` with `args` and the token `token` in the environment.
+fn train(args: &[&str], token: &str) -> Command {
+    let mut command = Command::new(example("train_vanilla"));
+    command
+        .args(args)
+        .env("AE_PROGRESS", "plain")
+        .env("AE_REMOTE_TOKEN", token);
+    command
+}
+
+/// Runs `command`, failing the test after `limit`.
+fn finish_within(mut command: Command, limit: Duration) -> Output {
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the trainer starts");
+    wait_within(child, limit)
+}
+
+fn wait_within(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the trainer ran past {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// The test MSE of a run's `report.json`.
+fn test_mse(dir: &Path) -> f64 {
+    let text = std::fs::read_to_string(dir.join("report.json")).expect("report.json");
+    let report: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    report
+        .pointer("/test/mse")
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or_else(|| panic!("no test.mse in {text}"))
+}
+
+fn train_losses(dir: &Path) -> Vec<f64> {
+    let text = std::fs::read_to_string(dir.join("metrics.jsonl")).expect("metrics.jsonl");
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|record| record["split"] == "train")
+        .filter_map(|record| record["metrics"]["Loss"].as_f64())
+        .collect()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const SMALL_RUN: [&str; 8] = [
+    "--limit",
+    "1024",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "64",
+    "--seed",
+    "5",
+];
+
+#[test]
+fn two_servers_train_as_two_local_workers_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = token_file(dir.path());
+    let (a, b) = (Server::start(&token), Server::start(&token));
+    let devices = format!("{},{}", a.address(), b.address());
+    let remote = dir.path().join("remote");
+    let mut args = SMALL_RUN.to_vec();
+    args.extend(["--devices", &devices, "--out", remote.to_str().unwrap()]);
+    let output = finish_within(train(&args, TOKEN), Duration::from_secs(300));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+
+    let local = dir.path().join("local");
+    let mut args = SMALL_RUN.to_vec();
+    args.extend(["--devices", "flex,flex", "--out", local.to_str().unwrap()]);
+    let output = finish_within(train(&args, TOKEN), Duration::from_secs(300));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+
+    let losses = train_losses(&remote);
+    assert!(losses.len() == 2 && losses[1] < losses[0], "{losses:?}");
+    let (remote_mse, local_mse) = (test_mse(&remote), test_mse(&local));
+    // The servers run Burn's own operations, the local workers this workspace's CPU kernels:
+    // the same arithmetic up to rounding.
+    assert!(
+        (remote_mse - local_mse).abs() <= 0.02 * local_mse,
+        "remote {remote_mse} against local {local_mse}"
+    );
+}
+
+#[test]
+fn a_wrong_token_and_a_missing_server_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = token_file(dir.path());
+    let server = Server::start(&token);
+    let address = server.address();
+    let out = dir.path().join("run");
+    let args = [
+        "--device",
+        &address,
+        "--epochs",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let output = finish_within(train(&args, "not-the-token"), Duration::from_secs(60));
+    let stderr = text(&output.stderr);
+    assert!(
+        !output.status.success() && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&address) && stderr.contains("refused the token"),
+        "{stderr}"
+    );
+
+    // A port nothing listens on: the server's own, once it is gone.
+    drop(server);
+    let output = finish_within(train(&args, TOKEN), Duration::from_secs(60));
+    let stderr = text(&output.stderr);
+    assert!(
+        !output.status.success() && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&address) && stderr.contains("no server answered"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_server_killed_mid_run_stops_it_and_the_run_resumes_on_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = token_file(dir.path());
+    let (a, mut b) = (Server::start(&token), Server::start(&token));
+    let out = dir.path().join("run");
+    let devices = format!("{},{}", a.address(), b.address());
+    let args = [
+        "--limit",
+        "2048",
+        "--epochs",
+        "40",
+        "--batch-size",
+        "64",
+        "--devices",
+        &devices,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let mut command = train(&args, TOKEN);
+    let trainer = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first_checkpoint = out.join("checkpoint").join("model-1.bpk");
+    let start = Instant::now();
+    while !first_checkpoint.is_file() {
+        assert!(
+            start.elapsed() < Duration::from_secs(240),
+            "no checkpoint after 240 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let lost = b.address();
+    b.kill();
+    let output = wait_within(trainer, Duration::from_secs(120));
+    let stderr = text(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "the run went on without its server:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked at"), "{stderr}");
+    // The error names the server that went, and only that one, and says how to go on.
+    assert!(
+        stderr.contains(&format!("{lost}#0 stopped answering")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&format!("{}#0", a.address())), "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+
+    // Every finished epoch's checkpoint is kept; the run resumes on the server left.
+    let finished = (1..=40)
+        .take_while(|epoch| {
+            out.join("checkpoint")
+                .join(format!("model-{epoch}.bpk"))
+                .is_file()
+        })
+        .count();
+    assert!(finished >= 1);
+    let epochs = (finished + 1).to_string();
+    let resumed = [
+        "--limit",
+        "2048",
+        "--epochs",
+        &epochs,
+        "--batch-size",
+        "64",
+        "--device",
+        &a.address(),
+        "--out",
+        out.to_str().unwrap(),
+        "--resume",
+    ];
+    let output = finish_within(train(&resumed, TOKEN), Duration::from_secs(240));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(test_mse(&out).is_finite());
+}
