@@ -396,3 +396,77 @@ fn special_files_and_link_loops_are_refused_at_once() {
         "leads back to",
     );
 }
+
+/// A run folder owns only what it wrote: a user's files are named and never removed, a user's
+/// `*.tmp` survives, `--out` inside `--data-dir` is refused, and a refused second run of an
+/// application leaves its generated data file as it was.
+#[test]
+fn a_run_folder_owns_only_what_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let run = out.to_str().unwrap();
+    let quick = [
+        "--limit",
+        "300",
+        "--batch-size",
+        "64",
+        "--epochs",
+        "1",
+        "--out",
+        run,
+    ];
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("notes.tmp"), "mine").unwrap();
+    refused("train_vanilla", &quick, "notes.tmp");
+    std::fs::remove_file(out.join("notes.tmp")).unwrap();
+    ok("train_vanilla", &quick);
+
+    // A user's files in a finished run's folder: named, and kept, with or without --overwrite.
+    std::fs::write(out.join("notes.tmp"), "mine").unwrap();
+    std::fs::create_dir_all(out.join("checkpoint")).unwrap();
+    std::fs::write(out.join("checkpoint").join("my-copy.bpk"), "mine").unwrap();
+    let mut overwrite = quick.to_vec();
+    overwrite.push("--overwrite");
+    refused("train_vanilla", &overwrite, "checkpoint/my-copy.bpk");
+    assert!(out.join("notes.tmp").is_file() && out.join("model.bpk").is_file());
+    std::fs::remove_file(out.join("checkpoint").join("my-copy.bpk")).unwrap();
+    std::fs::remove_file(out.join("notes.tmp")).unwrap();
+    ok("train_vanilla", &overwrite);
+
+    // The output inside the data folder.
+    let data = dir.path().join("images");
+    std::fs::create_dir_all(data.join("a")).unwrap();
+    let inside = data.join("runs").join("x");
+    refused(
+        "train_vanilla",
+        &[
+            "--dataset",
+            "image-folder",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--out",
+            inside.to_str().unwrap(),
+        ],
+        "inside --data-dir",
+    );
+
+    // A refused second run does not rewrite the first one's generated data.
+    let app = dir.path().join("tabular");
+    let app_args = [
+        "--rows",
+        "600",
+        "--epochs",
+        "1",
+        "--out",
+        app.to_str().unwrap(),
+    ];
+    ok("anomaly_tabular", &app_args);
+    let data_file = app.join("synthetic-kdd.data");
+    let before = std::fs::metadata(&data_file).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    refused("anomaly_tabular", &app_args, "--overwrite");
+    assert_eq!(
+        std::fs::metadata(&data_file).unwrap().modified().unwrap(),
+        before
+    );
+}

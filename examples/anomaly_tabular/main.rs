@@ -28,7 +28,7 @@ use autoencoders::models::{Autoencoder, OutputActivation, SavedModel, VanillaAut
 use autoencoders::run::{MachineInfo, write_json};
 use autoencoders::table::Table;
 use autoencoders::train::anomaly::{self, AnomalyReport};
-use autoencoders::train::{FitOptions, TrainError, errors_of, fit};
+use autoencoders::train::{FitOptions, TrainError, check_run_folder, errors_of, fit};
 
 const NAME: &str = "anomaly_tabular";
 const DEFAULTS: Defaults = Defaults::new(20, 256, 8);
@@ -108,6 +108,8 @@ fn main() -> std::process::ExitCode {
         let training = cli.train.config(&DEFAULTS)?;
         let seed = training.seed;
         let out = cli.output.dir(NAME);
+        // A run that fit would refuse is refused before its generated data file is written.
+        check_run_folder(&out.join("model"), cli.output.resume, cli.output.overwrite)?;
         let device = cli.device.open()?;
         let path = match &cli.csv {
             Some(p) => p.clone(),

@@ -24,7 +24,7 @@ use autoencoders::models::{AutoRec, AutoRecConfig, SavedModel};
 use autoencoders::run::{MachineInfo, write_json};
 use autoencoders::table::Table;
 use autoencoders::train::recommend::{RatingsReport, predict_all, ratings_report, top_n};
-use autoencoders::train::{EpochMetrics, FitOptions, TrainError, fit};
+use autoencoders::train::{EpochMetrics, FitOptions, TrainError, check_run_folder, fit};
 
 const NAME: &str = "recommend";
 // AutoRec's code is its hidden layer (--hidden).
@@ -88,6 +88,10 @@ fn main() -> std::process::ExitCode {
         let training = cli.train.config(&DEFAULTS)?;
         let seed = training.seed;
         let out = cli.output.dir(NAME);
+        // A run that fit would refuse is refused before its generated data file is written.
+        if cli.pretrained.model.is_none() {
+            check_run_folder(&out.join("model"), cli.output.resume, cli.output.overwrite)?;
+        }
         let path = match &cli.ratings {
             Some(p) => p.clone(),
             None => {

@@ -162,6 +162,7 @@ fn main() -> std::process::ExitCode {
     autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
         cli.input.apply();
+        OutputArgs::check_outside(&cli.output.dir(NAME), &cli.corpus, "--corpus")?;
         let training = cli.train.config(&DEFAULTS)?;
         let devices = cli.device.open()?;
         let device = &devices.device;

@@ -1,7 +1,7 @@
 //! The flag groups the examples flatten, so that a flag means the same everywhere and is declared
 //! once: the device, training, image data, output, and a trained model to load.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use burn::optim::AdamConfig;
 use burn::tensor::Device;
@@ -283,6 +283,49 @@ impl OutputArgs {
             .clone()
             .unwrap_or_else(|| PathBuf::from("runs").join(name))
     }
+
+    /// Refuses an output folder `out` inside the input folder `input` (given as `flag`): the
+    /// run's files would be read as data the next time.
+    ///
+    /// # Errors
+    /// [`TrainError::InvalidArgument`] naming both folders.
+    pub fn check_outside(out: &Path, input: &Path, flag: &'static str) -> Result<(), TrainError> {
+        let (resolved_out, resolved_input) = (resolved(out), resolved(input));
+        if input.is_dir() && resolved_out.starts_with(&resolved_input) {
+            return Err(TrainError::InvalidArgument {
+                what: "--out",
+                message: format!(
+                    "{} is inside {flag} {}: the run's files would be read as data the next \
+                     time; write the run elsewhere",
+                    out.display(),
+                    input.display()
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `path` made absolute with its links resolved, as far as it exists (an output folder may not
+/// exist yet).
+fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return absolute,
+        }
+    }
+    let mut resolved = existing
+        .canonicalize()
+        .unwrap_or_else(|_| existing.to_path_buf());
+    resolved.extend(rest.iter().rev());
+    resolved
 }
 
 /// A trained model to use instead of training one: `--model`.

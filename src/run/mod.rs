@@ -27,7 +27,7 @@ use ae_train::{
 
 pub use report::{MachineInfo, RunReport, RunSettings, write_json};
 
-use crate::cli::{Defaults, Devices, ModelDirArgs, TrainerArgs};
+use crate::cli::{Defaults, Devices, ModelDirArgs, OutputArgs, TrainerArgs};
 
 /// The three splits of a run's images.
 #[derive(Debug, Clone)]
@@ -81,6 +81,9 @@ impl Run {
             });
         }
         let source = args.data.source()?;
+        if let Some(data_dir) = &args.data.data_dir {
+            OutputArgs::check_outside(&args.out_dir(name), data_dir, "--data-dir")?;
+        }
         let devices = args.device.open()?;
         let loaded = source.load()?;
         let (train, test) = match args.data.limit {

@@ -5,7 +5,6 @@
 //! unsigned-byte type (`0x08`) that every MNIST-format dataset uses. Every malformed file gives a
 //! [`DataError`] naming the file; nothing here panics on bad input.
 
-use std::fs;
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -260,26 +259,13 @@ pub fn write_idx(path: &Path, dims: &[usize], data: &[u8]) -> Result<()> {
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, creating
 /// the folder if needed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(|e| DataError::io(parent, e))?;
-    }
-    let file_name = path.file_name().ok_or_else(|| DataError::InvalidArgument {
-        what: "output path",
-        message: format!("{} has no file name", path.display()),
-    })?;
-    let mut tmp_name = file_name.to_os_string();
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    fs::write(&tmp, bytes).map_err(|e| DataError::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        DataError::io(path, e)
-    })
+    ae_io::write_atomic(path, bytes).map_err(|e| DataError::io(path, e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn images_bytes() -> Vec<u8> {
         encode_idx(

@@ -140,3 +140,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn temporary_files_are_ours_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.bpk");
+    let tmp = temporary_path(&path);
+    assert!(is_temporary(&tmp), "{}", tmp.display());
+    for user in [
+        "notes.tmp",
+        "model.bpk.tmp",
+        "x.ae-tmp",
+        "a.b.ae-tmp",
+        ".12.ae-tmp",
+    ] {
+        assert!(!is_temporary(Path::new(user)), "{user}");
+    }
+    write_atomic(&path, b"new").unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"new");
+    assert!(!tmp.exists());
+    write_atomic(&dir.path().join("sub/dir/file.json"), b"{}").unwrap();
+    assert!(dir.path().join("sub/dir/file.json").is_file());
+}

@@ -21,23 +21,9 @@ pub const WEIGHTS_FILE: &str = "model.bpk";
 /// Writes `bytes` to `path` through a temporary file and a rename, creating the folder if
 /// needed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |e| ModelError::Io {
+    ae_io::write_atomic(path, bytes).map_err(|source| ModelError::Io {
         path: path.to_path_buf(),
-        source: e,
-    };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(io)?;
-    }
-    let name = path
-        .file_name()
-        .ok_or_else(|| io(std::io::Error::other("no file name")))?;
-    let mut tmp_name = name.to_os_string();
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    fs::write(&tmp, bytes).map_err(io)?;
-    fs::rename(&tmp, path).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        io(e)
+        source,
     })
 }
 

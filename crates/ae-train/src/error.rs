@@ -184,6 +184,19 @@ pub enum TrainError {
         what: String,
     },
 
+    /// A fresh run was asked for in a folder holding files no run of this workspace wrote.
+    #[error(
+        "{} holds files this workspace did not write ({files}): a run owns its folder, and \
+         --overwrite removes only what runs wrote; move them, or use another --out",
+        dir.display()
+    )]
+    FolderHoldsOtherFiles {
+        /// The run folder.
+        dir: PathBuf,
+        /// Up to ten of the files, relative to the folder.
+        files: String,
+    },
+
     /// Another process is training in the run folder.
     #[error(
         "{} is in use by process {pid} (lock file {}); wait for it to finish, or use another \

@@ -69,12 +69,14 @@ fn write_png(path: &Path, save: impl FnOnce(&Path) -> image::ImageResult<()>) ->
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| TrainError::io(parent, e))?;
     }
-    let tmp = path.with_extension("png.tmp");
+    let tmp = ae_io::temporary_path(path);
     save(&tmp).map_err(|source| TrainError::Image {
         path: path.to_path_buf(),
         source,
     })?;
-    std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
+    std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))?;
+    ae_io::record_written(path);
+    Ok(())
 }
 
 /// Matplotlib's "tab10" palette: the colour of class `k` is `TAB10[k % 10]`.

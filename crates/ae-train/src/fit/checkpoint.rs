@@ -40,9 +40,11 @@ pub fn checkpoint_path(directory: &Path, name: &str, epoch: usize) -> PathBuf {
 impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
     fn save(&self, epoch: usize, record: R) -> Result<(), CheckpointerError> {
         let path = self.path(epoch);
-        let tmp = path.with_extension("bpk.tmp");
+        let tmp = ae_io::temporary_path(&path);
         record.save(tmp.clone())?;
-        fs::rename(&tmp, &path).map_err(CheckpointerError::IOError)
+        fs::rename(&tmp, &path).map_err(CheckpointerError::IOError)?;
+        ae_io::record_written(&path);
+        Ok(())
     }
 
     fn delete(&self, epoch: usize) -> Result<(), CheckpointerError> {

@@ -33,5 +33,5 @@ pub use optim::{FusedAdam, adam_optimizer};
 pub use ratings::RatingsOutput;
 pub use remote::{RemoteAddress, TOKEN_ENV, token_from_env, token_from_file};
 pub use renderer::PlainRenderer;
-pub use run_folder::{IDENTITY_FILE, LOCK_FILE, RunLock};
+pub use run_folder::{IDENTITY_FILE, LOCK_FILE, RunLock, check_run_folder};
 pub use training::{FitOptions, Fitted, PROGRESS_ENV, TrainingConfig, fit};

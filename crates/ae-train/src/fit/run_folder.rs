@@ -88,15 +88,16 @@ impl Drop for RunLock {
     }
 }
 
-/// Removes the temporary files a killed write left in `dir` (`*.tmp`, not recursive): under the
-/// lock, no other writer can own them.
+/// Removes the temporary files a killed write of this workspace left in `dir` (named by
+/// [`ae_io::temporary_path`], not recursive): under the lock, no other writer can own them. A
+/// user's own `*.tmp` files are left alone.
 pub fn remove_leftovers(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.extension().is_some_and(|e| e == "tmp") && path.is_file() {
+        if ae_io::is_temporary(&path) && path.is_file() {
             log::warn!("removing {} left by an interrupted write", path.display());
             let _ = fs::remove_file(path);
         }
@@ -113,22 +114,161 @@ pub fn earlier_run(dir: &Path, checkpoint_dir: &Path) -> Option<String> {
         .then(|| format!("its {IDENTITY_FILE}"))
 }
 
-/// Deletes what a run writes into its folder (checkpoints, epoch logs, burn-train's logs and the
-/// identity file), leaving anything else the user put there.
-pub fn clear_run(dir: &Path) -> Result<()> {
-    for name in ["checkpoint", "train", "valid"] {
-        let path = dir.join(name);
-        if path.is_dir() {
-            fs::remove_dir_all(&path).map_err(|e| TrainError::io(&path, e))?;
+/// The files of a run that are not written through [`ae_io::write_atomic`] (burn-train's and
+/// this workspace's logs), and so not in the record: `metrics.jsonl`, `experiment.log`,
+/// `train/epoch-N/*.log`, `valid/epoch-N/*.log`.
+fn is_run_log(relative: &str) -> bool {
+    if matches!(relative, "metrics.jsonl" | "experiment.log") {
+        return true;
+    }
+    let parts: Vec<&str> = relative.split('/').collect();
+    matches!(parts.as_slice(), [split, epoch, log]
+        if matches!(*split, "train" | "valid")
+            && epoch.strip_prefix("epoch-").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            && log.ends_with(".log"))
+}
+
+/// The files of a run folder written before the record existed (a folder of an earlier version
+/// of this workspace): the run's identity, model, report, pictures and checkpoints.
+fn is_unrecorded_artifact(relative: &str) -> bool {
+    if matches!(
+        relative,
+        "fit.json"
+            | "run.json"
+            | "config.json"
+            | "model.bpk"
+            | "report.json"
+            | "reconstructions.png"
+    ) {
+        return true;
+    }
+    relative.strip_prefix("checkpoint/").is_some_and(|name| {
+        ["model-", "optim-", "scheduler-"].iter().any(|kind| {
+            name.strip_prefix(kind)
+                .and_then(|n| n.strip_suffix(".bpk"))
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+    })
+}
+
+/// The files of `dir` its runs wrote: those in its record (or, in a folder without one that
+/// holds a run, the artifacts every run writes), and the runs' logs.
+pub fn run_files(dir: &Path) -> Result<Vec<String>> {
+    let record = ae_io::read_record(dir);
+    let legacy = record.is_none() && dir.join(IDENTITY_FILE).is_file();
+    Ok(ae_io::record::files_under(dir)?
+        .into_iter()
+        .filter(|file| {
+            is_run_log(file)
+                || record.as_ref().is_some_and(|r| r.written.contains(file))
+                || (legacy && is_unrecorded_artifact(file))
+        })
+        .collect())
+}
+
+/// The files of `dir` that no run of this workspace wrote (hidden files aside), as the record
+/// says.
+pub fn foreign_files(dir: &Path) -> Result<Vec<String>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let ours: std::collections::BTreeSet<String> = run_files(dir)?.into_iter().collect();
+    let found = ae_io::read_record(dir).map(|r| r.found).unwrap_or_default();
+    Ok(ae_io::record::files_under(dir)?
+        .into_iter()
+        .filter(|file| !ours.contains(file) && !found.contains(file))
+        .collect())
+}
+
+/// The checks [`fit`](crate::fit) makes of a run folder before it writes anything, without
+/// writing anything: for a program that writes files of its own beside the run first (generated
+/// data), so that a run `fit` would refuse leaves them alone.
+///
+/// # Errors
+/// [`TrainError::FolderHoldsRun`] (an earlier run, without `overwrite` or `resume`) or
+/// [`TrainError::FolderHoldsOtherFiles`].
+pub fn check_run_folder(dir: &Path, resume: bool, overwrite: bool) -> Result<()> {
+    if resume || !dir.is_dir() {
+        return Ok(());
+    }
+    let checkpoint_dir = dir.join("checkpoint");
+    let earlier = earlier_run(dir, &checkpoint_dir).or_else(|| {
+        let files = run_files(dir).ok().filter(|f| !f.is_empty())?;
+        Some(format!("files of an earlier run: {}", files.join(", ")))
+    });
+    if let (Some(what), false) = (earlier, overwrite) {
+        return Err(TrainError::FolderHoldsRun {
+            dir: dir.to_path_buf(),
+            what,
+        });
+    }
+    check_owned(dir)
+}
+
+/// Before a resume: a folder without a record (from an earlier version) gets one listing the
+/// run's artifacts, and the files no run wrote are recorded as found, so that a later
+/// `--overwrite` leaves them.
+///
+/// # Errors
+/// The operating system's error.
+pub fn adopt_for_resume(dir: &Path) -> Result<()> {
+    let io = |e| TrainError::io(dir, e);
+    if ae_io::read_record(dir).is_none() {
+        let ours = run_files(dir)?;
+        ae_io::start_record(dir).map_err(io)?;
+        for file in ours {
+            ae_io::record_written(&dir.join(file));
         }
     }
-    for name in [IDENTITY_FILE, "metrics.jsonl", "experiment.log"] {
-        let path = dir.join(name);
-        if path.is_file() {
-            fs::remove_file(&path).map_err(|e| TrainError::io(&path, e))?;
-        }
+    let foreign = foreign_files(dir)?;
+    if !foreign.is_empty() {
+        ae_io::record_found(dir, &foreign).map_err(io)?;
     }
     Ok(())
+}
+
+/// Refuses a fresh start in `dir` while it holds files no run of this workspace wrote.
+///
+/// # Errors
+/// [`TrainError::FolderHoldsOtherFiles`] naming (up to ten of) them.
+pub fn check_owned(dir: &Path) -> Result<()> {
+    let foreign = foreign_files(dir)?;
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<&str> = foreign.iter().take(10).map(String::as_str).collect();
+    Err(TrainError::FolderHoldsOtherFiles {
+        dir: dir.to_path_buf(),
+        files: format!(
+            "{}{}",
+            shown.join(", "),
+            if foreign.len() > 10 {
+                format!(" and {} more", foreign.len() - 10)
+            } else {
+                String::new()
+            }
+        ),
+    })
+}
+
+/// Deletes what the folder's runs wrote (its record's files, the logs; in a folder from before
+/// records, the artifacts every run writes) and the folders that leaves empty, and starts a new,
+/// empty record. Anything else in the folder stays: a fresh start is refused while there is any
+/// ([`check_owned`]).
+pub fn clear_run(dir: &Path) -> Result<()> {
+    for relative in run_files(dir)? {
+        let path = dir.join(&relative);
+        fs::remove_file(&path).map_err(|e| TrainError::io(&path, e))?;
+        // The folders the file was in, when it was their last entry.
+        let mut parent = path.parent();
+        while let Some(folder) = parent.filter(|p| *p != dir) {
+            if fs::remove_dir(folder).is_err() {
+                break;
+            }
+            parent = folder.parent();
+        }
+    }
+    ae_io::start_record(dir).map_err(|e| TrainError::io(dir, e))
 }
 
 /// The first place where `found` and `expected` differ, as a dotted path with both values.
@@ -250,18 +390,59 @@ mod tests {
     }
 
     #[test]
-    fn leftovers_and_runs_are_cleared() {
+    fn only_our_leftovers_and_our_files_are_removed() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("model.bpk.123.tmp"), "x").unwrap();
-        fs::write(dir.path().join("keep.txt"), "x").unwrap();
+        let at = |name: &str| dir.path().join(name);
+        ae_io::start_record(dir.path()).unwrap();
+        let ours = ae_io::temporary_path(&at("model.bpk"));
+        fs::write(&ours, "x").unwrap();
+        fs::write(at("notes.tmp"), "a user's").unwrap();
         remove_leftovers(dir.path());
-        assert!(!dir.path().join("model.bpk.123.tmp").exists());
-        fs::create_dir_all(dir.path().join("checkpoint")).unwrap();
-        fs::write(dir.path().join("metrics.jsonl"), "x").unwrap();
+        assert!(!ours.exists() && at("notes.tmp").exists());
+
+        // What runs wrote (recorded, or logs) goes; the user's files stay, and are named.
+        ae_io::write_atomic(&at("model.bpk"), b"weights").unwrap();
+        ae_io::write_atomic(&at("checkpoint/model-1.bpk"), b"c").unwrap();
+        fs::create_dir_all(at("train/epoch-1")).unwrap();
+        fs::write(at("train/epoch-1/Loss.log"), "0.1").unwrap();
+        fs::write(at("train/mine.txt"), "a user's").unwrap();
+        fs::write(at("metrics.jsonl"), "{}").unwrap();
+        assert_eq!(
+            foreign_files(dir.path()).unwrap(),
+            vec!["notes.tmp".to_string(), "train/mine.txt".to_string()]
+        );
+        let err = check_owned(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("notes.tmp, train/mine.txt"), "{err}");
         clear_run(dir.path()).unwrap();
-        assert!(!dir.path().join("checkpoint").exists());
-        assert!(!dir.path().join("metrics.jsonl").exists());
-        assert!(dir.path().join("keep.txt").exists());
+        for gone in ["model.bpk", "checkpoint", "train/epoch-1", "metrics.jsonl"] {
+            assert!(!at(gone).exists(), "{gone}");
+        }
+        assert!(at("notes.tmp").exists() && at("train/mine.txt").exists());
+        assert_eq!(
+            ae_io::read_record(dir.path()),
+            Some(ae_io::RunRecord::default())
+        );
         assert_ne!(checksum([1, 2]), checksum([2, 1]));
+    }
+
+    #[test]
+    fn a_folder_from_before_records_is_adopted_on_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str| dir.path().join(name);
+        for name in ["fit.json", "model.bpk", "report.json", "user.csv"] {
+            fs::write(at(name), "x").unwrap();
+        }
+        fs::create_dir_all(at("checkpoint")).unwrap();
+        fs::write(at("checkpoint/optim-3.bpk"), "x").unwrap();
+        assert_eq!(
+            foreign_files(dir.path()).unwrap(),
+            vec!["user.csv".to_string()]
+        );
+        adopt_for_resume(dir.path()).unwrap();
+        let record = ae_io::read_record(dir.path()).unwrap();
+        assert!(record.written.contains("checkpoint/optim-3.bpk"));
+        assert!(record.found.contains("user.csv"));
+        clear_run(dir.path()).unwrap();
+        assert!(!at("model.bpk").exists() && at("user.csv").exists());
     }
 }

@@ -20,7 +20,8 @@ use super::loaders::{SplitLoading, TrainingSplit};
 use super::metrics::MetricsContext;
 use super::renderer::PlainRenderer;
 use super::run_folder::{
-    RunLock, check_identity, clear_run, earlier_run, remove_leftovers, save_identity,
+    RunLock, adopt_for_resume, check_identity, check_run_folder, clear_run, remove_leftovers,
+    save_identity,
 };
 use crate::error::{Result, TrainError};
 
@@ -344,17 +345,16 @@ where
             });
         }
         check_checkpoint(&model, &checkpoint_dir, epoch)?;
+        adopt_for_resume(run_dir)?;
         Some(epoch)
     } else {
-        if let Some(what) = earlier_run(run_dir, &checkpoint_dir) {
-            if !options.overwrite {
-                return Err(TrainError::FolderHoldsRun {
-                    dir: run_dir.clone(),
-                    what,
-                });
-            }
+        check_run_folder(run_dir, false, options.overwrite)?;
+        if options.overwrite {
+            // The earlier run's model, report and identity go together, before anything of
+            // this run is written: a killed run never leaves the old model beside a new identity.
             clear_run(run_dir)?;
         }
+        ae_io::start_record(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
         save_identity(run_dir, &identity)?;
         None
     };
