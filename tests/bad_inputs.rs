@@ -470,3 +470,47 @@ fn a_run_folder_owns_only_what_it_wrote() {
         before
     );
 }
+
+/// A sentence model folder whose vocab.json is not the model's (more tokens than its embeddings)
+/// is refused by name instead of indexing past the embeddings.
+#[test]
+fn a_vocabulary_of_another_model_is_refused() {
+    if !Path::new("/usr/share/games/fortunes").is_dir() {
+        eprintln!("skipped: the fortunes corpus is not installed (apt-get install fortunes)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("text");
+    let args = [
+        "--max-sentences",
+        "300",
+        "--epochs",
+        "1",
+        "--hidden-dim",
+        "16",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    ok("text_autoencoder", &args);
+    let vocab_path = out.join("model").join("vocab.json");
+    let mut vocab: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&vocab_path).unwrap()).unwrap();
+    let tokens = vocab["tokens"].as_array_mut().unwrap();
+    for i in 0..50 {
+        tokens.push(format!("extra-token-{i}").into());
+    }
+    std::fs::write(&vocab_path, vocab.to_string()).unwrap();
+    let model = out.join("model");
+    refused(
+        "text_autoencoder",
+        &[
+            "--max-sentences",
+            "300",
+            "--model",
+            model.to_str().unwrap(),
+            "--out",
+            dir.path().join("query").to_str().unwrap(),
+        ],
+        "vocab.json holds",
+    );
+}

@@ -23,7 +23,7 @@ use autoencoders::data::ratings::{
 use autoencoders::models::{AutoRec, AutoRecConfig, SavedModel};
 use autoencoders::run::{MachineInfo, write_json};
 use autoencoders::table::Table;
-use autoencoders::train::recommend::{RatingsReport, predict_all, ratings_report, top_n};
+use autoencoders::train::recommend::{RatingsReport, predict_at, ratings_report, top_n};
 use autoencoders::train::{EpochMetrics, FitOptions, TrainError, check_run_folder, fit};
 
 const NAME: &str = "recommend";
@@ -164,8 +164,9 @@ fn main() -> std::process::ExitCode {
             });
         }
 
-        let predictions = predict_all(&model, (users, items), &train, 256, device)?;
-        let report = ratings_report(&predictions, (users, items), &train, &test);
+        let queries: Vec<(usize, usize)> = test.iter().map(|r| (r.item, r.user)).collect();
+        let predictions = predict_at(&model, (users, items), &train, &queries, 256, device)?;
+        let report = ratings_report(&predictions, items, &train, &test);
         let mut table = Table::new(["predictor", "test RMSE"]);
         table.row([
             "global mean".to_string(),
@@ -190,7 +191,9 @@ fn main() -> std::process::ExitCode {
                     what: "user",
                     message: format!("{user_id} does not appear in {}", path.display()),
                 })?;
-        let recommended: Vec<(u64, f32)> = top_n(&predictions, users, user, &train, cli.top)
+        let every_item: Vec<(usize, usize)> = (0..items).map(|item| (item, user)).collect();
+        let for_user = predict_at(&model, (users, items), &train, &every_item, 256, device)?;
+        let recommended: Vec<(u64, f32)> = top_n(&for_user, user, &train, cli.top)
             .into_iter()
             .map(|(item, rating)| (ratings.item_ids[item], rating))
             .collect();

@@ -23,10 +23,12 @@ use autoencoders::data::text::{
     FORTUNES_DIR, TextDataset, TokenizerKind, Vocabulary, read_corpus, sentences_for_training,
     split_train_test,
 };
-use autoencoders::models::{SavedModel, TextAutoencoder, TextAutoencoderConfig};
+use autoencoders::models::{SavedModel, TextAutoencoderConfig};
 use autoencoders::run::{MachineInfo, write_json};
 use autoencoders::table::Table;
-use autoencoders::train::text::{TextReport, encode_sentences, evaluate_text, nearest_neighbours};
+use autoencoders::train::text::{
+    TextReport, VOCAB_FILE, encode_sentences, evaluate_text, load_text_model, nearest_neighbours,
+};
 use autoencoders::train::{EpochMetrics, FitOptions, TrainError, fit};
 
 const NAME: &str = "text_autoencoder";
@@ -114,8 +116,6 @@ struct Neighbours {
     nearest: Vec<(String, f32)>,
 }
 
-const VOCAB_FILE: &str = "vocab.json";
-
 fn load_corpus(
     cli: &Cli,
     kind: TokenizerKind,
@@ -173,20 +173,21 @@ fn main() -> std::process::ExitCode {
             .model
             .clone()
             .unwrap_or_else(|| out.join("model"));
-        let saved_vocab = cli
+        // A saved model comes with its vocabulary, checked to be the model's.
+        let saved = cli
             .pretrained
             .model
             .as_ref()
-            .map(|dir| Vocabulary::load(&dir.join(VOCAB_FILE)))
+            .map(|dir| load_text_model(dir, device))
             .transpose()?;
-        let kind = match (&saved_vocab, cli.tokenizer) {
-            (Some(v), _) => v.kind,
+        let kind = match (&saved, cli.tokenizer) {
+            (Some((_, v)), _) => v.kind,
             (None, Tokenizer::Word) => TokenizerKind::Word,
             (None, Tokenizer::Char) => TokenizerKind::Char,
         };
         let (train_sentences, test_sentences) = load_corpus(&cli, kind, training.seed)?;
-        let vocabulary = match saved_vocab {
-            Some(v) => v,
+        let vocabulary = match &saved {
+            Some((_, v)) => v.clone(),
             None => Vocabulary::build(kind, &train_sentences, cli.vocab_size)?,
         };
         let train = TextDataset::new(&vocabulary, &train_sentences, cli.max_tokens);
@@ -202,8 +203,8 @@ fn main() -> std::process::ExitCode {
             100.0 * test.unknown_rate()
         );
 
-        let (model, epochs, seconds) = match &cli.pretrained.model {
-            Some(dir) => (TextAutoencoder::load(dir, device)?, Vec::new(), None),
+        let (model, epochs, seconds) = match saved {
+            Some((model, _)) => (model, Vec::new(), None),
             None => {
                 let config = TextAutoencoderConfig::new(vocabulary.len())
                     .with_embed_dim(cli.embed_dim)

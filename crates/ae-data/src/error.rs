@@ -220,6 +220,17 @@ pub enum DataError {
         limit: u64,
     },
 
+    /// A structure the data asks for would need more memory than this crate allocates.
+    #[error("{what} is too large: {plan}; {remedy}")]
+    TooLargeToPlan {
+        /// What would be allocated.
+        what: &'static str,
+        /// The sizes and the bytes they would need.
+        plan: String,
+        /// What to do.
+        remedy: String,
+    },
+
     /// An argument is out of its range (a split fraction, an image size, ...).
     #[error("invalid {what}: {message}")]
     InvalidArgument {

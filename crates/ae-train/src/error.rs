@@ -80,6 +80,20 @@ pub enum TrainError {
     #[error("training failed: {0}")]
     Training(String),
 
+    /// The loss of a training loop outside `fit` (a classifier) stopped being finite.
+    #[error(
+        "the {what} diverged: its loss is {loss} at step {step}; lower its learning rate, or \
+         check the features for extreme values"
+    )]
+    LossNotFinite {
+        /// Which loop.
+        what: &'static str,
+        /// The step (1-based) where the loss was read.
+        step: usize,
+        /// The value read.
+        loss: f64,
+    },
+
     /// A remote device stopped answering during training; the finished epochs are kept.
     #[error(
         "the remote device {devices} stopped answering during training (is its server still \

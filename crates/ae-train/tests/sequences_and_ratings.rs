@@ -7,7 +7,7 @@ use ae_data::ratings::{
 };
 use ae_data::text::{TextDataset, TokenizerKind, Vocabulary, read_corpus, sentences_for_training};
 use ae_models::{AutoRecConfig, SavedModel, TextAutoencoder, TextAutoencoderConfig};
-use ae_train::recommend::{predict_all, ratings_report};
+use ae_train::recommend::{predict_at, ratings_report};
 use ae_train::text::{encode_sentences, evaluate_text, nearest_neighbours};
 use ae_train::{Backend, DeviceSpec, FitOptions, TrainingConfig, fit, read_epoch_log};
 
@@ -113,8 +113,13 @@ fn autorec_beats_the_baselines_on_low_rank_ratings() {
         &FitOptions::new(&run, &device),
     )
     .unwrap();
-    let predictions = predict_all(&fitted.model, shape, &train, 64, &device).unwrap();
-    let report = ratings_report(&predictions, shape, &train, &test);
+    let queries: Vec<(usize, usize)> = test.iter().map(|r| (r.item, r.user)).collect();
+    let predictions = predict_at(&fitted.model, shape, &train, &queries, 64, &device).unwrap();
+    // Batches of another size (several, one partial) give the same values in the same order.
+    let in_sevens = predict_at(&fitted.model, shape, &train, &queries, 7, &device).unwrap();
+    assert_eq!(predictions, in_sevens);
+    assert!(predict_at(&fitted.model, shape, &train, &[(items, 0)], 7, &device).is_err());
+    let report = ratings_report(&predictions, items, &train, &test);
     println!("{report:?}");
     assert!(
         report.autorec_rmse < 0.9 * report.item_mean_rmse

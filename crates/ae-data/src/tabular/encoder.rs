@@ -1,5 +1,6 @@
 use super::file::CsvTable;
 use crate::error::{DataError, Result};
+
 /// How one column becomes features.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ColumnEncoding {
@@ -15,6 +16,38 @@ pub enum ColumnEncoding {
         /// The categories, sorted.
         categories: Vec<String>,
     },
+}
+
+/// The most features a row may have (the width of the dense input layer built on them).
+pub const MAX_FEATURES: usize = 1 << 16;
+/// The most feature values a table may become (1 GiB of `f32`).
+pub const MAX_FEATURE_VALUES: usize = 1 << 28;
+
+/// The mean and standard deviation of `values` (finite, not empty), computed on values scaled
+/// by their largest magnitude so that neither the sum nor the squares overflow (values near
+/// 1e200 would make a plain variance infinite and every standardised value 0); 1 for a constant
+/// column's deviation.
+fn mean_and_std(values: &[f64]) -> (f64, f64) {
+    let scale = values.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    if scale == 0.0 {
+        return (0.0, 1.0);
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().map(|x| x / scale).sum::<f64>() / n;
+    let var = values
+        .iter()
+        .map(|x| (x / scale - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    let std = var.sqrt() * scale;
+    (
+        mean * scale,
+        if std > 0.0 && std.is_finite() {
+            std
+        } else {
+            1.0
+        },
+    )
 }
 
 /// Turns table rows into feature vectors; fitted on training rows, applied to any rows.
@@ -41,10 +74,7 @@ impl TabularEncoder {
             let numbers = parsed.iter().flatten().count();
             let encoding = if numbers == parsed.len() && numbers > 0 {
                 let v: Vec<f64> = parsed.into_iter().flatten().collect();
-                let n = v.len() as f64;
-                let mean = v.iter().sum::<f64>() / n;
-                let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
-                let std = if var > 0.0 { var.sqrt() } else { 1.0 };
+                let (mean, std) = mean_and_std(&v);
                 ColumnEncoding::Numeric { mean, std }
             } else if 2 * numbers >= parsed.len() && numbers > 0 {
                 let (k, _) = parsed
@@ -74,7 +104,58 @@ impl TabularEncoder {
             };
             columns.push((c, encoding));
         }
-        Ok(Self { columns })
+        let encoder = Self { columns };
+        encoder.plan(table, rows.len())?;
+        Ok(encoder)
+    }
+
+    /// Checks, before anything is allocated, that `rows` rows of features fit
+    /// [`MAX_FEATURE_VALUES`], naming the widest one-hot columns when they do not.
+    ///
+    /// # Errors
+    /// [`DataError::TooLargeToPlan`] with the sizes and what to do.
+    pub fn plan(&self, table: &CsvTable, rows: usize) -> Result<()> {
+        let width = self.width();
+        let values = rows.saturating_mul(width);
+        if width <= MAX_FEATURES && values <= MAX_FEATURE_VALUES {
+            return Ok(());
+        }
+        let mut widest: Vec<(usize, &str)> = self
+            .columns
+            .iter()
+            .filter_map(|(c, e)| match e {
+                ColumnEncoding::Categorical { categories } => {
+                    Some((categories.len(), table.columns[*c].as_str()))
+                }
+                ColumnEncoding::Numeric { .. } => None,
+            })
+            .collect();
+        widest.sort_by_key(|w| std::cmp::Reverse(w.0));
+        let named: Vec<String> = widest
+            .iter()
+            .take(3)
+            .map(|(n, name)| format!("`{name}` {n} categories"))
+            .collect();
+        Err(DataError::TooLargeToPlan {
+            what: "the feature table",
+            plan: format!(
+                "{rows} rows x {width} features ({} numeric and one-hot columns{}) would need {:.1} \
+                 GB as f32 (the limit is {MAX_FEATURES} features and {:.1} GB)",
+                self.columns.len(),
+                if named.is_empty() {
+                    String::new()
+                } else {
+                    format!("; widest: {}", named.join(", "))
+                },
+                values as f64 * 4.0 / 1e9,
+                MAX_FEATURE_VALUES as f64 * 4.0 / 1e9
+            ),
+            remedy: format!(
+                "{}: drop identifier-like columns (a new value on every row) or bucket them, or \
+                 use fewer rows",
+                table.path.display()
+            ),
+        })
     }
 
     /// Features per row.
@@ -106,7 +187,8 @@ impl TabularEncoder {
                                 table.columns[*c]
                             ),
                         })?;
-                        out.push(((x - mean) / std) as f32);
+                        // Divided first: `x - mean` overflows for values near f64's range.
+                        out.push((x / std - mean / std) as f32);
                     }
                     ColumnEncoding::Categorical { categories } => {
                         let hit = categories.binary_search(field).ok();

@@ -41,6 +41,20 @@ pub fn read_csv(path: &Path, has_header: bool) -> Result<CsvTable> {
     let (mut rows, mut lines) = (Vec::new(), Vec::new());
     for record in reader.records() {
         let record = record.map_err(csv_error)?;
+        // Checked on the first row, before the table grows: every row has as many fields.
+        if record.len() > super::encoder::MAX_FEATURES + 1 {
+            return Err(DataError::Csv {
+                path: path.to_path_buf(),
+                line: record.position().map_or(0, |p| p.line()),
+                column: None,
+                message: format!(
+                    "{} columns, more than the {} a feature table takes: select the columns to \
+                     use before training",
+                    record.len(),
+                    super::encoder::MAX_FEATURES + 1
+                ),
+            });
+        }
         lines.push(record.position().map_or(0, |p| p.line()));
         rows.push(record.iter().map(str::to_string).collect::<Vec<_>>());
     }

@@ -9,7 +9,7 @@ mod kdd;
 mod splits;
 
 pub use dataset::{VectorBatcher, VectorDataset, VectorItem};
-pub use encoder::{ColumnEncoding, TabularEncoder};
+pub use encoder::{ColumnEncoding, MAX_FEATURE_VALUES, MAX_FEATURES, TabularEncoder};
 pub use file::{CsvTable, read_csv};
 pub use kdd::{KDD_FEATURES, KDD_NORMAL, write_synthetic_kdd};
 pub use splits::{AnomalySplits, anomaly_splits};

@@ -114,3 +114,46 @@ fn a_mostly_numeric_column_with_a_stray_value_is_an_error() {
     let encoder = TabularEncoder::fit(&table, &[0, 1, 3], 2).unwrap();
     assert_eq!(encoder.width(), 1 + 2);
 }
+
+/// Values near f64's range: a plain variance overflows to infinity and every standardised value
+/// becomes 0; scaled, they standardise like small ones.
+#[test]
+fn huge_values_standardise_like_small_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "t.csv", "x,label\n1e300,a\n3e300,a\n5e300,a\n");
+    let table = read_csv(&path, true).unwrap();
+    let encoder = TabularEncoder::fit(&table, &[0, 1], 1).unwrap();
+    let x = encoder.transform(&table, &[0, 1, 2]).unwrap();
+    let expected = [-1.0f32, 1.0, 3.0];
+    assert!(
+        x.iter().zip(expected).all(|(a, b)| (a - b).abs() < 1e-5),
+        "{x:?}"
+    );
+}
+
+/// A categorical column with a new value on every row would one-hot into as many features as
+/// rows; a file of more columns than a feature table takes: both refused with their sizes,
+/// before the table is built.
+#[test]
+fn tables_too_wide_are_refused_with_their_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("id,x,label\n");
+    for i in 0..70_000 {
+        text.push_str(&format!("user-{i},{},ok\n", i % 7));
+    }
+    let path = write(dir.path(), "ids.csv", &text);
+    let table = read_csv(&path, true).unwrap();
+    let rows: Vec<usize> = (0..table.rows.len()).collect();
+    let err = TabularEncoder::fit(&table, &rows, 2)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("70000 rows x 70001 features") && err.contains("`id` 70000"),
+        "{err}"
+    );
+
+    let wide = vec!["1"; super::encoder::MAX_FEATURES + 2].join(",");
+    let path = write(dir.path(), "wide.csv", &format!("{wide}\n{wide}\n"));
+    let err = read_csv(&path, false).unwrap_err().to_string();
+    assert!(err.contains("65538 columns"), "{err}");
+}

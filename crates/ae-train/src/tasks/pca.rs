@@ -53,7 +53,29 @@ impl Pca {
         let mean = data.clone().mean_dim(0);
         let centered = data - mean.clone();
         let covariance = matmul(centered.clone().transpose(), centered).div_scalar((n - 1) as f64);
-        let (u, s, _vt) = burn::linalg::svd::<2, 1>(covariance, SVD_SWEEPS);
+        // Burn's SVD panics on some degenerate inputs (NaN or infinite values): they are an
+        // error here, and so is any panic left.
+        let non_finite =
+            covariance.clone().is_nan().int().sum() + covariance.clone().is_inf().int().sum();
+        let non_finite = crate::eval::int_values(non_finite)?
+            .first()
+            .copied()
+            .unwrap_or(0);
+        if non_finite > 0 {
+            return Err(TrainError::InvalidArgument {
+                what: "PCA",
+                message: format!(
+                    "the data's covariance has {non_finite} NaN or infinite entries: the data \
+                     holds NaN, infinite or overflowing values"
+                ),
+            });
+        }
+        let decomposed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            burn::linalg::svd::<2, 1>(covariance, SVD_SWEEPS)
+        }));
+        let (u, s, _vt) = decomposed.map_err(|_| {
+            TrainError::Training("PCA: Burn's SVD failed on this data's covariance".into())
+        })?;
         let variances = s
             .into_data()
             .try_to_vec_as::<f64>()
@@ -170,5 +192,24 @@ mod tests {
         let x = Tensor::<2>::zeros([5, 3], &device);
         assert!(Pca::fit(x.clone(), 0).is_err());
         assert!(Pca::fit(x, 4).is_err());
+    }
+
+    /// Degenerate data: constant (a zero covariance) fits, with zero variances; NaN or infinite
+    /// values are an error naming the problem, not a panic inside Burn's SVD.
+    #[test]
+    fn degenerate_data_fits_or_is_an_error() {
+        let device = Device::flex();
+        let constant = Tensor::<2>::ones([6, 3], &device);
+        let pca = Pca::fit(constant, 2).unwrap();
+        assert!(pca.explained_variance.iter().all(|v| v.abs() < 1e-12));
+        for bad in [f32::NAN, f32::INFINITY] {
+            let mut values = vec![1.0f32; 18];
+            values[4] = bad;
+            let x = Tensor::<2>::from_data(TensorData::new(values, [6, 3]), &device);
+            match Pca::fit(x, 2) {
+                Err(err) => assert!(err.to_string().contains("NaN or infinite"), "{err}"),
+                Ok(_) => panic!("non-finite data was fitted"),
+            }
+        }
     }
 }

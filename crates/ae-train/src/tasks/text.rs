@@ -4,11 +4,39 @@
 use burn::tensor::Device;
 use serde::Serialize;
 
-use ae_data::text::{EOS, PAD, TextBatcher, TextDataset, TokenItem};
-use ae_models::TextAutoencoder;
+use std::path::Path;
 
-use crate::error::Result;
+use ae_data::text::{EOS, PAD, TextBatcher, TextDataset, TokenItem, Vocabulary};
+use ae_models::{SavedModel, TextAutoencoder};
+
+use crate::error::{Result, TrainError};
 use crate::eval::{int_values, values};
+
+/// The vocabulary file `vocab.json` of a sentence model's folder.
+pub const VOCAB_FILE: &str = "vocab.json";
+
+/// Loads a sentence model's folder (`config.json`, `model.bpk`, [`VOCAB_FILE`]), refusing a
+/// vocabulary that is not the model's: its token ids would index past the model's embeddings.
+///
+/// # Errors
+/// When a file cannot be loaded, or the vocabulary's size is not the model's.
+pub fn load_text_model(dir: &Path, device: &Device) -> Result<(TextAutoencoder, Vocabulary)> {
+    let vocabulary = Vocabulary::load(&dir.join(VOCAB_FILE))?;
+    let model = TextAutoencoder::load(dir, device)?;
+    let expected = model.config().vocab_size;
+    if vocabulary.len() != expected {
+        return Err(TrainError::InvalidArgument {
+            what: "--model",
+            message: format!(
+                "{}: {VOCAB_FILE} holds {} tokens but the model was built for {expected}: the two \
+                 files come from different runs; use a folder written by one run",
+                dir.display(),
+                vocabulary.len()
+            ),
+        });
+    }
+    Ok((model, vocabulary))
+}
 
 /// How well a sentence autoencoder reconstructs held-out sentences.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

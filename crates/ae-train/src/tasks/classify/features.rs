@@ -98,9 +98,12 @@ pub fn train_logistic(
         let loss_fn = CrossEntropyLossConfig::new().init(&ad);
         let mut rng = StdRng::seed_from_u64(seed);
         let mut order = rows.to_vec();
+        let mut step = 0;
         for _ in 0..epochs {
             order.shuffle(&mut rng);
+            let mut last_loss = None;
             for batch in order.chunks(128) {
+                step += 1;
                 let xb = Tensor::<2>::from_data(
                     TensorData::new(gather(x, dim, batch), [batch.len(), dim]),
                     &ad,
@@ -108,8 +111,20 @@ pub fn train_logistic(
                 let labels: Vec<i64> = batch.iter().map(|&r| i64::from(y[r])).collect();
                 let yb = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch.len()]), &ad);
                 let loss = loss_fn.forward(model.forward(xb), yb);
+                last_loss = Some(loss.clone().detach());
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 model = optim.step(1e-2, model, grads);
+            }
+            // One read per epoch: a diverged classifier is an error, not a chance-level score.
+            if let Some(loss) = last_loss {
+                let value = f64::from(values(loss)?[0]);
+                if !value.is_finite() {
+                    return Err(TrainError::LossNotFinite {
+                        what: "logistic regression",
+                        step,
+                        loss: value,
+                    });
+                }
             }
         }
         Ok(model.valid())

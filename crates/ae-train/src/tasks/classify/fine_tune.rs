@@ -210,7 +210,15 @@ pub fn train_encoder_classifier(
             }
             let read = step % 50 == 0 || step == config.steps;
             let value = if read {
-                Some(f64::from(values(loss.clone().detach())?[0]))
+                let value = f64::from(values(loss.clone().detach())?[0]);
+                if !value.is_finite() {
+                    return Err(TrainError::LossNotFinite {
+                        what: "encoder classifier",
+                        step,
+                        loss: value,
+                    });
+                }
+                Some(value)
             } else {
                 None
             };

@@ -4,6 +4,7 @@ use ae_data::ImageDataset;
 use ae_models::{AnyAutoencoder, Autoencoder};
 
 use super::*;
+use crate::error::TrainError;
 use crate::eval::{errors_of, image_batches, values};
 
 #[test]
@@ -184,4 +185,24 @@ fn classifier_training_rejects_bad_input() {
     )
     .unwrap();
     assert!(run(&[0], &wide, &config).contains("takes [1, 4, 4] images but wide has 1x4x5"));
+}
+
+/// Features whose logits overflow (an infinite feature): the classifier's loss stops being
+/// finite, and training says so instead of returning a chance-level model.
+#[test]
+fn a_diverging_classifier_is_an_error() {
+    let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
+    let device = Device::flex();
+    let x: Vec<f32> = (0..40)
+        .map(|i| if i % 2 == 0 { f32::INFINITY } else { 1.0 })
+        .collect();
+    let y: Vec<u32> = (0..20).map(|i| (i % 2) as u32).collect();
+    let rows: Vec<usize> = (0..20).collect();
+    match train_logistic(&x, &y, &rows, 2, 2, 3, 1, &device) {
+        Err(TrainError::LossNotFinite { what, step, .. }) => {
+            assert_eq!((what, step), ("logistic regression", 1));
+        }
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("a diverged classifier was returned"),
+    }
 }
