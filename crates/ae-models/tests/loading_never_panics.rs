@@ -115,3 +115,23 @@ proptest! {
         try_folder(&valid_folder().0, &weights);
     }
 }
+
+/// A folder whose `model.bpk` is another configuration's (a code of 32 under a `config.json`
+/// of 16): refused, naming the weights file, before any tensor of the wrong shape is used.
+#[test]
+fn weights_of_another_configuration_are_refused() {
+    let device = Device::flex();
+    let dir = tempfile::tempdir().unwrap();
+    let shape = |latent: usize| match ModelConfig::preset("keras-mlp").unwrap() {
+        ModelConfig::Vanilla(c) => ModelConfig::Vanilla(c.with_latent_dim(latent)),
+        _ => unreachable!("keras-mlp is a vanilla autoencoder"),
+    };
+    shape(32).init(&device).unwrap().save(dir.path()).unwrap();
+    let other = tempfile::tempdir().unwrap();
+    shape(16).init(&device).unwrap().save(other.path()).unwrap();
+    std::fs::copy(other.path().join(CONFIG_FILE), dir.path().join(CONFIG_FILE)).unwrap();
+    let err = load_model(dir.path(), &device)
+        .err()
+        .expect("mismatched weights");
+    assert!(err.to_string().contains(WEIGHTS_FILE), "{err}");
+}
