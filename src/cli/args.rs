@@ -7,7 +7,8 @@ use burn::optim::AdamConfig;
 use burn::tensor::Device;
 use clap::Args;
 
-use ae_data::{DatasetSource, Residency};
+use ae_data::image_folder::ColorMode;
+use ae_data::{DatasetSource, ImageDataset, Residency};
 use ae_train::{Backend, DeviceSpec, TrainError, TrainingConfig};
 
 use super::ranges::{self, MAX_EPOCHS, MAX_WIDTH};
@@ -233,19 +234,72 @@ pub struct ImageDataArgs {
     /// for monitoring only).
     #[arg(long, allow_negative_numbers = true, value_parser = ranges::fraction_below_one, default_value_t = 0.1)]
     pub valid_fraction: f64,
+    /// Image size, H or HxW (e.g. 64 or 64x96): images are resized to it (bilinear). Default:
+    /// the dataset's own (28x28 for the MNIST-format datasets and for image folders).
+    #[arg(long, value_parser = ranges::image_size, value_name = "H[xW]")]
+    pub image_size: Option<(usize, usize)>,
+    /// Colour: gray or rgb. Default: the dataset's own (gray for the MNIST-format datasets; for
+    /// an image folder, the colour of its first image).
+    #[arg(long, value_enum)]
+    pub color: Option<Color>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub input: InputArgs,
 }
 
+/// `--color`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Color {
+    /// One channel.
+    Gray,
+    /// Three channels.
+    Rgb,
+}
+
+impl From<Color> for ColorMode {
+    fn from(color: Color) -> Self {
+        match color {
+            Color::Gray => ColorMode::Grayscale,
+            Color::Rgb => ColorMode::Rgb,
+        }
+    }
+}
+
 impl ImageDataArgs {
+    /// `images` at `--image-size` and in `--color` where they are given (each absent one the
+    /// images' own).
+    ///
+    /// # Errors
+    /// When the size is refused ([`ImageDataset::resized`]).
+    pub fn reshape(&self, images: ImageDataset) -> Result<ImageDataset, TrainError> {
+        let shape = images.shape();
+        let (height, width) = self.image_size.unwrap_or((shape.height, shape.width));
+        let color = match (self.color, shape.channels) {
+            (Some(color), _) => color.into(),
+            (None, 1) => ColorMode::Grayscale,
+            (None, _) => ColorMode::Rgb,
+        };
+        Ok(images.resized(height, width, color)?)
+    }
+
     /// The dataset the flags name.
     ///
     /// # Errors
     /// When the name is unknown or needs a folder that is not given.
     pub fn source(&self) -> Result<DatasetSource, TrainError> {
         self.input.apply();
-        let source = DatasetSource::from_name(&self.dataset, self.data_dir.as_deref())?;
+        let mut source = DatasetSource::from_name(&self.dataset, self.data_dir.as_deref())?;
+        // An image folder is read at the size and in the colour asked for (its own colour by
+        // default), so that no image is decoded twice.
+        if let DatasetSource::ImageFolder { dir, options, .. } = &mut source {
+            if let Some((height, width)) = self.image_size {
+                (options.height, options.width) = (height as u32, width as u32);
+            }
+            options.color = match self.color {
+                Some(color) => color.into(),
+                None => ae_data::image_folder::detect_color(dir)?,
+            };
+        }
         if let (DatasetSource::MnistSample, Some(dir)) = (&source, &self.data_dir) {
             return Err(TrainError::InvalidArgument {
                 what: "--data-dir",

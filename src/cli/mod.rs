@@ -7,7 +7,7 @@ pub mod ranges;
 use std::process::ExitCode;
 
 pub use args::{
-    DataResidency, Defaults, DeviceArgs, Devices, ImageDataArgs, InputArgs, LatentArgs,
+    Color, DataResidency, Defaults, DeviceArgs, Devices, ImageDataArgs, InputArgs, LatentArgs,
     ModelDirArgs, OutputArgs, TrainArgs, TrainerArgs,
 };
 

@@ -26,6 +26,27 @@ pub fn count<const MIN: usize, const MAX: usize>(text: &str) -> Result<usize, St
     Ok(value)
 }
 
+/// An image size, `H` (square) or `HxW`, each side from 1 to 4096.
+///
+/// # Errors
+/// When the text is not such a size.
+pub fn image_size(text: &str) -> Result<(usize, usize), String> {
+    let side = |part: &str| -> Result<usize, String> {
+        let value: usize = part
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{text}` is not a size: H or HxW, e.g. 64 or 64x96"))?;
+        if !(1..=4096).contains(&value) {
+            return Err(format!("`{text}`: each side must be in 1..=4096"));
+        }
+        Ok(value)
+    };
+    match text.to_ascii_lowercase().split_once('x') {
+        Some((h, w)) => Ok((side(h)?, side(w)?)),
+        None => side(text).map(|s| (s, s)),
+    }
+}
+
 /// A size in bytes: a whole number, optionally followed by K, M, G or T (powers of 1024), at
 /// least 1 byte and at most 1 TiB.
 ///

@@ -80,16 +80,33 @@ impl Run {
                 message: format!("{valid_fraction} is not in [0, 1)"),
             });
         }
-        let source = args.data.source()?;
         if let Some(data_dir) = &args.data.data_dir {
             OutputArgs::check_outside(&args.out_dir(name), data_dir, "--data-dir")?;
         }
+        let source = args.data.source()?;
         let devices = args.device.open()?;
         let loaded = source.load()?;
         let (train, test) = match args.data.limit {
             Some(n) => (loaded.train.take(n), loaded.test.take(n)),
             None => (loaded.train, loaded.test),
         };
+        let (train, test) = (args.data.reshape(train)?, args.data.reshape(test)?);
+        if let ae_data::DatasetSource::ImageFolder { options, .. } = &source {
+            println!(
+                "image folder read at {}x{}, {} ({}; --image-size and --color change them)",
+                options.height,
+                options.width,
+                match options.color {
+                    ae_data::image_folder::ColorMode::Rgb => "rgb",
+                    ae_data::image_folder::ColorMode::Grayscale => "gray",
+                },
+                if args.data.color.is_some() {
+                    "as asked"
+                } else {
+                    "the colour of its first image"
+                }
+            );
+        }
         let data = if valid_fraction == 0.0 {
             Splits {
                 train,
@@ -211,6 +228,7 @@ impl Run {
             dataset: self.settings.dataset.name().to_string(),
             device: self.settings.devices.join(","),
             images: [train.count(), valid.count(), test.count()],
+            image_shape: train.shape().to_string(),
             epochs: self.training().epochs,
             train_seconds: fitted.seconds,
             train_images_per_second: fitted.train_items as f64 / fitted.seconds.max(1e-9),

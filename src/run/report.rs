@@ -70,6 +70,8 @@ pub struct RunReport {
     pub device: String,
     /// Training, validation and test images.
     pub images: [usize; 3],
+    /// The shape every image was read at, `CxHxW` (`3x64x64`).
+    pub image_shape: String,
     /// Epochs trained in total (a resumed run counts the earlier ones).
     pub epochs: usize,
     /// Wall time of this process's training epochs (validation passes included).
@@ -110,6 +112,7 @@ impl RunReport {
                 self.images[0], self.images[1], self.images[2]
             ),
         ]);
+        t.row(["image shape (channels x height x width)", &self.image_shape]);
         t.row(["epochs", &self.epochs.to_string()]);
         t.row([
             "training wall time",

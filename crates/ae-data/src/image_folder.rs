@@ -109,6 +109,37 @@ fn is_folder(path: &Path) -> Result<bool> {
     }
 }
 
+/// The colour of the first image under `dir` (in name order, class folders included), read from
+/// its header: [`ColorMode::Rgb`] for colour images (and those with alpha), else grayscale. The
+/// default of `--color` for image folders.
+///
+/// # Errors
+/// When the folder holds no image, or the first one's header cannot be read.
+pub fn detect_color(dir: &Path) -> Result<ColorMode> {
+    let mut images = Vec::new();
+    collect_images(dir, &mut ae_io::Visited::new(), &mut images)?;
+    let first = images.first().ok_or_else(|| DataError::EmptyImageFolder {
+        dir: dir.to_path_buf(),
+    })?;
+    ae_io::check_file(first, ae_io::Limit::data())?;
+    let image_error = |source| DataError::Image {
+        path: first.clone(),
+        source,
+    };
+    let color = image::ImageReader::open(first)
+        .map_err(|e| DataError::io(first, e))?
+        .with_guessed_format()
+        .map_err(|e| DataError::io(first, e))?
+        .into_decoder()
+        .map_err(image_error)?;
+    let color = image::ImageDecoder::color_type(&color);
+    Ok(if color.has_color() {
+        ColorMode::Rgb
+    } else {
+        ColorMode::Grayscale
+    })
+}
+
 /// Decodes one image file to `[C, H, W]` bytes of the requested size and colour.
 pub fn decode_image(path: &Path, options: &ImageFolderOptions) -> Result<Vec<u8>> {
     let image_error = |source| DataError::Image {

@@ -59,12 +59,18 @@ impl ConvStackConfig {
         }
         let factor = 1usize << self.channels.len();
         if !h.is_multiple_of(factor) || !w.is_multiple_of(factor) {
+            let below = |side: usize| (side / factor * factor).max(factor);
+            let above = |side: usize| side.div_ceil(factor) * factor;
             return invalid(
                 "channels",
                 format!(
-                    "{} stride-2 layers need height and width divisible by {factor}, got {h}x{w}; \
-                     use fewer layers or resize the images",
-                    self.channels.len()
+                    "{} stride-2 layers need height and width divisible by {factor}, got {h}x{w}: \
+                     resize the images to {}x{} or {}x{} (--image-size), or use fewer layers",
+                    self.channels.len(),
+                    below(h),
+                    below(w),
+                    above(h),
+                    above(w)
                 ),
             );
         }

@@ -41,7 +41,7 @@ pub enum ModelConfig {
 }
 
 /// The presets, with a line each.
-pub const PRESETS: [(&str, &str); 9] = [
+pub const PRESETS: [(&str, &str); 13] = [
     (
         "keras-mlp",
         "dense 784-128-64-32-64-128-784, ReLU, sigmoid, MSE (the Keras tutorial)",
@@ -78,11 +78,28 @@ pub const PRESETS: [(&str, &str); 9] = [
         "vae-conv",
         "VAE with Conv 32-64 stride 2 encoder and transposed-conv decoder, latent 20",
     ),
+    (
+        "conv-64-rgb",
+        "64x64 colour: Conv 32-64-128-256 stride 2 (to 4x4) → 128, mirrored, MSE",
+    ),
+    (
+        "conv-128-rgb",
+        "128x128 colour: Conv 32-64-128-256-256 stride 2 (to 4x4) → 256, mirrored, MSE",
+    ),
+    (
+        "vae-conv-64-rgb",
+        "64x64 colour VAE: Conv 32-64-128-256 stride 2 encoder, latent 64, Bernoulli",
+    ),
+    (
+        "vae-conv-128-rgb",
+        "128x128 colour VAE: Conv 32-64-128-256-256 stride 2 encoder, latent 128, Bernoulli",
+    ),
 ];
 
 impl ModelConfig {
-    /// A named preset for 28x28 grayscale images (see [`PRESETS`]); [`Self::with_input_shape`]
-    /// adapts it to other images.
+    /// A named preset (see [`PRESETS`]): for 28x28 grayscale images, or for 64x64 and 128x128
+    /// colour ones (`*-64-rgb`, `*-128-rgb`); [`Self::with_input_shape`] adapts it to other
+    /// images.
     ///
     /// ```
     /// use ae_models::{Autoencoder, ModelConfig};
@@ -126,6 +143,36 @@ impl ModelConfig {
                 channels: vec![32, 64],
                 kernel_size: 3,
             })),
+            "conv-64-rgb" => Self::Conv(
+                ConvAutoencoderConfig::new()
+                    .with_input_shape([3, 64, 64])
+                    .with_channels(vec![32, 64, 128, 256])
+                    .with_latent_dim(128),
+            ),
+            "conv-128-rgb" => Self::Conv(
+                ConvAutoencoderConfig::new()
+                    .with_input_shape([3, 128, 128])
+                    .with_channels(vec![32, 64, 128, 256, 256])
+                    .with_latent_dim(256),
+            ),
+            "vae-conv-64-rgb" => Self::Vae(
+                VaeConfig::new()
+                    .with_input_shape([3, 64, 64])
+                    .with_architecture(VaeArchitecture::Conv {
+                        channels: vec![32, 64, 128, 256],
+                        kernel_size: 3,
+                    })
+                    .with_latent_dim(64),
+            ),
+            "vae-conv-128-rgb" => Self::Vae(
+                VaeConfig::new()
+                    .with_input_shape([3, 128, 128])
+                    .with_architecture(VaeArchitecture::Conv {
+                        channels: vec![32, 64, 128, 256, 256],
+                        kernel_size: 3,
+                    })
+                    .with_latent_dim(128),
+            ),
             other => {
                 return Err(ModelError::InvalidConfig {
                     field: "preset",
@@ -343,12 +390,19 @@ mod tests {
     #[test]
     fn every_preset_builds_runs_saves_and_loads_back() {
         let device = Device::flex();
-        let x = Tensor::random([2, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &device);
         for (name, _) in PRESETS {
             let config = ModelConfig::preset(name).unwrap();
             let model = config.init(&device).unwrap();
+            let [c, h, w] = model.input_shape();
+            let expected = match name {
+                n if n.ends_with("-64-rgb") => [3, 64, 64],
+                n if n.ends_with("-128-rgb") => [3, 128, 128],
+                _ => [1, 28, 28],
+            };
+            assert_eq!([c, h, w], expected, "{name}");
+            let x = Tensor::random([2, c, h, w], Distribution::Uniform(0.0, 1.0), &device);
             let out = model.forward(x.clone());
-            assert_eq!(out.reconstruction.dims(), [2, 1, 28, 28], "{name}");
+            assert_eq!(out.reconstruction.dims(), [2, c, h, w], "{name}");
             assert!(out.loss.into_scalar::<f32>().is_finite(), "{name}");
             let dir = tempfile::tempdir().unwrap();
             model.save(dir.path()).unwrap();

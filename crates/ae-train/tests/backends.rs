@@ -35,6 +35,16 @@ fn other_devices() -> Vec<(Backend, Device)> {
     devices
 }
 
+/// The first 8 images of `data` at `shape` (the colour presets take 64x64 and 128x128 RGB).
+fn at_shape(data: &ae_data::ImageDataset, [c, h, w]: [usize; 3]) -> ae_data::ImageDataset {
+    let color = if c == 3 {
+        ae_data::image_folder::ColorMode::Rgb
+    } else {
+        ae_data::image_folder::ColorMode::Grayscale
+    };
+    data.take(8).resized(h, w, color).unwrap()
+}
+
 fn max_abs_diff(a: Tensor<2>, b: Tensor<2>) -> f32 {
     let a = a.into_data().try_to_vec_as::<f32>().unwrap();
     let b = b.into_data().try_to_vec_as::<f32>().unwrap();
@@ -96,6 +106,7 @@ fn every_preset_agrees_across_backends() {
         reference.seed(3);
         let config = ModelConfig::preset(name).unwrap();
         let model = config.init(&reference).unwrap();
+        let test = at_shape(&test, model.input_shape());
         let x = test.batch(0..8, &reference).images;
         let codes = model.encode(x.clone());
         let recon: Tensor<2> = model.reconstruct(x).flatten(1, 3);

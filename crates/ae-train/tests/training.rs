@@ -145,11 +145,23 @@ fn every_preset_lowers_its_loss() {
         device.seed(9);
         let model = ModelConfig::preset(name).unwrap().init(&device).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let config = TrainingConfig::new().with_epochs(3).with_batch_size(64);
+        // The colour presets train on the digits at their size, in RGB (fewer of them).
+        let [c, h, w] = model.input_shape();
+        let (train, valid, batch) = if c == 3 {
+            let rgb = ae_data::image_folder::ColorMode::Rgb;
+            (
+                train.take(384).resized(h, w, rgb).unwrap(),
+                valid.take(64).resized(h, w, rgb).unwrap(),
+                32,
+            )
+        } else {
+            (train.clone(), valid.clone(), 64)
+        };
+        let config = TrainingConfig::new().with_epochs(3).with_batch_size(batch);
         fit(
             model,
-            train.clone(),
-            valid.clone(),
+            train,
+            valid,
             &config,
             &FitOptions::new(dir.path(), &device),
         )

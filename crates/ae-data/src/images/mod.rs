@@ -6,6 +6,7 @@ mod dataset;
 mod item;
 mod loader;
 mod plan;
+mod resize;
 
 pub use batcher::{ImageBatch, ImageBatcher};
 pub use dataset::ImageDataset;
