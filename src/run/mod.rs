@@ -83,7 +83,11 @@ impl Run {
         if let Some(data_dir) = &args.data.data_dir {
             OutputArgs::check_outside(&args.out_dir(name), data_dir, "--data-dir")?;
         }
-        let source = args.data.source()?;
+        let mut source = args.data.source()?;
+        // An image folder's train/test split follows the run's seed, as every other draw does.
+        if let ae_data::DatasetSource::ImageFolder { seed, .. } = &mut source {
+            *seed = training.seed;
+        }
         let devices = args.device.open()?;
         let loaded = source.load()?;
         let (train, test) = match args.data.limit {

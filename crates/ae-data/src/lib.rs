@@ -10,6 +10,8 @@
 //!   `[N, C, H, W]` tensors in `[0, 1]`; [`ImageBatcher`] is the same conversion as Burn's
 //!   `Batcher`.
 //! - [`DatasetSource`]: one value naming any of the above, for command lines.
+//! - [`patches`]: a colour anomaly-detection workload cut from real photographs, with defects
+//!   drawn in.
 //! - [`tabular`]: CSV tables (numeric and categorical columns), the KDD Cup 1999 format.
 //! - [`text`]: corpora, character/word tokenizers and padded token batches.
 //! - [`ratings`]: MovieLens rating files and item vectors for collaborative filtering.
@@ -23,6 +25,7 @@ pub mod idx;
 pub mod image_folder;
 mod images;
 pub mod mnist;
+pub mod patches;
 pub mod ratings;
 mod source;
 pub mod tabular;

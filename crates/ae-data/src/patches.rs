@@ -1,0 +1,233 @@
+//! A colour anomaly-detection workload from real photographs, offline: each photograph is scaled
+//! to a long side of [`PatchOptions::long_side`] and cut into square patches on a grid; every
+//! other patch stays as it is (class `normal`), the others get one defect drawn in — a
+//! `scratch` (a thin line), a `blot` (a filled spot) or a colour `shift` (a region whose channels
+//! are rotated) — in the manner of the MVTec AD benchmark's defect classes. The patches go to one
+//! sub-folder per class, ready for `--dataset image-folder`.
+
+use std::path::{Path, PathBuf};
+
+use image::imageops::FilterType;
+use image::{Rgb, RgbImage};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use crate::error::{DataError, Result};
+
+/// The classes written, in the order image folders number them (names sorted).
+pub const PATCH_CLASSES: [&str; 4] = ["blot", "normal", "scratch", "shift"];
+
+/// How photographs are cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PatchOptions {
+    /// Side of a square patch, in pixels.
+    pub size: u32,
+    /// Distance between two patches' corners (less than `size` overlaps them).
+    pub stride: u32,
+    /// The photographs' longer side after scaling, before cutting.
+    pub long_side: u32,
+}
+
+impl Default for PatchOptions {
+    /// 64x64 patches every 32 pixels of photographs scaled to 512 pixels.
+    fn default() -> Self {
+        Self {
+            size: 64,
+            stride: 32,
+            long_side: 512,
+        }
+    }
+}
+
+/// How many patches of each class were written, in [`PATCH_CLASSES`] order.
+pub type PatchCounts = [usize; 4];
+
+/// Cuts every photograph of `photos` into patches under `out/<class>/`, defects drawn with a
+/// generator seeded by `seed` (the same files for the same inputs).
+///
+/// # Errors
+/// When a photograph cannot be read or decoded, the options leave no patch, or a patch cannot
+/// be written.
+pub fn write_defect_patches(
+    photos: &[PathBuf],
+    out: &Path,
+    options: PatchOptions,
+    seed: u64,
+) -> Result<PatchCounts> {
+    if options.size < 8 || options.stride == 0 || options.long_side < options.size {
+        return Err(DataError::InvalidArgument {
+            what: "patch options",
+            message: format!(
+                "{options:?}: patches of at least 8 pixels, a stride, a long side at least a patch"
+            ),
+        });
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut counts = [0usize; 4];
+    for photo in photos {
+        let bytes = ae_io::read(photo, ae_io::Limit::data())?;
+        let image = image::load_from_memory(&bytes)
+            .map_err(|source| DataError::Image {
+                path: photo.clone(),
+                source,
+            })?
+            .into_rgb8();
+        let scale = options.long_side as f64 / image.width().max(image.height()) as f64;
+        let (w, h) = (
+            ((image.width() as f64 * scale).round() as u32).max(options.size),
+            ((image.height() as f64 * scale).round() as u32).max(options.size),
+        );
+        let image = image::imageops::resize(&image, w, h, FilterType::Triangle);
+        let stem = photo
+            .file_stem()
+            .map_or_else(|| "photo".into(), |s| s.to_string_lossy().into_owned());
+        let mut k = 0usize;
+        for y in (0..=h - options.size).step_by(options.stride as usize) {
+            for x in (0..=w - options.size).step_by(options.stride as usize) {
+                let mut patch =
+                    image::imageops::crop_imm(&image, x, y, options.size, options.size).to_image();
+                let class = if k.is_multiple_of(2) {
+                    1
+                } else {
+                    let class = [0, 2, 3][(k / 2) % 3];
+                    draw_defect(&mut patch, class, &mut rng);
+                    class
+                };
+                let path = out
+                    .join(PATCH_CLASSES[class])
+                    .join(format!("{stem}-{k:04}.png"));
+                let mut png = Vec::new();
+                patch
+                    .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+                    .map_err(|source| DataError::Image {
+                        path: path.clone(),
+                        source,
+                    })?;
+                crate::idx::write_atomic(&path, &png)?;
+                counts[class] += 1;
+                k += 1;
+            }
+        }
+    }
+    if counts.iter().sum::<usize>() == 0 {
+        return Err(DataError::InvalidArgument {
+            what: "photographs",
+            message: "no patch was cut: name one or more photographs".into(),
+        });
+    }
+    Ok(counts)
+}
+
+/// Draws the defect of `class` (an index into [`PATCH_CLASSES`]) into `patch`.
+fn draw_defect(patch: &mut RgbImage, class: usize, rng: &mut StdRng) {
+    let side = patch.width() as i64;
+    match PATCH_CLASSES[class] {
+        "scratch" => {
+            // A line two pixels wide between two points near opposite edges, light or dark.
+            let shade = if rng.random::<bool>() { 235 } else { 20 };
+            let (x0, y0) = (rng.random_range(0..side / 4), rng.random_range(0..side));
+            let (x1, y1) = (
+                rng.random_range(3 * side / 4..side),
+                rng.random_range(0..side),
+            );
+            let steps = 2 * side;
+            for s in 0..=steps {
+                let t = s as f64 / steps as f64;
+                let x = x0 as f64 + t * (x1 - x0) as f64;
+                let y = y0 as f64 + t * (y1 - y0) as f64;
+                for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                    put(patch, x as i64 + dx, y as i64 + dy, Rgb([shade; 3]));
+                }
+            }
+        }
+        "blot" => {
+            // A filled ellipse of one colour.
+            let colour = Rgb([
+                rng.random_range(0..80),
+                rng.random_range(0..80),
+                rng.random_range(0..80),
+            ]);
+            let (cx, cy) = (
+                rng.random_range(side / 4..3 * side / 4),
+                rng.random_range(side / 4..3 * side / 4),
+            );
+            let (rx, ry) = (
+                rng.random_range(side / 16..side / 6).max(2),
+                rng.random_range(side / 16..side / 6).max(2),
+            );
+            for y in cy - ry..=cy + ry {
+                for x in cx - rx..=cx + rx {
+                    let (u, v) = ((x - cx) as f64 / rx as f64, (y - cy) as f64 / ry as f64);
+                    if u * u + v * v <= 1.0 {
+                        put(patch, x, y, colour);
+                    }
+                }
+            }
+        }
+        _ => {
+            // A rectangle a quarter to a half of the patch across, its channels rotated.
+            let (w, h) = (
+                rng.random_range(side / 4..side / 2),
+                rng.random_range(side / 4..side / 2),
+            );
+            let (x0, y0) = (rng.random_range(0..side - w), rng.random_range(0..side - h));
+            for y in y0..y0 + h {
+                for x in x0..x0 + w {
+                    let Rgb([r, g, b]) = *patch.get_pixel(x as u32, y as u32);
+                    put(patch, x, y, Rgb([b, r, g]));
+                }
+            }
+        }
+    }
+}
+
+fn put(patch: &mut RgbImage, x: i64, y: i64, colour: Rgb<u8>) {
+    if (0..patch.width() as i64).contains(&x) && (0..patch.height() as i64).contains(&y) {
+        patch.put_pixel(x as u32, y as u32, colour);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patches_alternate_normal_and_defects_with_the_same_files_for_a_seed() {
+        let dir = tempfile::tempdir().unwrap();
+        let photo = dir.path().join("gradient.png");
+        RgbImage::from_fn(200, 100, |x, y| Rgb([x as u8, y as u8, 128]))
+            .save(&photo)
+            .unwrap();
+        let options = PatchOptions {
+            size: 32,
+            stride: 32,
+            long_side: 128,
+        };
+        let out = dir.path().join("patches");
+        let counts = write_defect_patches(std::slice::from_ref(&photo), &out, options, 7).unwrap();
+        // 128x64 after scaling: a 4x2 grid, every other patch normal, the others in turn.
+        assert_eq!(counts, [2, 4, 1, 1]);
+        let normal = image::open(out.join("normal").join("gradient-0000.png")).unwrap();
+        assert_eq!((normal.width(), normal.height()), (32, 32));
+        // A defect changes its patch; the same seed writes the same files.
+        let blotted = image::open(out.join("blot").join("gradient-0001.png")).unwrap();
+        let scaled = image::imageops::resize(
+            &image::open(&photo).unwrap().into_rgb8(),
+            128,
+            64,
+            FilterType::Triangle,
+        );
+        let clean = image::imageops::crop_imm(&scaled, 32, 0, 32, 32).to_image();
+        assert_ne!(blotted.to_rgb8(), clean);
+        let again = dir.path().join("again");
+        write_defect_patches(&[photo], &again, options, 7).unwrap();
+        for class in PATCH_CLASSES {
+            for entry in std::fs::read_dir(out.join(class)).unwrap() {
+                let path = entry.unwrap().path();
+                let twin = again.join(class).join(path.file_name().unwrap());
+                assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(twin).unwrap());
+            }
+        }
+        assert!(write_defect_patches(&[], &out, options, 7).is_err());
+    }
+}
