@@ -4,20 +4,13 @@
 
 #![cfg(feature = "cli")]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps")
-        .join("examples")
-        .join(name)
-}
-
 fn run(name: &str, args: &[&str]) -> Output {
-    Command::new(example(name))
+    Command::new(common::example_path(name))
         .args(args)
         .env("AE_PROGRESS", "plain")
         .output()

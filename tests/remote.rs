@@ -4,6 +4,10 @@
 
 #![cfg(all(feature = "cli", feature = "remote-server"))]
 
+mod common;
+
+use common::example_path as example;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -11,23 +15,6 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "a-test-token-7f3a";
-
-/// The folder of the example binaries built with this test.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps")
-        .join("examples")
-        .join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: cargo test builds it",
-        path.display()
-    );
-    path
-}
 
 /// A `serve` process on 127.0.0.1, killed when dropped.
 struct Server {

@@ -1,9 +1,14 @@
-//! Checkpoints written atomically, and finding the newest complete one to resume from.
+//! Checkpoints written atomically, finding the newest complete one to resume from, and checking
+//! one before burn-train reads it.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError};
+
+use burn::module::Module;
+
+use super::Trainable;
 
 /// The three record kinds burn-train checkpoints each epoch.
 pub const CHECKPOINT_KINDS: [&str; 3] = ["model", "optim", "scheduler"];
@@ -77,6 +82,55 @@ pub fn latest_complete_checkpoint(directory: &Path) -> Option<usize> {
                 .all(|kind| checkpoint_path(directory, kind, epoch).is_file())
         })
         .max()
+}
+
+/// Loads the three records of checkpoint `epoch` the way burn-train will, and the model's into
+/// the model: a truncated, foreign or mismatched file is an error here rather than a panic
+/// inside burn-train.
+pub(super) fn check_checkpoint<M: Trainable>(
+    model: &M,
+    dir: &std::path::Path,
+    epoch: usize,
+) -> crate::error::Result<()> {
+    use burn::optim::OptimizerRecord;
+    use burn::optim::lr_scheduler::LrSchedulerRecord;
+    use burn::store::ModuleRecord;
+    use burn::train::checkpoint::Checkpointer;
+
+    let bad = |kind: &str, message: String| crate::error::TrainError::BadCheckpoint {
+        path: checkpoint_path(dir, kind, epoch),
+        message,
+    };
+    // Burn reads them: each must be a regular file first (a FIFO would block its reader).
+    for kind in CHECKPOINT_KINDS {
+        let path = checkpoint_path(dir, kind, epoch);
+        ae_io::check_file(&path, ae_io::Limit::data())?;
+    }
+    let load = |kind: &str| AtomicFileCheckpointer::new(dir, kind);
+    let record: ModuleRecord = load("model")
+        .restore(epoch)
+        .map_err(|e| bad("model", e.to_string()))?;
+    let steps = super::ModelSteps {
+        model: model.clone(),
+    };
+    let loaded = steps
+        .try_load_record(record)
+        .map_err(|e| bad("model", format!("it does not fit this model: {e}")))?;
+    let non_finite = ae_models::persist::non_finite_parameters(&loaded)?;
+    if non_finite > 0 {
+        return Err(bad(
+            "model",
+            format!(
+                "{non_finite} of its weights are NaN or infinite (the run diverged by then); \
+                 delete that epoch's files to resume from an earlier one"
+            ),
+        ));
+    }
+    Checkpointer::<OptimizerRecord>::restore(&load("optim"), epoch)
+        .map_err(|e| bad("optim", e.to_string()))?;
+    Checkpointer::<LrSchedulerRecord>::restore(&load("scheduler"), epoch)
+        .map_err(|e| bad("scheduler", e.to_string()))?;
+    Ok(())
 }
 
 #[cfg(test)]

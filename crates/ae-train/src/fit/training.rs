@@ -13,7 +13,7 @@ use burn::tensor::Device;
 use burn::train::logger::FileMetricLogger;
 use burn::train::{ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraining};
 
-use super::checkpoint::{AtomicFileCheckpointer, latest_complete_checkpoint};
+use super::checkpoint::{AtomicFileCheckpointer, check_checkpoint, latest_complete_checkpoint};
 use super::epoch_log::{EpochLog, EpochMetrics, read_epoch_log};
 use super::learner::{ModelSteps, Trainable};
 use super::loaders::{SplitLoading, TrainingSplit};
@@ -227,51 +227,6 @@ where
         "valid": valid.identity(),
         "training": training,
     })
-}
-
-/// Loads the three records of checkpoint `epoch` the way burn-train will, and the model's into
-/// the model: a truncated, foreign or mismatched file is an error here rather than a panic
-/// inside burn-train.
-fn check_checkpoint<M: Trainable>(model: &M, dir: &std::path::Path, epoch: usize) -> Result<()> {
-    use burn::optim::OptimizerRecord;
-    use burn::optim::lr_scheduler::LrSchedulerRecord;
-    use burn::store::ModuleRecord;
-    use burn::train::checkpoint::Checkpointer;
-
-    let bad = |kind: &str, message: String| TrainError::BadCheckpoint {
-        path: super::checkpoint::checkpoint_path(dir, kind, epoch),
-        message,
-    };
-    // Burn reads them: each must be a regular file first (a FIFO would block its reader).
-    for kind in super::checkpoint::CHECKPOINT_KINDS {
-        let path = super::checkpoint::checkpoint_path(dir, kind, epoch);
-        ae_io::check_file(&path, ae_io::Limit::data())?;
-    }
-    let load = |kind: &str| AtomicFileCheckpointer::new(dir, kind);
-    let record: ModuleRecord = load("model")
-        .restore(epoch)
-        .map_err(|e| bad("model", e.to_string()))?;
-    let steps = ModelSteps {
-        model: model.clone(),
-    };
-    let loaded = steps
-        .try_load_record(record)
-        .map_err(|e| bad("model", format!("it does not fit this model: {e}")))?;
-    let non_finite = ae_models::persist::non_finite_parameters(&loaded)?;
-    if non_finite > 0 {
-        return Err(bad(
-            "model",
-            format!(
-                "{non_finite} of its weights are NaN or infinite (the run diverged by then); \
-                 delete that epoch's files to resume from an earlier one"
-            ),
-        ));
-    }
-    Checkpointer::<OptimizerRecord>::restore(&load("optim"), epoch)
-        .map_err(|e| bad("optim", e.to_string()))?;
-    Checkpointer::<LrSchedulerRecord>::restore(&load("scheduler"), epoch)
-        .map_err(|e| bad("scheduler", e.to_string()))?;
-    Ok(())
 }
 
 /// Trains `model` on `train`, validating on `valid` after each epoch, with burn-train's learner:
