@@ -66,6 +66,87 @@ pub fn repeat(
     (0..reps).map(|_| measure()).collect()
 }
 
+/// Counting the GPU kernels a piece of work launches, through CubeCL's launch observer (every
+/// launch the process issues, on any CubeCL device; nothing on the CPU backends, which launch no
+/// kernels).
+#[cfg(any(
+    feature = "wgpu",
+    feature = "vulkan",
+    feature = "metal",
+    feature = "cuda"
+))]
+pub mod launches {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use burn::cubecl::logging::{LaunchObservation, LaunchObserver};
+
+    #[derive(Default)]
+    struct Count(Mutex<HashMap<&'static str, usize>>);
+
+    impl LaunchObserver for Count {
+        fn launched(&self, kernel: &'static str) {
+            if let Ok(mut counts) = self.0.lock() {
+                *counts.entry(kernel).or_default() += 1;
+            }
+        }
+    }
+
+    /// Runs `work` and returns what it returns with the number of kernels launched meanwhile
+    /// (by any thread of the process).
+    pub fn counted<R>(work: impl FnOnce() -> R) -> (R, usize) {
+        let (result, kernels) = by_kernel(work);
+        (result, kernels.iter().map(|(_, n)| n).sum())
+    }
+
+    /// Runs `work` and returns what it returns with the launches of each kernel meanwhile, most
+    /// launched first (the names shortened as CubeCL's profiling logger shortens them).
+    pub fn by_kernel<R>(work: impl FnOnce() -> R) -> (R, Vec<(String, usize)>) {
+        let count = Arc::new(Count::default());
+        let watching = LaunchObservation::new(count.clone());
+        let result = work();
+        drop(watching);
+        let counts = count.0.lock().map(|c| c.clone()).unwrap_or_default();
+        let mut kernels: Vec<(String, usize)> = counts
+            .into_iter()
+            .map(|(name, n)| (shortened(name), n))
+            .collect();
+        kernels.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        (result, kernels)
+    }
+
+    /// A kernel's type name without module paths (`burn_cubecl::kernel::unary::Kernel<..>` to
+    /// `Kernel<..>`).
+    fn shortened(name: &str) -> String {
+        let mut out = String::new();
+        let mut segment = String::new();
+        for c in name.chars() {
+            if c.is_alphanumeric() || c == '_' || c == ':' {
+                segment.push(c);
+            } else {
+                out.push_str(segment.rsplit("::").next().unwrap_or(&segment));
+                segment.clear();
+                out.push(c);
+            }
+        }
+        out.push_str(segment.rsplit("::").next().unwrap_or(&segment));
+        out
+    }
+}
+
+/// What a training step costs on a GPU backend, beside its throughput: the kernels it
+/// launches and the host time it takes to issue them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct StepCost {
+    /// Kernel launches per step (forward, backward, optimiser).
+    pub launches_per_step: f64,
+    /// Host microseconds per step: the time to issue the steps, before the one read-back that
+    /// waits for the device (on a GPU that keeps up, the step's host cost).
+    pub host_us_per_step: f64,
+    /// Reads that wait for the device, per step.
+    pub syncs_per_step: f64,
+}
+
 /// A training benchmark: the model on the autodiff device and its Adam state, stepped on one
 /// fixed batch so that only the step (forward, backward, optimiser) is timed.
 pub struct TrainingBench<M: Module> {
@@ -95,6 +176,13 @@ where
 
     /// Runs `steps` training steps; returns samples per second.
     pub fn run(&mut self, steps: usize) -> Result<f64> {
+        let (seconds, _) = self.timed(steps)?;
+        Ok((steps * self.batch.dims()[0]) as f64 / seconds)
+    }
+
+    /// Runs `steps` training steps, one read-back at the end; returns the seconds in all and
+    /// the seconds to issue the steps (before the read-back waits for the device).
+    fn timed(&mut self, steps: usize) -> Result<(f64, f64)> {
         let mut model = self
             .model
             .take()
@@ -107,12 +195,32 @@ where
             model = self.optim.step(1e-3, model, grads);
             last = Some(output.loss);
         }
+        let issued = start.elapsed().as_secs_f64();
         if let Some(loss) = last {
             read_f64(loss.without_autodiff())?;
         }
         let seconds = start.elapsed().as_secs_f64();
         self.model = Some(model);
-        Ok((steps * self.batch.dims()[0]) as f64 / seconds)
+        Ok((seconds, issued))
+    }
+
+    /// What `steps` training steps cost on a GPU backend (kernel launches counted by CubeCL's
+    /// observer; the steps run once more to count them).
+    #[cfg(any(
+        feature = "wgpu",
+        feature = "vulkan",
+        feature = "metal",
+        feature = "cuda"
+    ))]
+    pub fn step_cost(&mut self, steps: usize) -> Result<StepCost> {
+        let (timed, launches) = launches::counted(|| self.timed(steps));
+        let (_, issued) = timed?;
+        let steps = steps.max(1) as f64;
+        Ok(StepCost {
+            launches_per_step: launches as f64 / steps,
+            host_us_per_step: issued * 1e6 / steps,
+            syncs_per_step: 1.0 / steps,
+        })
     }
 }
 

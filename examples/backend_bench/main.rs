@@ -89,6 +89,9 @@ struct Cli {
     /// Write the measurements as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// On GPU backends, also print which kernels one training step launches, and how often.
+    #[arg(long)]
+    kernels: bool,
 }
 
 #[derive(Serialize)]
@@ -124,6 +127,56 @@ fn dense_training(cli: &Cli, device: &Device) -> Result<Vec<f64>, TrainError> {
     repeat(cli.warmup, cli.reps, || bench.run(cli.steps))
 }
 
+/// The training rows of `bench` (`--reps` repetitions after `--warmup`); on a GPU backend also
+/// what a step costs — kernel launches, host time, syncs per step — as rows of their own.
+fn training_rows<M>(
+    cli: &Cli,
+    bench: &mut TrainingBench<M>,
+    cost: Option<(&str, &str, &mut Vec<Measurement>)>,
+) -> Result<Vec<f64>, TrainError>
+where
+    M: autoencoders::models::Autoencoder + burn::module::Module,
+{
+    let values = repeat(cli.warmup, cli.reps, || bench.run(cli.steps))?;
+    #[cfg(any(
+        feature = "wgpu",
+        feature = "vulkan",
+        feature = "metal",
+        feature = "cuda"
+    ))]
+    if let Some((workload, device, extra)) = cost {
+        if cli.kernels {
+            let (run, kernels) = autoencoders::bench::launches::by_kernel(|| bench.run(1));
+            run?;
+            println!("\nkernels of one {workload} step on {device}:");
+            for (kernel, count) in kernels {
+                println!("  {count:>4}  {kernel}");
+            }
+        }
+        let cost = bench.step_cost(cli.steps)?;
+        for (unit, value) in [
+            ("launches_per_step", cost.launches_per_step),
+            ("host_us_per_step", cost.host_us_per_step),
+            ("syncs_per_step", cost.syncs_per_step),
+        ] {
+            extra.push(Measurement {
+                workload: workload.to_string(),
+                device: device.to_string(),
+                unit,
+                values: vec![value],
+            });
+        }
+    }
+    #[cfg(not(any(
+        feature = "wgpu",
+        feature = "vulkan",
+        feature = "metal",
+        feature = "cuda"
+    )))]
+    let _ = cost;
+    Ok(values)
+}
+
 /// An end-to-end training run of `model` through `fit` (the trainers' pipeline: fixed-size
 /// batches, device-resident data where it fits, device-side metrics, validation every epoch):
 /// its warm-up (seconds to the end of the first epoch) and steady training throughput (images per
@@ -133,7 +186,7 @@ fn end_to_end<M>(
     model: M,
     batch_size: usize,
     device: &Device,
-) -> Result<(f64, f64), TrainError>
+) -> Result<(f64, f64, Option<f64>), TrainError>
 where
     M: Trainable<Batch = autoencoders::data::ImageBatch>,
 {
@@ -147,12 +200,30 @@ where
         .with_epochs(cli.e2e_epochs.max(2))
         .with_batch_size(cli.e2e_batch_size.unwrap_or(batch_size));
     let dir = std::env::temp_dir().join(format!("backend_bench-e2e-{}", std::process::id()));
-    let fitted = fit(model, train, valid, &config, &FitOptions::new(&dir, device));
+    let valid_batches = valid.count().div_ceil(config.batch_size) * config.epochs;
+    let run = || fit(model, train, valid, &config, &FitOptions::new(&dir, device));
+    // Kernel launches per step (training and validation steps), counted on GPU backends.
+    #[cfg(any(
+        feature = "wgpu",
+        feature = "vulkan",
+        feature = "metal",
+        feature = "cuda"
+    ))]
+    let (fitted, launches) = autoencoders::bench::launches::counted(run);
+    #[cfg(not(any(
+        feature = "wgpu",
+        feature = "vulkan",
+        feature = "metal",
+        feature = "cuda"
+    )))]
+    let (fitted, launches) = (run(), 0usize);
     let _ = std::fs::remove_dir_all(&dir);
     let fitted = fitted?;
+    let steps = fitted.train_items / config.batch_size + valid_batches;
     Ok((
         fitted.warmup_seconds.unwrap_or(f64::NAN),
         fitted.steady_items_per_second.unwrap_or(f64::NAN),
+        (launches > 0).then(|| launches as f64 / steps.max(1) as f64),
     ))
 }
 
@@ -166,9 +237,16 @@ fn measure(
     dense: &mut Option<Vec<f64>>,
     extra: &mut Vec<Measurement>,
 ) -> Result<Option<Measurement>, TrainError> {
+    // What a step costs is counted on the GPU backends only (the CPU launches no kernels).
+    let gpu = device_name
+        .parse::<DeviceSpec>()
+        .is_ok_and(|spec| spec.backend.is_gpu());
     let (unit, values) = match workload {
         "dense-train" => {
-            let values = dense_training(cli, device)?;
+            let model = VanillaAutoencoderConfig::new().try_init(device)?;
+            let mut bench = TrainingBench::new(model, DENSE_BATCH, device);
+            let cost = gpu.then_some((workload, device_name, &mut *extra));
+            let values = training_rows(cli, &mut bench, cost)?;
             *dense = Some(values.clone());
             ("samples/s", values)
         }
@@ -187,18 +265,14 @@ fn measure(
         "conv-train" => {
             let model = ConvAutoencoderConfig::new().try_init(device)?;
             let mut bench = TrainingBench::new(model, CONV_BATCH, device);
-            (
-                "samples/s",
-                repeat(cli.warmup, cli.reps, || bench.run(cli.steps))?,
-            )
+            let cost = gpu.then_some((workload, device_name, &mut *extra));
+            ("samples/s", training_rows(cli, &mut bench, cost)?)
         }
         "vae-train" => {
             let model = VaeConfig::new().try_init(device)?;
             let mut bench = TrainingBench::new(model, VAE_BATCH, device);
-            (
-                "samples/s",
-                repeat(cli.warmup, cli.reps, || bench.run(cli.steps))?,
-            )
+            let cost = gpu.then_some((workload, device_name, &mut *extra));
+            ("samples/s", training_rows(cli, &mut bench, cost)?)
         }
         "dense-infer" => {
             let model = VanillaAutoencoderConfig::new().try_init(device)?;
@@ -278,7 +352,7 @@ fn measure(
         }
         // One run each (a run is whole epochs): warm-up and steady rate as two rows.
         "e2e-dense" | "e2e-conv" | "e2e-vae" => {
-            let (warmup, steady) = match workload {
+            let (warmup, steady, launches) = match workload {
                 "e2e-dense" => {
                     let model = VanillaAutoencoderConfig::new().try_init(device)?;
                     end_to_end(cli, model, DENSE_BATCH, device)?
@@ -292,6 +366,14 @@ fn measure(
                     end_to_end(cli, model, VAE_BATCH, device)?
                 }
             };
+            if let Some(launches) = launches {
+                extra.push(Measurement {
+                    workload: workload.to_string(),
+                    device: device_name.to_string(),
+                    unit: "launches_per_step (training and validation)",
+                    values: vec![launches],
+                });
+            }
             extra.push(Measurement {
                 workload: format!("{workload} warm-up"),
                 device: device_name.to_string(),
