@@ -9,6 +9,7 @@ use clap::Args;
 
 use ae_data::image_folder::ColorMode;
 use ae_data::{DatasetSource, ImageDataset, Residency};
+use ae_models::WeightsPrecision;
 use ae_train::{Backend, DeviceSpec, TrainError, TrainingConfig};
 
 use super::ranges::{self, MAX_EPOCHS, MAX_WIDTH};
@@ -328,6 +329,28 @@ pub struct OutputArgs {
     /// deleted (without it, such a folder is refused).
     #[arg(long)]
     pub overwrite: bool,
+    /// Precision the trained weights are stored at: f16 halves the file; the test figures are
+    /// then those of the f16 weights, with the f32 weights' test MSE beside them.
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub weights: Precision,
+}
+
+/// `--weights`: the stored precision of a model's weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Precision {
+    /// 4 bytes a weight, as trained.
+    F32,
+    /// 2 bytes a weight.
+    F16,
+}
+
+impl From<Precision> for WeightsPrecision {
+    fn from(precision: Precision) -> Self {
+        match precision {
+            Precision::F32 => Self::F32,
+            Precision::F16 => Self::F16,
+        }
+    }
 }
 
 impl OutputArgs {

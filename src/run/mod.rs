@@ -19,7 +19,10 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 
 use ae_data::{ImageBatch, ImageDataset, ImageShape, Residency};
-use ae_models::{AnyAutoencoder, Autoencoder, ModelConfig, SaveFolder, load_model};
+use ae_models::persist::round_weights;
+use ae_models::{
+    AnyAutoencoder, Autoencoder, ModelConfig, SaveFolder, WeightsPrecision, load_model,
+};
 use ae_train::{
     FitOptions, Result, TrainError, Trainable, TrainingConfig, evaluate, fit, image_batches,
     save_reconstruction_grid, values,
@@ -41,6 +44,10 @@ pub struct Splits {
     pub test: ImageDataset,
 }
 
+/// The report's name for the test MSE of the f32 weights, when they are stored at another
+/// precision (`--weights f16`).
+pub const FULL_PRECISION_MSE: &str = "test MSE with f32 weights";
+
 /// A prepared run: its devices, data and settings, and the folder it writes.
 #[derive(Debug, Clone)]
 pub struct Run {
@@ -55,6 +62,7 @@ pub struct Run {
     resume: bool,
     overwrite: bool,
     residency: Residency,
+    weights: WeightsPrecision,
 }
 
 /// What [`Run::train`] returns.
@@ -145,6 +153,7 @@ impl Run {
             resume: args.output.resume,
             overwrite: args.output.overwrite,
             residency: args.train.residency.into(),
+            weights: args.output.weights.into(),
         })
     }
 
@@ -203,14 +212,21 @@ impl Run {
             self.training(),
             &self.fit_options(dir),
         )?;
-        let model = fitted.model;
-        // Written once training is done: a refused resume leaves the folder's run.json alone.
-        write_json(&dir.join("run.json"), &self.settings)?;
-        model.save_folder(dir)?;
-
         let device = self.device();
         // Evaluated in batches of the training size: on a GPU, the kernels validation compiled.
         let batch_size = self.training().batch_size;
+        // Weights stored at a lower precision are scored as stored, the f32 weights beside them.
+        let (model, full_precision_mse) = match self.weights {
+            WeightsPrecision::F32 => (fitted.model, None),
+            precision => {
+                let mse = evaluate(&fitted.model, test, batch_size, device)?.mse;
+                (round_weights(fitted.model, precision), Some(mse))
+            }
+        };
+        // Written once training is done: a refused resume leaves the folder's run.json alone.
+        write_json(&dir.join("run.json"), &self.settings)?;
+        model.save_folder_as(dir, self.weights)?;
+
         let test_report = evaluate(&model, test, batch_size, device)?;
         if let Some(batch) = image_batches(test, batch_size, device).next() {
             let shown = batch.rows.min(20) * test.shape().numel();
@@ -227,7 +243,7 @@ impl Run {
                 10,
             )?;
         }
-        let report = RunReport {
+        let mut report = RunReport {
             trainer: self.settings.trainer.clone(),
             dataset: self.settings.dataset.name().to_string(),
             device: self.settings.devices.join(","),
@@ -243,8 +259,13 @@ impl Run {
             history: fitted.epochs,
             machine: MachineInfo::detect(),
             burn: "0.22.1".into(),
+            parameters: burn::module::Module::num_params(&model),
+            weights: self.weights,
             extra: Vec::new(),
         };
+        if let Some(mse) = full_precision_mse {
+            report.add(FULL_PRECISION_MSE, mse);
+        }
         report.save(dir)?;
         Ok(Trained { model, report })
     }

@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use ae_data::DatasetSource;
+use ae_models::WeightsPrecision;
 use ae_train::{EpochMetrics, ReconstructionReport, Result, TrainError, TrainingConfig};
 
 use crate::table::Table;
@@ -94,6 +95,13 @@ pub struct RunReport {
     pub machine: MachineInfo,
     /// The Burn version.
     pub burn: String,
+    /// The model's parameters (weights and biases).
+    #[serde(default)]
+    pub parameters: usize,
+    /// The precision the weights are stored at (`--weights`); the test figures are those of
+    /// the stored weights.
+    #[serde(default)]
+    pub weights: WeightsPrecision,
     /// Model-specific figures (PSNR of noisy and denoised images, ELBO terms, sparsity, ...),
     /// added by the trainers, in the order they are printed.
     pub extra: Vec<(String, f64)>,

@@ -54,7 +54,25 @@ enum Task {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Train the zoo's models (fixed seeds, the README's commands) into model folders with model
+    /// cards; `--ship` copies the shipped ones into crates/ae-models/pretrained.
+    Zoo {
+        /// Output folder (one model folder per model and dataset).
+        #[arg(long, default_value = "runs/zoo")]
+        out: PathBuf,
+        /// Only these models (`vae-mlp`, or `vae-mlp/fashion-mnist`); repeatable.
+        #[arg(long)]
+        only: Vec<String>,
+        /// Copy the shipped models into crates/ae-models/pretrained.
+        #[arg(long)]
+        ship: bool,
+        /// Cargo features to build the trainers with (the README's test features share its build).
+        #[arg(long, default_value = "ndarray,wgpu,remote-server")]
+        features: String,
+    },
 }
+
+mod zoo;
 
 type Error = Box<dyn std::error::Error>;
 
@@ -83,6 +101,12 @@ fn main() -> ExitCode {
     let result = match cli.task {
         Task::Assets { out, tarball } => assets(&out, tarball.as_deref()),
         Task::Bench { features, args } => bench(&features, &args),
+        Task::Zoo {
+            out,
+            only,
+            ship,
+            features,
+        } => zoo::zoo(&out, &only, ship, &features),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

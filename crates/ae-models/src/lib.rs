@@ -53,7 +53,7 @@ pub use error::{ModelError, Result};
 pub use loss::{
     OutputActivation, ReconstructionLoss, masked_mean, per_image_mse, per_image_psnr, psnr_of_mse,
 };
-pub use persist::{SaveFolder, SavedModel};
+pub use persist::{SaveFolder, SavedModel, WeightsPrecision};
 pub use sparse::{SparseAutoencoder, SparseAutoencoderConfig, SparsityPenalty};
 pub use text::{TextAutoencoder, TextAutoencoderConfig};
 pub use vae::{VaeArchitecture, VaeConfig, VariationalAutoencoder};

@@ -7,9 +7,10 @@ use std::fs;
 use std::path::Path;
 
 use burn::config::Config;
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::store::ModuleRecord;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Bytes, Device, FloatDType, Tensor};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
 
@@ -76,8 +77,63 @@ pub fn check_finite_weights<M: Module>(module: &M, path: &Path) -> Result<()> {
     }
 }
 
-/// Saves a module's parameters as a burnpack file.
+/// The precision weights are stored at. Models always compute in `f32`; `f16` halves the file
+/// and rounds each weight to 11 significant bits (it is read back as `f32`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightsPrecision {
+    /// 4 bytes a weight, exactly as trained.
+    #[default]
+    F32,
+    /// 2 bytes a weight (IEEE half precision).
+    F16,
+}
+
+impl std::fmt::Display for WeightsPrecision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::F32 => "f32",
+            Self::F16 => "f16",
+        })
+    }
+}
+
+/// Casts every float parameter of a module to one dtype.
+struct CastParams(FloatDType);
+
+impl ModuleMapper for CastParams {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let dtype = self.0;
+        param.map(|tensor| tensor.cast(dtype))
+    }
+}
+
+/// The module with its weights rounded to `precision` and held as `f32` again: what a model
+/// saved at that precision computes after it is loaded.
+pub fn round_weights<M: Module>(module: M, precision: WeightsPrecision) -> M {
+    match precision {
+        WeightsPrecision::F32 => module,
+        WeightsPrecision::F16 => module
+            .map(&mut CastParams(FloatDType::F16))
+            .map(&mut CastParams(FloatDType::F32)),
+    }
+}
+
+/// Saves a module's parameters as a burnpack file (`f32`).
 pub fn save_weights<M: Module>(module: M, path: &Path) -> Result<()> {
+    save_weights_as(module, path, WeightsPrecision::F32)
+}
+
+/// Saves a module's parameters as a burnpack file at `precision`.
+pub fn save_weights_as<M: Module>(
+    module: M,
+    path: &Path,
+    precision: WeightsPrecision,
+) -> Result<()> {
+    let module = match precision {
+        WeightsPrecision::F32 => module,
+        WeightsPrecision::F16 => module.map(&mut CastParams(FloatDType::F16)),
+    };
     let bytes = module
         .into_record()
         .into_bytes()
@@ -96,7 +152,24 @@ pub fn load_weights<M: Module>(module: M, path: &Path) -> Result<M> {
         message: e.to_string(),
     };
     let record = ModuleRecord::load(path).map_err(weights_error)?;
-    module.try_load_record(record).map_err(weights_error)
+    // Weights stored at another precision (f16) are cast to the module's (f32) as they load.
+    module
+        .try_load_record(record.cast_to_module_dtype())
+        .map_err(weights_error)
+}
+
+/// Loads parameters from burnpack bytes (an embedded file) into `module`; `source` names the
+/// bytes in errors.
+pub fn load_weights_from_bytes<M: Module>(module: M, bytes: &[u8], source: &Path) -> Result<M> {
+    let weights_error = |e: burn::store::RecordError| ModelError::Weights {
+        path: source.to_path_buf(),
+        message: e.to_string(),
+    };
+    let record =
+        ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(weights_error)?;
+    module
+        .try_load_record(record.cast_to_module_dtype())
+        .map_err(weights_error)
 }
 
 /// The JSON field that names the model kind in a model folder's `config.json`.
@@ -176,13 +249,18 @@ pub trait SavedModel: Module + Sized {
     /// weights are not all finite is refused ([`ModelError::NonFiniteWeights`]): nothing is
     /// written.
     fn save(&self, dir: &Path) -> Result<()> {
+        self.save_as(dir, WeightsPrecision::F32)
+    }
+
+    /// As [`SavedModel::save`], with the weights stored at `precision`.
+    fn save_as(&self, dir: &Path, precision: WeightsPrecision) -> Result<()> {
         check_finite_weights(self, dir)?;
         fs::create_dir_all(dir).map_err(|e| ModelError::Io {
             path: dir.to_path_buf(),
             source: e,
         })?;
         save_config(Self::KIND, self.config(), &dir.join(CONFIG_FILE))?;
-        save_weights(self.clone(), &dir.join(WEIGHTS_FILE))
+        save_weights_as(self.clone(), &dir.join(WEIGHTS_FILE), precision)
     }
 
     /// Loads a model saved by [`SavedModel::save`] onto `device`, refusing weights that are not
@@ -204,12 +282,20 @@ pub trait SaveFolder {
     ///
     /// # Errors
     /// As [`SavedModel::save`].
-    fn save_folder(&self, dir: &Path) -> Result<()>;
+    fn save_folder(&self, dir: &Path) -> Result<()> {
+        self.save_folder_as(dir, WeightsPrecision::F32)
+    }
+
+    /// Writes the folder with the weights stored at `precision`.
+    ///
+    /// # Errors
+    /// As [`SavedModel::save`].
+    fn save_folder_as(&self, dir: &Path, precision: WeightsPrecision) -> Result<()>;
 }
 
 impl<M: SavedModel> SaveFolder for M {
-    fn save_folder(&self, dir: &Path) -> Result<()> {
-        self.save(dir)
+    fn save_folder_as(&self, dir: &Path, precision: WeightsPrecision) -> Result<()> {
+        self.save_as(dir, precision)
     }
 }
 

@@ -19,7 +19,7 @@ use crate::conv::{ConvAutoencoder, ConvAutoencoderConfig};
 use crate::corruption::Corruption;
 use crate::denoising::{DenoisingAutoencoder, DenoisingAutoencoderConfig, DenoisingBaseConfig};
 use crate::error::{ModelError, Result};
-use crate::persist::{CONFIG_FILE, SavedModel, WEIGHTS_FILE, load_weights};
+use crate::persist::{CONFIG_FILE, SavedModel, WEIGHTS_FILE, WeightsPrecision, load_weights};
 use crate::sparse::{SparseAutoencoder, SparseAutoencoderConfig, SparsityPenalty};
 use crate::vae::{VaeArchitecture, VaeConfig, VariationalAutoencoder};
 use crate::vanilla::{VanillaAutoencoder, VanillaAutoencoderConfig};
@@ -289,19 +289,24 @@ impl AnyAutoencoder {
 
     /// Saves the model folder (`config.json` tagged with its kind, and `model.bpk`).
     pub fn save(&self, dir: &Path) -> Result<()> {
+        self.save_as(dir, WeightsPrecision::F32)
+    }
+
+    /// Saves the model folder with the weights stored at `precision`.
+    pub fn save_as(&self, dir: &Path, precision: WeightsPrecision) -> Result<()> {
         match self {
-            Self::Vanilla(m) => m.save(dir),
-            Self::Conv(m) => m.save(dir),
-            Self::Sparse(m) => m.save(dir),
-            Self::Denoising(m) => m.save(dir),
-            Self::Vae(m) => m.save(dir),
+            Self::Vanilla(m) => m.save_as(dir, precision),
+            Self::Conv(m) => m.save_as(dir, precision),
+            Self::Sparse(m) => m.save_as(dir, precision),
+            Self::Denoising(m) => m.save_as(dir, precision),
+            Self::Vae(m) => m.save_as(dir, precision),
         }
     }
 }
 
 impl crate::persist::SaveFolder for AnyAutoencoder {
-    fn save_folder(&self, dir: &Path) -> Result<()> {
-        self.save(dir)
+    fn save_folder_as(&self, dir: &Path, precision: WeightsPrecision) -> Result<()> {
+        self.save_as(dir, precision)
     }
 }
 

@@ -134,6 +134,45 @@ fn save_then_load_gives_identical_outputs() {
 }
 
 #[test]
+fn half_precision_weights_halve_the_file_and_load_as_their_rounded_values() {
+    use crate::persist::{WEIGHTS_FILE, WeightsPrecision, round_weights};
+    let device = Device::flex();
+    let model = VanillaAutoencoderConfig::new()
+        .with_latent_dim(5)
+        .init(&device);
+    let (full, half) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    model.save(full.path()).unwrap();
+    model.save_as(half.path(), WeightsPrecision::F16).unwrap();
+    let size = |dir: &std::path::Path| std::fs::metadata(dir.join(WEIGHTS_FILE)).unwrap().len();
+    let (full_bytes, half_bytes) = (size(full.path()), size(half.path()));
+    // 221,733 weights: 4 bytes each against 2, plus the same header.
+    assert!(
+        half_bytes * 2 < full_bytes + 8192,
+        "{half_bytes} vs {full_bytes}"
+    );
+    assert!(
+        half_bytes * 2 > full_bytes - 8192,
+        "{half_bytes} vs {full_bytes}"
+    );
+
+    let loaded = VanillaAutoencoder::load(half.path(), &device).unwrap();
+    let x = images(2, &device);
+    let rounded = round_weights(model.clone(), WeightsPrecision::F16);
+    let (a, b, c) = (
+        loaded.reconstruct(x.clone()).into_data(),
+        rounded.reconstruct(x.clone()).into_data(),
+        model.reconstruct(x).into_data(),
+    );
+    // Loading the f16 file gives exactly the rounded model, close to (not equal to) the original.
+    a.assert_eq(&b, true);
+    a.assert_approx_eq::<f32>(&c, burn::tensor::Tolerance::absolute(1e-2));
+    assert_ne!(
+        a.try_to_vec_as::<f32>().unwrap(),
+        c.try_to_vec_as::<f32>().unwrap()
+    );
+}
+
+#[test]
 fn loading_the_wrong_weights_is_an_error() {
     let device = Device::flex();
     let dir = tempfile::tempdir().unwrap();
