@@ -165,6 +165,14 @@ fn trainer_args(entry: &Entry, weights: &str) -> Vec<String> {
 }
 
 fn train(entry: &Entry, dir: &Path, weights: &str, features: &str) -> Result<(), Error> {
+    // The card is this task's, not the run's: the trainer refuses folders with files it did not
+    // write.
+    for file in ["card.json", "README.md"] {
+        match fs::remove_file(dir.join(file)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .args([

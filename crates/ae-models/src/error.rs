@@ -75,6 +75,34 @@ pub enum ModelError {
         count: usize,
     },
 
+    /// No pretrained model of that name was trained on that dataset.
+    #[error(
+        "no pretrained `{model}` trained on `{dataset}`; the pretrained models are: {available}"
+    )]
+    UnknownPretrained {
+        /// The model asked for.
+        model: String,
+        /// The dataset asked for.
+        dataset: String,
+        /// The pairs there are, `model/dataset`, comma-separated.
+        available: String,
+    },
+
+    /// A pretrained model's weights do not have the checksum its card records.
+    #[error(
+        "{}: the weights' sha256 is {found}, its card says {expected}: the file was damaged or \
+         replaced; rebuild the crate from a clean download, or retrain it with `cargo xtask zoo`",
+        path.display()
+    )]
+    Checksum {
+        /// The weights.
+        path: PathBuf,
+        /// The card's checksum.
+        expected: String,
+        /// The weights' checksum.
+        found: String,
+    },
+
     /// A tensor's values could not be read back from the device.
     #[error("cannot read {what} back from the device: {message}")]
     ReadBack {

@@ -14,6 +14,8 @@
 //! - [`denoising`]: the denoising autoencoder (Gaussian, masking or salt-and-pepper corruption).
 //! - [`sparse`]: the sparse autoencoder (L1 or KL penalty on the code).
 //! - [`zoo`]: any model from a tagged JSON configuration, a preset, or a saved folder.
+//! - [`pretrained`]: trained weights shipped with the crate, each with its model card
+//!   (`pretrained("vae-mlp", "fashion-mnist", &device)`).
 //! - [`vae`]: the variational autoencoder (dense or convolutional; sampling, interpolation,
 //!   importance-weighted log-likelihood).
 //! - [`text`]: the sequence (LSTM) autoencoder for sentences.
@@ -37,6 +39,7 @@ pub mod limits;
 pub mod loss;
 pub mod ops;
 pub mod persist;
+pub mod pretrained;
 pub mod sparse;
 pub mod text;
 pub mod vae;
@@ -54,6 +57,7 @@ pub use loss::{
     OutputActivation, ReconstructionLoss, masked_mean, per_image_mse, per_image_psnr, psnr_of_mse,
 };
 pub use persist::{SaveFolder, SavedModel, WeightsPrecision};
+pub use pretrained::{ModelCard, pretrained, pretrained_card, pretrained_models};
 pub use sparse::{SparseAutoencoder, SparseAutoencoderConfig, SparsityPenalty};
 pub use text::{TextAutoencoder, TextAutoencoderConfig};
 pub use vae::{VaeArchitecture, VaeConfig, VariationalAutoencoder};

@@ -19,7 +19,9 @@ use crate::conv::{ConvAutoencoder, ConvAutoencoderConfig};
 use crate::corruption::Corruption;
 use crate::denoising::{DenoisingAutoencoder, DenoisingAutoencoderConfig, DenoisingBaseConfig};
 use crate::error::{ModelError, Result};
-use crate::persist::{CONFIG_FILE, SavedModel, WEIGHTS_FILE, WeightsPrecision, load_weights};
+use crate::persist::{
+    CONFIG_FILE, SavedModel, WEIGHTS_FILE, WeightsPrecision, load_weights, load_weights_from_bytes,
+};
 use crate::sparse::{SparseAutoencoder, SparseAutoencoderConfig, SparsityPenalty};
 use crate::vae::{VaeArchitecture, VaeConfig, VariationalAutoencoder};
 use crate::vanilla::{VanillaAutoencoder, VanillaAutoencoderConfig};
@@ -338,21 +340,41 @@ pub fn load_model(dir: &Path, device: &Device) -> Result<AnyAutoencoder> {
     Ok(model)
 }
 
+/// Where a model's weights come from.
+pub(crate) enum WeightsSource<'a> {
+    /// A burnpack file.
+    File(&'a Path),
+    /// Burnpack bytes (embedded in the binary), named in errors by the path.
+    Bytes(&'a [u8], &'a Path),
+}
+
+impl WeightsSource<'_> {
+    fn load<M: Module>(&self, module: M) -> Result<M> {
+        match self {
+            Self::File(path) => load_weights(module, path),
+            Self::Bytes(bytes, path) => load_weights_from_bytes(module, bytes, path),
+        }
+    }
+}
+
 fn load_any(config: ModelConfig, weights: &Path, device: &Device) -> Result<AnyAutoencoder> {
+    load_any_from(config, &WeightsSource::File(weights), device)
+}
+
+/// Builds the model `config` names and loads its weights from `weights`.
+pub(crate) fn load_any_from(
+    config: ModelConfig,
+    weights: &WeightsSource<'_>,
+    device: &Device,
+) -> Result<AnyAutoencoder> {
     // Weights are saved from the concrete model (parameter paths without the enum variant), so
     // they are loaded into it before wrapping.
     Ok(match config {
-        ModelConfig::Vanilla(c) => {
-            AnyAutoencoder::Vanilla(load_weights(c.try_init(device)?, weights)?)
-        }
-        ModelConfig::Conv(c) => AnyAutoencoder::Conv(load_weights(c.try_init(device)?, weights)?),
-        ModelConfig::Sparse(c) => {
-            AnyAutoencoder::Sparse(load_weights(c.try_init(device)?, weights)?)
-        }
-        ModelConfig::Denoising(c) => {
-            AnyAutoencoder::Denoising(load_weights(c.try_init(device)?, weights)?)
-        }
-        ModelConfig::Vae(c) => AnyAutoencoder::Vae(load_weights(c.try_init(device)?, weights)?),
+        ModelConfig::Vanilla(c) => AnyAutoencoder::Vanilla(weights.load(c.try_init(device)?)?),
+        ModelConfig::Conv(c) => AnyAutoencoder::Conv(weights.load(c.try_init(device)?)?),
+        ModelConfig::Sparse(c) => AnyAutoencoder::Sparse(weights.load(c.try_init(device)?)?),
+        ModelConfig::Denoising(c) => AnyAutoencoder::Denoising(weights.load(c.try_init(device)?)?),
+        ModelConfig::Vae(c) => AnyAutoencoder::Vae(weights.load(c.try_init(device)?)?),
     })
 }
 
