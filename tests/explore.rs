@@ -5,11 +5,13 @@
 
 mod common;
 
+use common::browser;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -359,159 +361,9 @@ fn a_model_without_a_prior_refuses_samples_and_a_bad_model_is_named() {
     );
 }
 
-// ---------------------------------------------------------------------------------------------
-// The page in a real browser.
-
-/// A DevTools-protocol session with one page of a headless Chromium.
-struct Browser {
-    child: Child,
-    socket: tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>,
-    session: String,
-    next_id: u64,
-    _profile: tempfile::TempDir,
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn chromium() -> Option<PathBuf> {
-    [
-        "/usr/bin/chromium",
-        "/usr/bin/chromium-browser",
-        "/usr/bin/google-chrome",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .find(|p| p.is_file())
-}
-
-impl Browser {
-    fn open(binary: &Path, url: &str) -> Self {
-        let profile = tempfile::tempdir().unwrap();
-        let child = Command::new(binary)
-            .args([
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--window-size=1440,1100",
-                "--remote-debugging-port=0",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg("about:blank")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromium starts");
-        // Chromium writes its port and the browser's WebSocket path to this file.
-        let port_file = profile.path().join("DevToolsActivePort");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let text = loop {
-            if let Ok(text) = std::fs::read_to_string(&port_file)
-                && text.lines().count() >= 2
-            {
-                break text;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "chromium wrote no DevToolsActivePort"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        let mut lines = text.lines();
-        let (port, path) = (lines.next().unwrap(), lines.next().unwrap());
-        let (socket, _) = tungstenite::connect(format!("ws://127.0.0.1:{port}{path}"))
-            .expect("DevTools connects");
-        let mut browser = Self {
-            child,
-            socket,
-            session: String::new(),
-            next_id: 0,
-            _profile: profile,
-        };
-        let target = browser.call("Target.createTarget", json!({ "url": "about:blank" }));
-        let target_id = target["targetId"].as_str().unwrap().to_string();
-        let attached = browser.call(
-            "Target.attachToTarget",
-            json!({ "targetId": target_id, "flatten": true }),
-        );
-        browser.session = attached["sessionId"].as_str().unwrap().to_string();
-        browser.call("Page.enable", json!({}));
-        browser.call("Page.navigate", json!({ "url": url }));
-        browser
-    }
-
-    fn call(&mut self, method: &str, params: Value) -> Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        let mut message = json!({ "id": id, "method": method, "params": params });
-        if !self.session.is_empty() {
-            message["sessionId"] = json!(self.session);
-        }
-        self.socket
-            .send(tungstenite::Message::text(message.to_string()))
-            .unwrap();
-        loop {
-            let reply = self.socket.read().expect("a DevTools message");
-            let Ok(text) = reply.to_text() else { continue };
-            let value: Value = serde_json::from_str(text).unwrap();
-            if value["id"] == id {
-                assert!(value["error"].is_null(), "{method}: {}", value["error"]);
-                return value["result"].clone();
-            }
-        }
-    }
-
-    fn eval(&mut self, expression: &str) -> Value {
-        let result = self.call(
-            "Runtime.evaluate",
-            json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
-        );
-        result["result"]["value"].clone()
-    }
-
-    /// Waits until `expression` is true in the page.
-    fn wait_for(&mut self, expression: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while self.eval(expression) != json!(true) {
-            let error = self.eval("document.getElementById('error')?.textContent");
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {expression} (page error: {error})"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// The centre of element `id` in page pixels, plus an offset.
-    fn point_in(&mut self, id: &str, dx: f64, dy: f64) -> (f64, f64) {
-        let rect = self.eval(&format!(
-            "(() => {{ const e = document.getElementById('{id}'); e.scrollIntoView({{ block: 'nearest' }}); \
-             const r = e.getBoundingClientRect(); \
-             return [r.left + r.width / 2, r.top + r.height / 2]; }})()"
-        ));
-        (
-            rect[0].as_f64().unwrap() + dx,
-            rect[1].as_f64().unwrap() + dy,
-        )
-    }
-
-    fn mouse(&mut self, kind: &str, (x, y): (f64, f64)) {
-        let buttons = if kind == "mouseReleased" { 0 } else { 1 };
-        self.call(
-            "Input.dispatchMouseEvent",
-            json!({ "type": kind, "x": x, "y": y, "button": "left", "buttons": buttons, "clickCount": 1 }),
-        );
-    }
-}
-
 #[test]
 fn the_page_draws_the_map_decodes_a_click_and_encodes_a_stroke() {
-    let Some(binary) = chromium() else {
+    let Some(binary) = browser::chromium() else {
         assert!(
             std::env::var_os("AE_REQUIRE_BROWSER").is_none(),
             "AE_REQUIRE_BROWSER is set but there is no chromium (apt-get install chromium)"
@@ -521,7 +373,7 @@ fn the_page_draws_the_map_decodes_a_click_and_encodes_a_stroke() {
     };
     let server = start(&[]);
     let url = format!("http://127.0.0.1:{}/?token={TOKEN}", server.port);
-    let mut browser = Browser::open(&binary, &url);
+    let mut browser = browser::Browser::open(&binary, &url);
 
     browser.wait_for(&format!(
         "document.getElementById('map').dataset.points === '{}'",

@@ -18,7 +18,7 @@ use autoencoders::models::{Autoencoder, VanillaAutoencoderConfig};
 use autoencoders::run::{Run, write_json};
 use autoencoders::table::Table;
 use autoencoders::train::pca::{Pca, flat_images};
-use autoencoders::train::{TrainError, save_scatter_panels, values};
+use autoencoders::train::{ScatterPanel, TrainError, save_scatter_panels, values};
 
 const NAME: &str = "compare_pca";
 const DEFAULTS: Defaults = Defaults::new(30, 256, 2);
@@ -99,10 +99,20 @@ fn main() -> std::process::ExitCode {
         if let Some((pca_codes, ae_codes, labels)) = &scatter
             && !labels.is_empty()
         {
+            let panel = |title, points, axes| ScatterPanel {
+                title,
+                points,
+                labels,
+                axes,
+            };
             save_scatter_panels(
                 &out.join("latent_2d.png"),
-                &[(pca_codes, labels), (ae_codes, labels)],
-                400,
+                &[
+                    panel("PCA", pca_codes, ["PC 1", "PC 2"]),
+                    panel("autoencoder", ae_codes, ["z 1", "z 2"]),
+                ],
+                run.data.test.class_names(),
+                420,
             )?;
         }
         write_json(&out.join("compare_pca.json"), &rows)?;
@@ -112,7 +122,7 @@ fn main() -> std::process::ExitCode {
         );
         if scatter.is_some() {
             println!(
-                "latent_2d.png: test codes of PCA (left) and the autoencoder (right), colour = class (tab10 swatches, class 0 first)"
+                "latent_2d.png: test codes of PCA (left) and the autoencoder (right), colour = class (legend below)"
             );
         }
         Ok(())

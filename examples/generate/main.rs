@@ -61,7 +61,13 @@ fn main() -> std::process::ExitCode {
         device.seed(SEED);
         let samples = values(vae.sample(64, device))?;
         let rows: Vec<&[f32]> = samples.chunks(8 * shape.numel()).collect();
-        save_image_grid(&out.join("samples.png"), &rows, shape, 2)?;
+        save_image_grid(
+            &out.join("samples.png"),
+            &rows,
+            &vec!["sample"; rows.len()],
+            shape,
+            2,
+        )?;
 
         // A walk over the first two latent dimensions.
         let d = vae.latent_dim();
@@ -86,7 +92,11 @@ fn main() -> std::process::ExitCode {
             device,
         )))?;
         let rows: Vec<&[f32]> = walk.chunks(g * shape.numel()).collect();
-        save_image_grid(&out.join("latent_walk.png"), &rows, shape, 1)?;
+        let labels: Vec<String> = (0..rows.len())
+            .map(|row| format!("z2 = {:.1}", -step(row)))
+            .collect();
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        save_image_grid(&out.join("latent_walk.png"), &rows, &labels, shape, 1)?;
 
         // Interpolations between pairs of test images.
         let strips = (0..6)
@@ -97,7 +107,11 @@ fn main() -> std::process::ExitCode {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let rows: Vec<&[f32]> = strips.iter().map(Vec::as_slice).collect();
-        save_image_grid(&out.join("interpolation.png"), &rows, shape, 2)?;
+        let labels: Vec<String> = (0..rows.len())
+            .map(|i| format!("test {} → {}", 2 * i, 2 * i + 1))
+            .collect();
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        save_image_grid(&out.join("interpolation.png"), &rows, &labels, shape, 2)?;
 
         let scores = evaluate_vae(vae, test, 250, 50, SEED, device)?;
         let mut table = Table::new(["", ""]);

@@ -167,7 +167,13 @@ fn main() -> std::process::ExitCode {
             .map(|(&v, &m)| if m { 0.5 } else { v })
             .collect();
         let picture: Vec<&[f32]> = vec![&masked, &filled[1][..k], &filled[2][..k], &truth[..k]];
-        save_image_grid(&out.join("impute.png"), &picture, shape, 2)?;
+        save_image_grid(
+            &out.join("impute.png"),
+            &picture,
+            &["masked (gray)", "one pass", "iterated", "truth"],
+            shape,
+            2,
+        )?;
         write_json(&out.join("impute.json"), &rows)?;
         print!(
             "\n{n} test images, model `{}`\n{table}",

@@ -116,7 +116,13 @@ fn main() -> std::process::ExitCode {
             .map(values)
             .collect::<Result<Vec<_>, _>>()?;
         let rows: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
-        save_image_grid(&run.out.join("denoising.png"), &rows, test.shape(), 2)?;
+        save_image_grid(
+            &run.out.join("denoising.png"),
+            &rows,
+            &["noisy input", "denoised", "clean"],
+            test.shape(),
+            2,
+        )?;
 
         print!("\n{}", trained.report.table());
         println!(

@@ -102,7 +102,13 @@ fn main() -> std::process::ExitCode {
         let samples = values(model.sample(64, device))?;
         let shape = test.shape();
         let rows: Vec<&[f32]> = samples.chunks(8 * shape.numel()).collect();
-        save_image_grid(&run.out.join("samples.png"), &rows, shape, 2)?;
+        save_image_grid(
+            &run.out.join("samples.png"),
+            &rows,
+            &vec!["sample"; rows.len()],
+            shape,
+            2,
+        )?;
         // Interpolations between consecutive pairs of test images, ends included.
         let strips = (0..4)
             .map(|i| {
@@ -112,7 +118,11 @@ fn main() -> std::process::ExitCode {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let rows: Vec<&[f32]> = strips.iter().map(Vec::as_slice).collect();
-        save_image_grid(&run.out.join("interpolation.png"), &rows, shape, 2)?;
+        let labels: Vec<String> = (0..rows.len())
+            .map(|i| format!("test {} → {}", 2 * i, 2 * i + 1))
+            .collect();
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        save_image_grid(&run.out.join("interpolation.png"), &rows, &labels, shape, 2)?;
 
         print!("\n{}", trained.report.table());
         println!(

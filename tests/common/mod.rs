@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test crate uses its own part
 
+pub mod browser;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

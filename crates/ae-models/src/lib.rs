@@ -14,7 +14,7 @@
 //! - [`denoising`]: the denoising autoencoder (Gaussian, masking or salt-and-pepper corruption).
 //! - [`sparse`]: the sparse autoencoder (L1 or KL penalty on the code).
 //! - [`zoo`]: any model from a tagged JSON configuration, a preset, or a saved folder.
-//! - [`pretrained`]: trained weights shipped with the crate, each with its model card
+//! - [`pretrained`](mod@pretrained): trained weights shipped with the crate, each with its model card
 //!   (`pretrained("vae-mlp", "fashion-mnist", &device)`).
 //! - [`vae`]: the variational autoencoder (dense or convolutional; sampling, interpolation,
 //!   importance-weighted log-likelihood).

@@ -1,15 +1,16 @@
 //! Evaluation: reconstruction errors and reports, model-specific scores, reading values back
-//! from the device, and pictures (PNG grids and scatter plots).
+//! from the device, and pictures (labelled PNG grids; loss curves and scatter plots drawn with
+//! plotters).
 
 mod models;
 mod pictures;
+mod plots;
 mod readback;
 mod reconstruction;
 
 pub use models::{DenoisingReport, VaeReport, evaluate_denoising, evaluate_sparsity, evaluate_vae};
-pub use pictures::{
-    TAB10, png_bytes, save_image_grid, save_reconstruction_grid, save_scatter_panels,
-};
+pub use pictures::{png_bytes, save_image_grid, save_reconstruction_grid};
+pub use plots::{ScatterPanel, TAB10, save_loss_curves, save_scatter_panels};
 pub use readback::{int_values, read_f64, values};
 pub use reconstruction::{
     ReconstructionErrors, ReconstructionReport, check_finite, check_input_shape, errors_of,

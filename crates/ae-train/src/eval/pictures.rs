@@ -1,8 +1,8 @@
-//! Pictures of results: grids of images as PNG files (through the `image` crate).
+//! Pictures of results: labelled grids of images as PNG files, and PNG encoding.
 
 use std::path::Path;
 
-use image::{GrayImage, ImageBuffer, Luma, Rgb, RgbImage};
+use image::{GrayImage, RgbImage};
 
 use ae_data::ImageShape;
 
@@ -16,11 +16,20 @@ fn to_byte(v: f32) -> u8 {
 }
 
 /// Draws rows of images (each `[C, H, W]` in `[0, 1]`, flattened) as one PNG, every tile scaled
-/// up `scale` times (nearest neighbour) and separated by a gray gap. Rows may differ in length.
+/// up `scale` times (nearest neighbour) and separated by a gray gap, each row with its label
+/// (`labels[i]` names row `i`: "input", "reconstruction", "sample", ...) in a margin on the
+/// left (none when every label is empty). Rows may differ in length.
 ///
 /// # Errors
-/// When a row's length is not a whole number of images, or the file cannot be written.
-pub fn save_image_grid(path: &Path, rows: &[&[f32]], shape: ImageShape, scale: u32) -> Result<()> {
+/// When a row's length is not a whole number of images, the labels are not one per row, or the
+/// file cannot be written.
+pub fn save_image_grid(
+    path: &Path,
+    rows: &[&[f32]],
+    labels: &[&str],
+    shape: ImageShape,
+    scale: u32,
+) -> Result<()> {
     let n = shape.numel();
     if let Some(bad) = rows.iter().find(|r| r.len() % n != 0) {
         return Err(TrainError::InvalidArgument {
@@ -28,44 +37,78 @@ pub fn save_image_grid(path: &Path, rows: &[&[f32]], shape: ImageShape, scale: u
             message: format!("{} values are not whole {shape} images", bad.len()),
         });
     }
+    if labels.len() != rows.len() {
+        return Err(TrainError::InvalidArgument {
+            what: "image grid labels",
+            message: format!("{} labels for {} rows", labels.len(), rows.len()),
+        });
+    }
     let scale = scale.max(1);
     let cols = rows.iter().map(|r| r.len() / n).max().unwrap_or(0) as u32;
     let (th, tw) = (shape.height as u32 * scale, shape.width as u32 * scale);
-    let width = cols * (tw + GAP) + GAP;
+    // The label margin: about 8 pixels a character at the 14-pixel font, and a little air.
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u32;
+    let margin = if longest == 0 { 0 } else { 12 + 8 * longest };
+    let font = 14.min(th.max(10)) as i32;
+    let width = margin + cols * (tw + GAP) + GAP;
     let height = rows.len() as u32 * (th + GAP) + GAP;
-    let mut canvas: RgbImage = ImageBuffer::from_pixel(width, height, Rgb([128, 128, 128]));
     let plane = shape.height * shape.width;
-    for (r, row) in rows.iter().enumerate() {
-        for (c, tile) in row.chunks_exact(n).enumerate() {
-            let (x0, y0) = (GAP + c as u32 * (tw + GAP), GAP + r as u32 * (th + GAP));
-            for y in 0..th {
-                for x in 0..tw {
-                    let i = (y / scale) as usize * shape.width + (x / scale) as usize;
-                    let px = if shape.channels >= 3 {
-                        Rgb([tile[i], tile[plane + i], tile[2 * plane + i]].map(to_byte))
-                    } else {
-                        let v = to_byte(tile[i]);
-                        Rgb([v, v, v])
-                    };
-                    canvas.put_pixel(x0 + x, y0 + y, px);
+    let pixel = |tile: &[f32], i: usize| {
+        if shape.channels >= 3 {
+            [tile[i], tile[plane + i], tile[2 * plane + i]].map(to_byte)
+        } else {
+            [to_byte(tile[i]); 3]
+        }
+    };
+    super::plots::render(path, (width, height), "image grid", |root| {
+        use plotters::prelude::*;
+        use plotters::style::text_anchor::{HPos, Pos, VPos};
+        let e = |err: plotters::drawing::DrawingAreaErrorKind<_>| err.to_string();
+        root.fill(&RGBColor(128, 128, 128)).map_err(e)?;
+        if margin > 0 {
+            root.draw(&Rectangle::new(
+                [(0, 0), (margin as i32, height as i32)],
+                WHITE.filled(),
+            ))
+            .map_err(e)?;
+        }
+        let style = TextStyle::from((super::plots::FAMILY, font).into_font())
+            .pos(Pos::new(HPos::Right, VPos::Center));
+        for (r, (row, label)) in rows.iter().zip(labels).enumerate() {
+            let y0 = GAP + r as u32 * (th + GAP);
+            if !label.is_empty() {
+                root.draw(&Text::new(
+                    label.to_string(),
+                    (margin as i32 - 6, (y0 + th / 2) as i32),
+                    style.clone(),
+                ))
+                .map_err(e)?;
+            }
+            for (c, tile) in row.chunks_exact(n).enumerate() {
+                let x0 = margin + GAP + c as u32 * (tw + GAP);
+                for y in 0..th {
+                    for x in 0..tw {
+                        let i = (y / scale) as usize * shape.width + (x / scale) as usize;
+                        let [red, green, blue] = pixel(tile, i);
+                        root.draw_pixel(
+                            ((x0 + x) as i32, (y0 + y) as i32),
+                            &RGBColor(red, green, blue),
+                        )
+                        .map_err(e)?;
+                    }
                 }
             }
         }
-    }
-    write_png(path, |tmp| {
-        if shape.channels >= 3 {
-            canvas.save_with_format(tmp, image::ImageFormat::Png)
-        } else {
-            let gray: GrayImage =
-                ImageBuffer::from_fn(width, height, |x, y| Luma([canvas.get_pixel(x, y)[0]]));
-            gray.save_with_format(tmp, image::ImageFormat::Png)
-        }
+        Ok(())
     })
 }
 
 /// Writes a PNG through `save` into a temporary file, then renames it into place (creating the
 /// folder if needed), so a half-written picture never appears under the final name.
-fn write_png(path: &Path, save: impl FnOnce(&Path) -> image::ImageResult<()>) -> Result<()> {
+pub(crate) fn write_png(
+    path: &Path,
+    save: impl FnOnce(&Path) -> image::ImageResult<()>,
+) -> Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| TrainError::io(parent, e))?;
     }
@@ -77,82 +120,6 @@ fn write_png(path: &Path, save: impl FnOnce(&Path) -> image::ImageResult<()>) ->
     std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))?;
     ae_io::record_written(path);
     Ok(())
-}
-
-/// Matplotlib's "tab10" palette: the colour of class `k` is `TAB10[k % 10]`.
-pub const TAB10: [[u8; 3]; 10] = [
-    [31, 119, 180],
-    [255, 127, 14],
-    [44, 160, 44],
-    [214, 39, 40],
-    [148, 103, 189],
-    [140, 86, 75],
-    [227, 119, 194],
-    [127, 127, 127],
-    [188, 189, 34],
-    [23, 190, 207],
-];
-
-/// Draws 2-D points coloured by class, one square panel per `(points, labels)` pair side by side
-/// (each scaled to its own 1st–99th percentile box), with a row of colour swatches in class order
-/// (class 0 first) under the panels. `points` holds `x, y` pairs.
-pub fn save_scatter_panels(path: &Path, panels: &[(&[f32], &[u32])], side: u32) -> Result<()> {
-    let legend = 14;
-    let width = panels.len() as u32 * (side + GAP) + GAP;
-    let height = side + 2 * GAP + legend;
-    let mut canvas: RgbImage = ImageBuffer::from_pixel(width, height, Rgb([255, 255, 255]));
-    for (p, (points, labels)) in panels.iter().enumerate() {
-        if points.len() != 2 * labels.len() {
-            return Err(TrainError::InvalidArgument {
-                what: "scatter points",
-                message: format!("{} values for {} labels", points.len(), labels.len()),
-            });
-        }
-        let range = |axis: usize| {
-            let mut v: Vec<f32> = points.iter().skip(axis).step_by(2).copied().collect();
-            v.sort_by(f32::total_cmp);
-            let at = |q: f64| v[((v.len().saturating_sub(1)) as f64 * q) as usize];
-            if v.is_empty() {
-                (0.0, 1.0)
-            } else {
-                (at(0.01), at(0.99))
-            }
-        };
-        let ((x0, x1), (y0, y1)) = (range(0), range(1));
-        let x_off = GAP + p as u32 * (side + GAP);
-        // Panel frame.
-        for i in 0..side {
-            for (x, y) in [(i, 0), (i, side - 1), (0, i), (side - 1, i)] {
-                canvas.put_pixel(x_off + x, GAP + y, Rgb([200, 200, 200]));
-            }
-        }
-        for (xy, &label) in points.chunks_exact(2).zip(labels.iter()) {
-            let fx = (xy[0] - x0) / (x1 - x0).max(f32::MIN_POSITIVE);
-            let fy = (xy[1] - y0) / (y1 - y0).max(f32::MIN_POSITIVE);
-            if !(0.0..=1.0).contains(&fx) || !(0.0..=1.0).contains(&fy) {
-                continue;
-            }
-            let px = x_off + 1 + (fx * (side - 4) as f32) as u32;
-            let py = GAP + 1 + ((1.0 - fy) * (side - 4) as f32) as u32;
-            for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
-                canvas.put_pixel(px + dx, py + dy, Rgb(TAB10[label as usize % 10]));
-            }
-        }
-    }
-    for (k, colour) in TAB10.iter().enumerate() {
-        for y in 0..legend - 4 {
-            for x in 0..legend - 4 {
-                canvas.put_pixel(
-                    GAP + k as u32 * legend + x,
-                    side + 2 * GAP + y,
-                    Rgb(*colour),
-                );
-            }
-        }
-    }
-    write_png(path, |tmp| {
-        canvas.save_with_format(tmp, image::ImageFormat::Png)
-    })
 }
 
 /// The PNG encoding of one image given as `[C, H, W]` bytes (grayscale for one channel, RGB for
@@ -204,7 +171,16 @@ pub fn save_reconstruction_grid(
         .zip(reconstructions.chunks(chunk))
         .flat_map(|(o, r)| [o, r])
         .collect();
-    save_image_grid(path, &rows, shape, 2)
+    let labels: Vec<&str> = (0..rows.len())
+        .map(|i| {
+            if i % 2 == 0 {
+                "input"
+            } else {
+                "reconstruction"
+            }
+        })
+        .collect();
+    save_image_grid(path, &rows, &labels, shape, 2)
 }
 
 #[cfg(test)]
@@ -230,13 +206,49 @@ mod tests {
         let white = vec![1.0f32; 6];
         let black = vec![0.0f32; 6];
         let row0: Vec<f32> = [white.clone(), black.clone()].concat();
-        save_image_grid(&path, &[&row0, &white], shape, 1).unwrap();
+        // Without labels: no margin.
+        save_image_grid(&path, &[&row0, &white], &["", ""], shape, 1).unwrap();
         let img = image::open(&path).unwrap().into_luma8();
         // Two columns of width 3 and two rows of height 2, with 2-pixel gaps.
         assert_eq!(img.dimensions(), (2 * (3 + GAP) + GAP, 2 * (2 + GAP) + GAP));
         assert_eq!(img.get_pixel(GAP, GAP)[0], 255);
         assert_eq!(img.get_pixel(GAP + 3 + GAP, GAP)[0], 0);
         assert_eq!(img.get_pixel(0, 0)[0], 128);
-        assert!(save_image_grid(&path, &[&[0.0; 5]], shape, 1).is_err());
+        assert!(save_image_grid(&path, &[&[0.0; 5]], &[""], shape, 1).is_err());
+        assert!(save_image_grid(&path, &[&white], &["a", "b"], shape, 1).is_err());
+    }
+
+    #[test]
+    fn labelled_rows_have_their_text_in_a_margin() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.png");
+        let shape = ImageShape::new(1, 28, 28);
+        let black = vec![0.0f32; 784 * 3];
+        save_image_grid(
+            &path,
+            &[&black, &black],
+            &["input", "reconstruction"],
+            shape,
+            2,
+        )
+        .unwrap();
+        let img = image::open(&path).unwrap().into_luma8();
+        let margin = 12 + 8 * "reconstruction".len() as u32;
+        assert_eq!(
+            img.dimensions(),
+            (margin + 3 * (56 + GAP) + GAP, 2 * (56 + GAP) + GAP)
+        );
+        // The margin is white but for the text: dark pixels in each row's band.
+        for row in 0..2 {
+            let band = GAP + row * (56 + GAP)..GAP + row * (56 + GAP) + 56;
+            let ink = (0..margin)
+                .flat_map(|x| band.clone().map(move |y| (x, y)))
+                .filter(|&(x, y)| img.get_pixel(x, y)[0] < 100)
+                .count();
+            assert!(ink > 30, "row {row}: {ink} dark pixels of text");
+        }
+        assert_eq!(img.get_pixel(1, 1)[0], 255);
+        // The tiles are where they were, after the margin.
+        assert_eq!(img.get_pixel(margin + GAP + 5, GAP + 5)[0], 0);
     }
 }

@@ -445,6 +445,7 @@ where
     let mut epochs: Vec<EpochMetrics> = previous;
     epochs.extend(this_run);
     log::info!("{epochs_run} epochs in {seconds:.1} s");
+    crate::eval::save_loss_curves(&run_dir.join("loss.png"), &epochs)?;
     Ok(Fitted {
         model: result.model.model,
         epochs,
