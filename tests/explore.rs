@@ -79,8 +79,21 @@ impl Answer {
     }
 }
 
-/// One HTTP/1.1 request on a fresh connection (the test's client; the server is axum).
+/// One HTTP/1.1 request on a fresh connection (the test's client; the server is axum), its body
+/// declared JSON.
 fn request(port: u16, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> Answer {
+    request_as(port, method, path, token, "application/json", body)
+}
+
+/// One request with its body declared `content_type`.
+fn request_as(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+) -> Answer {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connects");
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
@@ -88,7 +101,7 @@ fn request(port: u16, method: &str, path: &str, token: Option<&str>, body: &[u8]
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+         Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).unwrap();
@@ -311,8 +324,37 @@ fn every_endpoint_answers_and_bad_requests_are_refused() {
     refused(&get(port, "/api/samples?n=-3"), 400, "");
     refused(
         &post(port, "/api/interpolate", &json!({ "a": 0, "b": 99999 })),
-        422,
+        404,
         "99999 is not a test image",
+    );
+    refused(
+        &request(port, "POST", "/api/decode", Some(TOKEN), b"[1, 2]"),
+        400,
+        "a JSON object",
+    );
+    let plain = request_as(
+        port,
+        "POST",
+        "/api/decode",
+        Some(TOKEN),
+        "text/plain",
+        b"{\"x\":0,\"y\":0}",
+    );
+    refused(&plain, 415, "application/json");
+    refused(
+        &request(port, "PUT", "/api/decode", Some(TOKEN), b"{}"),
+        405,
+        "wrong method",
+    );
+    refused(
+        &request(port, "GET", "/api/", Some(TOKEN), b""),
+        404,
+        "no such page",
+    );
+    refused(
+        &request(port, "GET", "/../../etc/passwd", None, b""),
+        404,
+        "no such page",
     );
     refused(
         &post(
@@ -323,7 +365,7 @@ fn every_endpoint_answers_and_bad_requests_are_refused() {
         400,
         "2 to 64",
     );
-    refused(&get(port, "/api/nothing-here"), 404, "no such API endpoint");
+    refused(&get(port, "/api/nothing-here"), 404, "API endpoint");
     let huge = vec![b' '; 2 * 1024 * 1024];
     let answer = request(port, "POST", "/api/encode", Some(TOKEN), &huge);
     assert_eq!(
@@ -358,6 +400,17 @@ fn a_model_without_a_prior_refuses_samples_and_a_bad_model_is_named() {
         "explore",
         &["--model", "/nonexistent/model"],
         "/nonexistent/model",
+    );
+    // A token goes into the printed address as it is: characters a URL would change are refused.
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "a/b+c d&e\n").unwrap();
+    let token_file = token_file.to_str().unwrap();
+    common::refused("explore", &["--token-file", token_file], "--token-file");
+    common::refused(
+        "explore",
+        &["--token-file", "/nonexistent/token"],
+        "--token-file",
     );
 }
 

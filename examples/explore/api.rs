@@ -2,22 +2,27 @@
 //! request bounded: bodies up to [`MAX_BODY`] bytes, at most [`MAX_IMAGES`] images an answer.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tower_http::timeout::TimeoutLayer;
 
 use autoencoders::models::Autoencoder;
 use autoencoders::train::png_bytes;
 
 use crate::explorer::{Explorer, MAX_IMAGES, MAX_PIXELS, Pixels};
+
+/// The longest a request may take, from its headers to the answer.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The largest request body: one image of [`MAX_PIXELS`] values written as JSON numbers.
 pub const MAX_BODY: usize = MAX_PIXELS * 24 + 1024;
@@ -71,7 +76,13 @@ pub fn router(state: AppState) -> Router {
         .route("/encode", post(encode))
         .route("/samples", get(samples))
         .route("/interpolate", post(interpolate))
-        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such API endpoint".into()) })
+        .fallback(not_found)
+        .method_not_allowed_fallback(|| async {
+            ApiError(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "wrong method for this endpoint (see the README's table)".into(),
+            )
+        })
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
         .route(
@@ -87,8 +98,19 @@ pub fn router(state: AppState) -> Router {
             get(|| async { page(STYLE_CSS, "text/css; charset=utf-8") }),
         )
         .nest("/api", api)
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        // A request (its body included) that takes longer is answered 408: a client that
+        // declares a body and never sends it does not hold a connection forever.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, "no such page or API endpoint".into())
 }
 
 fn page(body: &'static str, content_type: &'static str) -> Response {
@@ -145,10 +167,29 @@ async fn with_explorer<T: Send + 'static>(
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
 }
 
+/// The request's JSON object: the body must be declared `application/json` and be an object (serde
+/// would also take a struct's fields as an array).
 fn json_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if !declared {
+        return Err(ApiError(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the body as Content-Type: application/json".into(),
+        ));
+    }
     let body = body.map_err(|e| ApiError(e.status(), e.body_text()))?;
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(bad_request(
+            "the body is not the JSON this endpoint takes: send a JSON object",
+        ));
+    }
     serde_json::from_slice(&body)
         .map_err(|e| bad_request(format!("the body is not the JSON this endpoint takes: {e}")))
 }
@@ -231,8 +272,12 @@ struct DecodeRequest {
     y: f32,
 }
 
-async fn decode(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> ApiResult {
-    let request: DecodeRequest = json_body(body)?;
+async fn decode(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let request: DecodeRequest = json_body(&headers, body)?;
     if !(request.x.is_finite() && request.y.is_finite())
         || request.x.abs() > 1e6
         || request.y.abs() > 1e6
@@ -254,8 +299,12 @@ struct EncodeRequest {
     pixels: Vec<f32>,
 }
 
-async fn encode(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> ApiResult {
-    let request: EncodeRequest = json_body(body)?;
+async fn encode(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let request: EncodeRequest = json_body(&headers, body)?;
     with_explorer(&state, move |e| {
         let encoded = e.encode(&request.pixels)?;
         let mut answer = json!({
@@ -310,9 +359,10 @@ struct InterpolateRequest {
 
 async fn interpolate(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
-    let request: InterpolateRequest = json_body(body)?;
+    let request: InterpolateRequest = json_body(&headers, body)?;
     let steps = request.steps.unwrap_or(10);
     if !(2..=MAX_IMAGES).contains(&steps) {
         return Err(bad_request(format!(
@@ -320,6 +370,13 @@ async fn interpolate(
         )));
     }
     with_explorer(&state, move |e| {
+        let count = e.test().count();
+        if let Some(missing) = [request.a, request.b].into_iter().find(|&i| i >= count) {
+            return Err(ApiError(
+                StatusCode::NOT_FOUND,
+                format!("{missing} is not a test image (there are {count})"),
+            ));
+        }
         let images = e.interpolate(request.a, request.b, steps)?;
         let images: Vec<Value> = images.iter().map(|p| image_json(e, p)).collect();
         Ok(axum::Json(json!({ "images": images })).into_response())

@@ -106,15 +106,37 @@ fn main() -> std::process::ExitCode {
     })
 }
 
-/// The API's token: from --token-file, AE_EXPLORE_TOKEN, or 128 random bits.
+/// The API's token: from --token-file, AE_EXPLORE_TOKEN, or 128 random bits. It goes into the
+/// printed address as it is, so it is held to characters a URL carries unchanged.
 fn token(cli: &Cli) -> Result<String, TrainError> {
+    let checked = |token: String, what: &'static str| {
+        let safe = |c: char| c.is_ascii_alphanumeric() || "-._~".contains(c);
+        if (8..=256).contains(&token.len()) && token.chars().all(safe) {
+            Ok(token)
+        } else {
+            Err(TrainError::InvalidArgument {
+                what,
+                message: "a token is 8 to 256 of the characters A-Z a-z 0-9 - . _ ~ (it goes \
+                          into the address to open)"
+                    .into(),
+            })
+        }
+    };
     if let Some(path) = &cli.token_file {
-        return autoencoders::train::token_from_file(path);
+        let text =
+            autoencoders::io::read_to_string(path, autoencoders::io::Limit::JSON).map_err(|e| {
+                TrainError::InvalidArgument {
+                    what: "--token-file",
+                    message: e.to_string(),
+                }
+            })?;
+        let first = text.lines().next().unwrap_or("").trim().to_string();
+        return checked(first, "--token-file");
     }
     if let Ok(token) = std::env::var("AE_EXPLORE_TOKEN")
         && !token.is_empty()
     {
-        return Ok(token);
+        return checked(token, "AE_EXPLORE_TOKEN");
     }
     let mut bytes = [0u8; 16];
     let read = std::fs::File::open("/dev/urandom")
@@ -152,6 +174,13 @@ fn serve(cli: &Cli, explorer: Explorer, token: String) -> Result<(), TrainError>
             token: token.as_str().into(),
         };
         println!("exploring {name}: open http://{local}/?token={token}");
+        if cli.bind.is_unspecified() {
+            println!(
+                "(listening on every address of this machine: use one of them, or 127.0.0.1, in \
+                 place of {})",
+                cli.bind
+            );
+        }
         let _ = std::io::stdout().flush();
         axum::serve(listener, api::router(state))
             .with_graceful_shutdown(async {

@@ -54,6 +54,16 @@ enum Task {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Let Burn's `cuda` backend build offline: check for (with --install, install) Debian's LLVM
+    /// 22 and make the folder tracel-llvm-bundler looks for, with an llvm-config running it.
+    CudaLlvm {
+        /// Install the LLVM packages with apt-get when they are missing.
+        #[arg(long)]
+        install: bool,
+        /// Replace a bundle folder this task did not write.
+        #[arg(long)]
+        force: bool,
+    },
     /// Train the zoo's models (fixed seeds, the README's commands) into model folders with model
     /// cards; `--ship` copies the shipped ones into crates/ae-models/pretrained.
     Zoo {
@@ -72,6 +82,7 @@ enum Task {
     },
 }
 
+mod cuda_llvm;
 mod zoo;
 
 type Error = Box<dyn std::error::Error>;
@@ -101,6 +112,7 @@ fn main() -> ExitCode {
     let result = match cli.task {
         Task::Assets { out, tarball } => assets(&out, tarball.as_deref()),
         Task::Bench { features, args } => bench(&features, &args),
+        Task::CudaLlvm { install, force } => cuda_llvm::cuda_llvm(install, force),
         Task::Zoo {
             out,
             only,

@@ -43,6 +43,9 @@ const fn entry(
 const FASHION: &str = "fashion-mnist";
 const SAMPLE: &str = "mnist-sample";
 
+/// Every grayscale preset on both datasets (the colour presets, `*-64-rgb` and `*-128-rgb`, are
+/// for a user's own photographs: `photo_patches`). Trainer arguments beyond the preset's
+/// defaults are the README's (epochs on Fashion-MNIST).
 const ENTRIES: &[Entry] = &[
     entry("keras-mlp", SAMPLE, "train_vanilla", &[], true),
     entry(
@@ -70,6 +73,20 @@ const ENTRIES: &[Entry] = &[
         &["--epochs", "20"],
         false,
     ),
+    entry(
+        "sparse-l1",
+        SAMPLE,
+        "train_sparse",
+        &["--penalty", "l1"],
+        false,
+    ),
+    entry(
+        "sparse-l1",
+        FASHION,
+        "train_sparse",
+        &["--penalty", "l1", "--epochs", "20"],
+        false,
+    ),
     entry("denoising-mlp", SAMPLE, "train_denoising", &[], false),
     entry(
         "denoising-mlp",
@@ -83,6 +100,34 @@ const ENTRIES: &[Entry] = &[
         SAMPLE,
         "train_denoising",
         &["--arch", "conv"],
+        false,
+    ),
+    entry(
+        "denoising-conv",
+        FASHION,
+        "train_denoising",
+        &["--arch", "conv", "--epochs", "5"],
+        false,
+    ),
+    entry(
+        "denoising-masking",
+        SAMPLE,
+        "train_denoising",
+        &["--noise", "masking", "--noise-level", "0.3"],
+        false,
+    ),
+    entry(
+        "denoising-masking",
+        FASHION,
+        "train_denoising",
+        &[
+            "--noise",
+            "masking",
+            "--noise-level",
+            "0.3",
+            "--epochs",
+            "10",
+        ],
         false,
     ),
     entry("vae-conv", SAMPLE, "train_vae", &["--arch", "conv"], false),
