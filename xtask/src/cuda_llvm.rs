@@ -92,6 +92,14 @@ printf '%s\n' "$out" | sed -E 's#(^| )/[^ ]*/lib([^ /]+)\.(so|a)[^ ]*#\1-l\2#g'
     )
 }
 
+fn write_if_changed(path: &Path, contents: &str) -> Result<(), Error> {
+    if fs::read_to_string(path).is_ok_and(|old| old == contents) {
+        return Ok(());
+    }
+    fs::write(path, contents)?;
+    Ok(())
+}
+
 /// Runs the task: checks for (or with `install`, installs) Debian's LLVM, and writes the
 /// bundler's folder. `force` replaces a folder this task did not write (a downloaded bundle).
 pub fn cuda_llvm(install: bool, force: bool) -> Result<(), Error> {
@@ -142,11 +150,13 @@ pub fn cuda_llvm(install: bool, force: bool) -> Result<(), Error> {
         .into());
     }
     fs::create_dir_all(wrapper_path.parent().ok_or("no parent")?)?;
-    fs::write(&wrapper_path, wrapper(&llvm_config))?;
+    // Unchanged files are left alone: the bundler's build script reruns when its marker changes,
+    // and with it cubecl-llvm and everything above it (~19 minutes).
+    write_if_changed(&wrapper_path, &wrapper(&llvm_config))?;
     fs::set_permissions(&wrapper_path, fs::Permissions::from_mode(0o755))?;
-    fs::write(
-        dir.join(MARKER),
-        format!("LLVM {version} from Debian, by cargo xtask cuda-llvm\n"),
+    write_if_changed(
+        &dir.join(MARKER),
+        &format!("LLVM {version} from Debian, by cargo xtask cuda-llvm\n"),
     )?;
 
     // The wrapper must answer what the bundler asks.
