@@ -199,6 +199,12 @@ fn image_json(explorer: &Explorer, pixels: &Pixels) -> Value {
     json!({ "channels": c, "height": h, "width": w, "pixels": pixels })
 }
 
+/// `{"images": [...]}`, each an image of [`image_json`].
+fn images_answer(explorer: &Explorer, images: &[Pixels]) -> Response {
+    let images: Vec<Value> = images.iter().map(|p| image_json(explorer, p)).collect();
+    axum::Json(json!({ "images": images })).into_response()
+}
+
 async fn info(State(state): State<AppState>) -> ApiResult {
     with_explorer(&state, |e| {
         let [c, h, w] = e.model().input_shape();
@@ -341,12 +347,7 @@ async fn samples(
         )));
     }
     let seed = query.seed.unwrap_or(0);
-    with_explorer(&state, move |e| {
-        let images = e.samples(n, seed)?;
-        let images: Vec<Value> = images.iter().map(|p| image_json(e, p)).collect();
-        Ok(axum::Json(json!({ "images": images })).into_response())
-    })
-    .await
+    with_explorer(&state, move |e| Ok(images_answer(e, &e.samples(n, seed)?))).await
 }
 
 #[derive(Deserialize)]
@@ -377,9 +378,10 @@ async fn interpolate(
                 format!("{missing} is not a test image (there are {count})"),
             ));
         }
-        let images = e.interpolate(request.a, request.b, steps)?;
-        let images: Vec<Value> = images.iter().map(|p| image_json(e, p)).collect();
-        Ok(axum::Json(json!({ "images": images })).into_response())
+        Ok(images_answer(
+            e,
+            &e.interpolate(request.a, request.b, steps)?,
+        ))
     })
     .await
 }

@@ -4,9 +4,9 @@
 use burn::tensor::{Device, Tensor, TensorData};
 
 use autoencoders::data::ImageDataset;
-use autoencoders::models::{AnyAutoencoder, Autoencoder};
+use autoencoders::models::{AnyAutoencoder, Autoencoder, per_image_mse};
 use autoencoders::train::pca::Pca;
-use autoencoders::train::{Result, TrainError, image_batches, values};
+use autoencoders::train::{Result, TrainError, image_batches, real_rows, values};
 
 /// Largest images the page handles (pixels of one image, all channels).
 pub const MAX_PIXELS: usize = 3 * 128 * 128;
@@ -87,19 +87,13 @@ impl Explorer {
         }
         let (mut codes, mut scores) = (Vec::new(), Vec::new());
         for batch in image_batches(&test, BATCH, &device) {
+            // One encoding gives both the code and, decoded, the score.
             let code = model.encode(batch.images.clone());
-            let reconstruction = model.decode(code.clone());
-            let errors = (reconstruction - batch.images)
-                .square()
-                .flatten::<2>(1, 3)
-                .mean_dim(1)
-                .flatten::<1>(0, 1);
+            let errors = per_image_mse(model.decode(code.clone()), batch.images);
             let mut code = values(code)?;
             code.truncate(batch.rows * model.latent_dim());
             codes.extend(code);
-            let mut errors = values(errors)?;
-            errors.truncate(batch.rows);
-            scores.extend(errors);
+            scores.extend(real_rows(errors, batch.rows)?);
         }
         let latent = model.latent_dim();
         let codes_tensor = Tensor::<2>::from_data(
@@ -213,7 +207,7 @@ impl Explorer {
             Tensor::<4>::from_data(TensorData::new(image.to_vec(), [1, c, h, w]), &self.device);
         let code = self.model.encode(images.clone());
         let reconstruction = self.model.decode(code.clone());
-        let score = (reconstruction.clone() - images).square().mean();
+        let score = per_image_mse(reconstruction.clone(), images);
         let point = values(project(&self.projection, code.clone()))?;
         let score = values(score)?.first().copied().unwrap_or(f32::NAN);
         let below = self.sorted_scores.partition_point(|s| *s < score);

@@ -87,22 +87,46 @@ mod zoo;
 
 type Error = Box<dyn std::error::Error>;
 
-fn bench(features: &str, args: &[String]) -> Result<(), Error> {
+/// Runs `cargo run --release --features FEATURES --example EXAMPLE -- ARGS` in the workspace.
+///
+/// `cargo xtask` runs this task under `cargo run`, which exports xtask's own package variables
+/// (`CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`, ...); they are removed here so that the inner build
+/// sees the environment a plain `cargo run` would (once, they reached the dependencies' build
+/// scripts and rebuilt ring and everything above it, ~10 minutes).
+pub(crate) fn run_example(features: &str, example: &str, args: &[String]) -> Result<(), Error> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
+    let mut command = Command::new(cargo);
+    for (name, _) in std::env::vars_os() {
+        if let Some(name) = name.to_str()
+            && (name.starts_with("CARGO_PKG_")
+                || matches!(
+                    name,
+                    "CARGO_MANIFEST_DIR"
+                        | "CARGO_MANIFEST_PATH"
+                        | "CARGO_MANIFEST_LINKS"
+                        | "CARGO_CRATE_NAME"
+                        | "CARGO_BIN_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                        | "CARGO_RUSTC_CURRENT_DIR"
+                ))
+        {
+            command.env_remove(name);
+        }
+    }
+    let status = command
         .args([
             "run",
             "--release",
             "--features",
             features,
             "--example",
-            "backend_bench",
+            example,
             "--",
         ])
         .args(args)
         .status()?;
     if !status.success() {
-        return Err(format!("the benchmark failed ({status})").into());
+        return Err(format!("{example} failed ({status})").into());
     }
     Ok(())
 }
@@ -111,7 +135,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
         Task::Assets { out, tarball } => assets(&out, tarball.as_deref()),
-        Task::Bench { features, args } => bench(&features, &args),
+        Task::Bench { features, args } => run_example(&features, "backend_bench", &args),
         Task::CudaLlvm { install, force } => cuda_llvm::cuda_llvm(install, force),
         Task::Zoo {
             out,

@@ -218,26 +218,13 @@ fn train(entry: &Entry, dir: &Path, weights: &str, features: &str) -> Result<(),
             _ => {}
         }
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args([
-            "run",
-            "--release",
-            "--features",
-            features,
-            "--example",
-            entry.trainer,
-            "--",
-        ])
-        .args(trainer_args(entry, weights))
-        .arg("--out")
-        .arg(dir)
-        .arg("--overwrite")
-        .status()?;
-    if !status.success() {
-        return Err(format!("{} failed ({status})", entry.trainer).into());
-    }
-    Ok(())
+    let mut args = trainer_args(entry, weights);
+    args.extend([
+        "--out".into(),
+        dir.display().to_string(),
+        "--overwrite".into(),
+    ]);
+    crate::run_example(features, entry.trainer, &args)
 }
 
 fn read_json(path: &Path) -> Result<Value, Error> {

@@ -172,6 +172,23 @@ pub fn load_weights_from_bytes<M: Module>(module: M, bytes: &[u8], source: &Path
         .map_err(weights_error)
 }
 
+/// Where a model's weights come from.
+pub(crate) enum WeightsSource<'a> {
+    /// A burnpack file.
+    File(&'a Path),
+    /// Burnpack bytes (embedded in the binary), named in errors by the path.
+    Bytes(&'a [u8], &'a Path),
+}
+
+impl WeightsSource<'_> {
+    pub(crate) fn load<M: Module>(&self, module: M) -> Result<M> {
+        match self {
+            Self::File(path) => load_weights(module, path),
+            Self::Bytes(bytes, path) => load_weights_from_bytes(module, bytes, path),
+        }
+    }
+}
+
 /// The JSON field that names the model kind in a model folder's `config.json`.
 pub const KIND_FIELD: &str = "kind";
 

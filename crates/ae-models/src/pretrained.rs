@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ModelError, Result};
-use crate::persist::{WEIGHTS_FILE, WeightsPrecision, check_finite_weights};
-use crate::zoo::{AnyAutoencoder, ModelConfig, WeightsSource, load_any_from};
+use crate::persist::{WEIGHTS_FILE, WeightsPrecision, WeightsSource, check_finite_weights};
+use crate::zoo::{AnyAutoencoder, ModelConfig, load_any_from};
 
 /// What a pretrained model is and how good it is: `card.json` beside its weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,7 +155,10 @@ fn source(shipped: &Shipped, file: &str) -> PathBuf {
 /// # Errors
 /// [`ModelError::UnknownPretrained`] listing the pairs there are.
 pub fn pretrained_card(model: &str, dataset: &str) -> Result<ModelCard> {
-    let shipped = find(model, dataset)?;
+    card_of(find(model, dataset)?)
+}
+
+fn card_of(shipped: &Shipped) -> Result<ModelCard> {
     serde_json::from_str(shipped.card).map_err(|source_error| ModelError::ConfigJson {
         path: source(shipped, "card.json"),
         source: source_error,
@@ -170,7 +173,7 @@ pub fn pretrained_card(model: &str, dataset: &str) -> Result<ModelCard> {
 /// when the weights are not those of the card.
 pub fn pretrained(model: &str, dataset: &str, device: &Device) -> Result<AnyAutoencoder> {
     let shipped = find(model, dataset)?;
-    let card = pretrained_card(model, dataset)?;
+    let card = card_of(shipped)?;
     let weights_path = source(shipped, WEIGHTS_FILE);
     let found = format!("{:x}", Sha256::digest(shipped.weights));
     if found != card.weights_sha256 {

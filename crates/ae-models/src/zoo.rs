@@ -19,9 +19,7 @@ use crate::conv::{ConvAutoencoder, ConvAutoencoderConfig};
 use crate::corruption::Corruption;
 use crate::denoising::{DenoisingAutoencoder, DenoisingAutoencoderConfig, DenoisingBaseConfig};
 use crate::error::{ModelError, Result};
-use crate::persist::{
-    CONFIG_FILE, SavedModel, WEIGHTS_FILE, WeightsPrecision, load_weights, load_weights_from_bytes,
-};
+use crate::persist::{CONFIG_FILE, SavedModel, WEIGHTS_FILE, WeightsPrecision, WeightsSource};
 use crate::sparse::{SparseAutoencoder, SparseAutoencoderConfig, SparsityPenalty};
 use crate::vae::{VaeArchitecture, VaeConfig, VariationalAutoencoder};
 use crate::vanilla::{VanillaAutoencoder, VanillaAutoencoderConfig};
@@ -335,30 +333,9 @@ into_any!(
 pub fn load_model(dir: &Path, device: &Device) -> Result<AnyAutoencoder> {
     let config = ModelConfig::load(&dir.join(CONFIG_FILE))?;
     let weights = dir.join(WEIGHTS_FILE);
-    let model = load_any(config, &weights, device)?;
+    let model = load_any_from(config, &WeightsSource::File(&weights), device)?;
     crate::persist::check_finite_weights(&model, &weights)?;
     Ok(model)
-}
-
-/// Where a model's weights come from.
-pub(crate) enum WeightsSource<'a> {
-    /// A burnpack file.
-    File(&'a Path),
-    /// Burnpack bytes (embedded in the binary), named in errors by the path.
-    Bytes(&'a [u8], &'a Path),
-}
-
-impl WeightsSource<'_> {
-    fn load<M: Module>(&self, module: M) -> Result<M> {
-        match self {
-            Self::File(path) => load_weights(module, path),
-            Self::Bytes(bytes, path) => load_weights_from_bytes(module, bytes, path),
-        }
-    }
-}
-
-fn load_any(config: ModelConfig, weights: &Path, device: &Device) -> Result<AnyAutoencoder> {
-    load_any_from(config, &WeightsSource::File(weights), device)
 }
 
 /// Builds the model `config` names and loads its weights from `weights`.
