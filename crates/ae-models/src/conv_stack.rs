@@ -199,7 +199,7 @@ impl ConvEncoder {
                 Some(norm) => norm.forward(y),
                 None => y,
             };
-            self.activation.forward(y)
+            crate::ops::activation(&self.activation, y)
         });
         x.flatten(1, 3)
     }
@@ -242,7 +242,7 @@ impl ConvDecoder {
                     Some(norm) => norm.forward(y),
                     None => y,
                 };
-                self.activation.forward(y)
+                crate::ops::activation(&self.activation, y)
             })
     }
 }

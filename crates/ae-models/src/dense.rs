@@ -91,7 +91,7 @@ impl DenseStack {
         self.layers.iter().enumerate().fold(input, |x, (i, layer)| {
             let y = crate::ops::linear(layer, x);
             if i < last {
-                self.activation.forward(y)
+                crate::ops::activation(&self.activation, y)
             } else {
                 y
             }

@@ -9,11 +9,13 @@
 //! AVX2+FMA or the baseline, picked at run time, on several threads for large tensors;
 //! convolutions as im2col + `gemm`; dense layers as one `gemm` into a buffer the bias initialises;
 //! a plain product, [`matmul`], into a buffer gemm writes once), through Burn's backend-extension
-//! API, with their own backward passes. On every other backend and dtype they are Burn's own
-//! operations, so the GPU paths are unchanged.
+//! API, with their own backward passes. On the GPU backends (`f32`, without Burn's `fusion`),
+//! the Adam update, ReLU, the sigmoid and the squared error run this workspace's CubeCL kernels
+//! (`gpu`: one launch each, forward and backward, where Burn's operations take two to thirteen;
+//! `AE_GPU_KERNELS=off` turns them off). Everywhere else they are Burn's own operations.
 //!
 //! Each public function here is the one place that decides where a tensor goes; the kernels of
-//! each family live in their own folder ([`cpu`] now; a GPU family beside it).
+//! each family live in their own folder (`cpu`, `gpu`).
 //!
 //! The models call these instead of `burn::tensor::activation` and the layers' `forward`; the
 //! results agree with Burn's to a few units in the last place (see the tests). A loop over them
@@ -21,6 +23,8 @@
 
 #[cfg(feature = "flex")]
 pub mod cpu;
+#[cfg(gpu_kernels)]
+pub mod gpu;
 mod threads;
 
 use burn::tensor::Tensor;
@@ -28,6 +32,8 @@ use burn::tensor::activation;
 
 #[cfg(feature = "flex")]
 pub use cpu::CpuKernels;
+#[cfg(gpu_kernels)]
+pub use gpu::GpuKernels;
 pub use threads::on_kernel_threads;
 
 /// The environment variable that, set to `off`, sends every operation here to Burn's own
@@ -54,8 +60,26 @@ fn on_cpu_kernels<const D: usize>(tensor: &Tensor<D>) -> bool {
         )
 }
 
+/// The environment variable that, set to `off`, sends every operation here to Burn's own
+/// implementation on the GPU backends too (the same binary both ways, for measurements).
+pub const GPU_KERNELS_ENV: &str = "AE_GPU_KERNELS";
+
+/// Whether `tensor` runs on this module's GPU kernels: an `f32` tensor on a CubeCL device
+/// (wgpu, vulkan, metal, cuda), unless [`GPU_KERNELS_ENV`] is `off`.
+#[cfg(gpu_kernels)]
+fn on_gpu_kernels<const D: usize>(tensor: &Tensor<D>) -> bool {
+    use burn::backend::DispatchDevice;
+    static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let off = *OFF.get_or_init(|| std::env::var(GPU_KERNELS_ENV).is_ok_and(|v| v == "off"));
+    !off && tensor.dtype() == burn::tensor::DType::F32
+        && matches!(
+            tensor.device().inner().as_dispatch(),
+            DispatchDevice::Cube(_)
+        )
+}
+
 /// Runs `kernel` on the tensor's dispatch form.
-#[cfg(feature = "flex")]
+#[cfg(any(feature = "flex", gpu_kernels))]
 fn through<const D: usize>(
     tensor: Tensor<D>,
     kernel: fn(burn::backend::DispatchTensor) -> burn::backend::DispatchTensor,
@@ -64,7 +88,7 @@ fn through<const D: usize>(
 }
 
 /// Runs `kernel` on the two tensors' dispatch forms.
-#[cfg(feature = "flex")]
+#[cfg(any(feature = "flex", gpu_kernels))]
 fn through_both<const D: usize>(
     a: Tensor<D>,
     b: Tensor<D>,
@@ -85,7 +109,42 @@ pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     if on_cpu_kernels(&x) {
         return through(x, <burn::backend::Dispatch as CpuKernels>::ae_sigmoid);
     }
+    #[cfg(gpu_kernels)]
+    if on_gpu_kernels(&x) {
+        return through(x, <burn::backend::Dispatch as GpuKernels>::ae_gpu_sigmoid);
+    }
     activation::sigmoid(x)
+}
+
+/// `max(x, 0)`, element-wise (NaN kept). One launch forward and one backward on the GPU
+/// backends; Burn's elsewhere.
+///
+/// # Shapes
+/// - x, output: any, the same
+pub fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    #[cfg(gpu_kernels)]
+    if on_gpu_kernels(&x) {
+        return through(x, <burn::backend::Dispatch as GpuKernels>::ae_gpu_relu);
+    }
+    activation::relu(x)
+}
+
+/// `layer.forward(x)`, through this module's kernels for the activations it has (ReLU, the
+/// sigmoid, tanh): what the models call between their layers.
+///
+/// # Shapes
+/// - x, output: any, the same
+pub fn activation<const D: usize>(
+    layer: &burn::nn::activation::Activation,
+    x: Tensor<D>,
+) -> Tensor<D> {
+    use burn::nn::activation::Activation;
+    match layer {
+        Activation::Relu(_) => relu(x),
+        Activation::Sigmoid(_) => sigmoid(x),
+        Activation::Tanh(_) => tanh(x),
+        other => other.forward(x),
+    }
 }
 
 /// `tanh x`, element-wise.
@@ -142,6 +201,11 @@ pub fn squared_difference<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<
     #[cfg(feature = "flex")]
     if on_cpu_kernels(&a) && on_cpu_kernels(&b) && a.dims() == b.dims() {
         let kernel = <burn::backend::Dispatch as CpuKernels>::ae_squared_difference;
+        return through_both(a, b, kernel);
+    }
+    #[cfg(gpu_kernels)]
+    if on_gpu_kernels(&a) && on_gpu_kernels(&b) && a.dims() == b.dims() {
+        let kernel = <burn::backend::Dispatch as GpuKernels>::ae_gpu_squared_difference;
         return through_both(a, b, kernel);
     }
     (a - b).square()
@@ -332,7 +396,32 @@ pub fn adam_update<const D: usize>(
             }
         }
     }
-    #[cfg(not(feature = "flex"))]
+    #[cfg(gpu_kernels)]
+    {
+        use gpu::CubeBackend;
+        let tensors = [&param, &grad, &moment_1, &moment_2];
+        let fits = tensors
+            .iter()
+            .all(|t| on_gpu_kernels(t) && !t.device().is_autodiff() && t.dims() == param.dims());
+        if fits {
+            let cube = |t: Tensor<D>| t.try_into_primitive::<CubeBackend>();
+            if let (Ok(p), Ok(g), Ok(m1), Ok(m2)) = (
+                cube(param.clone()),
+                cube(grad.clone()),
+                cube(moment_1.clone()),
+                cube(moment_2.clone()),
+            ) {
+                drop((param, grad, moment_1, moment_2));
+                let (p, m1, m2) = gpu::adam_update(p, g, m1, m2, step);
+                return Ok((
+                    Tensor::from_primitive::<CubeBackend>(p),
+                    Tensor::from_primitive::<CubeBackend>(m1),
+                    Tensor::from_primitive::<CubeBackend>(m2),
+                ));
+            }
+        }
+    }
+    #[cfg(not(any(feature = "flex", gpu_kernels)))]
     let _ = step;
     Err(Box::new([param, grad, moment_1, moment_2]))
 }

@@ -116,7 +116,9 @@ impl VariationalAutoencoder {
     /// - images: `[N, C, H, W]`
     pub fn posterior(&self, images: Tensor<4>) -> Posterior {
         let features = match &self.encoder {
-            VaeEncoder::Mlp(stack) => self.activation.forward(stack.forward(images.flatten(1, 3))),
+            VaeEncoder::Mlp(stack) => {
+                crate::ops::activation(&self.activation, stack.forward(images.flatten(1, 3)))
+            }
             VaeEncoder::Conv(conv) => conv.forward(images),
         };
         let limit = self.config.logvar_limit;

@@ -78,7 +78,7 @@ impl Autoencoder for VanillaAutoencoder {
     /// - output: `[N, latent_dim]`
     fn encode(&self, images: Tensor<4>) -> Tensor<2> {
         let flat: Tensor<2> = images.flatten(1, 3);
-        self.latent_activation.forward(self.encoder.forward(flat))
+        crate::ops::activation(&self.latent_activation, self.encoder.forward(flat))
     }
 
     /// # Shapes

@@ -1,0 +1,146 @@
+//! The element-wise kernels, one unit per value, and their launch: each forward and each backward
+//! pass is one launch where Burn's operations take two to four.
+//!
+//! Every kernel keeps NaN where Burn's operations keep it (comparisons are written so that a NaN
+//! fails them the way it fails Burn's masks).
+
+use burn_cubecl::cubecl;
+use burn_cubecl::cubecl::prelude::*;
+use burn_cubecl::kernel::into_contiguous;
+use burn_cubecl::ops::numeric::empty_device_dtype;
+use burn_cubecl::tensor::CubeTensor;
+
+/// `max(x, 0)`, NaN kept (Burn's `relu` fills where `x <= 0`).
+#[cube(launch_unchecked)]
+fn relu_kernel(x: &[f32], out: &mut [f32]) {
+    let i = ABSOLUTE_POS;
+    if i < out.len() {
+        let v = x[i];
+        out[i] = select(v <= 0.0, 0.0, v);
+    }
+}
+
+/// The gradient of `relu` from its output: `grad` where the output is not `<= 0`.
+#[cube(launch_unchecked)]
+fn relu_backward_kernel(output: &[f32], grad: &[f32], out: &mut [f32]) {
+    let i = ABSOLUTE_POS;
+    if i < out.len() {
+        out[i] = select(output[i] <= 0.0, 0.0, grad[i]);
+    }
+}
+
+/// `1 / (1 + e^-x)`, computed as Burn's sigmoid computes it (`e^-ln(1 + e^-x)`, four launches
+/// there): near 1 the gradient's `1 - s` magnifies a last-bit difference of `s` by thousands.
+#[cube(launch_unchecked)]
+fn sigmoid_kernel(x: &[f32], out: &mut [f32]) {
+    let i = ABSOLUTE_POS;
+    if i < out.len() {
+        let e = (-x[i]).exp();
+        out[i] = (-(e + 1.0).ln()).exp();
+    }
+}
+
+/// The gradient of the sigmoid from its output `s`: `grad s (1 - s)`.
+#[cube(launch_unchecked)]
+fn sigmoid_backward_kernel(output: &[f32], grad: &[f32], out: &mut [f32]) {
+    let i = ABSOLUTE_POS;
+    if i < out.len() {
+        let s = output[i];
+        out[i] = grad[i] * (s * (1.0 - s));
+    }
+}
+
+/// `(a - b)^2`.
+#[cube(launch_unchecked)]
+fn squared_difference_kernel(a: &[f32], b: &[f32], out: &mut [f32]) {
+    let i = ABSOLUTE_POS;
+    if i < out.len() {
+        let d = a[i] - b[i];
+        out[i] = d * d;
+    }
+}
+
+/// The gradient of `(a - b)^2` in `a`: `2 grad (a - b)` (in `b`: called with the two swapped).
+#[cube(launch_unchecked)]
+fn squared_difference_backward_kernel(a: &[f32], b: &[f32], grad: &[f32], out: &mut [f32]) {
+    let i = ABSOLUTE_POS;
+    if i < out.len() {
+        out[i] = grad[i] * ((a[i] - b[i]) * 2.0);
+    }
+}
+
+/// A kernel's launch: the client, the grid and the buffers (inputs, then the output).
+type Launch<const N: usize> = fn(&ComputeClient, CubeCount, CubeDim, [BufferArg; N], BufferArg);
+
+/// The compute client of a cube tensor.
+type ComputeClient = cubecl::client::Client;
+
+/// Runs an element-wise kernel of `N` inputs of one shape into a new tensor of that shape.
+fn elementwise<const N: usize>(inputs: [CubeTensor; N], launch: Launch<N>) -> CubeTensor {
+    let inputs = inputs.map(into_contiguous);
+    let first = &inputs[0];
+    let shape = first.meta.shape().clone();
+    let num_elems = shape.num_elements();
+    let client = first.client.clone();
+    let output = empty_device_dtype(client.clone(), first.device.clone(), shape, first.dtype);
+    if num_elems == 0 {
+        return output;
+    }
+    let cube_dim = CubeDim::new(&client, num_elems);
+    let cube_count = cubecl::calculate_cube_count_elemwise(&client, num_elems, cube_dim);
+    let args = inputs.map(CubeTensor::into_buffer_arg);
+    launch(
+        &client,
+        cube_count,
+        cube_dim,
+        args,
+        output.clone().into_buffer_arg(),
+    );
+    output
+}
+
+// SAFETY (every launch below): `elementwise` passes contiguous f32 buffers of one shape (the
+// callers check the dtype and the shapes) and a fresh output of that shape; each kernel reads
+// and writes index `ABSOLUTE_POS` only below the output's length.
+
+/// `max(x, 0)`.
+pub fn relu(x: CubeTensor) -> CubeTensor {
+    elementwise([x], |c, n, d, [x], out| unsafe {
+        relu_kernel::launch_unchecked(c, n, d, x, out)
+    })
+}
+
+/// `grad` where `output` (a relu's) is positive, else 0.
+pub fn relu_backward(output: CubeTensor, grad: CubeTensor) -> CubeTensor {
+    elementwise([output, grad], |c, n, d, [o, g], out| unsafe {
+        relu_backward_kernel::launch_unchecked(c, n, d, o, g, out)
+    })
+}
+
+/// `1 / (1 + e^-x)`.
+pub fn sigmoid(x: CubeTensor) -> CubeTensor {
+    elementwise([x], |c, n, d, [x], out| unsafe {
+        sigmoid_kernel::launch_unchecked(c, n, d, x, out)
+    })
+}
+
+/// `grad s (1 - s)` from the sigmoid's output `s`.
+pub fn sigmoid_backward(output: CubeTensor, grad: CubeTensor) -> CubeTensor {
+    elementwise([output, grad], |c, n, d, [o, g], out| unsafe {
+        sigmoid_backward_kernel::launch_unchecked(c, n, d, o, g, out)
+    })
+}
+
+/// `(a - b)^2`.
+pub fn squared_difference(a: CubeTensor, b: CubeTensor) -> CubeTensor {
+    elementwise([a, b], |c, n, d, [a, b], out| unsafe {
+        squared_difference_kernel::launch_unchecked(c, n, d, a, b, out)
+    })
+}
+
+/// `2 grad (a - b)`: the gradient of `(a - b)^2` in `a`.
+pub fn squared_difference_backward(a: CubeTensor, b: CubeTensor, grad: CubeTensor) -> CubeTensor {
+    elementwise([a, b, grad], |c, n, d, [a, b, g], out| unsafe {
+        squared_difference_backward_kernel::launch_unchecked(c, n, d, a, b, g, out)
+    })
+}

@@ -1,0 +1,20 @@
+//! This workspace's GPU kernels, written in CubeCL: they run on every CubeCL runtime Burn's GPU
+//! backends use (wgpu's WGSL, Vulkan's SPIR-V, Metal, CUDA).
+//!
+//! - [`adam_update`]: Adam's update of a parameter as one launch (Burn's `Adam`: about 13).
+//! - [`GpuKernels`]: ReLU, the sigmoid and the squared error as one launch forward and one
+//!   backward each, from the kept output or inputs (Burn's: two to four each way).
+//!
+//! Built when a GPU backend is compiled in without Burn's `fusion` feature. With `fusion`, Burn
+//! fuses these element-wise chains on its own, so the public functions of [`crate::ops`] use
+//! Burn's operations there.
+
+mod adam;
+mod extension;
+mod kernels;
+
+pub use adam::adam_update;
+pub use extension::GpuKernels;
+
+/// The backend these kernels take their tensors from (the unfused CubeCL backend).
+pub use burn_cubecl::CubeBackend;
