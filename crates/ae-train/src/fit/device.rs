@@ -185,11 +185,13 @@ impl DeviceSpec {
 
     /// Creates the device, checking that the backend is compiled in and, for GPU and remote
     /// backends, that the device runs a small computation. A remote device presents the token of
-    /// `AE_REMOTE_TOKEN`, if set.
+    /// `AE_REMOTE_TOKEN`, if set. A GPU device puts the process's GPU work on one CubeCL stream
+    /// first, unless `AE_STREAMS=per-thread` ([`crate::Streams`]).
     ///
     /// # Errors
-    /// [`TrainError::BackendNotCompiled`] naming the cargo feature to enable, or
-    /// [`TrainError::DeviceUnavailable`] saying what was tried.
+    /// [`TrainError::BackendNotCompiled`] naming the cargo feature to enable,
+    /// [`TrainError::DeviceUnavailable`] saying what was tried, or
+    /// [`TrainError::InvalidArgument`] for an `AE_STREAMS` it does not know.
     pub fn device(&self) -> Result<Device, TrainError> {
         self.device_with_token(super::remote::token_from_env().as_deref())
     }
@@ -208,6 +210,9 @@ impl DeviceSpec {
                     .collect::<Vec<_>>()
                     .join(", "),
             });
+        }
+        if self.backend.is_gpu() {
+            super::Streams::from_env()?.apply();
         }
         let device = self.create(token)?;
         if self.backend.is_gpu() || self.backend == Backend::Remote {
