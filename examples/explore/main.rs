@@ -13,6 +13,7 @@
 //! the API requires.
 
 mod api;
+mod connections;
 mod explorer;
 
 use std::io::Write;
@@ -182,11 +183,10 @@ fn serve(cli: &Cli, explorer: Explorer, token: String) -> Result<(), TrainError>
             );
         }
         let _ = std::io::stdout().flush();
-        axum::serve(listener, api::router(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(|e| TrainError::Training(format!("the server stopped: {e}")))
+        connections::serve(listener, api::router(state), async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+        Ok(())
     })
 }

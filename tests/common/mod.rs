@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test crate uses its own part
 
 pub mod browser;
+pub mod explore_server;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
