@@ -45,6 +45,11 @@ step plain-e2e-cold 150 "$PLAIN" --device wgpu "${e2e_all[@]}"
 step plain-steps 120 "$PLAIN" --device wgpu "${steps[@]}"
 step plain-e2e-warm 120 "$PLAIN" --device wgpu "${e2e_all[@]}"
 step plain-e2e-4096 60 "$PLAIN" --device wgpu --workloads e2e-dense "${e2e[@]}" --e2e-batch-size 4096
+# The same binary with Burn's operations in place of this workspace's GPU kernels, and with
+# CubeCL's stream per thread: what each of the two changes is worth on this GPU.
+step plain-steps-burn-ops 120 env AE_GPU_KERNELS=off "$PLAIN" --device wgpu "${steps[@]}"
+step plain-e2e-burn-ops 120 env AE_GPU_KERNELS=off "$PLAIN" --device wgpu "${e2e_all[@]}"
+step plain-e2e-per-thread 120 env AE_STREAMS=per-thread "$PLAIN" --device wgpu "${e2e_all[@]}"
 step fused-e2e-cold 180 "$FUSED" --device wgpu "${e2e_all[@]}"
 step fused-steps 120 "$FUSED" --device wgpu "${steps[@]}"
 step fused-e2e-4096 90 "$FUSED" --device wgpu --workloads e2e-dense "${e2e[@]}" --e2e-batch-size 4096
