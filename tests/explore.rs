@@ -6,9 +6,7 @@
 mod common;
 
 use common::browser;
-use common::explore_server::{
-    TOKEN, get, limit, post, refused, request, request_as, start,
-};
+use common::explore_server::{TOKEN, get, limit, post, refused, request, request_as, start};
 
 use std::path::PathBuf;
 

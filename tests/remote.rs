@@ -8,7 +8,8 @@ mod common;
 
 use common::example_path as example;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -285,4 +286,84 @@ fn a_server_killed_mid_run_stops_it_and_the_run_resumes_on_the_other() {
     let output = finish_within(train(&resumed, TOKEN), Duration::from_secs(240));
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(test_mse(&out).is_finite());
+}
+
+/// A WebSocket upgrade of `path` on a fresh connection, then `payload` as one masked binary
+/// frame; what the server answered to the upgrade.
+fn websocket_frame(port: u16, path: &str, payload: &[u8]) -> (TcpStream, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let upgrade = format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(upgrade.as_bytes()).unwrap();
+    let mut answer = [0u8; 512];
+    let n = stream.read(&mut answer).unwrap_or(0);
+    let status = text(&answer[..n]).lines().next().unwrap_or("").to_string();
+    let mask = [0x37u8, 0xfa, 0x21, 0x3d];
+    let mut frame = vec![0x82, 0x80 | 126];
+    frame.extend((payload.len() as u16).to_be_bytes());
+    frame.extend(mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    let _ = stream.write_all(&frame);
+    (stream, status)
+}
+
+/// Garbage, connections that never finish their headers, and malformed messages on every
+/// channel, without a token: the server stays up and a trainer presenting the token still trains
+/// on it. (Burn's server answers the malformed `/data` message by panicking in that connection's
+/// task only; see docs/remote.md.)
+#[test]
+fn garbage_slow_and_tokenless_clients_leave_the_server_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = token_file(dir.path());
+    let mut server = Server::start(&token);
+    let port = server.port;
+    let garbage: Vec<u8> = (0..4000u32).map(|i| (i * 7919 % 251) as u8).collect();
+
+    let slow: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            stream
+                .write_all(b"GET /request HTTP/1.1\r\nHost: x\r\nUpgr")
+                .unwrap();
+            stream
+        })
+        .collect();
+    for _ in 0..10 {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let _ = stream.write_all(&garbage);
+    }
+    let mut upgraded = Vec::new();
+    for path in ["/request", "/response", "/data", "/nothing"] {
+        let (stream, status) = websocket_frame(port, path, &garbage[..300]);
+        assert!(
+            status.starts_with("HTTP/1.1"),
+            "{path}: no HTTP answer ({status:?})"
+        );
+        upgraded.push(stream);
+    }
+
+    let out = dir.path().join("run");
+    let args = [
+        "--device",
+        &server.address(),
+        "--limit",
+        "512",
+        "--epochs",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let output = finish_within(train(&args, TOKEN), Duration::from_secs(300));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(test_mse(&out).is_finite());
+    assert!(
+        server.child.try_wait().expect("its status").is_none(),
+        "the server exited"
+    );
+    drop((slow, upgraded));
 }

@@ -93,6 +93,7 @@ fn main() -> std::process::ExitCode {
             .classes
             .clone()
             .unwrap_or_else(|| (0..run.data.train.num_classes() as u32).collect());
+        check_plan(&run, &classes, cli.classes.is_some(), test_labels)?;
         let preset = match cli.detector {
             Detector::Conv => "conv-mnist",
             Detector::Mlp => "keras-mlp",
@@ -207,4 +208,68 @@ fn main() -> std::process::ExitCode {
         );
         Ok(())
     })
+}
+
+/// Classes trained without being asked for one by one (`--classes`): one model, one folder and
+/// one training per class, so thousands of classes would be hours and gigabytes.
+const MAX_DEFAULT_CLASSES: usize = 100;
+
+/// Checks the whole plan before any model trains: how many classes, and that every class has
+/// images in each split it needs (a missing one would otherwise stop the run after the classes
+/// before it had trained).
+fn check_plan(
+    run: &Run,
+    classes: &[u32],
+    asked: bool,
+    test_labels: &[u32],
+) -> Result<(), TrainError> {
+    if !asked && classes.len() > MAX_DEFAULT_CLASSES {
+        return Err(TrainError::InvalidArgument {
+            what: "--classes",
+            message: format!(
+                "the dataset has {} classes, and each would train its own model (one training and \
+                 one folder of checkpoints each); name at most {MAX_DEFAULT_CLASSES} with \
+                 --classes (e.g. --classes 0,1,2)",
+                classes.len()
+            ),
+        });
+    }
+    let count = |labels: Option<&[u32]>, k: u32| {
+        labels.map_or(0, |l| l.iter().filter(|&&x| x == k).count())
+    };
+    for &k in classes {
+        let splits = [
+            ("training", count(run.data.train.labels(), k)),
+            (
+                "validation",
+                if run.settings.valid_fraction > 0.0 {
+                    count(run.data.valid.labels(), k)
+                } else {
+                    usize::MAX
+                },
+            ),
+            ("test", count(Some(test_labels), k)),
+        ];
+        if !test_labels.iter().any(|&l| l != k) {
+            return Err(TrainError::InvalidArgument {
+                what: "dataset",
+                message: format!("every test image is of class {k}: no anomaly to detect"),
+            });
+        }
+        if let Some((split, _)) = splits.iter().find(|(_, n)| *n == 0) {
+            return Err(TrainError::InvalidArgument {
+                what: "--classes",
+                message: format!(
+                    "class {k} has no {split} images, so it cannot be trained and scored as the \
+                     normal class; leave it out of --classes{}",
+                    if *split == "validation" {
+                        " or set --valid-fraction 0"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+        }
+    }
+    Ok(())
 }

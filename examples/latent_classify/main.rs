@@ -20,8 +20,8 @@ use autoencoders::models::{Autoencoder, ModelConfig, VanillaAutoencoderConfig};
 use autoencoders::run::{Run, write_json};
 use autoencoders::table::Table;
 use autoencoders::train::classify::{
-    ClassifierProgress, EncoderClassifierConfig, encode_all, knn_accuracy, labelled_subset,
-    linear_accuracy, standardize, train_encoder_classifier, train_logistic,
+    ClassifierProgress, EncoderClassifierConfig, check_classes, encode_all, knn_accuracy,
+    labelled_subset, linear_accuracy, standardize, train_encoder_classifier, train_logistic,
 };
 use autoencoders::train::pca::{Pca, flat_images};
 use autoencoders::train::{TrainError, values};
@@ -85,6 +85,8 @@ fn main() -> std::process::ExitCode {
     autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
         let run = Run::prepare(NAME, &cli.common, &DEFAULTS)?;
+        // Before the autoencoder trains: a dataset of thousands of classes is refused at once.
+        check_classes(run.data.train.num_classes())?;
         let out = &run.out;
         let latent = cli.common.latent_dim(&DEFAULTS);
         let config = VanillaAutoencoderConfig::new().with_latent_dim(latent);
@@ -130,6 +132,10 @@ fn main() -> std::process::ExitCode {
             let (tr, te) = standardize(tr, te, *dim);
             for &fraction in &cli.fractions {
                 let subset = labelled_subset(train_y.len(), fraction, seed);
+                println!(
+                    "logistic regression on {name}, {} labelled images ({classes} classes) ...",
+                    subset.len()
+                );
                 // About 2,000 optimiser steps whatever the number of labels.
                 let epochs = (2000 / subset.len().div_ceil(128)).clamp(10, 300);
                 let model =

@@ -87,6 +87,14 @@ fn serve(cli: &Cli) -> Result<(), TrainError> {
         .map(|(i, spec)| format!("#{i} {spec}"))
         .collect();
     println!("serving {} on ws://{bound}", names.join(", "));
+    if !cli.bind.is_loopback() {
+        // Burn 0.22.1's server checks the token when a session opens, but its `/data` channel
+        // (tensors moving between two servers, numbered from 0) answers anyone who connects.
+        eprintln!(
+            "warning: {} is reachable from other machines; the token guards sessions, not the              tensors this server hands to another server (Burn's /data channel takes no token):              prefer --bind 127.0.0.1 and an SSH tunnel",
+            cli.bind
+        );
+    }
     println!(
         "clients: {}; Ctrl+C stops",
         if token.is_some() {

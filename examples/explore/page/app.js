@@ -129,9 +129,26 @@ function drawMap() {
     ctx.font = "bold 22px system-ui, sans-serif";
     ctx.fillText("★", px, py + 7);
   }
-  const legend = state.info.classes.map((name, i) =>
-    `<span style="--c:${COLOURS[i % COLOURS.length]}">${name}</span>`);
-  $("legend").innerHTML = legend.join("");
+  drawLegend(state.info.classes);
+}
+
+// The first classes by name, as text (a class name is a folder's name: never markup), and how
+// many more there are: the colours repeat after ten, and a dataset may have thousands.
+const LEGEND_ENTRIES = 20;
+function drawLegend(classes) {
+  const legend = $("legend");
+  legend.replaceChildren();
+  classes.slice(0, LEGEND_ENTRIES).forEach((name, i) => {
+    const entry = document.createElement("span");
+    entry.style.setProperty("--c", COLOURS[i % COLOURS.length]);
+    entry.textContent = name;
+    legend.append(entry);
+  });
+  if (classes.length > LEGEND_ENTRIES) {
+    const more = document.createElement("em");
+    more.textContent = `and ${classes.length - LEGEND_ENTRIES} more classes`;
+    legend.append(more);
+  }
 }
 
 function nearest(px, py) {

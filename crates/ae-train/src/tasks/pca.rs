@@ -70,12 +70,26 @@ impl Pca {
                 ),
             });
         }
-        let decomposed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            burn::linalg::svd::<2, 1>(covariance, SVD_SWEEPS)
-        }));
-        let (u, s, _vt) = decomposed.map_err(|_| {
-            TrainError::Training("PCA: Burn's SVD failed on this data's covariance".into())
-        })?;
+        // Burn's SVD also panics when its QR iteration does not converge, as on images whose
+        // pixels are mostly constant (a covariance of low rank); a small ridge on the diagonal
+        // (1e-6 of the mean variance: far below anything PCA reports) lets it converge.
+        let ridge = |covariance: Tensor<2>| {
+            let eye = Tensor::<2>::eye(d, &covariance.device());
+            let trace = (covariance.clone() * eye.clone())
+                .sum()
+                .into_scalar::<f32>();
+            let mean_variance = (trace / d as f32).max(f32::MIN_POSITIVE);
+            covariance + eye.mul_scalar(1e-6 * mean_variance)
+        };
+        let (u, s, _vt) = quiet_svd(covariance.clone())
+            .or_else(|| quiet_svd(ridge(covariance)))
+            .ok_or_else(|| {
+                TrainError::Training(
+                    "PCA: Burn's SVD did not converge on this data's covariance, even with a \
+                     small ridge: the data may be (nearly) constant"
+                        .into(),
+                )
+            })?;
         let variances = s
             .into_data()
             .try_to_vec_as::<f64>()
@@ -141,6 +155,18 @@ pub fn flat_images(data: &ImageDataset, device: &Device) -> Tensor<2> {
         TensorData::new(values, [data.count(), data.shape().numel()]),
         device,
     )
+}
+
+/// Burn's SVD of `covariance`, or `None` where it panics, without the panic's message and
+/// backtrace on the terminal (the caller reports the failure as an error).
+fn quiet_svd(covariance: Tensor<2>) -> Option<(Tensor<2>, Tensor<1>, Tensor<2>)> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let decomposed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        burn::linalg::svd::<2, 1>(covariance, SVD_SWEEPS)
+    }));
+    std::panic::set_hook(hook);
+    decomposed.ok()
 }
 
 #[cfg(all(test, feature = "flex"))]
@@ -211,5 +237,20 @@ mod tests {
                 Ok(_) => panic!("non-finite data was fitted"),
             }
         }
+    }
+
+    /// Rows that are multiples of one image (a covariance of rank one, over 784 dimensions) are
+    /// fitted, whether or not Burn's SVD needs the ridge, and nothing panics.
+    #[test]
+    fn data_of_rank_one_is_fitted() {
+        let device = Device::flex();
+        let image: Vec<f32> = (0..784).map(|i| ((i * 37) % 101) as f32 / 100.0).collect();
+        let values: Vec<f32> = (0..300)
+            .flat_map(|row| image.iter().map(move |v| v * (row % 17) as f32 / 16.0))
+            .collect();
+        let x = Tensor::<2>::from_data(TensorData::new(values, [300, 784]), &device);
+        let pca = Pca::fit(x, 2).expect("a rank-one covariance is fitted");
+        assert!(pca.explained_variance[0] > 0.0);
+        assert!(pca.explained_variance[1] < 1e-3 * pca.explained_variance[0]);
     }
 }

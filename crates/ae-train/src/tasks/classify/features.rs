@@ -70,8 +70,36 @@ fn gather(x: &[f32], dim: usize, rows: &[usize]) -> Vec<f32> {
         .collect()
 }
 
+/// The most classes the classifiers here take: a softmax over more is a different problem
+/// (thousands of outputs per feature, trained for minutes to hours per feature set, and a few
+/// examples per class), which these few-label comparisons are not built for.
+pub const MAX_CLASSES: usize = 1000;
+
+/// `Ok` when `classes` is within [`MAX_CLASSES`], else an error with the figure and what to do.
+///
+/// # Errors
+/// [`TrainError::InvalidArgument`] naming the number of classes.
+pub fn check_classes(classes: usize) -> Result<()> {
+    if classes > MAX_CLASSES {
+        return Err(TrainError::InvalidArgument {
+            what: "dataset",
+            message: format!(
+                "{classes} classes: the classifiers here take at most {MAX_CLASSES} (a softmax \
+                 over {classes} classes needs {classes} weights per feature and far more labels \
+                 than a few-label comparison has); group the classes (one folder per group) or \
+                 use a dataset of fewer"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Multinomial logistic regression (one linear layer, softmax cross-entropy, Adam 1e-2, batch
 /// 128) trained on the rows `rows` of `x` for `epochs` epochs.
+///
+/// # Errors
+/// Besides the training's own, [`TrainError::InvalidArgument`] for no rows, features or classes,
+/// or more than [`MAX_CLASSES`] classes.
 #[allow(clippy::too_many_arguments)]
 pub fn train_logistic(
     x: &[f32],
@@ -89,6 +117,7 @@ pub fn train_logistic(
             message: format!("{} rows, {classes} classes, {dim} features", rows.len()),
         });
     }
+    check_classes(classes)?;
     // On the CPU the loop runs on one of rayon's threads, as `fit`'s does.
     ae_models::ops::on_kernel_threads(device, || {
         let ad = device.clone().autodiff();

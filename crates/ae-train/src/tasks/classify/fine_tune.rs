@@ -158,6 +158,7 @@ pub fn train_encoder_classifier(
     if labelled.is_empty() {
         return invalid("labelled rows", "no labelled image to train on".into());
     }
+    super::check_classes(train.num_classes())?;
     if let Some(&bad) = labelled.iter().find(|&&r| r >= labels.len()) {
         return invalid(
             "labelled rows",

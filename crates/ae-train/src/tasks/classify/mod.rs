@@ -9,7 +9,8 @@ mod features;
 mod fine_tune;
 
 pub use features::{
-    encode_all, knn_accuracy, labelled_subset, linear_accuracy, standardize, train_logistic,
+    MAX_CLASSES, check_classes, encode_all, knn_accuracy, labelled_subset, linear_accuracy,
+    standardize, train_logistic,
 };
 pub use fine_tune::{
     ClassifierProgress, EncoderClassifier, EncoderClassifierConfig, train_encoder_classifier,
