@@ -4,20 +4,22 @@
 use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
 use burn_cubecl::kernel::into_contiguous;
-use burn_cubecl::ops::numeric::empty_device_dtype;
+use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
 
 use crate::ops::AdamStep;
 
-/// One unit per value: the moments in place, the parameter into `param_out`, with the
-/// operations in the order of Burn's `Adam` (and of the CPU kernel), so that the roundings agree.
+/// One unit per value, with the operations in the order of Burn's `Adam` (and of the CPU
+/// kernel), so that the roundings agree.
 #[cube(launch_unchecked)]
 fn adam_kernel(
     param: &[f32],
     grad: &[f32],
-    moment_1: &mut [f32],
-    moment_2: &mut [f32],
+    moment_1: &[f32],
+    moment_2: &[f32],
     param_out: &mut [f32],
+    moment_1_out: &mut [f32],
+    moment_2_out: &mut [f32],
     beta_1: f32,
     beta_2: f32,
     learning_rate: f32,
@@ -29,36 +31,20 @@ fn adam_kernel(
         let g = grad[i];
         let first = moment_1[i] * beta_1 + g * (1.0 - beta_1);
         let second = moment_2[i] * beta_2 + (g * g) * (1.0 - beta_2);
-        moment_1[i] = first;
-        moment_2[i] = second;
+        moment_1_out[i] = first;
+        moment_2_out[i] = second;
         let update = (first * moment_1_scale) / (second.sqrt() + epsilon);
         param_out[i] = param[i] - update * learning_rate;
-    }
-}
-
-/// A contiguous tensor that nothing else holds, so that a kernel may write it in place: `tensor`
-/// itself when it already is one, else a copy (one more launch; the optimizer's moments are
-/// normally the step's own).
-fn writable(tensor: CubeTensor) -> CubeTensor {
-    let tensor = into_contiguous(tensor);
-    if tensor.can_mut() && tensor.is_contiguous_buffer() {
-        tensor
-    } else {
-        let copy = tensor.copy();
-        if copy.can_mut() && copy.is_contiguous_buffer() {
-            copy
-        } else {
-            // `copy` writes into its input when it may; a fresh buffer is then the only way.
-            into_contiguous(copy.copy())
-        }
     }
 }
 
 /// One Adam update of `param` (`f32`, any shape, all four of one shape and device):
 /// `(param, moment_1, moment_2)` after the step, from a single kernel launch.
 ///
-/// The parameter is written to a new buffer (burn-train's learner still holds the old one); the
-/// moments are updated in place.
+/// The three results go to fresh buffers, laid out contiguously whatever the runtime's
+/// allocator prefers (CUDA's pads rows): burn-train's learner still holds the parameter, and the
+/// old buffers return to the memory pool when the caller drops them, so an in-place update would
+/// save no memory and would need a copy whenever a buffer is still referenced.
 pub fn adam_update(
     param: CubeTensor,
     grad: CubeTensor,
@@ -66,28 +52,27 @@ pub fn adam_update(
     moment_2: CubeTensor,
     step: AdamStep,
 ) -> (CubeTensor, CubeTensor, CubeTensor) {
-    let param = into_contiguous(param);
-    let grad = into_contiguous(grad);
-    let moment_1 = writable(moment_1);
-    let moment_2 = writable(moment_2);
+    let [param, grad, moment_1, moment_2] = [param, grad, moment_1, moment_2].map(into_contiguous);
     let shape = param.meta.shape().clone();
     let num_elems = shape.num_elements();
-    let param_out = empty_device_dtype(
-        param.client.clone(),
-        param.device.clone(),
-        shape,
-        param.dtype,
-    );
+    let fresh = || {
+        empty_device_contiguous_dtype(
+            param.client.clone(),
+            param.device.clone(),
+            shape.clone(),
+            param.dtype,
+        )
+    };
+    let outputs = (fresh(), fresh(), fresh());
     if num_elems == 0 {
-        return (param_out, moment_1, moment_2);
+        return outputs;
     }
     let client = param.client.clone();
     let cube_dim = CubeDim::new(&client, num_elems);
     let cube_count = cubecl::calculate_cube_count_elemwise(&client, num_elems, cube_dim);
-    // SAFETY: the five buffers are contiguous f32 buffers of `num_elems` values each (checked
-    // above and by the caller), the kernel reads and writes index `ABSOLUTE_POS` only below
-    // `param.len()`, and the three it writes are distinct from each other and from its inputs
-    // (`writable` and the fresh `param_out`).
+    // SAFETY: the seven buffers are contiguous f32 buffers of `num_elems` values each (made so
+    // above; the caller checks the dtype and shapes), the kernel reads and writes index
+    // `ABSOLUTE_POS` only below `param.len()`, and the three it writes are fresh.
     unsafe {
         adam_kernel::launch_unchecked(
             &client,
@@ -95,9 +80,11 @@ pub fn adam_update(
             cube_dim,
             param.into_buffer_arg(),
             grad.into_buffer_arg(),
-            moment_1.clone().into_buffer_arg(),
-            moment_2.clone().into_buffer_arg(),
-            param_out.clone().into_buffer_arg(),
+            moment_1.into_buffer_arg(),
+            moment_2.into_buffer_arg(),
+            outputs.0.clone().into_buffer_arg(),
+            outputs.1.clone().into_buffer_arg(),
+            outputs.2.clone().into_buffer_arg(),
             step.beta_1,
             step.beta_2,
             step.learning_rate,
@@ -105,5 +92,5 @@ pub fn adam_update(
             step.epsilon,
         );
     }
-    (param_out, moment_1, moment_2)
+    outputs
 }

@@ -7,7 +7,7 @@
 use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
 use burn_cubecl::kernel::into_contiguous;
-use burn_cubecl::ops::numeric::empty_device_dtype;
+use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
 
 /// `max(x, 0)`, NaN kept (Burn's `relu` fills where `x <= 0`).
@@ -82,7 +82,10 @@ fn elementwise<const N: usize>(inputs: [CubeTensor; N], launch: Launch<N>) -> Cu
     let shape = first.meta.shape().clone();
     let num_elems = shape.num_elements();
     let client = first.client.clone();
-    let output = empty_device_dtype(client.clone(), first.device.clone(), shape, first.dtype);
+    // Contiguous whatever the runtime's allocator prefers (CUDA's pads rows): the kernels index
+    // every buffer linearly.
+    let output =
+        empty_device_contiguous_dtype(client.clone(), first.device.clone(), shape, first.dtype);
     if num_elems == 0 {
         return output;
     }
