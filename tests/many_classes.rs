@@ -33,17 +33,16 @@ fn thousands_of_classes_are_refused_before_anything_trains() {
     let data = data.to_str().unwrap();
     let out = dir.path().join("out");
     let out = out.to_str().unwrap();
-    let common = [
+    let args = [
         "--dataset",
         "image-folder",
         "--data-dir",
         data,
         "--epochs",
         "1",
+        "--out",
+        out,
     ];
-
-    let mut args = common.to_vec();
-    args.extend(["--out", out]);
     refused_within(60, "latent_classify", &args, "1200 classes");
     refused_within(60, "anomaly_oneclass", &args, "at most 100 with --classes");
 }

@@ -362,8 +362,9 @@ pub struct AdamStep {
 }
 
 /// One Adam update of `param` from `grad`, with its moments: `Ok((param, moment_1, moment_2))`
-/// from one fused kernel on the CPU (plain `f32` flex tensors of one shape), `Err` with the
-/// four tensors untouched everywhere else, for the caller to use Burn's operations.
+/// from one fused kernel (the CPU's on `f32` flex tensors, the GPU's on `f32` CubeCL tensors;
+/// all four of one shape, outside autodiff), `Err` with the four tensors untouched everywhere
+/// else, for the caller to use Burn's operations.
 pub fn adam_update<const D: usize>(
     param: Tensor<D>,
     grad: Tensor<D>,
@@ -371,59 +372,69 @@ pub fn adam_update<const D: usize>(
     moment_2: Tensor<D>,
     step: AdamStep,
 ) -> Result<(Tensor<D>, Tensor<D>, Tensor<D>), Box<[Tensor<D>; 4]>> {
+    let tensors = [param, grad, moment_1, moment_2];
+    #[cfg(any(feature = "flex", gpu_kernels))]
+    let fits = |on_kernels: fn(&Tensor<D>) -> bool, tensors: &[Tensor<D>; 4]| {
+        tensors
+            .iter()
+            .all(|t| on_kernels(t) && !t.device().is_autodiff() && t.dims() == tensors[0].dims())
+    };
     #[cfg(feature = "flex")]
-    {
-        use burn::backend::Flex;
-        let tensors = [&param, &grad, &moment_1, &moment_2];
-        let fits = tensors
-            .iter()
-            .all(|t| on_cpu_kernels(t) && !t.device().is_autodiff() && t.dims() == param.dims());
-        if fits {
-            let flex = |t: Tensor<D>| t.try_into_primitive::<Flex>();
-            if let (Ok(p), Ok(g), Ok(m1), Ok(m2)) = (
-                flex(param.clone()),
-                flex(grad.clone()),
-                flex(moment_1.clone()),
-                flex(moment_2.clone()),
-            ) {
-                drop((param, grad, moment_1, moment_2));
-                let (p, m1, m2) = cpu::adam_update(p, g, m1, m2, step);
-                return Ok((
-                    Tensor::from_primitive::<Flex>(p),
-                    Tensor::from_primitive::<Flex>(m1),
-                    Tensor::from_primitive::<Flex>(m2),
-                ));
-            }
+    let tensors = if fits(on_cpu_kernels, &tensors) {
+        let kernel = |[p, g, m1, m2]: [_; 4]| cpu::adam_update(p, g, m1, m2, step);
+        match adam_on::<burn::backend::Flex, D>(tensors, kernel) {
+            Ok(updated) => return Ok(updated),
+            Err(tensors) => *tensors,
         }
-    }
+    } else {
+        tensors
+    };
     #[cfg(gpu_kernels)]
-    {
-        use gpu::CubeBackend;
-        let tensors = [&param, &grad, &moment_1, &moment_2];
-        let fits = tensors
-            .iter()
-            .all(|t| on_gpu_kernels(t) && !t.device().is_autodiff() && t.dims() == param.dims());
-        if fits {
-            let cube = |t: Tensor<D>| t.try_into_primitive::<CubeBackend>();
-            if let (Ok(p), Ok(g), Ok(m1), Ok(m2)) = (
-                cube(param.clone()),
-                cube(grad.clone()),
-                cube(moment_1.clone()),
-                cube(moment_2.clone()),
-            ) {
-                drop((param, grad, moment_1, moment_2));
-                let (p, m1, m2) = gpu::adam_update(p, g, m1, m2, step);
-                return Ok((
-                    Tensor::from_primitive::<CubeBackend>(p),
-                    Tensor::from_primitive::<CubeBackend>(m1),
-                    Tensor::from_primitive::<CubeBackend>(m2),
-                ));
-            }
+    let tensors = if fits(on_gpu_kernels, &tensors) {
+        let kernel = |[p, g, m1, m2]: [_; 4]| gpu::adam_update(p, g, m1, m2, step);
+        match adam_on::<gpu::CubeBackend, D>(tensors, kernel) {
+            Ok(updated) => return Ok(updated),
+            Err(tensors) => *tensors,
         }
-    }
+    } else {
+        tensors
+    };
     #[cfg(not(any(feature = "flex", gpu_kernels)))]
     let _ = step;
-    Err(Box::new([param, grad, moment_1, moment_2]))
+    Err(Box::new(tensors))
+}
+
+/// Runs a fused Adam `kernel` on backend `B`'s primitives of the four tensors:
+/// `Ok((param, moment_1, moment_2))`, or `Err` with the four handed back when they are not all
+/// `B`'s.
+#[cfg(any(feature = "flex", gpu_kernels))]
+#[allow(clippy::type_complexity)]
+fn adam_on<B, const D: usize>(
+    tensors: [Tensor<D>; 4],
+    kernel: impl FnOnce(
+        [burn::backend::tensor::FloatTensor<B>; 4],
+    ) -> (
+        burn::backend::tensor::FloatTensor<B>,
+        burn::backend::tensor::FloatTensor<B>,
+        burn::backend::tensor::FloatTensor<B>,
+    ),
+) -> Result<(Tensor<D>, Tensor<D>, Tensor<D>), Box<[Tensor<D>; 4]>>
+where
+    B: burn::backend::Backend,
+    burn::backend::DispatchTensor: burn::backend::DispatchKindConversion<B>,
+{
+    let [Ok(p), Ok(g), Ok(m1), Ok(m2)] = tensors.clone().map(Tensor::try_into_primitive::<B>)
+    else {
+        return Err(Box::new(tensors));
+    };
+    // The kernel may write buffers nothing else holds: the caller's handles go first.
+    drop(tensors);
+    let (p, m1, m2) = kernel([p, g, m1, m2]);
+    Ok((
+        Tensor::from_primitive::<B>(p),
+        Tensor::from_primitive::<B>(m1),
+        Tensor::from_primitive::<B>(m2),
+    ))
 }
 
 #[cfg(all(test, feature = "flex"))]

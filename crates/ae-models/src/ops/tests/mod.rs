@@ -97,3 +97,23 @@ fn weight_and_bias<const D: usize>(
     gradients.extend(bias.as_ref().map(|b| b.val().grad(grads).unwrap()));
     gradients
 }
+
+/// `adam_update` takes plain `f32` flex tensors of one shape, and hands back tensors under
+/// autodiff or of different shapes for Burn's operations.
+#[test]
+fn adam_update_fuses_only_what_its_kernel_takes() {
+    let step = AdamStep {
+        beta_1: 0.9,
+        beta_2: 0.999,
+        learning_rate: 0.1,
+        moment_1_scale: 1.0,
+        epsilon: 1e-8,
+    };
+    let flex = Device::flex();
+    let t = |device: &Device, n: usize| Tensor::<1>::ones([n], device);
+    assert!(adam_update(t(&flex, 3), t(&flex, 3), t(&flex, 3), t(&flex, 3), step).is_ok());
+    assert!(adam_update(t(&flex, 3), t(&flex, 4), t(&flex, 3), t(&flex, 3), step).is_err());
+    let autodiff = flex.clone().autodiff();
+    let a = || t(&autodiff, 3);
+    assert!(adam_update(a(), a(), a(), a(), step).is_err());
+}
