@@ -46,6 +46,9 @@ fn flags_out_of_range_name_the_flag() {
         "--test-fraction",
     );
     refused("recommend", &["--weight-decay", "-1"], "--weight-decay");
+    // Mixed precision where it does not exist: TF32 on the CPU, 16-bit LSTMs.
+    refused("train_vanilla", &["--precision", "tf32"], "--precision");
+    refused("text_autoencoder", &["--precision", "f16"], "LSTM");
 }
 
 /// Train images of 14x14, test images of 28x28: refused at load, naming both shapes.

@@ -29,7 +29,7 @@ step() {
   timeout "$limit" "$@" >>"$LOG" 2>&1
   local rc=$?
   echo "=== $name: exit $rc, $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $start}") s wall" | tee -a "$LOG"
-  grep -E "^(e2e|dense|conv|vae|matmul)[-a-z ]* +(wgpu|flex|cuda)|median|first epoch|^torch |rror|panicked" \
+  grep -E "^(e2e|dense|conv|vae|matmul)[-a-z0-9 ]* +(wgpu|flex|cuda)|median|first epoch|^torch |rror|panicked" \
     <(tail -n +$((lines + 2)) "$LOG") | grep -v "^=== "
 }
 
@@ -41,6 +41,7 @@ py=("$PYTHON" "$here/pytorch_bench.py" --device cuda --fashion "$FASHION" --epoc
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$LOG"
 step pytorch-256 120 "${py[@]}" --rows dense-train,conv-train,vae-train,dense-infer,conv-infer,matmul,e2e-dense
 step pytorch-4096 60 "${py[@]}" --batch-size 4096 --rows e2e-dense
+step pytorch-f16 60 "${py[@]}" --rows e2e-dense --precision f16
 step plain-e2e-cold 150 "$PLAIN" --device wgpu "${e2e_all[@]}"
 step plain-steps 120 "$PLAIN" --device wgpu "${steps[@]}"
 step plain-e2e-warm 120 "$PLAIN" --device wgpu "${e2e_all[@]}"
@@ -50,6 +51,8 @@ step plain-e2e-4096 60 "$PLAIN" --device wgpu --workloads e2e-dense "${e2e[@]}" 
 step plain-steps-burn-ops 120 env AE_GPU_KERNELS=off "$PLAIN" --device wgpu "${steps[@]}"
 step plain-e2e-burn-ops 120 env AE_GPU_KERNELS=off "$PLAIN" --device wgpu "${e2e_all[@]}"
 step plain-e2e-per-thread 120 env AE_STREAMS=per-thread "$PLAIN" --device wgpu "${e2e_all[@]}"
+# Mixed precision: the layers in f16 (Vulkan's tensor cores take f16, not f32).
+step plain-e2e-f16 150 "$PLAIN" --device wgpu "${e2e_all[@]}" --e2e-precision f16
 step fused-e2e-cold 180 "$FUSED" --device wgpu "${e2e_all[@]}"
 step fused-steps 120 "$FUSED" --device wgpu "${steps[@]}"
 step fused-e2e-4096 90 "$FUSED" --device wgpu --workloads e2e-dense "${e2e[@]}" --e2e-batch-size 4096

@@ -20,7 +20,7 @@ use autoencoders::bench::{
     dense_training_flops, inference_throughput, matmul_gflops, peak_rss_bytes, repeat,
 };
 use autoencoders::cli::ranges::{self, MAX_WIDTH};
-use autoencoders::cli::{DeviceArgs, exit_on_error};
+use autoencoders::cli::{DeviceArgs, PrecisionArg, exit_on_error};
 use autoencoders::data::{ImageBatcher, fashion_mnist, mnist_sample};
 use autoencoders::models::{ConvAutoencoderConfig, VaeConfig, VanillaAutoencoderConfig, ops};
 use autoencoders::run::{MachineInfo, write_json};
@@ -86,6 +86,10 @@ struct Cli {
     /// Batch size of the end-to-end runs (default: the workload's fixed-batch size).
     #[arg(long, value_parser = ranges::count::<1, MAX_WIDTH>)]
     e2e_batch_size: Option<usize>,
+    /// What the end-to-end runs' layers compute in (`--precision` of the trainers); their rows
+    /// are named `e2e-dense-f16` and so on when it is not f32.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    e2e_precision: PrecisionArg,
     /// Write the measurements as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -198,7 +202,8 @@ where
     let (train, valid) = train.split(0.1, 42)?;
     let config = TrainingConfig::new()
         .with_epochs(cli.e2e_epochs.max(2))
-        .with_batch_size(cli.e2e_batch_size.unwrap_or(batch_size));
+        .with_batch_size(cli.e2e_batch_size.unwrap_or(batch_size))
+        .with_precision(cli.e2e_precision.into());
     let dir = std::env::temp_dir().join(format!("backend_bench-e2e-{}", std::process::id()));
     let valid_batches = valid.count().div_ceil(config.batch_size) * config.epochs;
     let run = || fit(model, train, valid, &config, &FitOptions::new(&dir, device));
@@ -352,6 +357,12 @@ fn measure(
         }
         // One run each (a run is whole epochs): warm-up and steady rate as two rows.
         "e2e-dense" | "e2e-conv" | "e2e-vae" => {
+            let precision = autoencoders::train::Precision::from(cli.e2e_precision);
+            let label = if precision == autoencoders::train::Precision::F32 {
+                workload.to_string()
+            } else {
+                format!("{workload}-{}", precision.name())
+            };
             let (warmup, steady, launches) = match workload {
                 "e2e-dense" => {
                     let model = VanillaAutoencoderConfig::new().try_init(device)?;
@@ -368,19 +379,24 @@ fn measure(
             };
             if let Some(launches) = launches {
                 extra.push(Measurement {
-                    workload: workload.to_string(),
+                    workload: label.clone(),
                     device: device_name.to_string(),
                     unit: "launches_per_step (training and validation)",
                     values: vec![launches],
                 });
             }
             extra.push(Measurement {
-                workload: format!("{workload} warm-up"),
+                workload: format!("{label} warm-up"),
                 device: device_name.to_string(),
                 unit: "s",
                 values: vec![warmup],
             });
-            ("images/s (steady)", vec![steady])
+            return Ok(Some(Measurement {
+                workload: label,
+                device: device_name.to_string(),
+                unit: "images/s (steady)",
+                values: vec![steady],
+            }));
         }
         other => {
             return Err(TrainError::InvalidArgument {

@@ -27,6 +27,9 @@ parser.add_argument("--fashion", default="/usr/share/datasets/fashion-mnist/")
 parser.add_argument("--device", default="cpu")
 parser.add_argument("--batch-size", type=int, default=256, help="batch of the end-to-end row")
 parser.add_argument("--epochs", type=int, default=3, help="epochs of the end-to-end row (at least 2)")
+parser.add_argument("--precision", choices=["f32", "bf16", "f16"], default="f32",
+                    help="the end-to-end row under torch.autocast in bf16/f16 (f16 with a GradScaler), "
+                         "as the trainers' --precision")
 parser.add_argument("--flush-denormal", action="store_true",
                     help="torch.set_flush_denormal(True), as the Rust side's CPU threads run")
 args = parser.parse_args()
@@ -160,6 +163,9 @@ def end_to_end(epochs=3, batch=256):
     valid, train = images[order[:valid_count]], images[order[valid_count:]]
     model = dense_autoencoder().to(device)
     opt = torch.optim.Adam(model.parameters(), 1e-3, eps=1e-8)
+    half = {"bf16": torch.bfloat16, "f16": torch.float16}.get(args.precision)
+    autocast = lambda: torch.autocast(device.type, dtype=half, enabled=half is not None)
+    scaler = torch.amp.GradScaler(device.type, enabled=args.precision == "f16")
     seconds = []
     for _ in range(epochs):
         start = time.perf_counter()
@@ -168,14 +174,17 @@ def end_to_end(epochs=3, batch=256):
         for idx in torch.randperm(len(train), device=device)[: steps * batch].split(batch):
             x = train[idx]
             opt.zero_grad()
-            loss = F.mse_loss(model(x), x)
-            loss.backward()
-            opt.step()
+            with autocast():
+                # The loss in f32, as autocast does for mse_loss and the trainers do for theirs.
+                loss = F.mse_loss(model(x).float(), x)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
         loss.item()
         seconds.append(time.perf_counter() - start)
         model.eval()
-        with torch.no_grad():
-            sum(F.mse_loss(model(x), x, reduction="sum").item() for x in valid.split(batch))
+        with torch.no_grad(), autocast():
+            sum(F.mse_loss(model(x).float(), x, reduction="sum").item() for x in valid.split(batch))
     images_per_epoch = (len(train) // batch) * batch
     return seconds[0], images_per_epoch * (epochs - 1) / sum(seconds[1:])
 
@@ -208,6 +217,8 @@ for row in args.rows.split(","):
         report(row, "M values/s", activation_rate(torch.sigmoid if row == "sigmoid" else torch.relu))
     elif row == "e2e-dense":
         warmup, steady = end_to_end(epochs=max(args.epochs, 2), batch=args.batch_size)
+        if args.precision != "f32":
+            row = f"{row}-{args.precision}"
         print(f"{row:<12} first epoch {warmup:.2f} s, steady {steady:,.0f} images/s")
     else:
         raise SystemExit(f"unknown row {row!r}; known: {', '.join(ROWS)}")

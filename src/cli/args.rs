@@ -10,7 +10,7 @@ use clap::Args;
 use ae_data::image_folder::ColorMode;
 use ae_data::{DatasetSource, ImageDataset, Residency};
 use ae_models::WeightsPrecision;
-use ae_train::{Backend, DeviceSpec, TrainError, TrainingConfig};
+use ae_train::{Backend, DeviceSpec, Precision, TrainError, TrainingConfig};
 
 use super::ranges::{self, MAX_EPOCHS, MAX_WIDTH};
 
@@ -159,6 +159,35 @@ pub struct TrainArgs {
     /// fits 2 GiB), device (uploaded once, batches gathered there) or host (each batch copied).
     #[arg(long, value_enum, default_value_t = DataResidency::Auto)]
     pub residency: DataResidency,
+    /// What the layers compute in: f32; tf32 (CUDA tensor cores); bf16 or f16, mixed precision
+    /// (dense layers and convolutions in 16 bits; weights, optimizer, losses and metrics in f32;
+    /// f16 with loss scaling). A device without it is refused.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    pub precision: PrecisionArg,
+}
+
+/// `--precision`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrecisionArg {
+    /// Everything in f32.
+    F32,
+    /// f32 with TF32 matrix products (CUDA, Ampere or later).
+    Tf32,
+    /// Mixed precision in bfloat16.
+    Bf16,
+    /// Mixed precision in IEEE half, with loss scaling.
+    F16,
+}
+
+impl From<PrecisionArg> for Precision {
+    fn from(value: PrecisionArg) -> Self {
+        match value {
+            PrecisionArg::F32 => Precision::F32,
+            PrecisionArg::Tf32 => Precision::Tf32,
+            PrecisionArg::Bf16 => Precision::Bf16,
+            PrecisionArg::F16 => Precision::F16,
+        }
+    }
 }
 
 /// `--residency`.
@@ -194,7 +223,8 @@ impl TrainArgs {
             .with_learning_rate(self.lr.unwrap_or(defaults.learning_rate))
             .with_optimizer(AdamConfig::new().with_epsilon(self.adam_epsilon))
             .with_seed(self.seed)
-            .with_num_workers(self.num_workers);
+            .with_num_workers(self.num_workers)
+            .with_precision(self.precision.into());
         config.validate()?;
         Ok(config)
     }
@@ -331,24 +361,24 @@ pub struct OutputArgs {
     pub overwrite: bool,
     /// Precision the trained weights are stored at: f16 halves the file; the test figures are
     /// then those of the f16 weights, with the f32 weights' test MSE beside them.
-    #[arg(long, value_enum, default_value_t = Precision::F32)]
-    pub weights: Precision,
+    #[arg(long, value_enum, default_value_t = WeightsArg::F32)]
+    pub weights: WeightsArg,
 }
 
 /// `--weights`: the stored precision of a model's weights.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Precision {
+pub enum WeightsArg {
     /// 4 bytes a weight, as trained.
     F32,
     /// 2 bytes a weight.
     F16,
 }
 
-impl From<Precision> for WeightsPrecision {
-    fn from(precision: Precision) -> Self {
+impl From<WeightsArg> for WeightsPrecision {
+    fn from(precision: WeightsArg) -> Self {
         match precision {
-            Precision::F32 => Self::F32,
-            Precision::F16 => Self::F16,
+            WeightsArg::F32 => Self::F32,
+            WeightsArg::F16 => Self::F16,
         }
     }
 }

@@ -14,6 +14,9 @@
 //! (`gpu`: one launch each, forward and backward, where Burn's operations take two to thirteen;
 //! `AE_GPU_KERNELS=off` turns them off). Everywhere else they are Burn's own operations.
 //!
+//! Inside [`autocast`] the dense layers and convolutions compute in `f16` or `bf16` instead
+//! (mixed precision; see the `autocast` module), everything else in `f32`.
+//!
 //! Each public function here is the one place that decides where a tensor goes; the kernels of
 //! each family live in their own folder (`cpu`, `gpu`).
 //!
@@ -21,6 +24,7 @@
 //! results agree with Burn's to a few units in the last place (see the tests). A loop over them
 //! runs fastest on one of rayon's threads: [`on_kernel_threads`].
 
+mod autocast;
 #[cfg(feature = "flex")]
 pub mod cpu;
 #[cfg(gpu_kernels)]
@@ -30,6 +34,7 @@ mod threads;
 use burn::tensor::Tensor;
 use burn::tensor::activation;
 
+pub use autocast::{autocast, autocast_dtype};
 #[cfg(feature = "flex")]
 pub use cpu::CpuKernels;
 #[cfg(gpu_kernels)]
@@ -219,6 +224,9 @@ pub fn squared_difference<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<
 /// - x: `[N, C_in, H, W]`
 /// - output: `[N, C_out, H_out, W_out]`
 pub fn conv2d(conv: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tensor<4> {
+    if let Some(dtype) = autocast::compute_dtype(&x) {
+        return autocast::layer_in(conv, x, dtype, |conv, x| conv.forward(x));
+    }
     #[cfg(feature = "flex")]
     {
         use burn::nn::PaddingConfig2d;
@@ -260,6 +268,9 @@ pub fn conv2d(conv: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tensor<4> {
 /// - x: `[N, d_input]`
 /// - output: `[N, d_output]`
 pub fn linear(linear: &burn::nn::Linear, x: Tensor<2>) -> Tensor<2> {
+    if let Some(dtype) = autocast::compute_dtype(&x) {
+        return autocast::layer_in(linear, x, dtype, |linear, x| linear.forward(x));
+    }
     #[cfg(feature = "flex")]
     {
         let weight = linear.weight.val();
@@ -310,6 +321,9 @@ pub fn matmul(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
 /// - x: `[N, C_in, H, W]`
 /// - output: `[N, C_out, H_out, W_out]`
 pub fn conv_transpose2d(conv: &burn::nn::conv::ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    if let Some(dtype) = autocast::compute_dtype(&x) {
+        return autocast::layer_in(conv, x, dtype, |conv, x| conv.forward(x));
+    }
     #[cfg(feature = "flex")]
     {
         let [k, k2] = conv.kernel_size;
@@ -343,6 +357,22 @@ pub fn conv_transpose2d(conv: &burn::nn::conv::ConvTranspose2d, x: Tensor<4>) ->
         }
     }
     conv.forward(x)
+}
+
+/// Whether `device` computes `f32` matrix products in TF32 on tensor cores (CUDA on Ampere and
+/// later, where Burn's matmul does so for its accelerated tiles): asked of the GPU runtime, so
+/// `false` on the CPU backends, on wgpu/Vulkan (whose tensor cores take f16/bf16 only) and in a
+/// build with `fusion` (which leaves out this crate's GPU module).
+pub fn supports_tf32(device: &burn::tensor::Device) -> bool {
+    #[cfg(gpu_kernels)]
+    {
+        gpu::supports_tf32(Tensor::zeros([1], device))
+    }
+    #[cfg(not(gpu_kernels))]
+    {
+        let _ = device;
+        false
+    }
 }
 
 /// The coefficients of one Adam step (Burn's `Adam` without weight decay or AMSGrad), with the

@@ -110,9 +110,7 @@ pub(super) fn check_checkpoint<M: Trainable>(
     let record: ModuleRecord = load("model")
         .restore(epoch)
         .map_err(|e| bad("model", e.to_string()))?;
-    let steps = super::ModelSteps {
-        model: model.clone(),
-    };
+    let steps = super::ModelSteps::new(model.clone(), super::Precision::F32);
     let loaded = steps
         .try_load_record(record)
         .map_err(|e| bad("model", format!("it does not fit this model: {e}")))?;

@@ -6,6 +6,7 @@ use burn::module::{Module, ModuleDisplay};
 use burn::tensor::Tensor;
 
 use super::metrics::MetricsContext;
+use super::precision::{Precision, StepPrecision};
 use burn::train::{InferenceStep, ItemLazy, SupervisedTraining, TrainOutput, TrainStep};
 
 /// What burn-train needs of a model to train it: the batch it takes, what one step hands to the
@@ -34,6 +35,14 @@ pub trait Trainable: Module + ModuleDisplay + 'static {
     /// the data before training; `None` (the default) checks nothing.
     fn item_shape(&self) -> Option<Vec<usize>> {
         None
+    }
+
+    /// Whether the model's layers compute in half precision under `--precision bf16|f16` (its
+    /// dense layers and convolutions go through [`ae_models::ops`]); a model that answers
+    /// `false` (the default is `true`) is refused those precisions rather than silently trained
+    /// in `f32`.
+    fn supports_mixed_precision(&self) -> bool {
+        true
     }
 
     /// The loss of a step's output, which training back-propagates.
@@ -69,6 +78,19 @@ pub(crate) fn model_identity<M: ae_models::SavedModel>(model: &M) -> serde_json:
 pub struct ModelSteps<M> {
     /// The model being trained.
     pub model: M,
+    /// What the layers compute in (training and validation steps alike).
+    #[module(skip)]
+    pub precision: StepPrecision,
+}
+
+impl<M> ModelSteps<M> {
+    /// Steps of `model` with its layers computing in `precision`.
+    pub fn new(model: M, precision: Precision) -> Self {
+        Self {
+            model,
+            precision: StepPrecision::new(precision),
+        }
+    }
 }
 
 impl<M: Trainable> TrainStep for ModelSteps<M> {
@@ -76,9 +98,9 @@ impl<M: Trainable> TrainStep for ModelSteps<M> {
     type Output = M::Output;
 
     fn step(&self, batch: M::Batch) -> TrainOutput<M::Output> {
-        let output = self.model.forward_step(batch);
-        let grads = M::loss(&output).backward();
-        TrainOutput::new(self, grads, output)
+        let output = self.precision.forward(|| self.model.forward_step(batch));
+        let loss = M::loss(&output);
+        self.precision.backward(self, loss, output)
     }
 }
 
@@ -87,6 +109,6 @@ impl<M: Trainable> InferenceStep for ModelSteps<M> {
     type Output = M::Output;
 
     fn step(&self, batch: M::Batch) -> M::Output {
-        self.model.forward_step(batch)
+        self.precision.forward(|| self.model.forward_step(batch))
     }
 }

@@ -10,6 +10,7 @@ mod learner;
 mod loaders;
 mod metrics;
 mod optim;
+mod precision;
 mod ratings;
 mod remote;
 mod renderer;
@@ -31,6 +32,7 @@ pub use metrics::{
     row_sums,
 };
 pub use optim::{FusedAdam, adam_optimizer};
+pub use precision::{LossScale, Precision, StepPrecision};
 pub use ratings::RatingsOutput;
 pub use remote::{RemoteAddress, TOKEN_ENV, token_from_env, token_from_file};
 pub use renderer::PlainRenderer;

@@ -33,6 +33,11 @@ impl Trainable for TextAutoencoder {
         model_identity(self)
     }
 
+    /// Its LSTMs are Burn's, whose states start in `f32`: no half-precision path.
+    fn supports_mixed_precision(&self) -> bool {
+        false
+    }
+
     /// burn's own metrics, read back every step (sentences are short work on any device).
     fn register_metrics(
         &self,

@@ -18,6 +18,7 @@ use super::epoch_log::{EpochLog, EpochMetrics, read_epoch_log};
 use super::learner::{ModelSteps, Trainable};
 use super::loaders::{SplitLoading, TrainingSplit};
 use super::metrics::MetricsContext;
+use super::precision::Precision;
 use super::renderer::PlainRenderer;
 use super::run_folder::{
     RunLock, adopt_for_resume, check_identity, check_run_folder, clear_run, remove_leftovers,
@@ -53,6 +54,10 @@ pub struct TrainingConfig {
     /// Data-loading threads (0 batches on the training thread).
     #[config(default = 0)]
     pub num_workers: usize,
+    /// What the layers compute in: `f32`, or mixed precision (the layers in `bf16`/`f16`, the
+    /// weights, the optimizer, the losses and the metrics in `f32`); see [`Precision`].
+    #[config(default = "Precision::F32")]
+    pub precision: Precision,
 }
 
 impl TrainingConfig {
@@ -209,8 +214,8 @@ fn warmup_and_steady(records: &[EpochMetrics], items: usize) -> (Option<f64>, Op
 }
 
 /// What defines a run: the model (its kind and configuration), the data of both splits, and the
-/// training settings but the number of epochs (which a resumed run may raise) and the loader
-/// threads.
+/// training settings but the number of epochs (which a resumed run may raise), the loader
+/// threads and the precision.
 fn run_identity<M, S>(model: &M, train: &S, valid: &S, config: &TrainingConfig) -> serde_json::Value
 where
     M: Trainable,
@@ -220,6 +225,9 @@ where
     if let Some(fields) = training.as_object_mut() {
         fields.remove("epochs");
         fields.remove("num_workers");
+        // How the steps compute, not what is trained: a run may resume in another precision
+        // (on a device that lacks the first one's).
+        fields.remove("precision");
     }
     serde_json::json!({
         "model": model.identity(),
@@ -227,6 +235,27 @@ where
         "valid": valid.identity(),
         "training": training,
     })
+}
+
+/// Checks that the model and every training device compute in `precision`.
+fn check_precision<M: Trainable>(
+    model: &M,
+    precision: Precision,
+    options: &FitOptions,
+) -> Result<()> {
+    if precision.compute_dtype().is_some() && !model.supports_mixed_precision() {
+        return Err(TrainError::InvalidArgument {
+            what: "--precision",
+            message: format!(
+                "{}: this model's layers compute in f32 only (Burn's LSTM has no \
+                 mixed-precision path here); use --precision f32",
+                precision.name()
+            ),
+        });
+    }
+    std::iter::once(&options.device)
+        .chain(&options.devices)
+        .try_for_each(|device| precision.check(device))
 }
 
 /// Trains `model` on `train`, validating on `valid` after each epoch, with burn-train's learner:
@@ -257,6 +286,7 @@ where
     S: TrainingSplit<M::Batch>,
 {
     config.validate()?;
+    check_precision(&model, config.precision, options)?;
     let (train_count, valid_count) = (train.items(), valid.items());
     if train_count == 0 || valid_count == 0 {
         return Err(TrainError::InvalidArgument {
@@ -407,7 +437,7 @@ where
         }
         // A model built on a plain device has untracked parameters: `train()` turns autodiff on.
         let learner = Learner::new(
-            ModelSteps { model }.train(),
+            ModelSteps::new(model, config.precision).train(),
             super::adam_optimizer(&config.optimizer),
             config.learning_rate,
         );

@@ -18,3 +18,15 @@ pub use extension::GpuKernels;
 
 /// The backend these kernels take their tensors from (the unfused CubeCL backend).
 pub use burn_cubecl::CubeBackend;
+
+/// Whether the device of `tensor` has TF32 tensor cores: the test cubek's matmul makes before
+/// it runs an `f32` product in TF32 on them (`adjust_dtypes`; CUDA on Ampere and later).
+/// `false` for a tensor of another backend.
+pub fn supports_tf32(tensor: burn::tensor::Tensor<1>) -> bool {
+    use burn_cubecl::cubecl::prelude::{Scalar, tf32};
+    tensor.try_into_primitive::<CubeBackend>().is_ok_and(|t| {
+        t.client
+            .properties()
+            .supports_type(tf32::elem_type_native())
+    })
+}
