@@ -11,8 +11,9 @@ use burn::tensor::{Device, Distribution, Tensor};
 use serde::Serialize;
 
 use ae_models::Autoencoder;
+use ae_models::capture::CapturedReconstruction;
 
-use ae_train::{Result, TrainError, read_f64};
+use ae_train::{CapturedAdam, CapturedTrainingStep, Result, TrainError, read_f64};
 
 /// Repeated measurements of one figure.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -153,11 +154,13 @@ pub struct TrainingBench<M: Module> {
     model: Option<M>,
     optim: ModuleOptimizer,
     batch: Tensor<4>,
+    /// The step captured once and replayed ([`TrainingBench::captured`]).
+    captured: Option<CapturedTrainingStep<M>>,
 }
 
 impl<M> TrainingBench<M>
 where
-    M: Autoencoder + Module,
+    M: Autoencoder + Module + 'static,
 {
     /// Prepares `model` (built on a plain device) and a batch of `batch_size` uniform images.
     pub fn new(model: M, batch_size: usize, device: &Device) -> Self {
@@ -171,7 +174,26 @@ where
             model: Some(model.train()),
             optim: ae_train::adam_optimizer(&AdamConfig::new().with_epsilon(1e-8)),
             batch,
+            captured: None,
         }
+    }
+
+    /// The same benchmark with the step captured once and replayed ([`CapturedTrainingStep`],
+    /// the same Adam); the capture is not timed.
+    ///
+    /// # Errors
+    /// Where the device cannot capture a training step (the CPU backends, `fusion`), saying so.
+    pub fn captured(model: M, batch_size: usize, device: &Device) -> Result<Self> {
+        let mut bench = Self::new(model.clone(), batch_size, device);
+        let adam = CapturedAdam {
+            learning_rate: 1e-3,
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-8,
+        };
+        let example = bench.batch.clone().without_autodiff();
+        bench.captured = Some(CapturedTrainingStep::new(model, example, adam)?);
+        Ok(bench)
     }
 
     /// Runs `steps` training steps; returns samples per second.
@@ -183,6 +205,18 @@ where
     /// Runs `steps` training steps, one read-back at the end; returns the seconds in all and
     /// the seconds to issue the steps (before the read-back waits for the device).
     fn timed(&mut self, steps: usize) -> Result<(f64, f64)> {
+        if let Some(captured) = &mut self.captured {
+            let start = Instant::now();
+            let mut last = None;
+            for _ in 0..steps {
+                last = Some(captured.step(self.batch.clone())?);
+            }
+            let issued = start.elapsed().as_secs_f64();
+            if let Some(loss) = last {
+                read_f64(loss)?;
+            }
+            return Ok((start.elapsed().as_secs_f64(), issued));
+        }
         let mut model = self
             .model
             .take()
@@ -227,7 +261,7 @@ where
 /// Seconds taken by `steps` calls of `op`, synchronised once at the end: each call's output
 /// feeds a running one-value checksum, which is read back (so the device cannot skip or defer
 /// the work).
-fn timed_steps(steps: usize, device: &Device, op: impl Fn() -> Tensor<1>) -> Result<f64> {
+fn timed_steps(steps: usize, device: &Device, mut op: impl FnMut() -> Tensor<1>) -> Result<f64> {
     let start = Instant::now();
     let mut checksum = Tensor::<1>::zeros([1], device);
     for _ in 0..steps {
@@ -255,6 +289,38 @@ pub fn inference_throughput<M: Autoencoder>(
         let out = model.reconstruct(batch.clone());
         out.slice([0..1, 0..1, 0..1, 0..1]).reshape([1])
     })?;
+    Ok((steps * batch_size) as f64 / seconds)
+}
+
+/// Samples per second of `steps` replays of `model`'s reconstruction captured for batches of
+/// `batch_size` uniform images ([`CapturedReconstruction`]: each replay writes the batch into
+/// the captured input and copies the result out), the capture itself not timed.
+pub fn captured_inference_throughput<M: Autoencoder + Clone + 'static>(
+    model: &M,
+    batch_size: usize,
+    steps: usize,
+    device: &Device,
+) -> Result<f64> {
+    let [c, h, w] = model.input_shape();
+    let batch = Tensor::<4>::random(
+        [batch_size, c, h, w],
+        Distribution::Uniform(0.0, 1.0),
+        device,
+    );
+    let mut captured = CapturedReconstruction::new(model.clone(), batch.clone())?;
+    let mut failure = None;
+    let seconds = timed_steps(steps, device, || {
+        match captured.reconstruct(batch.clone()) {
+            Ok(out) => out.slice([0..1, 0..1, 0..1, 0..1]).reshape([1]),
+            Err(err) => {
+                failure.get_or_insert(err);
+                Tensor::zeros([1], device)
+            }
+        }
+    })?;
+    if let Some(err) = failure {
+        return Err(err.into());
+    }
     Ok((steps * batch_size) as f64 / seconds)
 }
 

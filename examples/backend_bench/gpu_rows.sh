@@ -33,7 +33,7 @@ step() {
     <(tail -n +$((lines + 2)) "$LOG") | grep -v "^=== "
 }
 
-steps=(--workloads dense-train,conv-train,vae-train,dense-infer,conv-infer,matmul)
+steps=(--workloads dense-train,dense-train-captured,conv-train,vae-train,dense-infer,conv-infer,dense-infer-captured,conv-infer-captured,matmul)
 e2e=(--e2e-limit "$LIMIT" --e2e-epochs "$EPOCHS")
 e2e_all=(--workloads e2e-dense,e2e-conv,e2e-vae "${e2e[@]}")
 py=("$PYTHON" "$here/pytorch_bench.py" --device cuda --fashion "$FASHION" --epochs "$EPOCHS")
@@ -44,6 +44,7 @@ step pytorch-4096 60 "${py[@]}" --batch-size 4096 --rows e2e-dense
 step pytorch-f16 60 "${py[@]}" --rows e2e-dense --precision f16
 step plain-e2e-cold 150 "$PLAIN" --device wgpu "${e2e_all[@]}"
 step plain-steps 120 "$PLAIN" --device wgpu "${steps[@]}"
+step plain-infer-16 60 "$PLAIN" --device wgpu --workloads dense-infer,dense-infer-captured,conv-infer,conv-infer-captured --infer-batch-size 16
 step plain-e2e-warm 120 "$PLAIN" --device wgpu "${e2e_all[@]}"
 step plain-e2e-4096 60 "$PLAIN" --device wgpu --workloads e2e-dense "${e2e[@]}" --e2e-batch-size 4096
 # The same binary with Burn's operations in place of this workspace's GPU kernels, and with

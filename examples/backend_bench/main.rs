@@ -16,13 +16,16 @@ use clap::Parser;
 use serde::Serialize;
 
 use autoencoders::bench::{
-    ConvLowering, Measurement, TrainingBench, activation_throughput, conv_layer_throughput,
-    dense_training_flops, inference_throughput, matmul_gflops, peak_rss_bytes, repeat,
+    ConvLowering, Measurement, TrainingBench, activation_throughput, captured_inference_throughput,
+    conv_layer_throughput, dense_training_flops, inference_throughput, matmul_gflops,
+    peak_rss_bytes, repeat,
 };
 use autoencoders::cli::ranges::{self, MAX_WIDTH};
 use autoencoders::cli::{DeviceArgs, PrecisionArg, exit_on_error};
 use autoencoders::data::{ImageBatcher, fashion_mnist, mnist_sample};
-use autoencoders::models::{ConvAutoencoderConfig, VaeConfig, VanillaAutoencoderConfig, ops};
+use autoencoders::models::{
+    Autoencoder, ConvAutoencoderConfig, VaeConfig, VanillaAutoencoderConfig, ops,
+};
 use autoencoders::run::{MachineInfo, write_json};
 use autoencoders::table::Table;
 use autoencoders::train::{
@@ -31,12 +34,15 @@ use autoencoders::train::{
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 
-const WORKLOADS: [&str; 17] = [
+const WORKLOADS: [&str; 20] = [
     "dense-train",
     "conv-train",
     "vae-train",
     "dense-infer",
     "conv-infer",
+    "dense-train-captured",
+    "dense-infer-captured",
+    "conv-infer-captured",
     "data",
     "matmul",
     "matmul-burn",
@@ -59,7 +65,8 @@ struct Cli {
     #[command(flatten)]
     device: DeviceArgs,
     /// Workloads (default: all but e2e-*): dense-train, conv-train, vae-train, dense-infer,
-    /// conv-infer, data, matmul, matmul-burn, conv-layers, conv-layers-unfold, dense-gflops, sigmoid,
+    /// conv-infer, dense-train-captured, dense-infer-captured, conv-infer-captured (the same
+    /// replayed from a captured graph), data, matmul, matmul-burn, conv-layers, conv-layers-unfold, dense-gflops, sigmoid,
     /// sigmoid-burn, relu; e2e-dense, e2e-conv,
     /// e2e-vae (whole training runs through `fit`: warm-up and steady throughput).
     #[arg(long, value_delimiter = ',')]
@@ -90,6 +97,10 @@ struct Cli {
     /// are named `e2e-dense-f16` and so on when it is not f32.
     #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
     e2e_precision: PrecisionArg,
+    /// Batch size of the inference rows (default: 1024 dense, 512 conv); a small batch shows the
+    /// host's cost per forward pass, which a captured graph cuts.
+    #[arg(long, value_parser = ranges::count::<1, MAX_WIDTH>)]
+    infer_batch_size: Option<usize>,
     /// Write the measurements as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -139,7 +150,7 @@ fn training_rows<M>(
     cost: Option<(&str, &str, &mut Vec<Measurement>)>,
 ) -> Result<Vec<f64>, TrainError>
 where
-    M: autoencoders::models::Autoencoder + burn::module::Module,
+    M: autoencoders::models::Autoencoder + burn::module::Module + 'static,
 {
     let values = repeat(cli.warmup, cli.reps, || bench.run(cli.steps))?;
     #[cfg(any(
@@ -232,6 +243,56 @@ where
     ))
 }
 
+/// Samples per second of an inference row (`*-captured`: replays of a captured reconstruction);
+/// on GPU backends (`cost` given) also the kernel launches the host issues per forward pass,
+/// counted as the difference between a run of `2 steps` and one of `steps`, so that a capture's
+/// own warm-up passes do not count.
+fn inference_rows<M: Autoencoder + Clone + 'static>(
+    cli: &Cli,
+    workload: &str,
+    model: &M,
+    batch: usize,
+    device: &Device,
+    cost: Option<(&str, &mut Vec<Measurement>)>,
+) -> Result<Vec<f64>, TrainError> {
+    let captured = workload.ends_with("-captured");
+    let throughput = |steps: usize| {
+        if captured {
+            captured_inference_throughput(model, batch, steps, device)
+        } else {
+            inference_throughput(model, batch, steps, device)
+        }
+    };
+    let values = repeat(cli.warmup, cli.reps, || throughput(cli.steps))?;
+    #[cfg(any(
+        feature = "wgpu",
+        feature = "vulkan",
+        feature = "metal",
+        feature = "cuda"
+    ))]
+    if let Some((device_name, extra)) = cost {
+        let count = |steps| {
+            let (result, launches) = autoencoders::bench::launches::counted(|| throughput(steps));
+            result.map(|_| launches as f64)
+        };
+        let per_forward = (count(2 * cli.steps)? - count(cli.steps)?) / cli.steps as f64;
+        extra.push(Measurement {
+            workload: workload.to_string(),
+            device: device_name.to_string(),
+            unit: "launches_per_forward (issued by the host)",
+            values: vec![per_forward],
+        });
+    }
+    #[cfg(not(any(
+        feature = "wgpu",
+        feature = "vulkan",
+        feature = "metal",
+        feature = "cuda"
+    )))]
+    let _ = cost;
+    Ok(values)
+}
+
 /// Measures `workload` on `device`. `dense` holds this device's dense-training samples/s once
 /// measured, so that `dense-gflops` converts them instead of training again.
 fn measure(
@@ -273,21 +334,41 @@ fn measure(
             let cost = gpu.then_some((workload, device_name, &mut *extra));
             ("samples/s", training_rows(cli, &mut bench, cost)?)
         }
+        "dense-train-captured" => {
+            let model = VanillaAutoencoderConfig::new().try_init(device)?;
+            let mut bench = match TrainingBench::captured(model, DENSE_BATCH, device) {
+                Ok(bench) => bench,
+                Err(err) => {
+                    println!("skipping {workload} on {device_name}: {err}");
+                    return Ok(None);
+                }
+            };
+            let cost = gpu.then_some((workload, device_name, &mut *extra));
+            ("samples/s", training_rows(cli, &mut bench, cost)?)
+        }
         "vae-train" => {
             let model = VaeConfig::new().try_init(device)?;
             let mut bench = TrainingBench::new(model, VAE_BATCH, device);
             let cost = gpu.then_some((workload, device_name, &mut *extra));
             ("samples/s", training_rows(cli, &mut bench, cost)?)
         }
-        "dense-infer" => {
+        "dense-infer" | "dense-infer-captured" => {
             let model = VanillaAutoencoderConfig::new().try_init(device)?;
-            let run = || inference_throughput(&model, 1024, cli.steps, device);
-            ("samples/s", repeat(cli.warmup, cli.reps, run)?)
+            let batch = cli.infer_batch_size.unwrap_or(1024);
+            let cost = gpu.then_some((device_name, &mut *extra));
+            (
+                "samples/s",
+                inference_rows(cli, workload, &model, batch, device, cost)?,
+            )
         }
-        "conv-infer" => {
+        "conv-infer" | "conv-infer-captured" => {
             let model = ConvAutoencoderConfig::new().try_init(device)?;
-            let run = || inference_throughput(&model, 512, cli.steps, device);
-            ("samples/s", repeat(cli.warmup, cli.reps, run)?)
+            let batch = cli.infer_batch_size.unwrap_or(512);
+            let cost = gpu.then_some((device_name, &mut *extra));
+            (
+                "samples/s",
+                inference_rows(cli, workload, &model, batch, device, cost)?,
+            )
         }
         "data" => {
             if fashion_mnist(None).is_err() {

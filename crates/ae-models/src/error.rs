@@ -103,6 +103,10 @@ pub enum ModelError {
         found: String,
     },
 
+    /// A captured reconstruction was given what it was not captured for.
+    #[error("captured reconstruction: {0}")]
+    Capture(String),
+
     /// A tensor's values could not be read back from the device.
     #[error("cannot read {what} back from the device: {message}")]
     ReadBack {

@@ -29,6 +29,7 @@
 
 pub mod autoencoder;
 pub mod autorec;
+pub mod capture;
 pub mod conv;
 pub mod conv_stack;
 pub mod corruption;

@@ -94,3 +94,109 @@ pub fn adam_update(
     }
     outputs
 }
+
+/// [`adam_kernel`] writing the parameter and the moments back where they are, with the step's
+/// coefficients read from a buffer (`[learning rate, moment_1_scale, epsilon]`), so that a
+/// captured graph replays a new step each time its coefficients are rewritten.
+#[cube(launch_unchecked)]
+fn adam_in_place_kernel(
+    param: &mut [f32],
+    grad: &[f32],
+    moment_1: &mut [f32],
+    moment_2: &mut [f32],
+    coefficients: &[f32],
+    beta_1: f32,
+    beta_2: f32,
+    num_elems: usize,
+) {
+    let i = ABSOLUTE_POS;
+    if i < num_elems {
+        let learning_rate = coefficients[0];
+        let moment_1_scale = coefficients[1];
+        let epsilon = coefficients[2];
+        let g = grad[i];
+        let first = moment_1[i] * beta_1 + g * (1.0 - beta_1);
+        let second = moment_2[i] * beta_2 + (g * g) * (1.0 - beta_2);
+        moment_1[i] = first;
+        moment_2[i] = second;
+        let update = (first * moment_1_scale) / (second.sqrt() + epsilon);
+        param[i] -= update * learning_rate;
+    }
+}
+
+/// Whether `tensor` is an `f32` buffer this module may write element `i` of directly, for `i`
+/// below its number of values: contiguous, in a buffer at least that large (the allocator
+/// rounds sizes up: 3 values get 32 bytes on wgpu).
+pub(super) fn writable(tensor: &CubeTensor) -> bool {
+    tensor.dtype == burn::tensor::DType::F32
+        && tensor.is_contiguous()
+        && tensor.handle.size() as usize >= tensor.meta.shape().num_elements() * 4
+}
+
+/// One Adam step of `param` from `grad`, written into the buffers of `param`, `moment_1` and
+/// `moment_2` (every handle on them sees the new values), with the coefficients read from the
+/// three values of `coefficients` on the device (see [`adam_in_place_kernel`]). `Err` naming
+/// what does not fit unless the four have one number of values and `param`, the moments and
+/// the coefficients are contiguous `f32` buffers of their own size.
+pub fn adam_update_in_place(
+    param: CubeTensor,
+    grad: CubeTensor,
+    moment_1: CubeTensor,
+    moment_2: CubeTensor,
+    coefficients: CubeTensor,
+    beta_1: f32,
+    beta_2: f32,
+) -> Result<(), String> {
+    let num_elems = param.meta.shape().num_elements();
+    for (name, tensor) in [
+        ("the parameter", &param),
+        ("the first moment", &moment_1),
+        ("the second moment", &moment_2),
+        ("the coefficients", &coefficients),
+    ] {
+        if !writable(tensor) {
+            return Err(format!(
+                "{name} is not a contiguous f32 buffer of its own size ({:?}, shape {:?}, \
+                 strides {:?}, buffer of {} bytes)",
+                tensor.dtype,
+                tensor.meta.shape(),
+                tensor.meta.strides(),
+                tensor.handle.size()
+            ));
+        }
+    }
+    let sizes = [&grad, &moment_1, &moment_2].map(|t| t.meta.shape().num_elements());
+    if sizes.iter().any(|&n| n != num_elems) || coefficients.meta.shape().num_elements() != 3 {
+        return Err(format!(
+            "sizes do not fit: parameter {num_elems}, gradient and moments {sizes:?}, \
+             coefficients {} (3 expected)",
+            coefficients.meta.shape().num_elements()
+        ));
+    }
+    if num_elems == 0 {
+        return Ok(());
+    }
+    let grad = into_contiguous(grad);
+    let client = param.client.clone();
+    let cube_dim = CubeDim::new(&client, num_elems);
+    let cube_count = cubecl::calculate_cube_count_elemwise(&client, num_elems, cube_dim);
+    // SAFETY: the five buffers are contiguous f32 buffers (checked above; the gradient made so)
+    // of at least `num_elems` values, the coefficients of 3; each unit reads and writes its own
+    // index `ABSOLUTE_POS` only below `num_elems`, and reads coefficients 0 to 2.
+    unsafe {
+        adam_in_place_kernel::launch_unchecked(
+            &client,
+            cube_count,
+            cube_dim,
+            param.into_buffer_arg(),
+            grad.into_buffer_arg(),
+            moment_1.into_buffer_arg(),
+            moment_2.into_buffer_arg(),
+            coefficients.into_buffer_arg(),
+            beta_1,
+            beta_2,
+            num_elems,
+        );
+    }
+    Ok(())
+}

@@ -2,6 +2,8 @@
 //! backends use (wgpu's WGSL, Vulkan's SPIR-V, Metal, CUDA).
 //!
 //! - [`adam_update`]: Adam's update of a parameter as one launch (Burn's `Adam`: about 13).
+//! - [`write_into`], [`fresh_copy`]: a copy into an existing buffer (a captured graph's input)
+//!   or into a fresh contiguous one.
 //! - [`GpuKernels`]: ReLU, the sigmoid and the squared error as one launch forward and one
 //!   backward each, from the kept output or inputs (Burn's: two to four each way).
 //!
@@ -10,10 +12,12 @@
 //! Burn's operations there.
 
 mod adam;
+mod copy;
 mod extension;
 mod kernels;
 
-pub use adam::adam_update;
+pub use adam::{adam_update, adam_update_in_place};
+pub use copy::{fresh_copy, write_into};
 pub use extension::GpuKernels;
 
 /// The backend these kernels take their tensors from (the unfused CubeCL backend).
