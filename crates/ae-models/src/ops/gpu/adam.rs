@@ -135,7 +135,7 @@ pub(super) fn writable(tensor: &CubeTensor) -> bool {
 
 /// One Adam step of `param` from `grad`, written into the buffers of `param`, `moment_1` and
 /// `moment_2` (every handle on them sees the new values), with the coefficients read from the
-/// three values of `coefficients` on the device (see [`adam_in_place_kernel`]). `Err` naming
+/// three values of `coefficients` on the device (see `adam_in_place_kernel`). `Err` naming
 /// what does not fit unless the four have one number of values and `param`, the moments and
 /// the coefficients are contiguous `f32` buffers of their own size.
 pub fn adam_update_in_place(
