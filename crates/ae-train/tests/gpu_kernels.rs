@@ -32,6 +32,13 @@ fn wgpu() -> Option<Device> {
 
 /// `got` equals `want` within `TOLERANCE` relative (NaN where NaN, infinities equal).
 fn close<const D: usize>(got: Tensor<D>, want: Tensor<D>, what: &str) {
+    close_or_within(got, want, what, 0.0);
+}
+
+/// [`close`], or within `absolute` of each other: for a result that cancels terms much larger
+/// than itself (`x - x t` where `x t ≈ x`), which one kernel rounds once (a fused multiply-add)
+/// and Burn's separate operations twice.
+fn close_or_within<const D: usize>(got: Tensor<D>, want: Tensor<D>, what: &str, absolute: f32) {
     let (got, want) = (got.into_data(), want.into_data());
     let (g, w) = (
         got.try_to_vec::<f32>().unwrap(),
@@ -41,7 +48,8 @@ fn close<const D: usize>(got: Tensor<D>, want: Tensor<D>, what: &str) {
     for (i, (a, b)) in g.iter().zip(&w).enumerate() {
         let same = (a.is_nan() && b.is_nan())
             || a == b
-            || (a - b).abs() <= TOLERANCE * a.abs().max(b.abs()).max(1e-6);
+            || (a - b).abs() <= TOLERANCE * a.abs().max(b.abs()).max(1e-6)
+            || (a - b).abs() <= absolute;
         assert!(same, "{what}[{i}]: {a} (fused) against {b} (Burn)");
     }
 }
@@ -233,4 +241,86 @@ fn squared_difference_on_wgpu_equals_burns() {
     let (burn_a, burn_b) = gradients(|a, b| (a - b).square());
     close(ours_a, burn_a, "gradient in a");
     close(ours_b, burn_b, "gradient in b");
+}
+
+/// The values and the gradients in both inputs of `sum(op(a, b) * w)` for random weights `w`,
+/// on `device` (the inputs copied there).
+fn binary_with_gradients(
+    op: fn(Tensor<2>, Tensor<2>) -> Tensor<2>,
+    [a, b, w]: [&Tensor<2>; 3],
+    device: &Device,
+) -> [Tensor<2>; 3] {
+    let on = |t: &Tensor<2>, d: &Device| Tensor::<2>::from_data(t.to_data(), d);
+    let value = op(on(a, device), on(b, device));
+    let autodiff = device.clone().autodiff();
+    let (a, b) = (
+        on(a, &autodiff).require_grad(),
+        on(b, &autodiff).require_grad(),
+    );
+    let grads = (op(a.clone(), b.clone()) * on(w, &autodiff))
+        .sum()
+        .backward();
+    [value, a.grad(&grads).unwrap(), b.grad(&grads).unwrap()]
+}
+
+/// Binary cross-entropy with logits on wgpu against the CPU kernel on flex (the same formula,
+/// `max(x, 0) - x t + ln(1 + e^-|x|)`): the values and the gradients in the logits and the
+/// targets, on random and extreme logits (NaN and infinities included) and targets in `[0, 1]`.
+#[test]
+fn bce_with_logits_on_wgpu_equals_the_cpu_kernel() {
+    let Some(device) = wgpu() else { return };
+    device.seed(13);
+    let x = inputs(&device);
+    let t = Tensor::<2>::random(x.dims(), Distribution::Uniform(0.0, 1.0), &device);
+    let w = Tensor::<2>::random(x.dims(), Distribution::Normal(0.0, 1.0), &device);
+    let gpu = binary_with_gradients(ae_models::ops::bce_with_logits, [&x, &t, &w], &device);
+    let cpu = binary_with_gradients(
+        ae_models::ops::bce_with_logits,
+        [&x, &t, &w],
+        &Device::flex(),
+    );
+    for (what, (g, c)) in ["bce", "gradient in the logits", "gradient in the targets"]
+        .into_iter()
+        .zip(gpu.into_iter().zip(cpu))
+    {
+        // Terms below 30 but for the extremes (compared relatively): a few units in the last
+        // place of 30 is 1e-5.
+        close_or_within(g, c, what, 1e-5);
+    }
+    // And against Burn's own formula where the logits are finite (the first row holds the
+    // extremes, on which the two formulas meet infinity differently).
+    let finite = |v: Tensor<2>| v.narrow(0, 1, 63);
+    let burn = x.clone() * t.clone().neg().add_scalar(1.0)
+        - burn::tensor::activation::log_sigmoid(x.clone());
+    // The two formulas round differently (Burn's subtracts ln σ(x) from x (1 - t)): within
+    // 1e-5 of each other for these values, which stay below 30.
+    finite(ae_models::ops::bce_with_logits(x, t))
+        .into_data()
+        .assert_approx_eq::<f32>(&finite(burn).into_data(), Tolerance::absolute(1e-5));
+}
+
+/// The VAE's KL terms `mean^2 + e^logvar - logvar - 1` on wgpu against Burn's operations:
+/// values and both gradients, on random and extreme inputs.
+#[test]
+fn kl_terms_on_wgpu_equal_burns() {
+    let Some(device) = wgpu() else { return };
+    device.seed(14);
+    let (mean, logvar) = (inputs(&device), inputs(&device).flip([0]));
+    let w = Tensor::<2>::random(mean.dims(), Distribution::Normal(0.0, 1.0), &device);
+    let ours = binary_with_gradients(ae_models::ops::kl_terms, [&mean, &logvar, &w], &device);
+    let burns = binary_with_gradients(
+        |m, l| (m.square() + l.clone().exp() - l).add_scalar(-1.0),
+        [&mean, &logvar, &w],
+        &device,
+    );
+    for (what, (o, b)) in [
+        "kl terms",
+        "gradient in the mean",
+        "gradient in the log-variance",
+    ]
+    .into_iter()
+    .zip(ours.into_iter().zip(burns))
+    {
+        close_or_within(o, b, what, 1e-5);
+    }
 }

@@ -10,7 +10,7 @@
 //! convolutions as im2col + `gemm`; dense layers as one `gemm` into a buffer the bias initialises;
 //! a plain product, [`matmul`], into a buffer gemm writes once), through Burn's backend-extension
 //! API, with their own backward passes. On the GPU backends (`f32`, without Burn's `fusion`),
-//! the Adam update, ReLU, the sigmoid and the squared error run this workspace's CubeCL kernels
+//! the Adam update, ReLU, the sigmoid, the squared error, BCE and the KL terms run this workspace's CubeCL kernels
 //! (`gpu`: one launch each, forward and backward, where Burn's operations take two to thirteen;
 //! `AE_GPU_KERNELS=off` turns them off). Everywhere else they are Burn's own operations.
 //!
@@ -178,8 +178,8 @@ pub fn exp<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 
 /// Element-wise binary cross-entropy of targets `t` in `[0, 1]` under logits `x`:
 /// `-(t ln σ(x) + (1 - t) ln(1 - σ(x)))`, computed as `max(x, 0) - x t + ln(1 + e^-|x|)`, finite
-/// for any finite logit, never the log of a rounded-off probability. One kernel on the CPU
-/// (forward and backward); elsewhere `x (1 - t) - ln σ(x)` from Burn's operations. (Burn's
+/// for any finite logit, never the log of a rounded-off probability. One kernel on the CPU and
+/// on the GPU (forward and backward); elsewhere `x (1 - t) - ln σ(x)` from Burn's operations. (Burn's
 /// `BinaryCrossEntropyLoss` takes integer targets only, while image intensities are fractional.)
 ///
 /// # Shapes
@@ -191,8 +191,29 @@ pub fn bce_with_logits(logits: Tensor<2>, target: Tensor<2>) -> Tensor<2> {
         let kernel = <burn::backend::Dispatch as CpuKernels>::ae_bce_with_logits;
         return through_both(logits, target, kernel);
     }
+    #[cfg(gpu_kernels)]
+    if on_gpu_kernels(&logits) && on_gpu_kernels(&target) && logits.dims() == target.dims() {
+        let kernel = <burn::backend::Dispatch as GpuKernels>::ae_gpu_bce_with_logits;
+        return through_both(logits, target, kernel);
+    }
     let one_minus_t = target.neg().add_scalar(1.0);
     logits.clone() * one_minus_t - activation::log_sigmoid(logits)
+}
+
+/// `mean^2 + e^logvar - logvar - 1`, element-wise: twice the KL divergence of
+/// `N(mean, e^logvar)` from `N(0, 1)` per value, which the VAE sums over a code and halves. One
+/// kernel forward and one per input backward on the GPU (Burn's operations: five forward, as
+/// many backward); Burn's operations elsewhere.
+///
+/// # Shapes
+/// - mean, logvar, output: `[N, D]`
+pub fn kl_terms(mean: Tensor<2>, logvar: Tensor<2>) -> Tensor<2> {
+    #[cfg(gpu_kernels)]
+    if on_gpu_kernels(&mean) && on_gpu_kernels(&logvar) && mean.dims() == logvar.dims() {
+        let kernel = <burn::backend::Dispatch as GpuKernels>::ae_gpu_kl_terms;
+        return through_both(mean, logvar, kernel);
+    }
+    (mean.square() + exp(logvar.clone()) - logvar).add_scalar(-1.0)
 }
 
 /// `(a - b)^2`, element-wise: the squared error of a reconstruction. One kernel on the CPU,

@@ -189,8 +189,7 @@ impl VariationalAutoencoder {
     /// - output: `[N]`
     pub fn kl_divergence(posterior: &Posterior) -> Tensor<1> {
         let Posterior { mean, logvar } = posterior.clone();
-        (mean.square() + exp(logvar.clone()) - logvar)
-            .add_scalar(-1.0)
+        ops::kl_terms(mean, logvar)
             .sum_dim(1)
             .squeeze_dim(1)
             .mul_scalar(0.5)

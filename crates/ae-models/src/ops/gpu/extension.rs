@@ -23,6 +23,10 @@ pub trait GpuKernels: Backend {
     fn ae_gpu_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self>;
     /// `(a - b)^2`, element-wise, `a` and `b` of one shape.
     fn ae_gpu_squared_difference(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `max(x, 0) - x t + ln(1 + e^-|x|)`, `x` and `t` of one shape.
+    fn ae_gpu_bce_with_logits(x: FloatTensor<Self>, t: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `mean^2 + e^logvar - logvar - 1`, `mean` and `logvar` of one shape.
+    fn ae_gpu_kl_terms(mean: FloatTensor<Self>, logvar: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 impl GpuKernels for CubeBackend {
@@ -36,6 +40,14 @@ impl GpuKernels for CubeBackend {
 
     fn ae_gpu_squared_difference(a: CubeTensor, b: CubeTensor) -> CubeTensor {
         kernels::squared_difference(a, b)
+    }
+
+    fn ae_gpu_bce_with_logits(x: CubeTensor, t: CubeTensor) -> CubeTensor {
+        kernels::bce_with_logits(x, t)
+    }
+
+    fn ae_gpu_kl_terms(mean: CubeTensor, logvar: CubeTensor) -> CubeTensor {
+        kernels::kl_terms(mean, logvar)
     }
 }
 
@@ -74,12 +86,15 @@ fn tracked_unary<C: CheckpointStrategy>(
     }
 }
 
-/// The gradient of `(a - b)^2`: `2 grad (a - b)` for `a`, `2 grad (b - a)` for `b`, each one
-/// launch and only for an input that asks for it (a reconstruction's target does not).
+/// The gradients of a binary kernel from its two inputs, each one launch and only for an input
+/// that asks for it.
 #[derive(Debug)]
-struct SquaredDifference;
+struct FromInputs {
+    first: fn(CubeTensor, CubeTensor, CubeTensor) -> CubeTensor,
+    second: fn(CubeTensor, CubeTensor, CubeTensor) -> CubeTensor,
+}
 
-impl Backward<CubeBackend, 2> for SquaredDifference {
+impl Backward<CubeBackend, 2> for FromInputs {
     type State = (CubeTensor, CubeTensor);
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
@@ -89,9 +104,25 @@ impl Backward<CubeBackend, 2> for SquaredDifference {
             ops.parents,
             ops.node,
             grads,
-            |grad| kernels::squared_difference_backward(a, b, grad),
-            |grad| kernels::squared_difference_backward(b2, a2, grad),
+            |grad| (self.first)(a, b, grad),
+            |grad| (self.second)(a2, b2, grad),
         );
+    }
+}
+
+/// Records `forward` of `a` and `b` on the autodiff graph with the gradients [`FromInputs`].
+fn tracked_binary<C: CheckpointStrategy>(
+    a: FloatTensor<Autodiff<CubeBackend, C>>,
+    b: FloatTensor<Autodiff<CubeBackend, C>>,
+    forward: fn(CubeTensor, CubeTensor) -> CubeTensor,
+    gradients: FromInputs,
+) -> FloatTensor<Autodiff<CubeBackend, C>> {
+    let nodes = [a.node(), b.node()];
+    let (a, b) = (a.into_primitive(), b.into_primitive());
+    let output = forward(a.clone(), b.clone());
+    match gradients.prepare::<C>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => prep.finish((a, b), output),
+        OpsKind::UnTracked(prep) => prep.finish(output),
     }
 }
 
@@ -104,17 +135,29 @@ impl<C: CheckpointStrategy> GpuKernels for Autodiff<CubeBackend, C> {
         tracked_unary::<C>(x, kernels::sigmoid, kernels::sigmoid_backward)
     }
 
+    /// The gradient in `a` is `2 grad (a - b)`, in `b` `2 grad (b - a)`; a reconstruction's
+    /// target asks for none.
     fn ae_gpu_squared_difference(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
-        let nodes = [a.node(), b.node()];
-        let (a, b) = (a.into_primitive(), b.into_primitive());
-        let output = kernels::squared_difference(a.clone(), b.clone());
-        match SquaredDifference
-            .prepare::<C>(nodes)
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish((a, b), output),
-            OpsKind::UnTracked(prep) => prep.finish(output),
-        }
+        let gradients = FromInputs {
+            first: kernels::squared_difference_backward,
+            second: |a, b, grad| kernels::squared_difference_backward(b, a, grad),
+        };
+        tracked_binary::<C>(a, b, kernels::squared_difference, gradients)
+    }
+
+    fn ae_gpu_bce_with_logits(x: FloatTensor<Self>, t: FloatTensor<Self>) -> FloatTensor<Self> {
+        let gradients = FromInputs {
+            first: kernels::bce_with_logits_backward,
+            second: |x, _, grad| kernels::bce_with_logits_target_backward(x, grad),
+        };
+        tracked_binary::<C>(x, t, kernels::bce_with_logits, gradients)
+    }
+
+    fn ae_gpu_kl_terms(mean: FloatTensor<Self>, logvar: FloatTensor<Self>) -> FloatTensor<Self> {
+        let gradients = FromInputs {
+            first: |mean, _, grad| kernels::kl_terms_mean_backward(mean, grad),
+            second: |_, logvar, grad| kernels::kl_terms_logvar_backward(logvar, grad),
+        };
+        tracked_binary::<C>(mean, logvar, kernels::kl_terms, gradients)
     }
 }

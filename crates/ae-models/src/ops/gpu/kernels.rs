@@ -69,6 +69,70 @@ fn squared_difference_backward_kernel(a: &[f32], b: &[f32], grad: &[f32], out: &
     }
 }
 
+/// Binary cross-entropy of target `t` under logit `x`, `max(x, 0) - x t + ln(1 + e^-|x|)` (the
+/// CPU kernel's formula): finite for every finite logit, NaN kept (every term carries it).
+#[cube(launch_unchecked)]
+fn bce_with_logits_kernel(x: &[f32], t: &[f32], out: &mut [f32]) {
+    let i = ABSOLUTE_POS;
+    if i < out.len() {
+        let v = x[i];
+        let positive = select(v > 0.0, v, 0.0);
+        out[i] = positive - v * t[i] + ((-v.abs()).exp() + 1.0).ln();
+    }
+}
+
+/// The gradient of [`bce_with_logits_kernel`] in the logit: `grad (σ(x) - t)`, the sigmoid as
+/// Burn computes it.
+#[cube(launch_unchecked)]
+fn bce_with_logits_backward_kernel(x: &[f32], t: &[f32], grad: &[f32], out: &mut [f32]) {
+    let i = ABSOLUTE_POS;
+    if i < out.len() {
+        let s = (-((-x[i]).exp() + 1.0).ln()).exp();
+        out[i] = grad[i] * (s - t[i]);
+    }
+}
+
+/// The gradient of [`bce_with_logits_kernel`] in the target: `-grad x`.
+#[cube(launch_unchecked)]
+fn bce_with_logits_target_backward_kernel(x: &[f32], grad: &[f32], out: &mut [f32]) {
+    let i = ABSOLUTE_POS;
+    if i < out.len() {
+        out[i] = -(grad[i] * x[i]);
+    }
+}
+
+/// The per-value KL divergence of `N(mean, e^logvar)` from `N(0, 1)`, doubled:
+/// `mean^2 + e^logvar - logvar - 1` (the VAE sums and halves it).
+#[cube(launch_unchecked)]
+fn kl_terms_kernel(mean: &[f32], logvar: &[f32], out: &mut [f32]) {
+    let i = ABSOLUTE_POS;
+    if i < out.len() {
+        let m = mean[i];
+        let l = logvar[i];
+        out[i] = m * m + l.exp() - l - 1.0;
+    }
+}
+
+/// The gradient of [`kl_terms_kernel`] in the mean: `2 grad mean`.
+#[cube(launch_unchecked)]
+fn kl_terms_mean_backward_kernel(mean: &[f32], grad: &[f32], out: &mut [f32]) {
+    let i = ABSOLUTE_POS;
+    if i < out.len() {
+        out[i] = grad[i] * (mean[i] * 2.0);
+    }
+}
+
+/// The gradient of [`kl_terms_kernel`] in the log-variance: `grad e^logvar - grad`, the two
+/// terms Burn's autodiff sums (`grad (e^logvar - 1)` would round differently near 0).
+#[cube(launch_unchecked)]
+fn kl_terms_logvar_backward_kernel(logvar: &[f32], grad: &[f32], out: &mut [f32]) {
+    let i = ABSOLUTE_POS;
+    if i < out.len() {
+        let g = grad[i];
+        out[i] = g * logvar[i].exp() - g;
+    }
+}
+
 /// A kernel's launch: the client, the grid and the buffers (inputs, then the output).
 type Launch<const N: usize> = fn(&ComputeClient, CubeCount, CubeDim, [BufferArg; N], BufferArg);
 
@@ -145,5 +209,47 @@ pub fn squared_difference(a: CubeTensor, b: CubeTensor) -> CubeTensor {
 pub fn squared_difference_backward(a: CubeTensor, b: CubeTensor, grad: CubeTensor) -> CubeTensor {
     elementwise([a, b, grad], |c, n, d, [a, b, g], out| unsafe {
         squared_difference_backward_kernel::launch_unchecked(c, n, d, a, b, g, out)
+    })
+}
+
+/// `max(x, 0) - x t + ln(1 + e^-|x|)`: binary cross-entropy with logits.
+pub fn bce_with_logits(x: CubeTensor, t: CubeTensor) -> CubeTensor {
+    elementwise([x, t], |c, n, d, [x, t], out| unsafe {
+        bce_with_logits_kernel::launch_unchecked(c, n, d, x, t, out)
+    })
+}
+
+/// `grad (σ(x) - t)`: the gradient of [`bce_with_logits`] in `x`.
+pub fn bce_with_logits_backward(x: CubeTensor, t: CubeTensor, grad: CubeTensor) -> CubeTensor {
+    elementwise([x, t, grad], |c, n, d, [x, t, g], out| unsafe {
+        bce_with_logits_backward_kernel::launch_unchecked(c, n, d, x, t, g, out)
+    })
+}
+
+/// `-grad x`: the gradient of [`bce_with_logits`] in `t`.
+pub fn bce_with_logits_target_backward(x: CubeTensor, grad: CubeTensor) -> CubeTensor {
+    elementwise([x, grad], |c, n, d, [x, g], out| unsafe {
+        bce_with_logits_target_backward_kernel::launch_unchecked(c, n, d, x, g, out)
+    })
+}
+
+/// `mean^2 + e^logvar - logvar - 1`: twice the per-value KL divergence from `N(0, 1)`.
+pub fn kl_terms(mean: CubeTensor, logvar: CubeTensor) -> CubeTensor {
+    elementwise([mean, logvar], |c, n, d, [m, l], out| unsafe {
+        kl_terms_kernel::launch_unchecked(c, n, d, m, l, out)
+    })
+}
+
+/// `2 grad mean`: the gradient of [`kl_terms`] in the mean.
+pub fn kl_terms_mean_backward(mean: CubeTensor, grad: CubeTensor) -> CubeTensor {
+    elementwise([mean, grad], |c, n, d, [m, g], out| unsafe {
+        kl_terms_mean_backward_kernel::launch_unchecked(c, n, d, m, g, out)
+    })
+}
+
+/// `grad e^logvar - grad`: the gradient of [`kl_terms`] in the log-variance.
+pub fn kl_terms_logvar_backward(logvar: CubeTensor, grad: CubeTensor) -> CubeTensor {
+    elementwise([logvar, grad], |c, n, d, [l, g], out| unsafe {
+        kl_terms_logvar_backward_kernel::launch_unchecked(c, n, d, l, g, out)
     })
 }

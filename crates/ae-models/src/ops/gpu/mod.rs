@@ -4,8 +4,9 @@
 //! - [`adam_update`]: Adam's update of a parameter as one launch (Burn's `Adam`: about 13).
 //! - [`write_into`], [`fresh_copy`]: a copy into an existing buffer (a captured graph's input)
 //!   or into a fresh contiguous one.
-//! - [`GpuKernels`]: ReLU, the sigmoid and the squared error as one launch forward and one
-//!   backward each, from the kept output or inputs (Burn's: two to four each way).
+//! - [`GpuKernels`]: ReLU, the sigmoid, the squared error, binary cross-entropy with logits and
+//!   the VAE's KL terms as one launch forward and one backward (per input) each, from the kept
+//!   output or inputs (Burn's: two to seven each way).
 //!
 //! Built when a GPU backend is compiled in without Burn's `fusion` feature. With `fusion`, Burn
 //! fuses these element-wise chains on its own, so the public functions of [`crate::ops`] use
