@@ -23,7 +23,9 @@ type Forward = Box<dyn FnMut() -> Tensor<4>>;
 /// [`Autoencoder::reconstruct`] of batches of one shape, captured once and replayed.
 ///
 /// It stays on the thread that captured it (it is not `Send`): a replay must run on the stream
-/// the capture recorded, and CubeCL may give each thread its own.
+/// the capture recorded, and CubeCL may give each thread its own. With one stream per device
+/// (`ae_train::Streams`, the default) every thread shares it, so no other thread may use the
+/// device while the capture records or a replay runs.
 ///
 /// ```no_run
 /// # use ae_models::{VanillaAutoencoderConfig, capture::CapturedReconstruction};
@@ -46,7 +48,9 @@ impl CapturedReconstruction {
     /// runs on: its warm-up runs the forward pass three times, then once more while recording).
     ///
     /// # Errors
-    /// [`ModelError::Capture`] when `example` is not `f32` or is on an autodiff device.
+    /// [`ModelError::Capture`] when `example` is empty, not of the model's item shape, not `f32`
+    /// or on an autodiff device, or when the device records a graph but this workspace's GPU
+    /// kernels are off.
     pub fn new<M: Autoencoder + 'static>(model: M, example: Tensor<4>) -> Result<Self> {
         if example.dtype() != DType::F32 || example.device().is_autodiff() {
             return Err(ModelError::Capture(format!(
@@ -60,6 +64,12 @@ impl CapturedReconstruction {
             )));
         }
         let shape = example.dims();
+        if shape[0] == 0 || shape[1..] != model.input_shape() {
+            return Err(ModelError::Capture(format!(
+                "the example batch is {shape:?}; the model takes [N >= 1, {:?}]",
+                model.input_shape()
+            )));
+        }
         let device = example.device();
         // A buffer of the batch's own size that only the capture reads (a write into it between
         // replays must not change any other tensor).
@@ -67,6 +77,19 @@ impl CapturedReconstruction {
         let slot = input.clone();
         let forward: Forward = Box::new(move || model.reconstruct(slot.borrow().clone()));
         let graph = capture(&device, forward);
+        // A recorded graph reads the captured input buffer, which only this workspace's GPU
+        // kernels can rewrite (not with `AE_GPU_KERNELS=off`, nor in a `fusion` build).
+        if graph.is_hardware() {
+            let probe = input.borrow().clone();
+            if ops::write_into(&input.borrow(), probe).is_err() {
+                return Err(ModelError::Capture(
+                    "replaying a graph needs this workspace's GPU kernels to write each batch \
+                     into the captured input: unset AE_GPU_KERNELS=off, or build without \
+                     `fusion`; or reconstruct without capturing"
+                        .into(),
+                ));
+            }
+        }
         Ok(Self {
             graph,
             input,

@@ -122,7 +122,10 @@ fn captured_steps_equal_ordinary_steps(device: &Device) {
         ordinary = optim.step(f64::from(ADAM.learning_rate), ordinary, grads);
     }
 
-    let mut captured = CapturedTrainingStep::new(model.clone(), batches[0].clone(), ADAM).unwrap();
+    // Handed in on the autodiff device, sharing its weights' buffers with `model` and
+    // `ordinary`'s start: the capture must copy them.
+    let mut captured =
+        CapturedTrainingStep::new(model.clone().train(), batches[0].clone(), ADAM).unwrap();
     let losses: Vec<f32> = order
         .iter()
         .map(|&i| captured.step(batches[i].clone()).unwrap().into_scalar())
@@ -187,6 +190,18 @@ fn a_captured_training_step_on_the_cpu_is_refused_with_what_to_do() {
         err.contains("capture") && err.contains("GPU backend") && err.contains("without capturing"),
         "{err}"
     );
+}
+
+#[test]
+fn a_batch_the_model_does_not_take_is_refused() {
+    let device = DeviceSpec::new(Backend::Flex).device().unwrap();
+    let model = VanillaAutoencoderConfig::new().init(&device);
+    for dims in [[4, 3, 28, 28], [0, 1, 28, 28]] {
+        let err = CapturedReconstruction::new(model.clone(), Tensor::zeros(dims, &device))
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains(&format!("{dims:?}")), "{err}");
+    }
 }
 
 #[test]

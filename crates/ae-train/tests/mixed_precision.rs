@@ -88,25 +88,33 @@ fn bf16_and_f16_on_the_cpu_train_like_f32_and_keep_f32_weights() {
     half_precisions_train_like_f32(&device, &[Precision::Bf16, Precision::F16]);
 }
 
-/// Inside autocast a dense layer computes in f16 from f32 inputs and returns f32, and its
-/// weight's gradient comes back f32: with an input of 1 + 2^-12 (which f16 rounds to 1) and a
-/// weight of 1, the f32 layer gives 1 + 2^-12 and the f16 layer exactly 1.
+/// Inside autocast a dense layer computes its product in f16/bf16 from f32 inputs, adds its
+/// bias in f32 and returns f32, and its weight's and bias's gradients come back f32: with an
+/// input of 1 + 2^-12 (which both half types round to 1), a weight of 1 and a bias of 2^-11
+/// (which f16 and bf16 would lose beside 1), the f32 layer gives 1 + 2^-12 + 2^-11 and the
+/// autocast layer exactly 1 + 2^-11.
 #[test]
 fn a_layer_inside_autocast_computes_in_half_and_answers_in_f32() {
     let device = Device::flex().autodiff();
     let mut layer = LinearConfig::new(1, 1).init(&device);
     layer.weight = layer.weight.map(|w| w.ones_like().require_grad());
-    layer.bias = layer.bias.map(|b| b.map(|b| b.zeros_like().require_grad()));
+    layer.bias = layer
+        .bias
+        .map(|b| b.map(|b| b.ones_like().mul_scalar(2f32.powi(-11)).require_grad()));
     let x = Tensor::<2>::from_data(
         TensorData::new(vec![1.0f32 + 2f32.powi(-12)], [1, 1]),
         &device,
     );
     let full: f32 = ops::linear(&layer, x.clone()).into_scalar();
-    assert_eq!(full, 1.0 + 2f32.powi(-12));
+    assert_eq!(full, 1.0 + 2f32.powi(-12) + 2f32.powi(-11));
     for dtype in [FloatDType::F16, FloatDType::BF16] {
         let y = ops::autocast(dtype, || ops::linear(&layer, x.clone()));
         assert_eq!(y.dtype(), DType::F32, "{dtype:?}");
-        assert_eq!(y.clone().into_scalar::<f32>(), 1.0, "{dtype:?}");
+        assert_eq!(
+            y.clone().into_scalar::<f32>(),
+            1.0 + 2f32.powi(-11),
+            "{dtype:?}"
+        );
         let grads = y.sum().backward();
         let grad = layer
             .weight
@@ -115,12 +123,39 @@ fn a_layer_inside_autocast_computes_in_half_and_answers_in_f32() {
         assert_eq!(grad.dtype(), DType::F32, "{dtype:?}");
         // d(w x)/dw = x, rounded to the half type.
         assert_eq!(grad.into_scalar::<f32>(), 1.0, "{dtype:?}");
+        let bias = layer.bias.as_ref().unwrap().grad(&grads).unwrap();
+        assert_eq!(bias.dtype(), DType::F32, "{dtype:?}");
+        assert_eq!(bias.into_scalar::<f32>(), 1.0, "{dtype:?}");
     }
     assert_eq!(
         ops::autocast_dtype(),
         None,
         "autocast ends with its closure"
     );
+}
+
+/// f16's loss scale is per device: data-parallel training in f16 is refused (bf16 is not).
+#[test]
+fn f16_on_several_devices_is_refused() {
+    let device = DeviceSpec::new(Backend::Flex).device().unwrap();
+    let data = mnist_sample().unwrap();
+    let (train, valid) = data.train.take(512).split(0.1, 1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let options =
+        FitOptions::new(dir.path(), &device).with_devices(vec![device.clone(), device.clone()]);
+    let err = fit(
+        VanillaAutoencoderConfig::new().init(&device),
+        train,
+        valid,
+        &TrainingConfig::new()
+            .with_epochs(1)
+            .with_precision(Precision::F16),
+        &options,
+    )
+    .err()
+    .expect("refused")
+    .to_string();
+    assert!(err.contains("--precision") && err.contains("bf16"), "{err}");
 }
 
 /// One training step of `model` (a convolutional autoencoder) on 64 real digits with

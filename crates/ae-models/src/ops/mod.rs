@@ -246,7 +246,7 @@ pub fn squared_difference<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<
 /// - output: `[N, C_out, H_out, W_out]`
 pub fn conv2d(conv: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tensor<4> {
     if let Some(dtype) = autocast::compute_dtype(&x) {
-        return autocast::layer_in(conv, x, dtype, |conv, x| conv.forward(x));
+        return autocast::conv2d(conv, x, dtype);
     }
     #[cfg(feature = "flex")]
     {
@@ -290,7 +290,7 @@ pub fn conv2d(conv: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tensor<4> {
 /// - output: `[N, d_output]`
 pub fn linear(linear: &burn::nn::Linear, x: Tensor<2>) -> Tensor<2> {
     if let Some(dtype) = autocast::compute_dtype(&x) {
-        return autocast::layer_in(linear, x, dtype, |linear, x| linear.forward(x));
+        return autocast::linear(linear, x, dtype);
     }
     #[cfg(feature = "flex")]
     {
@@ -343,7 +343,7 @@ pub fn matmul(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
 /// - output: `[N, C_out, H_out, W_out]`
 pub fn conv_transpose2d(conv: &burn::nn::conv::ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     if let Some(dtype) = autocast::compute_dtype(&x) {
-        return autocast::layer_in(conv, x, dtype, |conv, x| conv.forward(x));
+        return autocast::conv_transpose2d(conv, x, dtype);
     }
     #[cfg(feature = "flex")]
     {

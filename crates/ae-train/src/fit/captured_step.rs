@@ -58,7 +58,10 @@ impl CapturedAdam {
 
 /// A training step of `M` for batches of one shape, captured and replayed.
 ///
-/// Not `Send`: a replay must run on the thread (and so the CubeCL stream) that captured it.
+/// Not `Send`: a replay must run on the thread that captured it. With one CubeCL stream per
+/// device (`ae_train::Streams`, the default) every thread shares that stream, so no other
+/// thread may use the device while a capture records (its work would be refused on wgpu, or
+/// recorded on CUDA) or while a replay runs.
 pub struct CapturedTrainingStep<M> {
     graph: Graph<Tensor<1>, Step>,
     model: Rc<M>,
@@ -82,8 +85,10 @@ where
     /// [`TrainError::InvalidArgument`] naming `capture` where the device has no graph capture
     /// or no in-place Adam (the CPU backends, a build with `fusion`), with what to do instead.
     pub fn new(model: M, example: Tensor<4>, adam: CapturedAdam) -> Result<Self> {
-        let device = example.device();
+        let device = example.device().inner();
         check_in_place(&device)?;
+        check_batch_shape(&model, &example)?;
+        let example = example.without_autodiff();
         // Buffers of their own that only this step touches, written in place from now on.
         let model = model.map(&mut FreshCopies).train();
         let mut moments = Moments::default();
@@ -205,6 +210,23 @@ where
     }
 }
 
+/// Refuses an example batch that is empty or not of the model's item shape (the forward pass
+/// would panic inside the capture).
+fn check_batch_shape<M: Autoencoder>(model: &M, example: &Tensor<4>) -> Result<()> {
+    let [n, c, h, w] = example.dims();
+    if n == 0 || [c, h, w] != model.input_shape() {
+        return Err(TrainError::InvalidArgument {
+            what: "capture",
+            message: format!(
+                "the example batch is {:?}; the model takes [N >= 1, {:?}]",
+                example.dims(),
+                model.input_shape()
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Whether `device` can update a parameter in place (a GPU backend built without fusion).
 fn check_in_place(device: &Device) -> Result<()> {
     let probe = || ops::fresh_copy(Tensor::<1>::zeros([3], device));
@@ -235,7 +257,9 @@ struct FreshCopies;
 
 impl ModuleMapper for FreshCopies {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        param.map(ops::fresh_copy)
+        // Off autodiff first: `fresh_copy` copies plain GPU tensors only, and a model handed in
+        // on an autodiff device must not be trained in place either.
+        param.map(|t| ops::fresh_copy(t.without_autodiff()))
     }
 }
 

@@ -16,7 +16,8 @@ use crate::error::{Result, TrainError};
 /// The number type the layers of a training step compute in.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
 pub enum Precision {
-    /// Everything in `f32` (the default).
+    /// Every tensor in `f32` (the default). On CUDA, Burn's matmul may still run the products in
+    /// TF32 on tensor cores (see [`Precision::Tf32`]).
     F32,
     /// `f32` tensors whose matrix products run in TF32 on tensor cores: CUDA on Ampere or later
     /// only. Burn 0.22.1's CUDA matmul already does this for `f32` whenever it picks its
@@ -138,8 +139,14 @@ impl StepPrecision {
         }
     }
 
-    /// f16 steps whose loss scale starts at `scale` instead of 2^16.
+    /// f16 steps whose loss scale starts at `scale` instead of 2^16 (kept between f32's
+    /// smallest normal number and 2^127: an infinite scale would skip every step).
     pub fn f16_with_scale(scale: f32) -> Self {
+        let scale = if scale.is_nan() {
+            INITIAL_LOSS_SCALE
+        } else {
+            scale.clamp(f32::MIN_POSITIVE, 2f32.powi(127))
+        };
         Self {
             precision: Precision::F16,
             loss_scale: Some(Arc::new(LossScale::starting_at(scale))),

@@ -253,6 +253,15 @@ fn check_precision<M: Trainable>(
             ),
         });
     }
+    if precision == Precision::F16 && options.devices.len() > 1 {
+        // Each device would scale and skip on its own, and burn-train sums the gradients of
+        // those that did not skip: a partial step.
+        return Err(TrainError::InvalidArgument {
+            what: "--precision",
+            message: "f16's loss scaling works on one device; with --devices use bf16 or f32"
+                .into(),
+        });
+    }
     std::iter::once(&options.device)
         .chain(&options.devices)
         .try_for_each(|device| precision.check(device))

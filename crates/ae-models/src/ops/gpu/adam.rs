@@ -125,12 +125,18 @@ fn adam_in_place_kernel(
 }
 
 /// Whether `tensor` is an `f32` buffer this module may write element `i` of directly, for `i`
-/// below its number of values: contiguous, in a buffer at least that large (the allocator
-/// rounds sizes up: 3 values get 32 bytes on wgpu).
+/// below its number of values: contiguous, starting where its handle starts (not a view
+/// further into a larger buffer), with at least that many values between its offsets (the
+/// allocator rounds sizes up: 3 values get 32 bytes on wgpu, the rest an end offset).
 pub(super) fn writable(tensor: &CubeTensor) -> bool {
+    let handle = &tensor.handle;
+    let start = handle.offset_start.unwrap_or(0);
+    let end = handle.offset_end.unwrap_or(0);
+    let usable = handle.size().saturating_sub(start).saturating_sub(end);
     tensor.dtype == burn::tensor::DType::F32
         && tensor.is_contiguous()
-        && tensor.handle.size() as usize >= tensor.meta.shape().num_elements() * 4
+        && start == 0
+        && usable as usize >= tensor.meta.shape().num_elements() * 4
 }
 
 /// One Adam step of `param` from `grad`, written into the buffers of `param`, `moment_1` and
@@ -138,7 +144,7 @@ pub(super) fn writable(tensor: &CubeTensor) -> bool {
 /// three values of `coefficients` on the device (see `adam_in_place_kernel`). `Err` naming
 /// what does not fit unless the four have one number of values and `param`, the moments and
 /// the coefficients are contiguous `f32` buffers of their own size.
-pub fn adam_update_in_place(
+pub(crate) fn adam_update_in_place(
     param: CubeTensor,
     grad: CubeTensor,
     moment_1: CubeTensor,
@@ -164,6 +170,16 @@ pub fn adam_update_in_place(
                 tensor.handle.size()
             ));
         }
+    }
+    if grad.dtype != burn::tensor::DType::F32
+        || [&grad, &moment_1, &moment_2, &coefficients]
+            .iter()
+            .any(|t| t.device != param.device)
+    {
+        return Err(format!(
+            "the gradient ({:?}) and the moments must be f32 on the parameter's device",
+            grad.dtype
+        ));
     }
     let sizes = [&grad, &moment_1, &moment_2].map(|t| t.meta.shape().num_elements());
     if sizes.iter().any(|&n| n != num_elems) || coefficients.meta.shape().num_elements() != 3 {

@@ -40,8 +40,9 @@ fn launch_copy(source: CubeTensor, destination: CubeTensor) {
     }
 }
 
-/// A copy of `tensor` in a fresh contiguous buffer that nothing else references.
-pub fn fresh_copy(tensor: CubeTensor) -> CubeTensor {
+/// A copy of `tensor` (`f32`: the caller checks) in a fresh contiguous buffer that nothing
+/// else references.
+pub(crate) fn fresh_copy(tensor: CubeTensor) -> CubeTensor {
     let tensor = into_contiguous(tensor);
     let copy = empty_device_contiguous_dtype(
         tensor.client.clone(),
@@ -56,7 +57,10 @@ pub fn fresh_copy(tensor: CubeTensor) -> CubeTensor {
 /// Writes the values of `source` into the buffer of `destination`, which every handle on that
 /// buffer then reads: `Err` with `source` unless `destination` is contiguous and both are `f32`
 /// of one shape on one device.
-pub fn write_into(destination: CubeTensor, source: CubeTensor) -> Result<(), Box<CubeTensor>> {
+pub(crate) fn write_into(
+    destination: CubeTensor,
+    source: CubeTensor,
+) -> Result<(), Box<CubeTensor>> {
     if !super::adam::writable(&destination)
         || destination.meta.shape() != source.meta.shape()
         || destination.dtype != source.dtype

@@ -2,8 +2,9 @@
 //! backends use (wgpu's WGSL, Vulkan's SPIR-V, Metal, CUDA).
 //!
 //! - [`adam_update`]: Adam's update of a parameter as one launch (Burn's `Adam`: about 13).
-//! - [`write_into`], [`fresh_copy`]: a copy into an existing buffer (a captured graph's input)
-//!   or into a fresh contiguous one.
+//! - `write_into`, `fresh_copy`, `adam_update_in_place` (through [`crate::ops`], which checks
+//!   their inputs): a copy into an existing buffer (a captured graph's input) or a fresh one, and
+//!   Adam's step written in place (a captured training step).
 //! - [`GpuKernels`]: ReLU, the sigmoid, the squared error, binary cross-entropy with logits and
 //!   the VAE's KL terms as one launch forward and one backward (per input) each, from the kept
 //!   output or inputs (Burn's: two to seven each way).
@@ -17,8 +18,9 @@ mod copy;
 mod extension;
 mod kernels;
 
-pub use adam::{adam_update, adam_update_in_place};
-pub use copy::{fresh_copy, write_into};
+pub use adam::adam_update;
+pub(crate) use adam::adam_update_in_place;
+pub(crate) use copy::{fresh_copy, write_into};
 pub use extension::GpuKernels;
 
 /// The backend these kernels take their tensors from (the unfused CubeCL backend).
