@@ -103,7 +103,8 @@ struct Cli {
     /// Write the measurements as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// On GPU backends, also print which kernels one training step launches, and how often.
+    /// On GPU backends, also print which kernels one training step launches, and how often (for
+    /// the end-to-end rows: per training or validation step of the whole run).
     #[arg(long)]
     kernels: bool,
 }

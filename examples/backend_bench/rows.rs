@@ -101,7 +101,22 @@ where
         feature = "metal",
         feature = "cuda"
     ))]
-    let (fitted, launches) = autoencoders::bench::launches::counted(run);
+    let (fitted, launches) = {
+        let (fitted, kernels) = autoencoders::bench::launches::by_kernel(run);
+        let launches: usize = kernels.iter().map(|(_, n)| n).sum();
+        if cli.kernels {
+            // Per training or validation step: what the loop launches beside the step itself.
+            let steps = fitted
+                .as_ref()
+                .map_or(1, |f| f.train_items / config.batch_size + valid_batches)
+                .max(1);
+            println!("\nkernels per step of the end-to-end run (training and validation):");
+            for (kernel, count) in kernels {
+                println!("  {:>7.2}  {kernel}", count as f64 / steps as f64);
+            }
+        }
+        (fitted, launches)
+    };
     #[cfg(not(any(
         feature = "wgpu",
         feature = "vulkan",

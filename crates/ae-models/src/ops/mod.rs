@@ -476,6 +476,28 @@ pub fn adam_update_in_place<const D: usize>(
     )
 }
 
+/// Adds a step's `sum` and `weight` (`[1]` each) into running `sums` (`[2]`, or `[3]` whose last
+/// value counts the steps whose sum was NaN or infinite) in place: one launch on `f32` GPU
+/// tensors outside autodiff, `sums` a buffer of its own (as [`fresh_copy`] makes it); `Err`
+/// elsewhere, where the caller adds with Burn's operations.
+pub fn accumulate_into(sums: &Tensor<1>, sum: Tensor<1>, weight: Tensor<1>) -> Result<(), String> {
+    #[cfg(gpu_kernels)]
+    if [sums, &sum, &weight]
+        .iter()
+        .all(|t| on_gpu_kernels(t) && !t.device().is_autodiff())
+    {
+        let cube = |t: Tensor<1>| t.try_into_primitive::<gpu::CubeBackend>().ok();
+        if let (Some(s), Some(x), Some(w)) =
+            (cube(sums.clone()), cube(sum.clone()), cube(weight.clone()))
+        {
+            return gpu::accumulate(s, x, w);
+        }
+    }
+    #[cfg(not(gpu_kernels))]
+    let _ = (sums, sum, weight);
+    Err("an in-place sum needs f32 tensors of a GPU backend built without fusion".into())
+}
+
 /// Whether `device` computes `f32` matrix products in TF32 on tensor cores (CUDA on Ampere and
 /// later, where Burn's matmul does so for its accelerated tiles): asked of the GPU runtime, so
 /// `false` on the CPU backends, on wgpu/Vulkan (whose tensor cores take f16/bf16 only) and in a

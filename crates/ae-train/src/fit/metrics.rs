@@ -311,18 +311,26 @@ impl Metric for DeviceMeanMetric {
                 StepSum::Ready(pair) => (pair.0.clone(), pair.1.clone()),
                 StepSum::Deferred(compute) => compute(),
             };
-            let step = if self.watch.is_some() {
-                let bad = sum.clone().is_nan().float() + sum.clone().is_inf().float();
-                Tensor::cat(vec![sum, weight, bad], 0)
-            } else {
-                Tensor::cat(vec![sum, weight], 0)
-            };
-            let device = step.device();
-            let sums = match self.sums.iter().position(|sums| sums.device() == device) {
-                Some(at) => self.sums.swap_remove(at) + step,
-                None => step,
-            };
-            self.sums.push(sums);
+            let device = sum.device();
+            let at = self.sums.iter().position(|sums| sums.device() == device);
+            // On the GPU one in-place launch (the running sums are a buffer of this metric's
+            // own); elsewhere a concatenation and an addition.
+            let added = at.is_some_and(|at| {
+                ae_models::ops::accumulate_into(&self.sums[at], sum.clone(), weight.clone()).is_ok()
+            });
+            if !added {
+                let step = if self.watch.is_some() {
+                    let bad = sum.clone().is_nan().float() + sum.clone().is_inf().float();
+                    Tensor::cat(vec![sum, weight, bad], 0)
+                } else {
+                    Tensor::cat(vec![sum, weight], 0)
+                };
+                let sums = match at {
+                    Some(at) => self.sums.swap_remove(at) + step,
+                    None => ae_models::ops::fresh_copy(step),
+                };
+                self.sums.push(sums);
+            }
             self.steps += 1;
             if self.steps.is_multiple_of(self.read_every) {
                 self.last = self.read()?;
@@ -387,11 +395,31 @@ mod tests {
         }
     }
 
+    /// flex, and wgpu where an adapter exists (the GPU's running sums are added in place by a
+    /// kernel of their own; required with `AE_REQUIRE_WGPU=1`).
+    fn devices() -> Vec<Device> {
+        let mut devices = vec![Device::flex()];
+        #[cfg(feature = "wgpu")]
+        match crate::DeviceSpec::new(crate::Backend::Wgpu).device() {
+            Ok(device) => devices.push(device),
+            Err(err) => assert!(
+                !std::env::var("AE_REQUIRE_WGPU").is_ok_and(|v| v == "1"),
+                "AE_REQUIRE_WGPU=1 but: {err}"
+            ),
+        }
+        devices
+    }
+
     /// Per-row means read every third step equal the mean of every step's values, weighted by
     /// rows; between reads the metric reports nothing new.
     #[test]
     fn sparse_reads_give_the_per_row_mean() {
-        let device = Device::flex();
+        for device in devices() {
+            sparse_reads_give_the_per_row_mean_on(device);
+        }
+    }
+
+    fn sparse_reads_give_the_per_row_mean_on(device: Device) {
         let mut metric = DeviceMeanMetric::new("mse", "MSE", &MetricsContext::new(3));
         let batches: [&[f32]; 4] = [&[1.0, 1.0], &[0.0, 0.0], &[4.0, 4.0], &[0.5]];
         let mut reported = Vec::new();
@@ -417,7 +445,12 @@ mod tests {
     /// A padded batch counts its real rows only.
     #[test]
     fn masked_rows_are_left_out() {
-        let device = Device::flex();
+        for device in devices() {
+            masked_rows_are_left_out_on(device);
+        }
+    }
+
+    fn masked_rows_are_left_out_on(device: Device) {
         let mut metric = DeviceMeanMetric::new("mse", "MSE", &MetricsContext::new(100));
         let mut sums = StepSums::default();
         let values = Tensor::<1>::from_floats([2.0, 4.0, 100.0], &device);
@@ -432,7 +465,12 @@ mod tests {
     /// RMSE over every observed rating, whatever batch it falls in.
     #[test]
     fn root_mean_weighs_every_rating_equally() {
-        let device = Device::flex();
+        for device in devices() {
+            root_mean_weighs_every_rating_equally_on(device);
+        }
+    }
+
+    fn root_mean_weighs_every_rating_equally_on(device: Device) {
         let mut metric = DeviceMeanMetric::new("rmse", "RMSE", &MetricsContext::new(1))
             .with_reduction(Reduction::RootMean);
         // Batch 1: one observed error of 2. Batch 2: three observed errors of 0.
@@ -454,7 +492,12 @@ mod tests {
     /// first non-finite step, counted from the steps that were.
     #[test]
     fn a_non_finite_loss_is_reported_with_its_epoch_and_step() {
-        let device = Device::flex();
+        for device in devices() {
+            a_non_finite_loss_is_reported_with_its_epoch_and_step_on(device);
+        }
+    }
+
+    fn a_non_finite_loss_is_reported_with_its_epoch_and_step_on(device: Device) {
         let mut context = MetricsContext::new(4);
         context.first_epoch = 2;
         let mut metric = DeviceMeanMetric::loss(&context);

@@ -133,6 +133,20 @@ fn kl_terms_logvar_backward_kernel(logvar: &[f32], grad: &[f32], out: &mut [f32]
     }
 }
 
+/// Adds a step's `sum` and `weight` (one value each) to the running `sums` in place, and with
+/// `count_non_finite` one to `sums[2]` when the sum is NaN or infinite: one unit.
+#[cube(launch_unchecked)]
+fn accumulate_kernel(sums: &mut [f32], sum: &[f32], weight: &[f32], count_non_finite: u32) {
+    if ABSOLUTE_POS == 0 {
+        let s = sum[0];
+        sums[0] += s;
+        sums[1] += weight[0];
+        if count_non_finite == 1 {
+            sums[2] += select(s.is_nan() || s.is_inf(), 1.0, 0.0);
+        }
+    }
+}
+
 /// A kernel's launch: the client, the grid and the buffers (inputs, then the output).
 type Launch<const N: usize> = fn(&ComputeClient, CubeCount, CubeDim, [BufferArg; N], BufferArg);
 
@@ -252,4 +266,48 @@ pub fn kl_terms_logvar_backward(logvar: CubeTensor, grad: CubeTensor) -> CubeTen
     elementwise([logvar, grad], |c, n, d, [l, g], out| unsafe {
         kl_terms_logvar_backward_kernel::launch_unchecked(c, n, d, l, g, out)
     })
+}
+
+/// Adds `sum` and `weight` (one value each) into `sums` (`[2]`, or `[3]` with a count of
+/// non-finite sums) in place: one launch where a concatenation and an addition take four or
+/// more. `Err` naming what does not fit unless `sums` is a contiguous `f32` buffer of its own
+/// (see `adam::writable`) and all three are `f32` on one device.
+pub(crate) fn accumulate(
+    sums: CubeTensor,
+    sum: CubeTensor,
+    weight: CubeTensor,
+) -> Result<(), String> {
+    let width = sums.meta.shape().num_elements();
+    let fits = super::adam::writable(&sums)
+        && (width == 2 || width == 3)
+        && [&sum, &weight].iter().all(|t| {
+            t.dtype == burn::tensor::DType::F32
+                && t.device == sums.device
+                && t.meta.shape().num_elements() == 1
+        });
+    if !fits {
+        return Err(format!(
+            "running sums of {width} values ({:?}) and a step of {} and {} values do not fit",
+            sums.dtype,
+            sum.meta.shape().num_elements(),
+            weight.meta.shape().num_elements()
+        ));
+    }
+    let (sum, weight) = (into_contiguous(sum), into_contiguous(weight));
+    let client = sums.client.clone();
+    // SAFETY: `sums` is a contiguous f32 buffer of 2 or 3 values (checked above), `sum` and
+    // `weight` of one value each; the one unit reads index 0 of those and writes indices 0, 1
+    // and, when counting (3 values), 2.
+    unsafe {
+        accumulate_kernel::launch_unchecked(
+            &client,
+            CubeCount::Static(1, 1, 1),
+            CubeDim::new_1d(1),
+            sums.into_buffer_arg(),
+            sum.into_buffer_arg(),
+            weight.into_buffer_arg(),
+            u32::from(width == 3),
+        );
+    }
+    Ok(())
 }

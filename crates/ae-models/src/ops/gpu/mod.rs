@@ -22,6 +22,7 @@ pub use adam::adam_update;
 pub(crate) use adam::adam_update_in_place;
 pub(crate) use copy::{fresh_copy, write_into};
 pub use extension::GpuKernels;
+pub(crate) use kernels::accumulate;
 
 /// The backend these kernels take their tensors from (the unfused CubeCL backend).
 pub use burn_cubecl::CubeBackend;
