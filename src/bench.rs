@@ -164,12 +164,7 @@ where
 {
     /// Prepares `model` (built on a plain device) and a batch of `batch_size` uniform images.
     pub fn new(model: M, batch_size: usize, device: &Device) -> Self {
-        let [c, h, w] = model.input_shape();
-        let batch = Tensor::random(
-            [batch_size, c, h, w],
-            Distribution::Uniform(0.0, 1.0),
-            &device.clone().autodiff(),
-        );
+        let batch = uniform_images(&model, batch_size, &device.clone().autodiff());
         Self {
             model: Some(model.train()),
             optim: ae_train::adam_optimizer(&AdamConfig::new().with_epsilon(1e-8)),
@@ -271,6 +266,21 @@ fn timed_steps(steps: usize, device: &Device, mut op: impl FnMut() -> Tensor<1>)
     Ok(start.elapsed().as_secs_f64())
 }
 
+/// A batch of `batch_size` images of `model`'s item shape, uniform in `[0, 1]`.
+fn uniform_images<M: Autoencoder>(model: &M, batch_size: usize, device: &Device) -> Tensor<4> {
+    let [c, h, w] = model.input_shape();
+    Tensor::random(
+        [batch_size, c, h, w],
+        Distribution::Uniform(0.0, 1.0),
+        device,
+    )
+}
+
+/// The first value of a batch of images: what a timed loop adds to its checksum.
+fn first_value(images: Tensor<4>) -> Tensor<1> {
+    images.slice([0..1, 0..1, 0..1, 0..1]).reshape([1])
+}
+
 /// Samples per second of `steps` encode + decode passes (no autodiff) over a batch of
 /// `batch_size` uniform images.
 pub fn inference_throughput<M: Autoencoder>(
@@ -279,15 +289,9 @@ pub fn inference_throughput<M: Autoencoder>(
     steps: usize,
     device: &Device,
 ) -> Result<f64> {
-    let [c, h, w] = model.input_shape();
-    let batch = Tensor::<4>::random(
-        [batch_size, c, h, w],
-        Distribution::Uniform(0.0, 1.0),
-        device,
-    );
+    let batch = uniform_images(model, batch_size, device);
     let seconds = timed_steps(steps, device, || {
-        let out = model.reconstruct(batch.clone());
-        out.slice([0..1, 0..1, 0..1, 0..1]).reshape([1])
+        first_value(model.reconstruct(batch.clone()))
     })?;
     Ok((steps * batch_size) as f64 / seconds)
 }
@@ -301,17 +305,12 @@ pub fn captured_inference_throughput<M: Autoencoder + Clone + 'static>(
     steps: usize,
     device: &Device,
 ) -> Result<f64> {
-    let [c, h, w] = model.input_shape();
-    let batch = Tensor::<4>::random(
-        [batch_size, c, h, w],
-        Distribution::Uniform(0.0, 1.0),
-        device,
-    );
+    let batch = uniform_images(model, batch_size, device);
     let mut captured = CapturedReconstruction::new(model.clone(), batch.clone())?;
     let mut failure = None;
     let seconds = timed_steps(steps, device, || {
         match captured.reconstruct(batch.clone()) {
-            Ok(out) => out.slice([0..1, 0..1, 0..1, 0..1]).reshape([1]),
+            Ok(out) => first_value(out),
             Err(err) => {
                 failure.get_or_insert(err);
                 Tensor::zeros([1], device)

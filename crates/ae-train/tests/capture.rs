@@ -3,6 +3,8 @@
 //! graph; Mesa's lavapipe is enough; skipped where no adapter exists, unless
 //! `AE_REQUIRE_WGPU=1`).
 
+mod common;
+
 use ae_data::mnist_sample;
 use ae_models::capture::CapturedReconstruction;
 use ae_models::{Autoencoder, ConvAutoencoderConfig, ModelError, VanillaAutoencoderConfig};
@@ -74,22 +76,13 @@ fn replays_on_the_cpu_run_the_forward_pass_again() {
     );
 }
 
-#[cfg(feature = "wgpu")]
 #[test]
 fn replays_of_a_software_graph_on_wgpu_equal_forward_passes() {
     let _alone = ONE_CAPTURE_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let device = match DeviceSpec::new(Backend::Wgpu).device() {
-        Ok(device) => device,
-        Err(err) => {
-            assert!(
-                !std::env::var("AE_REQUIRE_WGPU").is_ok_and(|v| v == "1"),
-                "AE_REQUIRE_WGPU=1 but: {err}"
-            );
-            eprintln!("skipped: {err}");
-            return;
-        }
+    let Some(device) = common::wgpu() else {
+        return;
     };
     device.seed(5);
     replays_equal_forward_passes(VanillaAutoencoderConfig::new().init(&device), &device, true);
@@ -156,22 +149,13 @@ fn captured_steps_equal_ordinary_steps(device: &Device) {
         .assert_eq(&untrained, true);
 }
 
-#[cfg(feature = "wgpu")]
 #[test]
 fn replayed_training_steps_equal_ordinary_steps_on_wgpu() {
     let _alone = ONE_CAPTURE_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let device = match DeviceSpec::new(Backend::Wgpu).device() {
-        Ok(device) => device,
-        Err(err) => {
-            assert!(
-                !std::env::var("AE_REQUIRE_WGPU").is_ok_and(|v| v == "1"),
-                "AE_REQUIRE_WGPU=1 but: {err}"
-            );
-            eprintln!("skipped: {err}");
-            return;
-        }
+    let Some(device) = common::wgpu() else {
+        return;
     };
     device.seed(9);
     captured_steps_equal_ordinary_steps(&device);

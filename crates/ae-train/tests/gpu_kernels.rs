@@ -3,7 +3,9 @@
 //!
 //! Skipped with a printed reason where no wgpu adapter exists, unless `AE_REQUIRE_WGPU=1`.
 
-use ae_train::{Backend, DeviceSpec, FusedAdam};
+mod common;
+
+use ae_train::FusedAdam;
 use burn::optim::{AdamConfig, Optimizer};
 use burn::tensor::{Device, Distribution, Tensor, TensorData, Tolerance};
 
@@ -11,24 +13,6 @@ use burn::tensor::{Device, Distribution, Tensor, TensorData, Tolerance};
 /// compute the same formulas as Burn's operations, but not always in the same order (the
 /// sigmoid's gradient differs from Burn's by up to 3e-6 relative).
 const TOLERANCE: f32 = 1e-6;
-
-/// A wgpu device, or `None` (with the reason printed) where none can be had.
-fn wgpu() -> Option<Device> {
-    let require = std::env::var("AE_REQUIRE_WGPU").is_ok_and(|v| v == "1");
-    if !Backend::Wgpu.is_compiled() {
-        assert!(!require, "AE_REQUIRE_WGPU=1 but the wgpu feature is off");
-        eprintln!("skipped: wgpu not compiled in (cargo feature `wgpu`)");
-        return None;
-    }
-    match DeviceSpec::new(Backend::Wgpu).device() {
-        Ok(device) => Some(device),
-        Err(err) if !require => {
-            eprintln!("skipped: {err}");
-            None
-        }
-        Err(err) => panic!("wgpu: {err}"),
-    }
-}
 
 /// `got` equals `want` within `TOLERANCE` relative (NaN where NaN, infinities equal).
 fn close<const D: usize>(got: Tensor<D>, want: Tensor<D>, what: &str) {
@@ -85,7 +69,7 @@ fn steps_agree<const D: usize>(device: &Device, param: Tensor<D>, grads: Vec<Ten
 /// back for Burn's operations.
 #[test]
 fn the_fused_adam_kernel_runs_on_wgpu() {
-    let Some(device) = wgpu() else { return };
+    let Some(device) = common::wgpu() else { return };
     let t = || Tensor::<2>::ones([3, 5], &device);
     let step = ae_models::ops::AdamStep {
         beta_1: 0.9,
@@ -104,7 +88,7 @@ fn the_fused_adam_kernel_runs_on_wgpu() {
 /// Five steps from random values, with gradients from 1e-2 to 1e2, agree with Burn's Adam.
 #[test]
 fn fused_adam_on_wgpu_equals_burns_adam() {
-    let Some(device) = wgpu() else { return };
+    let Some(device) = common::wgpu() else { return };
     device.seed(3);
     let param = Tensor::<2>::random([300, 200], Distribution::Uniform(-1.0, 1.0), &device);
     let grads = (0..5)
@@ -120,7 +104,7 @@ fn fused_adam_on_wgpu_equals_burns_adam() {
 /// infinities included.
 #[test]
 fn fused_adam_on_wgpu_keeps_burns_extremes() {
-    let Some(device) = wgpu() else { return };
+    let Some(device) = common::wgpu() else { return };
     let values = [
         0.0f32,
         1e-30,
@@ -142,7 +126,7 @@ fn fused_adam_on_wgpu_keeps_burns_extremes() {
 /// steps like the same values laid out in order.
 #[test]
 fn fused_adam_on_wgpu_leaves_held_and_strided_parameters_right() {
-    let Some(device) = wgpu() else { return };
+    let Some(device) = common::wgpu() else { return };
     let fused = FusedAdam::new(&AdamConfig::new()).unwrap();
     let values: Vec<f32> = (0..12).map(|i| i as f32 * 0.1 - 0.5).collect();
     let param = Tensor::<2>::from_data(TensorData::new(values.clone(), [3, 4]), &device);
@@ -186,7 +170,7 @@ fn agrees_with_burn(
     reference: fn(Tensor<2>) -> Tensor<2>,
     what: &str,
 ) {
-    let Some(device) = wgpu() else { return };
+    let Some(device) = common::wgpu() else { return };
     device.seed(11);
     let x = inputs(&device);
     close(op(x.clone()), reference(x.clone()), what);
@@ -222,7 +206,7 @@ fn sigmoid_on_wgpu_equals_burns() {
 /// asks for one too).
 #[test]
 fn squared_difference_on_wgpu_equals_burns() {
-    let Some(device) = wgpu() else { return };
+    let Some(device) = common::wgpu() else { return };
     device.seed(12);
     let (a, b) = (inputs(&device), inputs(&device).flip([0]));
     close(
@@ -268,7 +252,7 @@ fn binary_with_gradients(
 /// targets, on random and extreme logits (NaN and infinities included) and targets in `[0, 1]`.
 #[test]
 fn bce_with_logits_on_wgpu_equals_the_cpu_kernel() {
-    let Some(device) = wgpu() else { return };
+    let Some(device) = common::wgpu() else { return };
     device.seed(13);
     let x = inputs(&device);
     let t = Tensor::<2>::random(x.dims(), Distribution::Uniform(0.0, 1.0), &device);
@@ -303,7 +287,7 @@ fn bce_with_logits_on_wgpu_equals_the_cpu_kernel() {
 /// values and both gradients, on random and extreme inputs.
 #[test]
 fn kl_terms_on_wgpu_equal_burns() {
-    let Some(device) = wgpu() else { return };
+    let Some(device) = common::wgpu() else { return };
     device.seed(14);
     let (mean, logvar) = (inputs(&device), inputs(&device).flip([0]));
     let w = Tensor::<2>::random(mean.dims(), Distribution::Normal(0.0, 1.0), &device);

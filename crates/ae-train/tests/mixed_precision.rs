@@ -4,6 +4,8 @@
 //! refused. On flex (which computes in both types) and on wgpu (lavapipe: f16 only; skipped
 //! where no adapter exists, unless `AE_REQUIRE_WGPU=1`).
 
+mod common;
+
 use ae_data::mnist_sample;
 use ae_models::{ConvAutoencoder, ConvAutoencoderConfig, VanillaAutoencoderConfig, ops};
 use ae_train::{
@@ -229,19 +231,10 @@ fn parameter_ids<M: Module>(module: &M) -> Vec<(burn::module::ParamId, usize)> {
     ids.0
 }
 
-#[cfg(feature = "wgpu")]
 #[test]
 fn f16_trains_on_wgpu_and_bf16_is_refused_where_it_has_no_arithmetic() {
-    let device = match DeviceSpec::new(Backend::Wgpu).device() {
-        Ok(device) => device,
-        Err(err) => {
-            assert!(
-                !std::env::var("AE_REQUIRE_WGPU").is_ok_and(|v| v == "1"),
-                "AE_REQUIRE_WGPU=1 but: {err}"
-            );
-            eprintln!("skipped: {err}");
-            return;
-        }
+    let Some(device) = common::wgpu() else {
+        return;
     };
     if device.supports_dtype(DType::F16) {
         half_precisions_train_like_f32(&device, &[Precision::F16]);

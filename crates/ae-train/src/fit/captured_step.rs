@@ -180,8 +180,9 @@ where
             || ops::write_into(&self.input, batch.without_autodiff()).is_err()
         {
             return Err(refused(format!(
-                "the batch could not be written into the captured input (a batch on {device:?} \
-                 is needed)"
+                "the batch could not be written into the captured input (a batch on {} is \
+                 needed)",
+                super::device::device_name(&device)
             )));
         }
         // SAFETY (`Graph::replay`'s contract): every tensor the closure touched is alive — the
@@ -239,7 +240,7 @@ fn check_in_place(device: &Device) -> Result<()> {
         &coefficients,
         [0.9, 0.999],
     )
-    .map_err(|_| refused(format!("{device:?} is not one")))
+    .map_err(|_| refused(format!("{} is not one", super::device::device_name(device))))
 }
 
 fn refused(message: String) -> TrainError {

@@ -320,6 +320,21 @@ fn probe(device: &Device) -> Result<(), String> {
     }
 }
 
+/// A device as a user names it (`Device`'s `Debug` spells out the dispatch layers).
+pub(crate) fn device_name(device: &Device) -> String {
+    let debug = format!("{device:?}");
+    [
+        ("Flex", "the flex (CPU) device"),
+        ("NdArray", "the ndarray (CPU) device"),
+        ("Cuda", "this cuda device"),
+        ("Wgpu", "this wgpu device"),
+        ("Remote", "the remote device"),
+    ]
+    .into_iter()
+    .find(|(key, _)| debug.contains(key))
+    .map_or(debug, |(_, name)| name.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

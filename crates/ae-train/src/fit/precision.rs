@@ -80,7 +80,7 @@ impl Precision {
             Self::Tf32 => refuse(format!(
                 "tf32 needs TF32 tensor cores (CUDA on an Ampere or later GPU), which {} does not \
                  have: use f32, or bf16/f16 where the device computes in them",
-                device_name(device)
+                super::device::device_name(device)
             )),
             Self::Bf16 | Self::F16 => {
                 let dtype = self.compute_dtype().unwrap_or(FloatDType::F32);
@@ -92,7 +92,7 @@ impl Precision {
                          store bf16 but not compute in it): use {}",
                         self.name(),
                         self.name(),
-                        device_name(device),
+                        super::device::device_name(device),
                         if self == Self::Bf16 {
                             "f16 or f32"
                         } else {
@@ -103,21 +103,6 @@ impl Precision {
             }
         }
     }
-}
-
-/// A device as a user names it (`Device`'s `Debug` spells out the dispatch layers).
-fn device_name(device: &Device) -> String {
-    let debug = format!("{device:?}");
-    [
-        ("Flex", "the flex (CPU) device"),
-        ("NdArray", "the ndarray (CPU) device"),
-        ("Cuda", "this cuda device"),
-        ("Wgpu", "this wgpu device"),
-        ("Remote", "the remote device"),
-    ]
-    .into_iter()
-    .find(|(key, _)| debug.contains(key))
-    .map_or(debug, |(_, name)| name.to_string())
 }
 
 /// What a [`ModelSteps`](super::ModelSteps) computes in: the precision, and for `f16` the loss

@@ -68,8 +68,7 @@ pub fn adam_update(
         return outputs;
     }
     let client = param.client.clone();
-    let cube_dim = CubeDim::new(&client, num_elems);
-    let cube_count = cubecl::calculate_cube_count_elemwise(&client, num_elems, cube_dim);
+    let (cube_count, cube_dim) = super::elementwise_grid(&client, num_elems);
     // SAFETY: the seven buffers are contiguous f32 buffers of `num_elems` values each (made so
     // above; the caller checks the dtype and shapes), the kernel reads and writes index
     // `ABSOLUTE_POS` only below `param.len()`, and the three it writes are fresh.
@@ -194,8 +193,7 @@ pub(crate) fn adam_update_in_place(
     }
     let grad = into_contiguous(grad);
     let client = param.client.clone();
-    let cube_dim = CubeDim::new(&client, num_elems);
-    let cube_count = cubecl::calculate_cube_count_elemwise(&client, num_elems, cube_dim);
+    let (cube_count, cube_dim) = super::elementwise_grid(&client, num_elems);
     // SAFETY: the five buffers are contiguous f32 buffers (checked above; the gradient made so)
     // of at least `num_elems` values, the coefficients of 3; each unit reads and writes its own
     // index `ABSOLUTE_POS` only below `num_elems`, and reads coefficients 0 to 2.

@@ -23,8 +23,7 @@ fn launch_copy(source: CubeTensor, destination: CubeTensor) {
         return;
     }
     let client = destination.client.clone();
-    let cube_dim = CubeDim::new(&client, num_elems);
-    let cube_count = cubecl::calculate_cube_count_elemwise(&client, num_elems, cube_dim);
+    let (cube_count, cube_dim) = super::elementwise_grid(&client, num_elems);
     // SAFETY: both buffers are contiguous f32 buffers of at least `num_elems` values (the
     // callers make and check them so), and the kernel touches index `ABSOLUTE_POS` only below
     // that.

@@ -167,8 +167,7 @@ fn elementwise<const N: usize>(inputs: [CubeTensor; N], launch: Launch<N>) -> Cu
     if num_elems == 0 {
         return output;
     }
-    let cube_dim = CubeDim::new(&client, num_elems);
-    let cube_count = cubecl::calculate_cube_count_elemwise(&client, num_elems, cube_dim);
+    let (cube_count, cube_dim) = super::elementwise_grid(&client, num_elems);
     let args = inputs.map(CubeTensor::into_buffer_arg);
     launch(
         &client,

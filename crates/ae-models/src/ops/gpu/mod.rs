@@ -38,3 +38,18 @@ pub fn supports_tf32(tensor: burn::tensor::Tensor<1>) -> bool {
             .supports_type(tf32::elem_type_native())
     })
 }
+
+/// The grid of an element-wise launch over `num_elems` values, one unit per value: what every
+/// kernel of this module launches with but the running sum's single unit.
+fn elementwise_grid(
+    client: &burn_cubecl::cubecl::client::Client,
+    num_elems: usize,
+) -> (
+    burn_cubecl::cubecl::prelude::CubeCount,
+    burn_cubecl::cubecl::prelude::CubeDim,
+) {
+    let cube_dim = burn_cubecl::cubecl::prelude::CubeDim::new(client, num_elems);
+    let cube_count =
+        burn_cubecl::cubecl::calculate_cube_count_elemwise(client, num_elems, cube_dim);
+    (cube_count, cube_dim)
+}
