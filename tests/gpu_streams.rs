@@ -13,15 +13,20 @@ use std::path::Path;
 use std::process::Command;
 
 /// What one run of `train_vanilla` on wgpu left: its exit, standard error, the test MSE of its
-/// report and the number of flushes the streaming logger wrote.
+/// report, whether its steps were captured, and the number of flushes the streaming logger wrote.
 struct Run {
     success: bool,
     stderr: String,
     test_mse: Option<f64>,
+    captured: Option<bool>,
     flushes: usize,
 }
 
 fn train(folder: &Path, streams: &str) -> Run {
+    train_with(folder, streams, &[])
+}
+
+fn train_with(folder: &Path, streams: &str, flags: &[&str]) -> Run {
     std::fs::write(
         folder.join("cubecl.toml"),
         "[streaming.logger]\nlevel = \"basic\"\nfile = \"stream.log\"\n",
@@ -33,20 +38,23 @@ fn train(folder: &Path, streams: &str) -> Run {
         .args([
             "--device", "wgpu", "--limit", "1024", "--epochs", "2", "--out", "run",
         ])
+        .args(flags)
         .current_dir(folder)
         .env("AE_PROGRESS", "plain")
         .env("AE_STREAMS", streams)
         .output()
         .expect("train_vanilla runs");
-    let report = std::fs::read_to_string(folder.join("run/report.json")).ok();
-    let test_mse = report
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .and_then(|report| report["test"]["mse"].as_f64());
+    let report = std::fs::read_to_string(folder.join("run/report.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+    let test_mse = report.as_ref().and_then(|r| r["test"]["mse"].as_f64());
+    let captured = report.as_ref().and_then(|r| r["captured"].as_bool());
     let log = std::fs::read_to_string(folder.join("stream.log")).unwrap_or_default();
     Run {
         success: output.status.success(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         test_mse,
+        captured,
         flushes: log
             .lines()
             .filter(|l| l.to_lowercase().contains("flush"))
@@ -79,6 +87,36 @@ fn one_stream_trains_the_same_model_without_flushes() {
     assert!(
         (a - b).abs() <= 1e-6 * a.abs(),
         "test MSE {a} per thread, {b} on one stream"
+    );
+}
+
+/// `--capture` through the trainer: the steps replayed from one captured graph train the model
+/// the ordinary steps train, with no cross-stream flush either.
+#[test]
+fn captured_steps_train_the_same_model_as_ordinary_ones() {
+    let folder = tempfile::tempdir().unwrap();
+    let ordinary = train(folder.path(), "single");
+    if !ordinary.success && ordinary.stderr.contains("no usable `wgpu` device") {
+        assert!(
+            !std::env::var("AE_REQUIRE_WGPU").is_ok_and(|v| v == "1"),
+            "AE_REQUIRE_WGPU=1 but: {}",
+            ordinary.stderr
+        );
+        eprintln!("skipped: {}", ordinary.stderr);
+        return;
+    }
+    assert!(ordinary.success, "ordinary: {}", ordinary.stderr);
+    let captured = train_with(folder.path(), "single", &["--capture"]);
+    assert!(captured.success, "captured: {}", captured.stderr);
+    assert_eq!(
+        (ordinary.captured, captured.captured),
+        (Some(false), Some(true))
+    );
+    assert_eq!(captured.flushes, 0, "flushes of a captured run");
+    let (a, b) = (ordinary.test_mse.unwrap(), captured.test_mse.unwrap());
+    assert!(
+        (a - b).abs() <= 1e-4 * a.abs(),
+        "test MSE {a} ordinary, {b} captured"
     );
 }
 

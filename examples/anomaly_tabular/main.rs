@@ -155,6 +155,7 @@ fn main() -> std::process::ExitCode {
             .try_init(device)?;
         let model_dir = out.join("model");
         let options = FitOptions::new(&model_dir, device)
+            .with_capture(cli.train.capture)
             .with_resume(cli.output.resume)
             .with_overwrite(cli.output.overwrite);
         let fitted = fit(

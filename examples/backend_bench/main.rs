@@ -96,6 +96,10 @@ struct Cli {
     /// are named `e2e-dense-f16` and so on when it is not f32.
     #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
     e2e_precision: PrecisionArg,
+    /// Train the end-to-end runs with `--capture` (one captured step replayed per batch; the
+    /// models that cannot be captured are refused); their rows are named `e2e-dense-captured`.
+    #[arg(long)]
+    e2e_capture: bool,
     /// Batch size of the inference rows (default: 1024 dense, 512 conv); a small batch shows the
     /// host's cost per forward pass, which a captured graph cuts.
     #[arg(long, value_parser = ranges::count::<1, MAX_WIDTH>)]
@@ -282,11 +286,14 @@ fn measure(
         // One run each (a run is whole epochs): warm-up and steady rate as two rows.
         "e2e-dense" | "e2e-conv" | "e2e-vae" => {
             let precision = autoencoders::train::Precision::from(cli.e2e_precision);
-            let label = if precision == autoencoders::train::Precision::F32 {
+            let mut label = if precision == autoencoders::train::Precision::F32 {
                 workload.to_string()
             } else {
                 format!("{workload}-{}", precision.name())
             };
+            if cli.e2e_capture {
+                label.push_str("-captured");
+            }
             let (warmup, steady, launches) = match workload {
                 "e2e-dense" => {
                     let model = VanillaAutoencoderConfig::new().try_init(device)?;

@@ -93,7 +93,8 @@ where
         .with_precision(cli.e2e_precision.into());
     let dir = std::env::temp_dir().join(format!("backend_bench-e2e-{}", std::process::id()));
     let valid_batches = valid.count().div_ceil(config.batch_size) * config.epochs;
-    let run = || fit(model, train, valid, &config, &FitOptions::new(&dir, device));
+    let options = FitOptions::new(&dir, device).with_capture(cli.e2e_capture);
+    let run = || fit(model, train, valid, &config, &options);
     // Kernel launches per step (training and validation steps), counted on GPU backends.
     #[cfg(any(
         feature = "wgpu",
@@ -126,6 +127,12 @@ where
     let (fitted, launches) = (run(), 0usize);
     let _ = std::fs::remove_dir_all(&dir);
     let fitted = fitted?;
+    if cli.e2e_capture && !fitted.captured {
+        return Err(TrainError::InvalidArgument {
+            what: "--e2e-capture",
+            message: "this run could not be captured (the message above says why)".into(),
+        });
+    }
     let steps = fitted.train_items / config.batch_size + valid_batches;
     Ok((
         fitted.warmup_seconds.unwrap_or(f64::NAN),

@@ -139,6 +139,7 @@ fn main() -> std::process::ExitCode {
                 // Each item's training ratings are its input; the targets are its training
                 // ratings when training and its held-out ratings when validating.
                 let options = FitOptions::new(&model_dir, device)
+                    .with_capture(cli.train.capture)
                     .with_devices(devices.data_parallel.clone())
                     .with_resume(cli.output.resume)
                     .with_overwrite(cli.output.overwrite);

@@ -213,6 +213,7 @@ fn main() -> std::process::ExitCode {
                     .with_word_dropout(cli.word_dropout);
                 let model = config.try_init(device)?;
                 let options = FitOptions::new(&model_dir, device)
+                    .with_capture(cli.train.capture)
                     .with_devices(devices.data_parallel.clone())
                     .with_resume(cli.output.resume)
                     .with_overwrite(cli.output.overwrite);

@@ -132,7 +132,7 @@ impl DeviceArgs {
 }
 
 /// How to train: `--epochs`, `--batch-size`, `--lr`, `--adam-epsilon`, `--seed`,
-/// `--num-workers`.
+/// `--num-workers`, `--residency`, `--precision`, `--capture`.
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
     /// Passes over the training data (default: the example's own).
@@ -164,6 +164,11 @@ pub struct TrainArgs {
     /// f16 with loss scaling). A device without it is refused.
     #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
     pub precision: PrecisionArg,
+    /// Record one training step (forward, backward, Adam) as a GPU graph and replay it for every
+    /// batch: fewer launches and no per-step host work. GPU backends, one device, f32/tf32, models
+    /// without random draws or batch norm; elsewhere training runs uncaptured and says why.
+    #[arg(long)]
+    pub capture: bool,
 }
 
 /// `--precision`.

@@ -62,6 +62,7 @@ pub struct Run {
     resume: bool,
     overwrite: bool,
     residency: Residency,
+    capture: bool,
     weights: WeightsPrecision,
 }
 
@@ -153,6 +154,7 @@ impl Run {
             resume: args.output.resume,
             overwrite: args.output.overwrite,
             residency: args.train.residency.into(),
+            capture: args.train.capture,
             weights: args.output.weights.into(),
         })
     }
@@ -180,6 +182,7 @@ impl Run {
             .with_resume(self.resume)
             .with_overwrite(self.overwrite)
             .with_residency(self.residency)
+            .with_capture(self.capture)
     }
 
     /// Trains `model` into the output folder: see [`Run::train_into`].
@@ -254,6 +257,7 @@ impl Run {
             train_images_per_second: fitted.train_items as f64 / fitted.seconds.max(1e-9),
             warmup_seconds: fitted.warmup_seconds,
             steady_images_per_second: fitted.steady_items_per_second,
+            captured: fitted.captured,
             test: test_report,
             mean_image_mse,
             history: fitted.epochs,

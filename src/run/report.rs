@@ -85,6 +85,10 @@ pub struct RunReport {
     /// Training images per second over the later epochs (validation excluded); absent after a
     /// single epoch.
     pub steady_images_per_second: Option<f64>,
+    /// Whether the training steps were captured and replayed (`--capture`; false where the run
+    /// could not be and trained the ordinary way).
+    #[serde(default)]
+    pub captured: bool,
     /// Test reconstruction quality.
     pub test: ReconstructionReport,
     /// Test MSE of predicting the training set's mean image for every image: the number to beat.
@@ -138,6 +142,9 @@ impl RunReport {
                 "steady training throughput (later epochs)",
                 &format!("{steady:.0} images/s"),
             ]);
+        }
+        if self.captured {
+            t.row(["training steps", "captured and replayed (--capture)"]);
         }
         t.row(["test MSE", &format!("{:.5}", self.test.mse)]);
         t.row(["test PSNR", &format!("{:.2} dB", self.test.psnr_db)]);

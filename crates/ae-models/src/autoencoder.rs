@@ -96,6 +96,15 @@ pub trait Autoencoder {
         vec!["reconstruction"]
     }
 
+    /// Why a training step of this model cannot be recorded once and replayed for every batch
+    /// (`ae_train::CapturedTrainingStep`, `--capture`), or `None` when it can: a replay repeats
+    /// the recorded kernels, so a step must be a fixed function of the batch and the weights —
+    /// no random draws, no batch-norm running statistics. The default is a refusal: a model says
+    /// it is replayable only when it knows it is.
+    fn replay_hazard(&self) -> Option<&'static str> {
+        Some("it does not say whether its training step is deterministic")
+    }
+
     /// The deterministic reconstruction of `images` (`decode(encode(images))`).
     ///
     /// # Shapes

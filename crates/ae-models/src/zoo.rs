@@ -384,6 +384,10 @@ impl Autoencoder for AnyAutoencoder {
     fn loss_term_names(&self) -> Vec<&'static str> {
         self.as_autoencoder().loss_term_names()
     }
+
+    fn replay_hazard(&self) -> Option<&'static str> {
+        self.as_autoencoder().replay_hazard()
+    }
 }
 
 #[cfg(test)]

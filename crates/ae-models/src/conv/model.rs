@@ -87,4 +87,10 @@ impl Autoencoder for ConvAutoencoder {
             }],
         }
     }
+
+    fn replay_hazard(&self) -> Option<&'static str> {
+        self.config
+            .batch_norm
+            .then_some("its batch normalisation updates running statistics in every step")
+    }
 }

@@ -99,4 +99,8 @@ impl Autoencoder for DenoisingAutoencoder {
         self.inner()
             .forward_masked(self.corrupt(input), target, mask)
     }
+
+    fn replay_hazard(&self) -> Option<&'static str> {
+        Some("it corrupts every batch with fresh random noise")
+    }
 }

@@ -143,4 +143,8 @@ impl Autoencoder for SparseAutoencoder {
     fn loss_term_names(&self) -> Vec<&'static str> {
         vec!["reconstruction", "sparsity"]
     }
+
+    fn replay_hazard(&self) -> Option<&'static str> {
+        self.base.replay_hazard()
+    }
 }

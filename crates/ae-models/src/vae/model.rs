@@ -330,4 +330,8 @@ impl Autoencoder for VariationalAutoencoder {
     fn loss_term_names(&self) -> Vec<&'static str> {
         vec!["reconstruction", "kl"]
     }
+
+    fn replay_hazard(&self) -> Option<&'static str> {
+        Some("it samples its codes with fresh random noise in every step")
+    }
 }

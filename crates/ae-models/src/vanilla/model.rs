@@ -117,4 +117,8 @@ impl Autoencoder for VanillaAutoencoder {
             }],
         }
     }
+
+    fn replay_hazard(&self) -> Option<&'static str> {
+        None
+    }
 }

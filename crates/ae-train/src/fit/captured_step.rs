@@ -10,8 +10,9 @@
 //!
 //! Replays repeat what the capture recorded, random draws included: a model that draws noise in
 //! its forward pass (the VAE's sampling, the denoising corruption) would replay the same noise,
-//! and batch normalisation's running statistics are not updated. So this is for deterministic
-//! models without batch normalisation, such as the dense autoencoder.
+//! and batch normalisation's running statistics would not be updated. So only models whose
+//! [`Autoencoder::replay_hazard`] is `None` are captured (the dense and sparse autoencoders, the
+//! convolutional one without batch norm).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -21,12 +22,24 @@ use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Graph, Tensor, TensorData, capture};
 
-use ae_models::{Autoencoder, ops};
+use ae_models::{Autoencoder, AutoencoderOutput, LossTerm, ops};
 
 use crate::error::{Result, TrainError};
 
 /// The closure a step is captured from.
-type Step = Box<dyn FnMut() -> Tensor<1>>;
+type Step = Box<dyn FnMut() -> StepTensors>;
+
+/// What a captured step leaves in its own buffers (rewritten by every replay): the forward
+/// pass's output, off autodiff.
+struct StepTensors {
+    loss: Tensor<1>,
+    terms: Vec<Tensor<1>>,
+    reconstruction: Tensor<4>,
+    latent: Tensor<2>,
+}
+
+/// Adam's moments of every parameter (flattened), by parameter.
+pub(crate) type AdamMoments = HashMap<ParamId, (Tensor<1>, Tensor<1>)>;
 
 /// Adam's settings of a captured step (Burn's `Adam` without weight decay or AMSGrad, as
 /// [`FusedAdam`](super::FusedAdam)).
@@ -63,8 +76,10 @@ impl CapturedAdam {
 /// thread may use the device while a capture records (its work would be refused on wgpu, or
 /// recorded on CUDA) or while a replay runs.
 pub struct CapturedTrainingStep<M> {
-    graph: Graph<Tensor<1>, Step>,
+    graph: Graph<StepTensors, Step>,
     model: Rc<M>,
+    moments: Rc<AdamMoments>,
+    term_names: Vec<&'static str>,
     input: Tensor<4>,
     coefficients: Tensor<1>,
     failure: Rc<RefCell<Option<String>>>,
@@ -83,11 +98,16 @@ where
     ///
     /// # Errors
     /// [`TrainError::InvalidArgument`] naming `capture` where the device has no graph capture
-    /// or no in-place Adam (the CPU backends, a build with `fusion`), with what to do instead.
+    /// or no in-place Adam (the CPU backends, a build with `fusion`), or the model's step is not
+    /// replayable ([`Autoencoder::replay_hazard`]), with what to do instead.
     pub fn new(model: M, example: Tensor<4>, adam: CapturedAdam) -> Result<Self> {
         let device = example.device().inner();
         check_in_place(&device)?;
         check_batch_shape(&model, &example)?;
+        if let Some(hazard) = model.replay_hazard() {
+            return Err(refused_model(hazard));
+        }
+        let term_names = model.loss_term_names();
         let example = example.without_autodiff();
         // Buffers of their own that only this step touches, written in place from now on.
         let model = model.map(&mut FreshCopies).train();
@@ -109,8 +129,7 @@ where
             let betas = [adam.beta_1, adam.beta_2];
             Box::new(move || {
                 let output = model.forward(input.clone().autodiff());
-                let loss = output.loss;
-                let grads = GradientsParams::from_grads(loss.backward(), &*model);
+                let grads = GradientsParams::from_grads(output.loss.backward(), &*model);
                 model.visit(&mut AdamInPlace {
                     grads,
                     moments: &moments,
@@ -118,7 +137,16 @@ where
                     betas,
                     failure: &failure,
                 });
-                loss.without_autodiff()
+                StepTensors {
+                    loss: output.loss.without_autodiff(),
+                    terms: output
+                        .terms
+                        .into_iter()
+                        .map(|term| term.value.without_autodiff())
+                        .collect(),
+                    reconstruction: output.reconstruction.without_autodiff(),
+                    latent: output.latent.without_autodiff(),
+                }
             })
         };
         let graph = capture(&device, step);
@@ -138,6 +166,8 @@ where
         Ok(Self {
             graph,
             model,
+            moments,
+            term_names,
             input,
             coefficients,
             failure,
@@ -151,6 +181,11 @@ where
         self.steps
     }
 
+    /// Sets the learning rate of the next steps (a scheduler's value for each step).
+    pub fn set_learning_rate(&mut self, learning_rate: f32) {
+        self.adam.learning_rate = learning_rate;
+    }
+
     /// One training step on `batch` (of the captured shape, on its device): the loss before the
     /// update.
     ///
@@ -161,6 +196,36 @@ where
     /// - batch: the captured `[N, C, H, W]`
     /// - output: `[1]`
     pub fn step(&mut self, batch: Tensor<4>) -> Result<Tensor<1>> {
+        let loss = self.replay(batch)?.loss.clone();
+        Ok(ops::fresh_copy(loss))
+    }
+
+    /// One training step on `batch`, as [`step`](Self::step), returning the whole forward pass
+    /// before the update (the loss, its terms, the reconstruction and the codes), copied out of
+    /// the step's buffers (one launch per tensor).
+    ///
+    /// # Errors
+    /// As [`step`](Self::step).
+    pub fn step_output(&mut self, batch: Tensor<4>) -> Result<AutoencoderOutput> {
+        let names = self.term_names.clone();
+        let tensors = self.replay(batch)?;
+        Ok(AutoencoderOutput {
+            reconstruction: ops::fresh_copy(tensors.reconstruction.clone()),
+            latent: ops::fresh_copy(tensors.latent.clone()),
+            loss: ops::fresh_copy(tensors.loss.clone()),
+            terms: names
+                .into_iter()
+                .zip(&tensors.terms)
+                .map(|(name, value)| LossTerm {
+                    name,
+                    value: ops::fresh_copy(value.clone()),
+                })
+                .collect(),
+        })
+    }
+
+    /// Writes `batch` and step t's coefficients into the captured buffers and replays.
+    fn replay(&mut self, batch: Tensor<4>) -> Result<&StepTensors> {
         if batch.dims() != self.input.dims() || batch.dtype() != self.input.dtype() {
             return Err(TrainError::InvalidArgument {
                 what: "captured step",
@@ -187,16 +252,62 @@ where
         }
         // SAFETY (`Graph::replay`'s contract): every tensor the closure touched is alive — the
         // model, the moments, the input and the coefficients are held by the closure and by
-        // `self`, the loss by the graph; nothing else reaches them concurrently (`&mut self`;
-        // the model is copied out only by `into_model`, which drops the graph first); the
-        // writes above and the copy below are on this thread, the capture's (this type is not
-        // `Send`), so on its stream.
-        let loss = unsafe { self.graph.replay() }.clone();
+        // `self`, the outputs by the graph; nothing else reaches them concurrently (`&mut self`;
+        // the weights and moments leave only as copies, `model` and `adam_moments`); the writes
+        // above and the copies the callers make are on this thread, the capture's (this type is
+        // not `Send`), so on its stream.
+        let tensors = unsafe { self.graph.replay() };
         self.steps += 1;
         if let Some(message) = self.failure.borrow_mut().take() {
             return Err(refused(message));
         }
-        Ok(ops::fresh_copy(loss))
+        Ok(tensors)
+    }
+
+    /// A copy of the model as trained so far (training mode, buffers of its own).
+    pub fn model(&self) -> M {
+        (*self.model).clone().map(&mut FreshCopies)
+    }
+
+    /// Copies of Adam's moments of every parameter (flattened).
+    pub(crate) fn adam_moments(&self) -> AdamMoments {
+        self.moments
+            .iter()
+            .map(|(id, (first, second))| {
+                (
+                    *id,
+                    (
+                        ops::fresh_copy(first.clone()),
+                        ops::fresh_copy(second.clone()),
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    /// Continues from Adam's state after `steps` steps: `moments` (flattened, by parameter; a
+    /// parameter without moments starts from zero ones) are written into the step's own.
+    ///
+    /// # Errors
+    /// [`TrainError::InvalidArgument`] naming `capture` for moments of another size or device.
+    pub(crate) fn load_adam_state(&mut self, moments: &AdamMoments, steps: usize) -> Result<()> {
+        for (id, (first, second)) in self.moments.iter() {
+            if let Some((saved_first, saved_second)) = moments.get(id) {
+                for (into, from) in [(first, saved_first), (second, saved_second)] {
+                    if from.dims() != into.dims() {
+                        return Err(refused_state(format!(
+                            "a moment of {:?} values where the parameter has {:?}",
+                            from.dims(),
+                            into.dims()
+                        )));
+                    }
+                    ops::write_into(into, from.clone())
+                        .map_err(|_| refused_state("a moment is on another device".into()))?;
+                }
+            }
+        }
+        self.steps = steps;
+        Ok(())
     }
 
     /// The trained model, in inference mode.
@@ -229,7 +340,7 @@ fn check_batch_shape<M: Autoencoder>(model: &M, example: &Tensor<4>) -> Result<(
 }
 
 /// Whether `device` can update a parameter in place (a GPU backend built without fusion).
-fn check_in_place(device: &Device) -> Result<()> {
+pub(crate) fn check_in_place(device: &Device) -> Result<()> {
     let probe = || ops::fresh_copy(Tensor::<1>::zeros([3], device));
     let (param, moment_1, moment_2, coefficients) = (probe(), probe(), probe(), probe());
     ops::adam_update_in_place(
@@ -241,6 +352,22 @@ fn check_in_place(device: &Device) -> Result<()> {
         [0.9, 0.999],
     )
     .map_err(|_| refused(format!("{} is not one", super::device::device_name(device))))
+}
+
+fn refused_model(hazard: &str) -> TrainError {
+    TrainError::InvalidArgument {
+        what: "capture",
+        message: format!(
+            "this model's training step cannot be replayed: {hazard}; train without capturing"
+        ),
+    }
+}
+
+fn refused_state(message: String) -> TrainError {
+    TrainError::InvalidArgument {
+        what: "capture",
+        message: format!("Adam's saved state does not fit the captured step: {message}"),
+    }
 }
 
 fn refused(message: String) -> TrainError {

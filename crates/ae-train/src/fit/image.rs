@@ -14,6 +14,7 @@ use ae_models::{
     SparseAutoencoder, VanillaAutoencoder, VariationalAutoencoder, per_image_mse, psnr_of_mse,
 };
 
+use super::captured_fit::{CapturedFit, CapturedStrategy};
 use super::learner::{ModelSteps, Trainable, model_identity};
 use super::metrics::{DeviceMeanMetric, MetricsContext, StepSums, masked_sum};
 
@@ -171,6 +172,14 @@ macro_rules! trainable_image_models {
                 context: &MetricsContext,
             ) -> SupervisedTraining<ModelSteps<Self>> {
                 register_image_metrics(self.loss_term_names(), context, training)
+            }
+
+            fn captured_fit(
+                &self,
+                strategy: CapturedFit,
+            ) -> Result<CapturedStrategy<Self>, String> {
+                let strategy = strategy.for_image_model(self)?;
+                Ok(Arc::new(strategy))
             }
         }
     )*};

@@ -5,6 +5,7 @@
 use burn::module::{Module, ModuleDisplay};
 use burn::tensor::Tensor;
 
+use super::captured_fit::{CapturedFit, CapturedStrategy};
 use super::metrics::MetricsContext;
 use super::precision::{Precision, StepPrecision};
 use burn::train::{InferenceStep, ItemLazy, SupervisedTraining, TrainOutput, TrainStep};
@@ -43,6 +44,22 @@ pub trait Trainable: Module + ModuleDisplay + 'static {
     /// in `f32`.
     fn supports_mixed_precision(&self) -> bool {
         true
+    }
+
+    /// `--capture` ([`FitOptions::capture`](crate::FitOptions::capture)): the strategy that
+    /// trains this model by replaying one captured step, or why its step cannot be replayed
+    /// (then [`fit`](crate::fit) trains it the ordinary way and says so). The image
+    /// autoencoders accept it where [`ae_models::Autoencoder::replay_hazard`] allows; the
+    /// default refuses.
+    ///
+    /// # Errors
+    /// Why the model's training step cannot be captured.
+    fn captured_fit(&self, strategy: CapturedFit) -> Result<CapturedStrategy<Self>, String>
+    where
+        Self: Sized,
+    {
+        let _ = strategy;
+        Err("only the image autoencoders' training steps are captured".into())
     }
 
     /// The loss of a step's output, which training back-propagates.

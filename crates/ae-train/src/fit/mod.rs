@@ -2,6 +2,7 @@
 //! [`fit`], the splits it takes, metrics, atomic checkpoints, the epoch log, plain progress
 //! lines, and device selection.
 
+mod captured_fit;
 mod captured_step;
 mod checkpoint;
 mod device;
@@ -20,6 +21,7 @@ mod sequence;
 mod streams;
 mod training;
 
+pub use captured_fit::{CapturedFit, CapturedStrategy};
 pub use captured_step::{CapturedAdam, CapturedTrainingStep};
 pub use checkpoint::{
     AtomicFileCheckpointer, CHECKPOINT_KINDS, checkpoint_path, latest_complete_checkpoint,

@@ -51,6 +51,18 @@ impl FusedAdam {
     }
 }
 
+impl FusedAdam {
+    /// The same Adam as a captured step's, at `learning_rate`.
+    pub(crate) fn captured(&self, learning_rate: f32) -> super::CapturedAdam {
+        super::CapturedAdam {
+            learning_rate,
+            beta_1: self.beta_1,
+            beta_2: self.beta_2,
+            epsilon: self.epsilon,
+        }
+    }
+}
+
 impl Optimizer for FusedAdam {
     type State<const D: usize> = AdamState<D>;
 

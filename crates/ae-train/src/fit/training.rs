@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ae_data::Residency;
@@ -11,13 +12,18 @@ use burn::module::Module;
 use burn::optim::AdamConfig;
 use burn::tensor::Device;
 use burn::train::logger::FileMetricLogger;
-use burn::train::{ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraining};
+use burn::train::{
+    ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraining, TrainingStrategy,
+};
 
+use super::captured_fit::{CapturedFit, CapturedStrategy};
+use super::captured_step::{CapturedAdam, check_in_place};
 use super::checkpoint::{AtomicFileCheckpointer, check_checkpoint, latest_complete_checkpoint};
 use super::epoch_log::{EpochLog, EpochMetrics, read_epoch_log};
 use super::learner::{ModelSteps, Trainable};
 use super::loaders::{SplitLoading, TrainingSplit};
 use super::metrics::MetricsContext;
+use super::optim::FusedAdam;
 use super::precision::Precision;
 use super::renderer::PlainRenderer;
 use super::run_folder::{
@@ -118,6 +124,12 @@ pub struct FitOptions {
     /// Metrics accumulated on the device are read back every this many steps (and at the end of
     /// each epoch): each read makes the host wait for the device.
     pub metrics_every: usize,
+    /// Train by replaying one captured step per batch ([`CapturedFit`]: forward, backward and
+    /// Adam recorded once, the host out of the loop). Where the run cannot be captured (a CPU
+    /// backend, several devices, bf16/f16, Adam with weight decay, a model that draws random
+    /// numbers or has batch norm) training runs the ordinary way and says why;
+    /// [`Fitted::captured`] tells which.
+    pub capture: bool,
 }
 
 impl FitOptions {
@@ -131,7 +143,14 @@ impl FitOptions {
             overwrite: false,
             residency: Residency::Auto,
             metrics_every: DEFAULT_METRICS_EVERY,
+            capture: false,
         }
+    }
+
+    /// Trains by replaying a captured step when `capture` is true (see [`FitOptions::capture`]).
+    pub fn with_capture(mut self, capture: bool) -> Self {
+        self.capture = capture;
+        self
     }
 
     /// Starts over in a folder holding an earlier run when `overwrite` is true.
@@ -184,6 +203,8 @@ pub struct Fitted<M> {
     /// Training items per second over this run's later epochs (training splits only, validation
     /// excluded); `None` when the run trained one epoch.
     pub steady_items_per_second: Option<f64>,
+    /// Whether the training steps were captured and replayed ([`FitOptions::capture`]).
+    pub captured: bool,
 }
 
 /// The warm-up (to the end of the first training split) and the steady training rate (items per
@@ -265,6 +286,65 @@ fn check_precision<M: Trainable>(
     std::iter::once(&options.device)
         .chain(&options.devices)
         .try_for_each(|device| precision.check(device))
+}
+
+/// What stops a run from being captured, before the model is asked
+/// ([`Trainable::captured_fit`]): `Err` with the reason, or the step's Adam.
+fn capture_settings(config: &TrainingConfig, options: &FitOptions) -> Result<CapturedAdam, String> {
+    if options.devices.len() > 1 {
+        return Err("a captured step runs on one device, not on --devices".into());
+    }
+    if config.precision.compute_dtype().is_some() {
+        return Err(format!(
+            "{} steps are not captured (f32 and tf32 steps are)",
+            config.precision.name()
+        ));
+    }
+    let Some(adam) = FusedAdam::new(&config.optimizer) else {
+        return Err(
+            "a captured step runs plain Adam (no weight decay, AMSGrad or clipping)".into(),
+        );
+    };
+    check_in_place(&options.device).map_err(|_| {
+        format!(
+            "{} cannot replay a captured step (GPU backends built without `fusion` can: wgpu, \
+             vulkan, metal, cuda)",
+            super::device::device_name(&options.device)
+        )
+    })?;
+    Ok(adam.captured(config.learning_rate as f32))
+}
+
+/// Where a captured run's strategy leaves the error that stopped it.
+type CaptureFailure = Arc<Mutex<Option<TrainError>>>;
+
+/// The strategy of a captured run, and where it leaves the error that stops one; `None` (after
+/// saying why on stderr) when the run cannot be captured.
+fn plan_capture<M: Trainable>(
+    model: &M,
+    config: &TrainingConfig,
+    options: &FitOptions,
+    resume: Option<(PathBuf, usize)>,
+) -> Option<(CapturedStrategy<M>, CaptureFailure)> {
+    let planned = capture_settings(config, options).and_then(|adam| {
+        let strategy = CapturedFit::new(
+            options.device.clone(),
+            adam,
+            config.batch_size,
+            config.precision,
+            resume,
+        );
+        let failure = strategy.failure();
+        model.captured_fit(strategy).map(|s| (s, failure))
+    });
+    match planned {
+        Ok(planned) => Some(planned),
+        Err(reason) => {
+            log::warn!("--capture: {reason}; training without capture");
+            eprintln!("--capture: {reason}; training without capture");
+            None
+        }
+    }
 }
 
 /// Trains `model` on `train`, validating on `valid` after each epoch, with burn-train's learner:
@@ -410,6 +490,20 @@ where
         ..MetricsContext::default()
     };
     device.seed(config.seed);
+    let capture = options
+        .capture
+        .then(|| {
+            let resume = resumed_from.map(|epoch| {
+                (
+                    super::checkpoint_path(&checkpoint_dir, "optim", epoch),
+                    epoch,
+                )
+            });
+            plan_capture(&model, config, options, resume)
+        })
+        .flatten();
+    let captured = capture.is_some();
+    let (strategy, capture_failure) = capture.unzip();
     // On the CPU the loop runs on one of rayon's threads, which then does its share of every
     // kernel's work instead of waiting for it (see `on_kernel_threads`); burn-train's learner is
     // built there too, as it cannot move between threads.
@@ -434,7 +528,9 @@ where
         if let Some(epoch) = resumed_from {
             training = training.checkpoint(epoch);
         }
-        if options.devices.len() > 1 {
+        if let Some(strategy) = strategy {
+            training = training.with_training_strategy(TrainingStrategy::Custom(strategy));
+        } else if options.devices.len() > 1 {
             log::info!("training data-parallel on {:?}", options.devices);
             training = training.with_training_strategy(
                 ExecutionStrategy::multi(
@@ -455,6 +551,9 @@ where
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| training.launch(learner)))
     });
     let seconds = start.elapsed().as_secs_f64();
+    if let Some(error) = capture_failure.and_then(|slot| slot.lock().ok()?.take()) {
+        return Err(error);
+    }
     if let Some(divergence) = context.divergence() {
         return Err(TrainError::Diverged {
             split: divergence.split,
@@ -493,5 +592,6 @@ where
         train_items: epochs_run * train_items,
         warmup_seconds,
         steady_items_per_second,
+        captured,
     })
 }
