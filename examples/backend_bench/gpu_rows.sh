@@ -47,6 +47,9 @@ step plain-steps 120 "$PLAIN" --device wgpu "${steps[@]}"
 step plain-infer-16 60 "$PLAIN" --device wgpu --workloads dense-infer,dense-infer-captured,conv-infer,conv-infer-captured --infer-batch-size 16
 step plain-e2e-warm 120 "$PLAIN" --device wgpu "${e2e_all[@]}"
 step plain-e2e-4096 60 "$PLAIN" --device wgpu --workloads e2e-dense "${e2e[@]}" --e2e-batch-size 4096
+# --capture through fit: one captured step replayed per batch (the VAE cannot be captured).
+step plain-e2e-captured 120 "$PLAIN" --device wgpu --workloads e2e-dense,e2e-conv "${e2e[@]}" --e2e-capture
+step plain-e2e-4096-captured 60 "$PLAIN" --device wgpu --workloads e2e-dense "${e2e[@]}" --e2e-batch-size 4096 --e2e-capture
 # The same binary with Burn's operations in place of this workspace's GPU kernels, and with
 # CubeCL's stream per thread: what each of the two changes is worth on this GPU.
 step plain-steps-burn-ops 120 env AE_GPU_KERNELS=off "$PLAIN" --device wgpu "${steps[@]}"
