@@ -147,3 +147,36 @@ fn a_run_that_cannot_be_captured_trains_the_ordinary_way() {
             .all(|(_, _, loss)| loss.is_finite())
     );
 }
+
+#[test]
+fn a_captured_resume_from_another_runs_adam_state_is_refused_naming_the_file() {
+    let _alone = ONE_DEVICE_USER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let Some(device) = common::wgpu() else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let (run, other) = (root.path().join("run"), root.path().join("other"));
+    train(&run, &device, 1, false, false);
+    train(&other, &device, 1, false, false);
+    // The other run's parameters have ids of their own: its Adam state fits no parameter here.
+    let optim = run.join("checkpoint/optim-1.bpk");
+    std::fs::copy(other.join("checkpoint/optim-1.bpk"), &optim).unwrap();
+    let (train_split, valid) = splits();
+    let config = TrainingConfig::new().with_epochs(2).with_batch_size(64);
+    let options = FitOptions::new(&run, &device)
+        .with_capture(true)
+        .with_resume(true);
+    let err = fit(model(&device), train_split, valid, &config, &options)
+        .err()
+        .expect("refused")
+        .to_string();
+    println!("{err}");
+    assert!(
+        err.contains("optim-1.bpk") && err.contains("Adam state"),
+        "{err}"
+    );
+    // Nothing was lost: the run's own model checkpoint is still there.
+    assert!(run.join("checkpoint/model-1.bpk").is_file());
+}

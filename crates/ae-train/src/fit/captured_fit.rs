@@ -6,16 +6,23 @@
 //! learner, so validation, checkpoints and a resumed run (captured or not) see them: Adam's
 //! state travels as Burn's own optimizer record (`AdamState` in a burnpack file), read back from
 //! the checkpoint when a captured run resumes.
+//!
+//! Where the step cannot be captured after all (the device records no graph, the recording
+//! fails), the strategy says why on stderr and trains with burn-train's own step and optimizer
+//! instead, as the single-device strategy does.
+//!
+//! Threads: the capture runs before the first batch, when burn-train's metric thread has had
+//! only the start event (no device work) — while a capture records, no other thread may use the
+//! device. Replays run while the metric thread works on the device: it works on copies of each
+//! step's outputs, never on the graph's own buffers, which is what `Graph::replay` asks.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::{
-    AdamState, AdaptiveMomentumState, OptimizerRecord, RecordState, StateSink, StateSource,
-};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::module::Module;
+use burn::optim::OptimizerRecord;
+use burn::tensor::{Device, Tensor};
 use burn::train::{
     EventProcessorTraining, InferenceStep, Interrupter, Learner, LearnerEvent,
     SupervisedLearningStrategy, SupervisedTrainingEventProcessor, TrainLoader, TrainingComponents,
@@ -25,10 +32,13 @@ use burn::train::{
 use ae_data::ImageBatch;
 use ae_models::Autoencoder;
 
-use super::captured_step::{AdamMoments, CapturedAdam, CapturedTrainingStep};
+use super::adam_record::{adam_record, read_adam_state};
+use super::captured_step::{CapturedAdam, CapturedTrainingStep, check_in_place};
 use super::image::ReconstructionOutput;
 use super::learner::{ModelSteps, Trainable};
+use super::optim::FusedAdam;
 use super::precision::Precision;
+use super::training::{FitOptions, TrainingConfig};
 use crate::error::{Result, TrainError};
 
 /// A captured run's strategy as [`Trainable::captured_fit`] hands it to [`fit`](super::fit).
@@ -47,6 +57,16 @@ pub struct CapturedFit {
     /// The first error of a captured step, which stopped training (burn-train's interrupter
     /// carries burn-train's errors only).
     failure: Arc<Mutex<Option<TrainError>>>,
+    /// Whether the step was captured (false once it fell back to ordinary steps).
+    captured: Arc<AtomicBool>,
+}
+
+/// How a training split steps.
+enum Steps<M> {
+    /// Replays of the captured step.
+    Captured(Box<CapturedTrainingStep<M>>),
+    /// burn-train's step and optimizer (the capture failed).
+    Ordinary,
 }
 
 impl CapturedFit {
@@ -64,7 +84,13 @@ impl CapturedFit {
             precision,
             resume,
             failure: Arc::default(),
+            captured: Arc::default(),
         }
+    }
+
+    /// Whether the run's steps were captured (read after training).
+    pub(crate) fn captured(&self) -> Arc<AtomicBool> {
+        self.captured.clone()
     }
 
     /// Where the strategy leaves the error that stopped a captured run.
@@ -94,26 +120,38 @@ impl CapturedFit {
         interrupter.stop(Some(&reason));
     }
 
-    /// Captures the learner's model's step and, when resuming, loads Adam's saved state.
-    fn capture<M>(&self, learner: &Learner<ModelSteps<M>>) -> Result<CapturedTrainingStep<M>>
+    /// Captures the learner's model's step and, when resuming, loads Adam's saved state; falls
+    /// back to ordinary steps (saying why) where the step cannot be captured.
+    ///
+    /// # Errors
+    /// When the checkpoint resumed from holds no usable Adam state.
+    fn capture<M>(&self, learner: &Learner<ModelSteps<M>>) -> Result<Steps<M>>
     where
         M: Trainable + Autoencoder,
     {
         let model = learner.model().model;
         let [c, h, w] = model.input_shape();
         let example = Tensor::<4>::zeros([self.batch_size, c, h, w], &self.device);
-        let mut step = CapturedTrainingStep::new(model, example, self.adam)?;
+        let mut step = match CapturedTrainingStep::new(model, example, self.adam) {
+            Ok(step) => step,
+            Err(refusal) => {
+                log::warn!("--capture: {refusal}; training without capture");
+                eprintln!("--capture: {refusal}; training without capture");
+                return Ok(Steps::Ordinary);
+            }
+        };
         if let Some((path, _)) = &self.resume {
             let (moments, steps) = read_adam_state(path, &step.model(), &self.device)?;
             step.load_adam_state(&moments, steps)?;
         }
-        Ok(step)
+        self.captured.store(true, Ordering::Relaxed);
+        Ok(Steps::Captured(Box::new(step)))
     }
 
     /// One training split: a replay per batch, each step's output handed to the metrics.
     fn train_split<M>(
         &self,
-        step: &mut CapturedTrainingStep<M>,
+        steps: &mut Steps<M>,
         learner: &mut Learner<ModelSteps<M>>,
         loader: &TrainLoader<ModelSteps<M>>,
         processor: &mut SupervisedTrainingEventProcessor<ModelSteps<M>>,
@@ -133,19 +171,41 @@ impl CapturedFit {
             };
             iteration += 1;
             let progress = batches.progress();
-            learner.lr_step();
-            let learning_rate = learner.lr_current();
-            step.set_learning_rate(learning_rate.base() as f32);
-            let output = match batch.mask {
-                // Training loaders drop the last partial batch: every batch is whole.
-                Some(_) => Err(TrainError::InvalidArgument {
-                    what: "capture",
-                    message: "a captured step trains on whole batches, not padded ones".into(),
-                }),
-                None => step.step_output(batch.images.clone()),
+            let output = match steps {
+                Steps::Captured(step) => {
+                    learner.lr_step();
+                    step.set_learning_rate(learner.lr_current().base() as f32);
+                    match batch.mask {
+                        // Training loaders drop the last partial batch: every batch is whole.
+                        Some(_) => Err(TrainError::InvalidArgument {
+                            what: "capture",
+                            message: "a captured step trains on whole batches, not padded ones"
+                                .into(),
+                        }),
+                        None => step.step_parts(batch.images.clone()).map(
+                            |(loss, terms, reconstruction)| {
+                                ReconstructionOutput::from_parts(
+                                    loss,
+                                    terms,
+                                    reconstruction,
+                                    batch.images,
+                                    None,
+                                )
+                            },
+                        ),
+                    }
+                }
+                // As burn-train's single-device epoch does it.
+                Steps::Ordinary => {
+                    let output = learner.train_step(batch);
+                    learner.lr_step();
+                    learner.optimizer_step(output.grads);
+                    Ok(output.item)
+                }
             };
+            let learning_rate = learner.lr_current();
             let output = match output {
-                Ok(output) => ReconstructionOutput::new(output, batch.images, None),
+                Ok(output) => output,
                 Err(error) => {
                     self.fail(error, interrupter);
                     break;
@@ -159,20 +219,15 @@ impl CapturedFit {
         }
     }
 
-    /// The weights and Adam's moments, copied into the learner.
-    fn write_back<M>(
+    /// The weights, copied into the learner (for validation, checkpoints and the result).
+    fn write_back_model<M>(
         &self,
         step: &CapturedTrainingStep<M>,
         learner: &mut Learner<ModelSteps<M>>,
-    ) -> Result<()>
-    where
+    ) where
         M: Trainable + Autoencoder,
     {
-        let model = step.model();
-        let record = adam_record(&model, &step.adam_moments(), step.steps())?;
-        learner.load_model(ModelSteps::new(model, self.precision).into_record());
-        learner.load_optim(record);
-        Ok(())
+        learner.load_model(ModelSteps::new(step.model(), self.precision).into_record());
     }
 }
 
@@ -231,36 +286,55 @@ where
             mut early_stopping,
             mut event_processor,
             event_store,
+            grad_accumulation,
             ..
         } = components;
-        let train = train.to_device(&self.device);
-        let valid = valid.to_device(&self.device);
+        if grad_accumulation.is_some() {
+            self.fail(
+                TrainError::InvalidArgument {
+                    what: "capture",
+                    message: "gradient accumulation is not captured".into(),
+                },
+                &interrupter,
+            );
+            return (learner.model(), event_processor);
+        }
         // The capture runs before any batch is drawn or any metric computed: while it records,
         // no other thread may use the device.
-        let mut step = match self.capture(&learner) {
-            Ok(step) => step,
+        let mut steps = match self.capture(&learner) {
+            Ok(steps) => steps,
             Err(error) => {
                 self.fail(error, &interrupter);
                 return (learner.model(), event_processor);
             }
         };
+        // A captured step reads plain tensors; burn-train's step, tracked ones.
+        let train = match steps {
+            Steps::Captured(_) => train.to_device(&self.device),
+            Steps::Ordinary => train.to_device(&self.device.clone().autodiff()),
+        };
+        let valid = valid.to_device(&self.device);
         for epoch in starting_epoch..=num_epochs {
             interrupter.fail_on_error(event_processor.process_train(LearnerEvent::StartSplit {
                 epoch_number: epoch,
                 total_items: train.num_items(),
             }));
             self.train_split(
-                &mut step,
+                &mut steps,
                 &mut learner,
                 &train,
                 &mut event_processor,
                 &interrupter,
             );
             interrupter.fail_on_error(event_processor.process_train(LearnerEvent::EndSplit(epoch)));
-            if let Err(error) = self.write_back(&step, &mut learner) {
-                self.fail(error, &interrupter);
+            if let Steps::Captured(step) = &steps {
+                self.write_back_model(step, &mut learner);
             }
             if interrupter.should_stop() {
+                if let Some(interruption) = interrupter.interruption() {
+                    let reason = interruption.reason.as_deref().unwrap_or("reason unknown");
+                    log::info!("Training interrupted: {reason}");
+                }
                 break;
             }
             interrupter.fail_on_error(event_processor.process_valid(LearnerEvent::StartSplit {
@@ -277,7 +351,27 @@ where
                 break;
             }
             if let Some(checkpointer) = &mut checkpointer {
-                checkpointer.checkpoint(&learner, epoch, &event_store);
+                // Adam's state goes into the learner for the checkpoint only: Burn materialises
+                // a loaded optimizer record on the default device, and a captured run's learner
+                // never steps it to the training device.
+                let adam = match &steps {
+                    Steps::Captured(step) => {
+                        adam_record(&step.model(), &step.adam_moments(), step.steps()).map(Some)
+                    }
+                    Steps::Ordinary => Ok(None),
+                };
+                match adam {
+                    Ok(Some(record)) => {
+                        learner.load_optim(record);
+                        checkpointer.checkpoint(&learner, epoch, &event_store);
+                        learner.load_optim(OptimizerRecord::default());
+                    }
+                    Ok(None) => checkpointer.checkpoint(&learner, epoch, &event_store),
+                    Err(error) => {
+                        self.fail(error, &interrupter);
+                        break;
+                    }
+                }
             }
             if let Some(early_stopping) = &mut early_stopping
                 && early_stopping.should_stop(epoch, &event_store)
@@ -289,132 +383,68 @@ where
     }
 }
 
-/// Adam's state after `steps` steps with these `moments`, as Burn's optimizer record: what
-/// `ModuleOptimizer::to_record` writes for a [`FusedAdam`](super::FusedAdam) or Burn's `Adam`
-/// (one `AdamState` per parameter, named by the parameter's id), so checkpoints of captured and
-/// ordinary runs are interchangeable.
-fn adam_record<M: Module>(
-    model: &M,
-    moments: &AdamMoments,
-    steps: usize,
-) -> Result<OptimizerRecord> {
-    struct Flatten<'a> {
-        moments: &'a AdamMoments,
-        steps: usize,
-        tensors: Vec<burn_pack::Tensor>,
-        scalars: BTreeMap<String, burn_pack::Scalar>,
+/// What stops a run from being captured, before the model is asked
+/// ([`Trainable::captured_fit`]): `Err` with the reason, or the step's Adam.
+fn capture_settings(config: &TrainingConfig, options: &FitOptions) -> Result<CapturedAdam, String> {
+    if options.devices.len() > 1 {
+        return Err("a captured step runs on one device, not on --devices".into());
     }
-    impl ModuleVisitor for Flatten<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let Some((first, second)) = self.moments.get(&param.id) else {
-                return;
-            };
-            let shape = param.val().shape();
-            let state = AdamState::<D>::new(AdaptiveMomentumState::new(
-                self.steps,
-                first.clone().reshape(shape.clone()),
-                second.clone().reshape(shape),
-            ));
-            let id = param.id.val();
-            let prefix = id.to_string();
-            let mut sink = StateSink::default();
-            state.state_flatten(&prefix, &mut sink);
-            // The rank under burn-optim's `__rank` key, as `ModuleOptimizer::to_record` does.
-            self.scalars
-                .insert(format!("{prefix}.__rank"), burn_pack::Scalar::from(D));
-            self.scalars.extend(sink.scalars);
-            for (name, data) in sink.tensors {
-                let (bytes, shape, dtype) = data.into_parts();
-                self.tensors
-                    .push(burn_pack::Tensor::new(name, dtype, shape, Some(id), bytes));
-            }
-        }
+    if config.precision.compute_dtype().is_some() {
+        return Err(format!(
+            "{} steps are not captured (f32 and tf32 steps are)",
+            config.precision.name()
+        ));
     }
-    let mut flatten = Flatten {
-        moments,
-        steps,
-        tensors: Vec::new(),
-        scalars: BTreeMap::new(),
+    let Some(adam) = FusedAdam::new(&config.optimizer) else {
+        return Err(
+            "a captured step runs plain Adam (no weight decay, AMSGrad or clipping)".into(),
+        );
     };
-    model.visit(&mut flatten);
-    let mut writer = burn_pack::Writer::new(flatten.tensors);
-    for (key, value) in &flatten.scalars {
-        writer = writer.with_scalar(key, *value);
-    }
-    let bad = |message: String| TrainError::InvalidArgument {
-        what: "capture",
-        message: format!("Adam's state could not be written as an optimizer record: {message}"),
-    };
-    let bytes = writer.into_bytes().map_err(|e| bad(e.to_string()))?;
-    OptimizerRecord::from_bytes(bytes).map_err(|e| bad(e.to_string()))
+    check_in_place(&options.device).map_err(|_| {
+        format!(
+            "{} cannot replay a captured step (GPU backends built without `fusion` can: wgpu, \
+             vulkan, metal, cuda)",
+            super::device::device_name(&options.device)
+        )
+    })?;
+    Ok(adam.captured(config.learning_rate as f32))
 }
 
-/// Adam's moments (flattened, on `device`) and step count from an optimizer checkpoint of
-/// `model`'s run.
-fn read_adam_state<M: Module>(
-    path: &std::path::Path,
+/// What a captured run's strategy reports: the error that stopped it, and whether the step was
+/// captured (it falls back to ordinary steps where the capture fails).
+pub(crate) struct CaptureOutcome {
+    pub(crate) failure: Arc<Mutex<Option<TrainError>>>,
+    pub(crate) captured: Arc<AtomicBool>,
+}
+
+/// The strategy of a captured run, and where it leaves the error that stops one; `None` (after
+/// saying why on stderr) when the run cannot be captured.
+pub(crate) fn plan_capture<M: Trainable>(
     model: &M,
-    device: &Device,
-) -> Result<(AdamMoments, usize)> {
-    let bad = |message: String| TrainError::BadCheckpoint {
-        path: path.to_path_buf(),
-        message,
-    };
-    let reader = burn_pack::Reader::from_file(path).map_err(|e| bad(e.to_string()))?;
-    let mut source = StateSource::new(reader.scalars().clone());
-    for tensor in reader.into_tensors().map_err(|e| bad(e.to_string()))? {
-        let (name, dtype, shape, _, bytes) = tensor.into_parts().map_err(|e| bad(e.to_string()))?;
-        source.insert_tensor(name, TensorData::from_bytes(bytes, shape, dtype));
-    }
-    struct Unflatten<'a> {
-        source: StateSource,
-        device: &'a Device,
-        moments: AdamMoments,
-        steps: Vec<usize>,
-        misfits: Vec<String>,
-    }
-    impl ModuleVisitor for Unflatten<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let prefix = param.id.val().to_string();
-            let Some(state) =
-                AdamState::<D>::state_unflatten(&prefix, &mut self.source, self.device)
-            else {
-                return;
-            };
-            let momentum = state.momentum;
-            let n = param.val().shape().num_elements();
-            for moment in [&momentum.moment_1, &momentum.moment_2] {
-                if moment.shape().num_elements() != n {
-                    self.misfits.push(format!(
-                        "parameter {prefix} has {n} values, its moment {:?}",
-                        moment.dims()
-                    ));
-                    return;
-                }
-            }
-            let flat = |t: Tensor<D>| t.reshape([n]);
-            self.steps.push(momentum.time);
-            self.moments
-                .insert(param.id, (flat(momentum.moment_1), flat(momentum.moment_2)));
+    config: &TrainingConfig,
+    options: &FitOptions,
+    resume: Option<(PathBuf, usize)>,
+) -> Option<(CapturedStrategy<M>, CaptureOutcome)> {
+    let planned = capture_settings(config, options).and_then(|adam| {
+        let strategy = CapturedFit::new(
+            options.device.clone(),
+            adam,
+            config.batch_size,
+            config.precision,
+            resume,
+        );
+        let outcome = CaptureOutcome {
+            failure: strategy.failure(),
+            captured: strategy.captured(),
+        };
+        model.captured_fit(strategy).map(|s| (s, outcome))
+    });
+    match planned {
+        Ok(planned) => Some(planned),
+        Err(reason) => {
+            log::warn!("--capture: {reason}; training without capture");
+            eprintln!("--capture: {reason}; training without capture");
+            None
         }
     }
-    let mut unflatten = Unflatten {
-        source,
-        device,
-        moments: AdamMoments::new(),
-        steps: Vec::new(),
-        misfits: Vec::new(),
-    };
-    model.visit(&mut unflatten);
-    if let Some(misfit) = unflatten.misfits.first() {
-        return Err(bad(format!("it does not fit this model: {misfit}")));
-    }
-    let steps = unflatten.steps.iter().copied().max().unwrap_or(0);
-    if unflatten.steps.iter().any(|&s| s != steps) {
-        return Err(bad(format!(
-            "its parameters were stepped {:?} times; a captured run steps them all together",
-            unflatten.steps
-        )));
-    }
-    Ok((unflatten.moments, steps))
 }

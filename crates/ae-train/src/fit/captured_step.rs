@@ -74,7 +74,8 @@ impl CapturedAdam {
 /// Not `Send`: a replay must run on the thread that captured it. With one CubeCL stream per
 /// device (`ae_train::Streams`, the default) every thread shares that stream, so no other
 /// thread may use the device while a capture records (its work would be refused on wgpu, or
-/// recorded on CUDA) or while a replay runs.
+/// recorded on CUDA). During replays other threads may use the device on tensors of their own
+/// (the outputs handed out are copies), never on the step's weights, moments or buffers.
 pub struct CapturedTrainingStep<M> {
     graph: Graph<StepTensors, Step>,
     model: Rc<M>,
@@ -222,6 +223,38 @@ where
                 })
                 .collect(),
         })
+    }
+
+    /// One training step on `batch`, as [`step`](Self::step), returning what the metrics read:
+    /// the loss, its terms and the reconstruction (copies; a single term is the loss itself, so
+    /// it shares the loss's copy).
+    ///
+    /// # Errors
+    /// As [`step`](Self::step).
+    pub(crate) fn step_parts(
+        &mut self,
+        batch: Tensor<4>,
+    ) -> Result<(Tensor<1>, Vec<LossTerm>, Tensor<4>)> {
+        let names = self.term_names.clone();
+        let tensors = self.replay(batch)?;
+        let loss = ops::fresh_copy(tensors.loss.clone());
+        let terms = match names.as_slice() {
+            // The loss is the sum of its terms (`AutoencoderOutput::loss`).
+            [name] => vec![LossTerm {
+                name,
+                value: loss.clone(),
+            }],
+            _ => names
+                .into_iter()
+                .zip(&tensors.terms)
+                .map(|(name, value)| LossTerm {
+                    name,
+                    value: ops::fresh_copy(value.clone()),
+                })
+                .collect(),
+        };
+        let reconstruction = ops::fresh_copy(tensors.reconstruction.clone());
+        Ok((loss, terms, reconstruction))
     }
 
     /// Writes `batch` and step t's coefficients into the captured buffers and replays.

@@ -11,7 +11,8 @@ use burn::train::{ItemLazy, SupervisedTraining};
 use ae_data::ImageBatch;
 use ae_models::{
     AnyAutoencoder, Autoencoder, AutoencoderOutput, ConvAutoencoder, DenoisingAutoencoder,
-    SparseAutoencoder, VanillaAutoencoder, VariationalAutoencoder, per_image_mse, psnr_of_mse,
+    LossTerm, SparseAutoencoder, VanillaAutoencoder, VariationalAutoencoder, per_image_mse,
+    psnr_of_mse,
 };
 
 use super::captured_fit::{CapturedFit, CapturedStrategy};
@@ -38,20 +39,42 @@ impl ReconstructionOutput {
     /// - target: `[N, C, H, W]`
     /// - mask: `[N]`
     pub fn new(output: AutoencoderOutput, target: Tensor<4>, mask: Option<&Tensor<1>>) -> Self {
+        Self::from_parts(
+            output.loss,
+            output.terms,
+            output.reconstruction,
+            target,
+            mask,
+        )
+    }
+
+    /// As [`new`](Self::new), from the parts of a model's output the metrics read.
+    ///
+    /// # Shapes
+    /// - loss: `[1]`
+    /// - reconstruction, target: `[N, C, H, W]`
+    /// - mask: `[N]`
+    pub fn from_parts(
+        loss: Tensor<1>,
+        terms: Vec<LossTerm>,
+        reconstruction: Tensor<4>,
+        target: Tensor<4>,
+        mask: Option<&Tensor<1>>,
+    ) -> Self {
         let rows = match mask {
             Some(mask) => mask.clone().sum(),
             None => Tensor::full([1], target.dims()[0] as f32, &target.device()),
         };
         let mut sums = StepSums::default();
-        sums.add_mean("loss", output.loss.clone().detach(), rows.clone());
-        for term in output.terms {
+        sums.add_mean("loss", loss.clone().detach(), rows.clone());
+        for term in terms {
             sums.add_mean(term.name, term.value.detach(), rows.clone());
         }
         // The per-image metrics are computed by the metrics, off the training thread, from one
         // per-image MSE that both share (each operation is a kernel launch on a GPU), weighted
         // by the rows counted above.
         let per_image = PerImageMse::new(
-            output.reconstruction.detach().without_autodiff(),
+            reconstruction.detach().without_autodiff(),
             target.without_autodiff(),
         );
         let rows = rows.without_autodiff();
@@ -66,10 +89,7 @@ impl ReconstructionOutput {
                 rows.clone(),
             )
         });
-        Self {
-            loss: output.loss,
-            sums,
-        }
+        Self { loss, sums }
     }
 }
 

@@ -2,6 +2,7 @@
 //! [`fit`], the splits it takes, metrics, atomic checkpoints, the epoch log, plain progress
 //! lines, and device selection.
 
+mod adam_record;
 mod captured_fit;
 mod captured_step;
 mod checkpoint;

@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use ae_data::Residency;
@@ -16,14 +16,12 @@ use burn::train::{
     ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraining, TrainingStrategy,
 };
 
-use super::captured_fit::{CapturedFit, CapturedStrategy};
-use super::captured_step::{CapturedAdam, check_in_place};
+use super::captured_fit::plan_capture;
 use super::checkpoint::{AtomicFileCheckpointer, check_checkpoint, latest_complete_checkpoint};
 use super::epoch_log::{EpochLog, EpochMetrics, read_epoch_log};
 use super::learner::{ModelSteps, Trainable};
 use super::loaders::{SplitLoading, TrainingSplit};
 use super::metrics::MetricsContext;
-use super::optim::FusedAdam;
 use super::precision::Precision;
 use super::renderer::PlainRenderer;
 use super::run_folder::{
@@ -288,65 +286,6 @@ fn check_precision<M: Trainable>(
         .try_for_each(|device| precision.check(device))
 }
 
-/// What stops a run from being captured, before the model is asked
-/// ([`Trainable::captured_fit`]): `Err` with the reason, or the step's Adam.
-fn capture_settings(config: &TrainingConfig, options: &FitOptions) -> Result<CapturedAdam, String> {
-    if options.devices.len() > 1 {
-        return Err("a captured step runs on one device, not on --devices".into());
-    }
-    if config.precision.compute_dtype().is_some() {
-        return Err(format!(
-            "{} steps are not captured (f32 and tf32 steps are)",
-            config.precision.name()
-        ));
-    }
-    let Some(adam) = FusedAdam::new(&config.optimizer) else {
-        return Err(
-            "a captured step runs plain Adam (no weight decay, AMSGrad or clipping)".into(),
-        );
-    };
-    check_in_place(&options.device).map_err(|_| {
-        format!(
-            "{} cannot replay a captured step (GPU backends built without `fusion` can: wgpu, \
-             vulkan, metal, cuda)",
-            super::device::device_name(&options.device)
-        )
-    })?;
-    Ok(adam.captured(config.learning_rate as f32))
-}
-
-/// Where a captured run's strategy leaves the error that stopped it.
-type CaptureFailure = Arc<Mutex<Option<TrainError>>>;
-
-/// The strategy of a captured run, and where it leaves the error that stops one; `None` (after
-/// saying why on stderr) when the run cannot be captured.
-fn plan_capture<M: Trainable>(
-    model: &M,
-    config: &TrainingConfig,
-    options: &FitOptions,
-    resume: Option<(PathBuf, usize)>,
-) -> Option<(CapturedStrategy<M>, CaptureFailure)> {
-    let planned = capture_settings(config, options).and_then(|adam| {
-        let strategy = CapturedFit::new(
-            options.device.clone(),
-            adam,
-            config.batch_size,
-            config.precision,
-            resume,
-        );
-        let failure = strategy.failure();
-        model.captured_fit(strategy).map(|s| (s, failure))
-    });
-    match planned {
-        Ok(planned) => Some(planned),
-        Err(reason) => {
-            log::warn!("--capture: {reason}; training without capture");
-            eprintln!("--capture: {reason}; training without capture");
-            None
-        }
-    }
-}
-
 /// Trains `model` on `train`, validating on `valid` after each epoch, with burn-train's learner:
 /// the model's metrics ([`Trainable::register_metrics`]); checkpoints of the model, optimiser
 /// and scheduler after every epoch, written atomically under `run_dir/checkpoint`; one line of
@@ -502,8 +441,7 @@ where
             plan_capture(&model, config, options, resume)
         })
         .flatten();
-    let captured = capture.is_some();
-    let (strategy, capture_failure) = capture.unzip();
+    let (strategy, capture) = capture.unzip();
     // On the CPU the loop runs on one of rayon's threads, which then does its share of every
     // kernel's work instead of waiting for it (see `on_kernel_threads`); burn-train's learner is
     // built there too, as it cannot move between threads.
@@ -551,9 +489,13 @@ where
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| training.launch(learner)))
     });
     let seconds = start.elapsed().as_secs_f64();
-    if let Some(error) = capture_failure.and_then(|slot| slot.lock().ok()?.take()) {
+    if let Some(error) = capture
+        .as_ref()
+        .and_then(|outcome| outcome.failure.lock().ok()?.take())
+    {
         return Err(error);
     }
+    let captured = capture.is_some_and(|outcome| outcome.captured.load(Ordering::Relaxed));
     if let Some(divergence) = context.divergence() {
         return Err(TrainError::Diverged {
             split: divergence.split,
