@@ -42,6 +42,8 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | 
 step pytorch-256 120 "${py[@]}" --rows dense-train,conv-train,vae-train,dense-infer,conv-infer,matmul,e2e-dense
 step pytorch-4096 60 "${py[@]}" --batch-size 4096 --rows e2e-dense
 step pytorch-f16 60 "${py[@]}" --rows e2e-dense --precision f16
+# PyTorch with CUDA graphs (torch.compile reduce-overhead): the bar after eager for --capture.
+step pytorch-compiled 240 "${py[@]}" --compile --rows dense-train,conv-train,vae-train,dense-infer,conv-infer,e2e-dense
 step plain-e2e-cold 150 "$PLAIN" --device wgpu "${e2e_all[@]}"
 step plain-steps 120 "$PLAIN" --device wgpu "${steps[@]}"
 step plain-infer-16 60 "$PLAIN" --device wgpu --workloads dense-infer,dense-infer-captured,conv-infer,conv-infer-captured --infer-batch-size 16

@@ -10,7 +10,7 @@
 # device (the whole split, batches by a shuffled index), to set beside `backend_bench --device wgpu`.
 #
 # Run: pip install torch; python3 examples/backend_bench/pytorch_bench.py [--threads 2] [--device cuda]
-#      [--batch-size 256] [--epochs 3] [--fashion DIR] [--rows dense-train,conv-train,vae-train,dense-infer,conv-infer,matmul,sigmoid,relu,e2e-dense]
+#      [--compile] [--batch-size 256] [--epochs 3] [--fashion DIR] [--rows dense-train,conv-train,vae-train,dense-infer,conv-infer,matmul,sigmoid,relu,e2e-dense]
 import argparse, gzip, os, time
 
 import torch
@@ -30,6 +30,9 @@ parser.add_argument("--epochs", type=int, default=3, help="epochs of the end-to-
 parser.add_argument("--precision", choices=["f32", "bf16", "f16"], default="f32",
                     help="the end-to-end row under torch.autocast in bf16/f16 (f16 with a GradScaler), "
                          "as the trainers' --precision")
+parser.add_argument("--compile", action="store_true",
+                    help='torch.compile(mode="reduce-overhead") on each row\'s model and loss (CUDA graphs on '
+                         "a GPU; the optimizer stays eager); rows are named *-compiled")
 parser.add_argument("--flush-denormal", action="store_true",
                     help="torch.set_flush_denormal(True), as the Rust side's CPU threads run")
 args = parser.parse_args()
@@ -88,6 +91,12 @@ class Vae(torch.nn.Module):
         return (nll + kl).mean()
 
 
+def maybe_compiled(function):
+    # PyTorch's own answer to launch-bound loops: the forward and backward of `function` captured
+    # as CUDA graphs (reduce-overhead), the bar a captured step of ours is held to.
+    return torch.compile(function, mode="reduce-overhead") if args.compile else function
+
+
 def reconstruction_loss(model):
     return lambda x: F.mse_loss(model(x), x)
 
@@ -96,6 +105,7 @@ def train_rate(model, loss_of, shape):
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), 1e-3, eps=1e-8)
     x = torch.rand(*shape, device=device)
+    loss_of = maybe_compiled(loss_of)
 
     def run():
         start = time.perf_counter()
@@ -111,6 +121,7 @@ def train_rate(model, loss_of, shape):
 
 def infer_rate(model, shape):
     model.to(device)
+    model = maybe_compiled(model)
     x = torch.rand(*shape, device=device)
 
     def run():
@@ -163,6 +174,7 @@ def end_to_end(epochs=3, batch=256):
     valid, train = images[order[:valid_count]], images[order[valid_count:]]
     model = dense_autoencoder().to(device)
     opt = torch.optim.Adam(model.parameters(), 1e-3, eps=1e-8)
+    forward = maybe_compiled(model)
     half = {"bf16": torch.bfloat16, "f16": torch.float16}.get(args.precision)
     autocast = lambda: torch.autocast(device.type, dtype=half, enabled=half is not None)
     scaler = torch.amp.GradScaler(device.type, enabled=args.precision == "f16")
@@ -176,7 +188,7 @@ def end_to_end(epochs=3, batch=256):
             opt.zero_grad()
             with autocast():
                 # The loss in f32, as autocast does for mse_loss and the trainers do for theirs.
-                loss = F.mse_loss(model(x).float(), x)
+                loss = F.mse_loss(forward(x).float(), x)
             scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
@@ -184,19 +196,22 @@ def end_to_end(epochs=3, batch=256):
         seconds.append(time.perf_counter() - start)
         model.eval()
         with torch.no_grad(), autocast():
-            sum(F.mse_loss(model(x).float(), x, reduction="sum").item() for x in valid.split(batch))
+            sum(F.mse_loss(forward(x).float(), x, reduction="sum").item() for x in valid.split(batch))
     images_per_epoch = (len(train) // batch) * batch
     return seconds[0], images_per_epoch * (epochs - 1) / sum(seconds[1:])
 
 
 def report(name, unit, run):
+    if args.compile:
+        name = f"{name}-compiled"
     run()
     values = sorted(run() for _ in range(args.reps))
     print(f"{name:<12} {unit:<12} median {values[len(values) // 2]:>12,.1f}   range {values[0]:,.1f} - {values[-1]:,.1f}")
 
 
 name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device} ({name}), TF32 off")
+compiled = ', torch.compile(mode="reduce-overhead")' if args.compile else ""
+print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device} ({name}), TF32 off{compiled}")
 for row in args.rows.split(","):
     if row == "dense-train":
         model = dense_autoencoder()
@@ -219,6 +234,8 @@ for row in args.rows.split(","):
         warmup, steady = end_to_end(epochs=max(args.epochs, 2), batch=args.batch_size)
         if args.precision != "f32":
             row = f"{row}-{args.precision}"
+        if args.compile:
+            row = f"{row}-compiled"
         print(f"{row:<12} first epoch {warmup:.2f} s, steady {steady:,.0f} images/s")
     else:
         raise SystemExit(f"unknown row {row!r}; known: {', '.join(ROWS)}")
