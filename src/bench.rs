@@ -69,27 +69,54 @@ pub fn repeat(
 
 /// Counting the GPU kernels a piece of work launches, through CubeCL's launch observer (every
 /// launch the process issues, on any CubeCL device; nothing on the CPU backends, which launch no
-/// kernels).
-#[cfg(any(
-    feature = "wgpu",
-    feature = "vulkan",
-    feature = "metal",
-    feature = "cuda"
-))]
+/// kernels — and nothing in a build without a GPU backend, where the work just runs).
 pub mod launches {
-    use std::collections::HashMap;
-    use std::sync::{Arc, Mutex};
+    #[cfg(any(
+        feature = "wgpu",
+        feature = "vulkan",
+        feature = "metal",
+        feature = "cuda"
+    ))]
+    mod observer {
+        use std::collections::HashMap;
+        use std::sync::{Arc, Mutex};
 
-    use burn::cubecl::logging::{LaunchObservation, LaunchObserver};
+        use burn::cubecl::logging::{LaunchObservation, LaunchObserver};
 
-    #[derive(Default)]
-    struct Count(Mutex<HashMap<&'static str, usize>>);
+        #[derive(Default)]
+        struct Count(Mutex<HashMap<&'static str, usize>>);
 
-    impl LaunchObserver for Count {
-        fn launched(&self, kernel: &'static str) {
-            if let Ok(mut counts) = self.0.lock() {
-                *counts.entry(kernel).or_default() += 1;
+        impl LaunchObserver for Count {
+            fn launched(&self, kernel: &'static str) {
+                if let Ok(mut counts) = self.0.lock() {
+                    *counts.entry(kernel).or_default() += 1;
+                }
             }
+        }
+
+        /// Runs `work`, counting each kernel's launches meanwhile.
+        pub(super) fn observed<R>(work: impl FnOnce() -> R) -> (R, HashMap<&'static str, usize>) {
+            let count = Arc::new(Count::default());
+            let watching = LaunchObservation::new(count.clone());
+            let result = work();
+            drop(watching);
+            let counts = count.0.lock().map(|c| c.clone()).unwrap_or_default();
+            (result, counts)
+        }
+    }
+
+    #[cfg(not(any(
+        feature = "wgpu",
+        feature = "vulkan",
+        feature = "metal",
+        feature = "cuda"
+    )))]
+    mod observer {
+        /// Without a GPU backend nothing launches a kernel.
+        pub(super) fn observed<R>(
+            work: impl FnOnce() -> R,
+        ) -> (R, std::collections::HashMap<&'static str, usize>) {
+            (work(), Default::default())
         }
     }
 
@@ -103,11 +130,7 @@ pub mod launches {
     /// Runs `work` and returns what it returns with the launches of each kernel meanwhile, most
     /// launched first (the names shortened as CubeCL's profiling logger shortens them).
     pub fn by_kernel<R>(work: impl FnOnce() -> R) -> (R, Vec<(String, usize)>) {
-        let count = Arc::new(Count::default());
-        let watching = LaunchObservation::new(count.clone());
-        let result = work();
-        drop(watching);
-        let counts = count.0.lock().map(|c| c.clone()).unwrap_or_default();
+        let (result, counts) = observer::observed(work);
         let mut kernels: Vec<(String, usize)> = counts
             .into_iter()
             .map(|(name, n)| (shortened(name), n))
@@ -234,13 +257,7 @@ where
     }
 
     /// What `steps` training steps cost on a GPU backend (kernel launches counted by CubeCL's
-    /// observer; the steps run once more to count them).
-    #[cfg(any(
-        feature = "wgpu",
-        feature = "vulkan",
-        feature = "metal",
-        feature = "cuda"
-    ))]
+    /// observer; the steps run once more to count them; no launches without a GPU backend).
     pub fn step_cost(&mut self, steps: usize) -> Result<StepCost> {
         let (timed, launches) = launches::counted(|| self.timed(steps));
         let (_, issued) = timed?;

@@ -29,12 +29,6 @@ where
     M: autoencoders::models::Autoencoder + burn::module::Module + 'static,
 {
     let values = repeat(cli.warmup, cli.reps, || bench.run(cli.steps))?;
-    #[cfg(any(
-        feature = "wgpu",
-        feature = "vulkan",
-        feature = "metal",
-        feature = "cuda"
-    ))]
     if let Some((workload, device, extra)) = cost {
         if cli.kernels {
             let (run, kernels) = autoencoders::bench::launches::by_kernel(|| bench.run(1));
@@ -58,13 +52,6 @@ where
             });
         }
     }
-    #[cfg(not(any(
-        feature = "wgpu",
-        feature = "vulkan",
-        feature = "metal",
-        feature = "cuda"
-    )))]
-    let _ = cost;
     Ok(values)
 }
 
@@ -96,12 +83,6 @@ where
     let options = FitOptions::new(&dir, device).with_capture(cli.e2e_capture);
     let run = || fit(model, train, valid, &config, &options);
     // Kernel launches per step (training and validation steps), counted on GPU backends.
-    #[cfg(any(
-        feature = "wgpu",
-        feature = "vulkan",
-        feature = "metal",
-        feature = "cuda"
-    ))]
     let (fitted, launches) = {
         let (fitted, kernels) = autoencoders::bench::launches::by_kernel(run);
         let launches: usize = kernels.iter().map(|(_, n)| n).sum();
@@ -118,13 +99,6 @@ where
         }
         (fitted, launches)
     };
-    #[cfg(not(any(
-        feature = "wgpu",
-        feature = "vulkan",
-        feature = "metal",
-        feature = "cuda"
-    )))]
-    let (fitted, launches) = (run(), 0usize);
     let _ = std::fs::remove_dir_all(&dir);
     let fitted = fitted?;
     if cli.e2e_capture && !fitted.captured {
@@ -162,12 +136,6 @@ pub(crate) fn inference_rows<M: Autoencoder + Clone + 'static>(
         }
     };
     let values = repeat(cli.warmup, cli.reps, || throughput(cli.steps))?;
-    #[cfg(any(
-        feature = "wgpu",
-        feature = "vulkan",
-        feature = "metal",
-        feature = "cuda"
-    ))]
     if let Some((device_name, extra)) = cost {
         let count = |steps| {
             let (result, launches) = autoencoders::bench::launches::counted(|| throughput(steps));
@@ -181,12 +149,5 @@ pub(crate) fn inference_rows<M: Autoencoder + Clone + 'static>(
             values: vec![per_forward],
         });
     }
-    #[cfg(not(any(
-        feature = "wgpu",
-        feature = "vulkan",
-        feature = "metal",
-        feature = "cuda"
-    )))]
-    let _ = cost;
     Ok(values)
 }
