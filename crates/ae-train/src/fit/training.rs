@@ -123,9 +123,9 @@ pub struct FitOptions {
     /// each epoch): each read makes the host wait for the device.
     pub metrics_every: usize,
     /// Train by replaying one captured step per batch ([`CapturedFit`](super::CapturedFit):
-    /// forward, backward and Adam recorded once, the host out of the loop). Where the run cannot be captured (a CPU
-    /// backend, several devices, bf16/f16, Adam with weight decay, a model that draws random
-    /// numbers or has batch norm) training runs the ordinary way and says why;
+    /// forward, backward and Adam recorded once, the host out of the loop). Where the run cannot
+    /// be captured (a CPU backend, several devices, bf16/f16, Adam with weight decay, a model
+    /// that draws random numbers or has batch norm) training runs the ordinary way and says why;
     /// [`Fitted::captured`] tells which.
     pub capture: bool,
 }
