@@ -85,8 +85,9 @@ pub struct RunReport {
     /// Training images per second over the later epochs (validation excluded); absent after a
     /// single epoch.
     pub steady_images_per_second: Option<f64>,
-    /// Whether the training steps were captured and replayed (`--capture`; false where the run
-    /// could not be and trained the ordinary way).
+    /// Whether this process's training steps were captured and replayed (`--capture`; false
+    /// where the run could not be and trained the ordinary way; a resumed run's earlier epochs
+    /// may have been either).
     #[serde(default)]
     pub captured: bool,
     /// Test reconstruction quality.

@@ -201,7 +201,8 @@ pub struct Fitted<M> {
     /// Training items per second over this run's later epochs (training splits only, validation
     /// excluded); `None` when the run trained one epoch.
     pub steady_items_per_second: Option<f64>,
-    /// Whether the training steps were captured and replayed ([`FitOptions::capture`]).
+    /// Whether this run's training steps were captured and replayed ([`FitOptions::capture`];
+    /// the epochs before a resume may have been either).
     pub captured: bool,
 }
 
