@@ -34,6 +34,7 @@ use ae_models::Autoencoder;
 
 use super::adam_record::{adam_record, read_adam_state};
 use super::captured_step::{CapturedAdam, CapturedTrainingStep, check_in_place};
+use super::captured_validation::CapturedValidation;
 use super::image::ReconstructionOutput;
 use super::learner::{ModelSteps, Trainable};
 use super::optim::FusedAdam;
@@ -125,7 +126,10 @@ impl CapturedFit {
     ///
     /// # Errors
     /// When the checkpoint resumed from holds no usable Adam state.
-    fn capture<M>(&self, learner: &Learner<ModelSteps<M>>) -> Result<Steps<M>>
+    fn capture<M>(
+        &self,
+        learner: &Learner<ModelSteps<M>>,
+    ) -> Result<(Steps<M>, Option<CapturedValidation>)>
     where
         M: Trainable + Autoencoder,
     {
@@ -137,7 +141,7 @@ impl CapturedFit {
             Err(refusal) => {
                 log::warn!("--capture: {refusal}; training without capture");
                 eprintln!("--capture: {refusal}; training without capture");
-                return Ok(Steps::Ordinary);
+                return Ok((Steps::Ordinary, None));
             }
         };
         if let Some((path, _)) = &self.resume {
@@ -145,7 +149,15 @@ impl CapturedFit {
             step.load_adam_state(&moments, steps)?;
         }
         self.captured.store(true, Ordering::Relaxed);
-        Ok(Steps::Captured(Box::new(step)))
+        // Validation batches are padded to the training batch's shape.
+        let validation = match step.capture_validation([self.batch_size, c, h, w]) {
+            Ok(validation) => Some(validation),
+            Err(refusal) => {
+                log::warn!("{refusal}; validating the ordinary way");
+                None
+            }
+        };
+        Ok((Steps::Captured(Box::new(step)), validation))
     }
 
     /// One training split: a replay per batch, each step's output handed to the metrics.
@@ -231,13 +243,17 @@ impl CapturedFit {
     }
 }
 
-/// A validation split, as burn-train's single-device strategy runs it.
-fn valid_split<M: Trainable>(
+/// A validation split, as burn-train's single-device strategy runs it, each padded batch a
+/// replay of the captured validation pass where there is one.
+fn valid_split<M>(
     learner: &Learner<ModelSteps<M>>,
+    mut validation: Option<&mut CapturedValidation>,
     loader: &ValidLoader<ModelSteps<M>>,
     processor: &mut SupervisedTrainingEventProcessor<ModelSteps<M>>,
     interrupter: &Interrupter,
-) {
+) where
+    M: Trainable<Batch = ImageBatch, Output = ReconstructionOutput>,
+{
     let model = learner.model().valid();
     let mut batches = loader.iter();
     let mut iteration = 0;
@@ -251,12 +267,23 @@ fn valid_split<M: Trainable>(
         };
         iteration += 1;
         let progress = batches.progress();
-        let item = TrainingItem::new(
-            InferenceStep::step(&model, batch),
-            progress,
-            Some(iteration),
-            None,
-        );
+        let replayed =
+            match (validation.as_deref_mut(), batch.mask.as_ref()) {
+                (Some(validation), Some(mask)) => validation.step_parts(&batch.images, mask).map(
+                    |(loss, terms, reconstruction)| {
+                        ReconstructionOutput::from_parts(
+                            loss,
+                            terms,
+                            reconstruction,
+                            batch.images.clone(),
+                            Some(mask),
+                        )
+                    },
+                ),
+                _ => None,
+            };
+        let output = replayed.unwrap_or_else(|| InferenceStep::step(&model, batch));
+        let item = TrainingItem::new(output, progress, Some(iteration), None);
         interrupter.fail_on_error(processor.process_valid(LearnerEvent::ProcessedItem(item)));
         if interrupter.should_stop() {
             break;
@@ -301,8 +328,8 @@ where
         }
         // The capture runs before any batch is drawn or any metric computed: while it records,
         // no other thread may use the device.
-        let mut steps = match self.capture(&learner) {
-            Ok(steps) => steps,
+        let (mut steps, mut validation) = match self.capture(&learner) {
+            Ok(captured) => captured,
             Err(error) => {
                 self.fail(error, &interrupter);
                 return (learner.model(), event_processor);
@@ -341,7 +368,13 @@ where
                 epoch_number: epoch,
                 total_items: valid.num_items(),
             }));
-            valid_split(&learner, &valid, &mut event_processor, &interrupter);
+            valid_split(
+                &learner,
+                validation.as_mut(),
+                &valid,
+                &mut event_processor,
+                &interrupter,
+            );
             interrupter.fail_on_error(event_processor.process_valid(LearnerEvent::EndSplit(epoch)));
             interrupter.fail_on_error(event_processor.process_train(LearnerEvent::EndEpoch(epoch)));
             if checkpointer.is_some() || early_stopping.is_some() {

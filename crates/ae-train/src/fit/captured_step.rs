@@ -297,6 +297,22 @@ where
         Ok(tensors)
     }
 
+    /// The validation pass of this step's model captured over its live weights, for padded
+    /// batches of `dims` (see [`CapturedValidation`](super::captured_validation::CapturedValidation)).
+    ///
+    /// # Errors
+    /// Where the device records no graph.
+    pub(crate) fn capture_validation(
+        &self,
+        dims: [usize; 4],
+    ) -> Result<super::captured_validation::CapturedValidation> {
+        super::captured_validation::CapturedValidation::new(
+            self.model.clone(),
+            dims,
+            &self.input.device(),
+        )
+    }
+
     /// A copy of the model as trained so far (training mode, buffers of its own).
     pub fn model(&self) -> M {
         (*self.model).clone().map(&mut FreshCopies)

@@ -5,6 +5,7 @@
 mod adam_record;
 mod captured_fit;
 mod captured_step;
+mod captured_validation;
 mod checkpoint;
 mod device;
 mod epoch_log;
