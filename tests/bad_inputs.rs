@@ -49,6 +49,15 @@ fn flags_out_of_range_name_the_flag() {
     // Mixed precision where it does not exist: TF32 on the CPU, 16-bit LSTMs.
     refused("train_vanilla", &["--precision", "tf32"], "--precision");
     refused("text_autoencoder", &["--precision", "f16"], "LSTM");
+    // DDP needs CUDA devices; every trainer that takes --devices says so, naming the flag.
+    refused(
+        "train_vanilla",
+        &["--devices", "flex,flex", "--strategy", "ddp"],
+        "--strategy",
+    );
+    refused("recommend", &["--strategy", "ddp"], "--strategy");
+    refused("anomaly_tabular", &["--strategy", "ddp"], "--strategy");
+    refused("train_vanilla", &["--strategy", "nccl"], "--strategy");
 }
 
 /// Train images of 14x14, test images of 28x28: refused at load, naming both shapes.

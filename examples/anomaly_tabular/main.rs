@@ -28,7 +28,7 @@ use autoencoders::models::{Autoencoder, OutputActivation, SavedModel, VanillaAut
 use autoencoders::run::{MachineInfo, write_json};
 use autoencoders::table::Table;
 use autoencoders::train::anomaly::{self, AnomalyReport};
-use autoencoders::train::{FitOptions, TrainError, check_run_folder, errors_of, fit};
+use autoencoders::train::{TrainError, check_run_folder, errors_of, fit};
 
 const NAME: &str = "anomaly_tabular";
 const DEFAULTS: Defaults = Defaults::new(20, 256, 8);
@@ -110,7 +110,7 @@ fn main() -> std::process::ExitCode {
         let out = cli.output.dir(NAME);
         // A run that fit would refuse is refused before its generated data file is written.
         check_run_folder(&out.join("model"), cli.output.resume, cli.output.overwrite)?;
-        let device = cli.device.open()?;
+        let devices = cli.device.open()?;
         let path = match &cli.csv {
             Some(p) => p.clone(),
             None => {
@@ -143,7 +143,7 @@ fn main() -> std::process::ExitCode {
             splits.train.len(),
             splits.test.len()
         );
-        let device = &device.device;
+        let device = &devices.device;
         device.seed(seed);
         // Standardised and one-hot features: linear code and output, MSE.
         let model = VanillaAutoencoderConfig::new()
@@ -154,7 +154,8 @@ fn main() -> std::process::ExitCode {
             .with_output_activation(OutputActivation::Identity)
             .try_init(device)?;
         let model_dir = out.join("model");
-        let options = FitOptions::new(&model_dir, device)
+        let options = devices
+            .fit_options(&model_dir)
             .with_capture(cli.train.capture)
             .with_resume(cli.output.resume)
             .with_overwrite(cli.output.overwrite);

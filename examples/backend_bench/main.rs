@@ -20,7 +20,7 @@ use autoencoders::bench::{
     dense_training_flops, matmul_gflops, peak_rss_bytes, repeat,
 };
 use autoencoders::cli::ranges::{self, MAX_WIDTH};
-use autoencoders::cli::{DeviceArgs, PrecisionArg, exit_on_error};
+use autoencoders::cli::{DeviceArgs, PrecisionArg, StrategyArg, exit_on_error};
 use autoencoders::data::{ImageBatcher, fashion_mnist};
 use autoencoders::models::{ConvAutoencoderConfig, VaeConfig, VanillaAutoencoderConfig, ops};
 use autoencoders::run::{MachineInfo, write_json};
@@ -293,6 +293,9 @@ fn measure(
             };
             if cli.e2e_capture {
                 label.push_str("-captured");
+            }
+            if cli.device.strategy == StrategyArg::Ddp {
+                label.push_str("-ddp");
             }
             let (warmup, steady, launches) = match workload {
                 "e2e-dense" => {

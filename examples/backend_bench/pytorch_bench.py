@@ -33,6 +33,9 @@ parser.add_argument("--precision", choices=["f32", "bf16", "f16"], default="f32"
 parser.add_argument("--compile", action="store_true",
                     help='torch.compile(mode="reduce-overhead") on each row\'s model and loss (CUDA graphs on '
                          "a GPU; the optimizer stays eager); rows are named *-compiled")
+parser.add_argument("--tf32", action="store_true",
+                    help="allow TF32 in matrix products and cuDNN convolutions (Ampere or later); "
+                         "rows are named *-tf32")
 parser.add_argument("--flush-denormal", action="store_true",
                     help="torch.set_flush_denormal(True), as the Rust side's CPU threads run")
 args = parser.parse_args()
@@ -42,9 +45,9 @@ if args.flush_denormal:
     torch.set_flush_denormal(True)
 torch.manual_seed(0)
 # Plain fp32 everywhere, as wgpu computes: no TF32 in matrix products or cuDNN convolutions
-# (cuDNN's default allows it).
-torch.backends.cuda.matmul.allow_tf32 = False
-torch.backends.cudnn.allow_tf32 = False
+# (cuDNN's default allows it), unless --tf32 asks for it on both.
+torch.backends.cuda.matmul.allow_tf32 = args.tf32
+torch.backends.cudnn.allow_tf32 = args.tf32
 
 
 def dense_autoencoder():
@@ -202,6 +205,8 @@ def end_to_end(epochs=3, batch=256):
 
 
 def report(name, unit, run):
+    if args.tf32:
+        name = f"{name}-tf32"
     if args.compile:
         name = f"{name}-compiled"
     run()
@@ -211,7 +216,8 @@ def report(name, unit, run):
 
 name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
 compiled = ', torch.compile(mode="reduce-overhead")' if args.compile else ""
-print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device} ({name}), TF32 off{compiled}")
+tf32 = "on" if args.tf32 else "off"
+print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device} ({name}), TF32 {tf32}{compiled}")
 for row in args.rows.split(","):
     if row == "dense-train":
         model = dense_autoencoder()
@@ -234,6 +240,8 @@ for row in args.rows.split(","):
         warmup, steady = end_to_end(epochs=max(args.epochs, 2), batch=args.batch_size)
         if args.precision != "f32":
             row = f"{row}-{args.precision}"
+        if args.tf32:
+            row = f"{row}-tf32"
         if args.compile:
             row = f"{row}-compiled"
         print(f"{row:<12} first epoch {warmup:.2f} s, steady {steady:,.0f} images/s")

@@ -80,7 +80,11 @@ where
         .with_precision(cli.e2e_precision.into());
     let dir = std::env::temp_dir().join(format!("backend_bench-e2e-{}", std::process::id()));
     let valid_batches = valid.count().div_ceil(config.batch_size) * config.epochs;
-    let options = FitOptions::new(&dir, device).with_capture(cli.e2e_capture);
+    // `--strategy ddp` trains with DDP on the one device measured: NCCL's path on a one-GPU
+    // machine, and what it costs.
+    let options = FitOptions::new(&dir, device)
+        .with_capture(cli.e2e_capture)
+        .with_data_parallel(cli.device.strategy.into());
     let run = || fit(model, train, valid, &config, &options);
     // Kernel launches per step (training and validation steps), counted on GPU backends.
     let (fitted, launches) = {

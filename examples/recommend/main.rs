@@ -24,7 +24,7 @@ use autoencoders::models::{AutoRec, AutoRecConfig, SavedModel};
 use autoencoders::run::{MachineInfo, write_json};
 use autoencoders::table::Table;
 use autoencoders::train::recommend::{RatingsReport, predict_at, ratings_report, top_n};
-use autoencoders::train::{EpochMetrics, FitOptions, TrainError, check_run_folder, fit};
+use autoencoders::train::{EpochMetrics, TrainError, check_run_folder, fit};
 
 const NAME: &str = "recommend";
 // AutoRec's code is its hidden layer (--hidden).
@@ -138,9 +138,9 @@ fn main() -> std::process::ExitCode {
                     .try_init(device)?;
                 // Each item's training ratings are its input; the targets are its training
                 // ratings when training and its held-out ratings when validating.
-                let options = FitOptions::new(&model_dir, device)
+                let options = devices
+                    .fit_options(&model_dir)
                     .with_capture(cli.train.capture)
-                    .with_devices(devices.data_parallel.clone())
                     .with_resume(cli.output.resume)
                     .with_overwrite(cli.output.overwrite);
                 let fitted = fit(

@@ -29,7 +29,7 @@ use autoencoders::table::Table;
 use autoencoders::train::text::{
     TextReport, VOCAB_FILE, encode_sentences, evaluate_text, load_text_model, nearest_neighbours,
 };
-use autoencoders::train::{EpochMetrics, FitOptions, TrainError, fit};
+use autoencoders::train::{EpochMetrics, TrainError, fit};
 
 const NAME: &str = "text_autoencoder";
 const DEFAULTS: Defaults = Defaults::new(10, 64, 64).with_learning_rate(2e-3);
@@ -212,9 +212,9 @@ fn main() -> std::process::ExitCode {
                     .with_latent_dim(cli.latent.latent_dim(&DEFAULTS))
                     .with_word_dropout(cli.word_dropout);
                 let model = config.try_init(device)?;
-                let options = FitOptions::new(&model_dir, device)
+                let options = devices
+                    .fit_options(&model_dir)
                     .with_capture(cli.train.capture)
-                    .with_devices(devices.data_parallel.clone())
                     .with_resume(cli.output.resume)
                     .with_overwrite(cli.output.overwrite);
                 let fitted = fit(model, train.clone(), test.clone(), &training, &options)?;

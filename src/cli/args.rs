@@ -10,7 +10,9 @@ use clap::Args;
 use ae_data::image_folder::ColorMode;
 use ae_data::{DatasetSource, ImageDataset, Residency};
 use ae_models::WeightsPrecision;
-use ae_train::{Backend, DeviceSpec, Precision, TrainError, TrainingConfig};
+use ae_train::{
+    Backend, DataParallel, DeviceSpec, FitOptions, Precision, TrainError, TrainingConfig,
+};
 
 use super::ranges::{self, MAX_EPOCHS, MAX_WIDTH};
 
@@ -58,10 +60,33 @@ pub struct DeviceArgs {
     /// evaluates). Replaces --device.
     #[arg(long, value_delimiter = ',')]
     pub devices: Vec<DeviceSpec>,
+    /// How the devices share each step: multi (burn-train's multi-device strategy: any devices,
+    /// the gradients summed on the first) or ddp (PyTorch's DistributedDataParallel: CUDA
+    /// devices only, `--features cuda`, the gradients averaged with NCCL).
+    #[arg(long, value_enum, default_value_t = StrategyArg::Multi)]
+    pub strategy: StrategyArg,
     /// A file whose first line is the token remote servers check (else AE_REMOTE_TOKEN; never
     /// on the command line, where other users can read it).
     #[arg(long, value_name = "FILE")]
     pub remote_token_file: Option<PathBuf>,
+}
+
+/// `--strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StrategyArg {
+    /// burn-train's multi-device strategy.
+    Multi,
+    /// Distributed data parallel with NCCL (CUDA).
+    Ddp,
+}
+
+impl From<StrategyArg> for DataParallel {
+    fn from(value: StrategyArg) -> Self {
+        match value {
+            StrategyArg::Multi => DataParallel::MultiDevice,
+            StrategyArg::Ddp => DataParallel::Ddp,
+        }
+    }
 }
 
 /// The devices of [`DeviceArgs`], created once.
@@ -73,6 +98,18 @@ pub struct Devices {
     pub device: Device,
     /// Every device of `--devices` (empty without it).
     pub data_parallel: Vec<Device>,
+    /// How they share each step (`--strategy`).
+    pub strategy: DataParallel,
+}
+
+impl Devices {
+    /// How [`fit`](ae_train::fit) trains into `dir` on these devices: the model's device, the
+    /// data-parallel ones and their strategy; the caller adds the run's other options.
+    pub fn fit_options(&self, dir: &Path) -> FitOptions {
+        FitOptions::new(dir, &self.device)
+            .with_devices(self.data_parallel.clone())
+            .with_data_parallel(self.strategy)
+    }
 }
 
 impl DeviceArgs {
@@ -118,6 +155,7 @@ impl DeviceArgs {
             spec,
             device,
             data_parallel,
+            strategy: self.strategy.into(),
         })
     }
 

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 pub use args::{
     Color, DataResidency, Defaults, DeviceArgs, Devices, ImageDataArgs, InputArgs, LatentArgs,
-    ModelDirArgs, OutputArgs, PrecisionArg, TrainArgs, TrainerArgs, WeightsArg,
+    ModelDirArgs, OutputArgs, PrecisionArg, StrategyArg, TrainArgs, TrainerArgs, WeightsArg,
 };
 
 /// Runs `main`, printing an error and its causes and returning a failure exit code on error.

@@ -177,8 +177,8 @@ impl Run {
     /// How [`fit`] runs for a model trained into `dir`: the run's devices, `--resume` and
     /// `--overwrite`.
     pub fn fit_options(&self, dir: &Path) -> FitOptions {
-        FitOptions::new(dir, self.device())
-            .with_devices(self.devices.data_parallel.clone())
+        self.devices
+            .fit_options(dir)
             .with_resume(self.resume)
             .with_overwrite(self.overwrite)
             .with_residency(self.residency)

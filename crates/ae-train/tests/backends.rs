@@ -2,7 +2,9 @@
 //!
 //! wgpu runs where a Vulkan (or Metal/DX12) adapter exists — Mesa's software `lavapipe`
 //! (`apt-get install mesa-vulkan-drivers`) is enough — and is skipped with a printed reason
-//! otherwise, unless `AE_REQUIRE_WGPU=1`, which turns a missing adapter into a failure.
+//! otherwise, unless `AE_REQUIRE_WGPU=1`, which turns a missing adapter into a failure. CUDA
+//! (`--features cuda`) likewise, with `AE_REQUIRE_CUDA=1` (`examples/backend_bench/cuda_rows.sh`
+//! runs this test on a lent GPU).
 
 use ae_data::mnist_sample;
 use ae_models::{Autoencoder, ModelConfig, PRESETS, VanillaAutoencoderConfig};
@@ -13,20 +15,27 @@ use burn::tensor::{Device, Tensor};
 
 /// Every compiled backend but the reference, with a usable device.
 fn other_devices() -> Vec<(Backend, Device)> {
-    let require_wgpu = std::env::var("AE_REQUIRE_WGPU").is_ok_and(|v| v == "1");
+    let required = |backend: Backend| {
+        let variable = match backend {
+            Backend::Wgpu => "AE_REQUIRE_WGPU",
+            Backend::Cuda => "AE_REQUIRE_CUDA",
+            _ => return false,
+        };
+        std::env::var(variable).is_ok_and(|v| v == "1")
+    };
     let mut devices = Vec::new();
-    for backend in [Backend::NdArray, Backend::Wgpu] {
+    for backend in [Backend::NdArray, Backend::Wgpu, Backend::Cuda] {
         if !backend.is_compiled() {
             assert!(
-                !(backend == Backend::Wgpu && require_wgpu),
-                "AE_REQUIRE_WGPU=1 but this test binary was built without the wgpu feature"
+                !required(backend),
+                "{backend} is required but this test binary was built without its feature"
             );
             eprintln!("skipped {backend}: not compiled in (cargo feature `{backend}`)");
             continue;
         }
         match DeviceSpec::new(backend).device() {
             Ok(device) => devices.push((backend, device)),
-            Err(err) if backend == Backend::Wgpu && !require_wgpu => {
+            Err(err) if backend != Backend::NdArray && !required(backend) => {
                 eprintln!("skipped {backend}: {err}");
             }
             Err(err) => panic!("{backend}: {err}"),

@@ -7,7 +7,10 @@ use ae_data::mnist_sample;
 use ae_models::{
     Autoencoder, ModelConfig, PRESETS, SavedModel, VanillaAutoencoder, VanillaAutoencoderConfig,
 };
-use ae_train::{Backend, DeviceSpec, FitOptions, TrainingConfig, evaluate, fit, read_epoch_log};
+use ae_train::{
+    Backend, DataParallel, DeviceSpec, FitOptions, Precision, TrainingConfig, evaluate, fit,
+    read_epoch_log,
+};
 use burn::tensor::Device;
 
 fn device() -> Device {
@@ -285,6 +288,63 @@ fn devices_whose_share_is_less_than_a_batch_are_refused() {
         message.contains("--devices") && message.contains("128"),
         "{message}"
     );
+}
+
+/// DDP's all-reduce exists on CUDA devices only in Burn 0.22.1: on any other device `fit`
+/// refuses it by name, before the run folder is touched, and with f16 (whose loss scaling skips
+/// steps device by device) it refuses the precision; the multi-device strategy takes the same
+/// devices.
+#[test]
+fn ddp_is_refused_on_devices_without_an_all_reduce() {
+    let device = device();
+    let data = mnist_sample().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let config = TrainingConfig::new().with_epochs(1).with_batch_size(64);
+    for devices in [vec![], vec![device.clone(), device.clone()]] {
+        let err = fit(
+            small_model(&device),
+            data.train.take(256),
+            data.test.take(64),
+            &config,
+            &FitOptions::new(&run, &device)
+                .with_devices(devices)
+                .with_data_parallel(DataParallel::Ddp),
+        )
+        .err()
+        .expect("DDP on flex has no all-reduce");
+        let message = err.to_string();
+        assert!(
+            message.contains("--strategy")
+                && message.contains("ddp")
+                && message.contains("the flex (CPU) device")
+                && message.contains("--strategy multi"),
+            "{message}"
+        );
+        assert!(!run.exists(), "nothing is written for a refused run");
+    }
+    let f16 = config.clone().with_precision(Precision::F16);
+    let err = fit(
+        small_model(&device),
+        data.train.take(256),
+        data.test.take(64),
+        &f16,
+        &FitOptions::new(&run, &device).with_data_parallel(DataParallel::Ddp),
+    )
+    .err()
+    .expect("f16 with DDP is refused");
+    assert!(err.to_string().contains("--precision"), "{err}");
+    let fitted = fit(
+        small_model(&device),
+        data.train.take(256),
+        data.test.take(64),
+        &config,
+        &FitOptions::new(&run, &device)
+            .with_devices(vec![device.clone(), device.clone()])
+            .with_data_parallel(DataParallel::MultiDevice),
+    )
+    .unwrap();
+    assert_eq!(fitted.train_items, 256);
 }
 
 /// Two genuinely distinct devices (flex and ndarray): each worker's metric sums stay on its own

@@ -35,6 +35,7 @@ use ae_models::Autoencoder;
 use super::adam_record::{adam_record, read_adam_state};
 use super::captured_step::{CapturedAdam, CapturedTrainingStep, check_in_place};
 use super::captured_validation::CapturedValidation;
+use super::data_parallel::DataParallel;
 use super::image::ReconstructionOutput;
 use super::learner::{ModelSteps, Trainable};
 use super::optim::FusedAdam;
@@ -419,8 +420,8 @@ where
 /// What stops a run from being captured, before the model is asked
 /// ([`Trainable::captured_fit`]): `Err` with the reason, or the step's Adam.
 fn capture_settings(config: &TrainingConfig, options: &FitOptions) -> Result<CapturedAdam, String> {
-    if options.devices.len() > 1 {
-        return Err("a captured step runs on one device, not on --devices".into());
+    if options.devices.len() > 1 || options.data_parallel == DataParallel::Ddp {
+        return Err("a captured step runs on one device, not on --devices or with DDP".into());
     }
     if config.precision.compute_dtype().is_some() {
         return Err(format!(

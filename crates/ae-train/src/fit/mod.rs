@@ -7,6 +7,7 @@ mod captured_fit;
 mod captured_step;
 mod captured_validation;
 mod checkpoint;
+mod data_parallel;
 mod device;
 mod epoch_log;
 mod image;
@@ -28,6 +29,7 @@ pub use captured_step::{CapturedAdam, CapturedTrainingStep};
 pub use checkpoint::{
     AtomicFileCheckpointer, CHECKPOINT_KINDS, checkpoint_path, latest_complete_checkpoint,
 };
+pub use data_parallel::DataParallel;
 pub use device::{Backend, DeviceSpec};
 pub use epoch_log::{EpochLog, EpochMetrics, read_epoch_log};
 pub use image::ReconstructionOutput;

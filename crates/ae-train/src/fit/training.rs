@@ -12,12 +12,11 @@ use burn::module::Module;
 use burn::optim::AdamConfig;
 use burn::tensor::Device;
 use burn::train::logger::FileMetricLogger;
-use burn::train::{
-    ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraining, TrainingStrategy,
-};
+use burn::train::{Learner, SupervisedTraining, TrainingStrategy};
 
 use super::captured_fit::plan_capture;
 use super::checkpoint::{AtomicFileCheckpointer, check_checkpoint, latest_complete_checkpoint};
+use super::data_parallel::{DataParallel, check_shares, check_strategy, execution_strategy};
 use super::epoch_log::{EpochLog, EpochMetrics, read_epoch_log};
 use super::learner::{ModelSteps, Trainable};
 use super::loaders::{SplitLoading, TrainingSplit};
@@ -108,10 +107,13 @@ pub struct FitOptions {
     pub run_dir: PathBuf,
     /// The device the model lives on (and validates on).
     pub device: Device,
-    /// Devices to train on data-parallel, with burn-train's multi-device strategy: each step's
-    /// batch is split between them and the gradients are summed on the first. Empty or one
+    /// Devices to train on data-parallel, as [`FitOptions::data_parallel`] says. Empty or one
     /// device: the model's own device.
     pub devices: Vec<Device>,
+    /// How several devices share a step: burn-train's multi-device strategy (the default; any
+    /// devices, the gradients summed on the first) or DDP (CUDA devices, the gradients averaged
+    /// with NCCL).
+    pub data_parallel: DataParallel,
     /// Restart after the newest complete checkpoint in `run_dir`.
     pub resume: bool,
     /// Start over in a folder that holds an earlier run: its checkpoints and logs are deleted.
@@ -137,6 +139,7 @@ impl FitOptions {
             run_dir: run_dir.into(),
             device: device.clone(),
             devices: Vec::new(),
+            data_parallel: DataParallel::MultiDevice,
             resume: false,
             overwrite: false,
             residency: Residency::Auto,
@@ -172,6 +175,12 @@ impl FitOptions {
     /// Trains data-parallel on `devices` (the first should be the model's device).
     pub fn with_devices(mut self, devices: Vec<Device>) -> Self {
         self.devices = devices;
+        self
+    }
+
+    /// Shares each step between the devices as `data_parallel` says.
+    pub fn with_data_parallel(mut self, data_parallel: DataParallel) -> Self {
+        self.data_parallel = data_parallel;
         self
     }
 
@@ -273,7 +282,9 @@ fn check_precision<M: Trainable>(
             ),
         });
     }
-    if precision == Precision::F16 && options.devices.len() > 1 {
+    if precision == Precision::F16
+        && (options.devices.len() > 1 || options.data_parallel == DataParallel::Ddp)
+    {
         // Each device would scale and skip on its own, and burn-train sums the gradients of
         // those that did not skip: a partial step.
         return Err(TrainError::InvalidArgument {
@@ -316,6 +327,7 @@ where
 {
     config.validate()?;
     check_precision(&model, config.precision, options)?;
+    check_strategy(options)?;
     let (train_count, valid_count) = (train.items(), valid.items());
     if train_count == 0 || valid_count == 0 {
         return Err(TrainError::InvalidArgument {
@@ -407,22 +419,7 @@ where
             ),
         });
     }
-    // burn-train's multi-device strategy gives each device an equal share of the split, cut
-    // into whole batches: a share smaller than a batch would train nothing, silently.
-    let workers = options.devices.len();
-    if workers > 1 && train_items / workers < config.batch_size {
-        return Err(TrainError::InvalidArgument {
-            what: "--devices",
-            message: format!(
-                "{workers} devices each train on their own share of the {train_items} training \
-                 items per epoch ({} each), fewer than one batch of {}: lower --batch-size to \
-                 at most {}, use fewer devices, or add data",
-                train_items / workers,
-                config.batch_size,
-                train_items / workers
-            ),
-        });
-    }
+    check_shares(options, train_items, config.batch_size)?;
     let valid_loader = valid.loader(&loading, false, device);
     let context = MetricsContext {
         read_every: options.metrics_every.max(1),
@@ -469,15 +466,8 @@ where
         }
         if let Some(strategy) = strategy {
             training = training.with_training_strategy(TrainingStrategy::Custom(strategy));
-        } else if options.devices.len() > 1 {
-            log::info!("training data-parallel on {:?}", options.devices);
-            training = training.with_training_strategy(
-                ExecutionStrategy::multi(
-                    options.devices.clone(),
-                    MultiDeviceOptim::OptimMainDevice,
-                )
-                .into(),
-            );
+        } else if let Some(strategy) = execution_strategy(options) {
+            training = training.with_training_strategy(strategy.into());
         }
         // A model built on a plain device has untracked parameters: `train()` turns autodiff on.
         let learner = Learner::new(
