@@ -49,15 +49,30 @@ fn flags_out_of_range_name_the_flag() {
     // Mixed precision where it does not exist: TF32 on the CPU, 16-bit LSTMs.
     refused("train_vanilla", &["--precision", "tf32"], "--precision");
     refused("text_autoencoder", &["--precision", "f16"], "LSTM");
-    // DDP needs CUDA devices; every trainer that takes --devices says so, naming the flag.
-    refused(
-        "train_vanilla",
-        &["--devices", "flex,flex", "--strategy", "ddp"],
-        "--strategy",
-    );
-    refused("recommend", &["--strategy", "ddp"], "--strategy");
-    refused("anomaly_tabular", &["--strategy", "ddp"], "--strategy");
     refused("train_vanilla", &["--strategy", "nccl"], "--strategy");
+}
+
+/// DDP needs CUDA devices: every trainer refuses it on others, naming the flag, as soon as the
+/// devices are open — before the data is read, and before the synthetic data that `recommend`
+/// and `anomaly_tabular` generate is written.
+#[test]
+fn ddp_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    for (example, devices) in [
+        ("train_vanilla", "flex,flex"),
+        ("recommend", "flex"),
+        ("anomaly_tabular", "flex"),
+        ("text_autoencoder", "flex"),
+    ] {
+        let out = dir.path().join(example);
+        let out_arg = out.to_str().unwrap();
+        let args = ["--devices", devices, "--strategy", "ddp", "--out", out_arg];
+        refused(example, &args, "--strategy");
+        let written: Vec<_> = std::fs::read_dir(&out)
+            .map(|entries| entries.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(written.is_empty(), "{example} wrote {written:?}");
+    }
 }
 
 /// Train images of 14x14, test images of 28x28: refused at load, naming both shapes.

@@ -21,16 +21,18 @@ EPOCHS=${EPOCHS:-3}
 PYTHON=${PYTHON:-python3}
 LOG=${LOG:-cuda_rows.log}
 here=$(dirname "$0")
+: "${CUDA:?CUDA=path of the cuda build of backend_bench}" "${PLAIN:?PLAIN=path of the wgpu build}"
+: "${FASHION:?FASHION=the folder of the Fashion-MNIST IDX files}"
 export AE_FASHION_MNIST_DIR=$FASHION
 
 # cubecl-llvm links CUDA's math functions from libdevice.10.bc under $CUDA_PATH/nvvm/libdevice
 # (it also looks in /usr/local/cuda); cudarc opens NCCL as libnccl.so, which PyTorch's wheel
 # ships as libnccl.so.2 only.
 if [ -z "${CUDA_PATH:-}" ]; then
-  libdevice=$(find / -name libdevice.10.bc -path '*nvvm/libdevice*' 2>/dev/null | head -1)
+  libdevice=$(find / -xdev -name libdevice.10.bc -path '*nvvm/libdevice*' 2>/dev/null | head -1)
   [ -n "$libdevice" ] && export CUDA_PATH=${libdevice%/nvvm/libdevice/libdevice.10.bc}
 fi
-nccl=$(find / -name 'libnccl.so*' 2>/dev/null | head -1)
+nccl=$(find / -xdev -name 'libnccl.so*' 2>/dev/null | head -1)
 if [ -n "$nccl" ]; then
   mkdir -p /tmp/nccl-link && ln -sf "$nccl" /tmp/nccl-link/libnccl.so
   export LD_LIBRARY_PATH=/tmp/nccl-link${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
@@ -49,7 +51,7 @@ step() {
   local rc=$?
   echo "=== $name: exit $rc, $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $start}") s wall" | tee -a "$LOG"
   grep -E "^(e2e|dense|conv|vae|matmul)[-a-z0-9 ]* +(wgpu|flex|cuda)|median|first epoch|^torch |^test |test result|rror|panicked" \
-    <(tail -n +$((lines + 2)) "$LOG") | grep -v "^=== "
+    <(tail -n +$((lines + 1)) "$LOG") | grep -v "^=== "
 }
 
 steps=(--workloads dense-train,dense-train-captured,conv-train,vae-train,dense-infer,conv-infer,matmul)

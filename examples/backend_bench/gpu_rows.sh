@@ -3,7 +3,9 @@
 # CUDA, and two builds of backend_bench:
 #   cargo build --release --features ndarray,wgpu --example backend_bench          -> $PLAIN
 #   cargo build --release --features ndarray,wgpu,fusion --example backend_bench   -> $FUSED
-# Usage: PLAIN=... FUSED=... FASHION=DIR [LIMIT=30000] [EPOCHS=5] [LOG=gpu_rows.log] bash gpu_rows.sh
+#   cargo build --release --features ndarray,vulkan --example backend_bench        -> $VULKAN
+#   (optional: SPIR-V against WGSL, issue 22 item 5)
+# Usage: PLAIN=... FUSED=... FASHION=DIR [VULKAN=...] [LIMIT=30000] [EPOCHS=5] [LOG=gpu_rows.log] bash gpu_rows.sh
 # FASHION holds Fashion-MNIST's four IDX files (e.g. a 30,000-image subset). Each step prints
 # its wall time and result lines (the whole output goes to $LOG); a step that fails or runs past
 # its limit is reported and the next one runs.
@@ -29,8 +31,8 @@ step() {
   timeout "$limit" "$@" >>"$LOG" 2>&1
   local rc=$?
   echo "=== $name: exit $rc, $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $start}") s wall" | tee -a "$LOG"
-  grep -E "^(e2e|dense|conv|vae|matmul)[-a-z0-9 ]* +(wgpu|flex|cuda)|median|first epoch|^torch |rror|panicked" \
-    <(tail -n +$((lines + 2)) "$LOG") | grep -v "^=== "
+  grep -E "^(e2e|dense|conv|vae|matmul)[-a-z0-9 ]* +(wgpu|vulkan|flex|cuda)|median|first epoch|^torch |rror|panicked" \
+    <(tail -n +$((lines + 1)) "$LOG") | grep -v "^=== "
 }
 
 steps=(--workloads dense-train,dense-train-captured,conv-train,vae-train,dense-infer,conv-infer,dense-infer-captured,conv-infer-captured,matmul)
@@ -63,4 +65,10 @@ step fused-e2e-cold 180 "$FUSED" --device wgpu "${e2e_all[@]}"
 step fused-steps 120 "$FUSED" --device wgpu "${steps[@]}"
 step fused-e2e-4096 90 "$FUSED" --device wgpu --workloads e2e-dense "${e2e[@]}" --e2e-batch-size 4096
 step fused-e2e-warm 120 "$FUSED" --device wgpu "${e2e_all[@]}"
+# SPIR-V (buffer addresses as push constants) against WGSL (a bind group per dispatch).
+if [ -n "${VULKAN:-}" ]; then
+  step vulkan-e2e-cold 150 "$VULKAN" --device vulkan "${e2e_all[@]}"
+  step vulkan-steps 120 "$VULKAN" --device vulkan "${steps[@]}"
+  step vulkan-e2e-warm 120 "$VULKAN" --device vulkan "${e2e_all[@]}"
+fi
 step flex-e2e-dense 90 "$PLAIN" --device flex --workloads e2e-dense "${e2e[@]}"

@@ -92,6 +92,7 @@ fn main() -> std::process::ExitCode {
         if cli.pretrained.model.is_none() {
             check_run_folder(&out.join("model"), cli.output.resume, cli.output.overwrite)?;
         }
+        let devices = cli.device.open()?;
         let path = match &cli.ratings {
             Some(p) => p.clone(),
             None => {
@@ -121,7 +122,6 @@ fn main() -> std::process::ExitCode {
             train.len(),
             test.len()
         );
-        let devices = cli.device.open()?;
         let device = &devices.device;
         device.seed(seed);
         let model_dir = cli

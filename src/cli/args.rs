@@ -151,11 +151,18 @@ impl DeviceArgs {
             Some(first) => first.clone(),
             None => open(&spec)?,
         };
+        // A strategy these devices cannot run is refused before any data is read or written.
+        let strategy = DataParallel::from(self.strategy);
+        if data_parallel.is_empty() {
+            strategy.check(std::slice::from_ref(&device))?;
+        } else {
+            strategy.check(&data_parallel)?;
+        }
         Ok(Devices {
             spec,
             device,
             data_parallel,
-            strategy: self.strategy.into(),
+            strategy,
         })
     }
 

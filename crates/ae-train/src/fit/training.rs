@@ -16,7 +16,9 @@ use burn::train::{Learner, SupervisedTraining, TrainingStrategy};
 
 use super::captured_fit::plan_capture;
 use super::checkpoint::{AtomicFileCheckpointer, check_checkpoint, latest_complete_checkpoint};
-use super::data_parallel::{DataParallel, check_shares, check_strategy, execution_strategy};
+use super::data_parallel::{
+    DataParallel, check_shares, check_strategy, equal_shares, execution_strategy,
+};
 use super::epoch_log::{EpochLog, EpochMetrics, read_epoch_log};
 use super::learner::{ModelSteps, Trainable};
 use super::loaders::{SplitLoading, TrainingSplit};
@@ -289,7 +291,8 @@ fn check_precision<M: Trainable>(
         // those that did not skip: a partial step.
         return Err(TrainError::InvalidArgument {
             what: "--precision",
-            message: "f16's loss scaling works on one device; with --devices use bf16 or f32"
+            message: "f16's loss scaling works on one device, without a data-parallel \
+                      strategy; with --devices or --strategy ddp use bf16 or f32"
                 .into(),
         });
     }
@@ -420,6 +423,7 @@ where
         });
     }
     check_shares(options, train_items, config.batch_size)?;
+    let (train_loader, train_items) = equal_shares(options, train_loader, config.batch_size);
     let valid_loader = valid.loader(&loading, false, device);
     let context = MetricsContext {
         read_every: options.metrics_every.max(1),
