@@ -1,6 +1,7 @@
 //! Training on remote devices, as a user would: `serve` processes on 127.0.0.1 (nothing else is
 //! reached), a trainer over them with `--devices ws://...`, a wrong token, a server that is not
-//! there, and a server killed in the middle of a run, which the run survives.
+//! there, a server without this workspace's kernels, and a server killed in the middle of a run,
+//! which the run survives.
 
 #![cfg(all(feature = "cli", feature = "remote-server"))]
 
@@ -26,9 +27,15 @@ struct Server {
 impl Server {
     /// Starts `serve --port 0` with the token file and waits for the port it prints.
     fn start(token_file: &Path) -> Self {
+        Self::start_with(token_file, &[])
+    }
+
+    /// [`Server::start`] with `env` in the server's environment.
+    fn start_with(token_file: &Path, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(example("serve"))
             .args(["--port", "0", "--token-file"])
             .arg(token_file)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -161,8 +168,46 @@ fn two_servers_train_as_two_local_workers_do() {
     let losses = train_losses(&remote);
     assert!(losses.len() == 2 && losses[1] < losses[0], "{losses:?}");
     let (remote_mse, local_mse) = (test_mse(&remote), test_mse(&local));
-    // The servers run Burn's own operations, the local workers this workspace's CPU kernels:
-    // the same arithmetic up to rounding.
+    // The servers run this workspace's CPU kernels, as the local workers do.
+    assert!(
+        (remote_mse - local_mse).abs() <= 1e-4 * local_mse,
+        "remote {remote_mse} against local {local_mse}"
+    );
+}
+
+#[test]
+fn a_server_without_the_kernels_is_named_and_trains_with_burns_operations() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = token_file(dir.path());
+    // `serve` with the kernels off registers nothing, as a server that is not this workspace's.
+    let server = Server::start_with(&token, &[("AE_REMOTE_KERNELS", "off")]);
+    let address = server.address();
+    let out = dir.path().join("refused");
+    let mut args = SMALL_RUN.to_vec();
+    args.extend(["--device", &address, "--out", out.to_str().unwrap()]);
+    let output = finish_within(train(&args, TOKEN), Duration::from_secs(120));
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(&address) && stderr.contains("AE_REMOTE_KERNELS=off"),
+        "{stderr}"
+    );
+    assert!(!out.join("report.json").exists());
+
+    // Told so, the trainer runs Burn's own operations there: the same arithmetic up to rounding.
+    let remote = dir.path().join("burn-ops");
+    let mut args = SMALL_RUN.to_vec();
+    args.extend(["--device", &address, "--out", remote.to_str().unwrap()]);
+    let mut command = train(&args, TOKEN);
+    command.env("AE_REMOTE_KERNELS", "off");
+    let output = finish_within(command, Duration::from_secs(300));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let local = dir.path().join("local");
+    let mut args = SMALL_RUN.to_vec();
+    args.extend(["--device", "flex", "--out", local.to_str().unwrap()]);
+    let output = finish_within(train(&args, TOKEN), Duration::from_secs(300));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let (remote_mse, local_mse) = (test_mse(&remote), test_mse(&local));
     assert!(
         (remote_mse - local_mse).abs() <= 0.02 * local_mse,
         "remote {remote_mse} against local {local_mse}"

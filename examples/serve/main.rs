@@ -107,28 +107,39 @@ fn serve(cli: &Cli) -> Result<(), TrainError> {
         Some(Ok(authorizer)) => Some(authorizer),
         Some(Err(_)) | None => None,
     };
-    let server =
-        RemoteServer::new(devices).with_authorizer(move |request: AuthorizationRequest| {
-            let (client, device) = (request.client, request.device_index);
-            let verdict = match &authorizer {
-                Some(authorizer) => burn::server::PeerAuthorizer::authorize(authorizer, request),
-                None => Ok(()),
-            };
-            let seconds = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            let time = format!(
-                "{:02}:{:02}:{:02} UTC",
-                seconds / 3600 % 24,
-                seconds / 60 % 60,
-                seconds % 60
-            );
-            match &verdict {
-                Ok(()) => println!("[{time}] {client}: session on device #{device} opened"),
-                Err(why) => println!("[{time}] {client}: refused ({why})"),
-            }
-            verdict
-        });
+    let (server, with_kernels) = autoencoders::models::ops::remote::server::with_kernels(
+        RemoteServer::new(devices.clone()),
+        &devices,
+    );
+    println!(
+        "operations: {}",
+        if with_kernels {
+            "this workspace's CPU kernels where a client asks for them, else Burn's"
+        } else {
+            "Burn's own"
+        }
+    );
+    let server = server.with_authorizer(move |request: AuthorizationRequest| {
+        let (client, device) = (request.client, request.device_index);
+        let verdict = match &authorizer {
+            Some(authorizer) => burn::server::PeerAuthorizer::authorize(authorizer, request),
+            None => Ok(()),
+        };
+        let seconds = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let time = format!(
+            "{:02}:{:02}:{:02} UTC",
+            seconds / 3600 % 24,
+            seconds / 60 % 60,
+            seconds % 60
+        );
+        match &verdict {
+            Ok(()) => println!("[{time}] {client}: session on device #{device} opened"),
+            Err(why) => println!("[{time}] {client}: refused ({why})"),
+        }
+        verdict
+    });
     server
         .serve(WebSocketTransport::from_listener(listener))
         .map_err(|e| TrainError::DeviceUnavailable {

@@ -4,9 +4,10 @@
 # (flex,flex), for the dense AE and the conv AE. Each server is pinned to its own core
 # (taskset); the client is not pinned. Prints steady images/s, milliseconds per step and bytes
 # sent over loopback per step (from /proc/net/dev, the whole run included).
-# The servers run Burn's own flex operations (this workspace's CPU kernels are a client-side
-# extension), so the `-burn-ops` rows run locally with the kernels off (AE_CPU_KERNELS=off): the
-# same arithmetic as the servers', without the network.
+# The servers run this workspace's CPU kernels (shipped as custom operations, `ops::remote`), as
+# the local device does; the `-burn-ops` rows run Burn's own operations instead, locally
+# (AE_CPU_KERNELS=off) and on a server (AE_REMOTE_KERNELS=off on the trainer): the same
+# arithmetic with and without the network, before the kernels reached the servers.
 #
 #   cargo build --release --features remote-server --example serve --example train_vanilla \
 #       --example train_conv
@@ -64,6 +65,8 @@ LIMIT=(--limit 8000)
 row dense-local train_vanilla 256 --device flex
 ENV=(AE_CPU_KERNELS=off)
 row dense-local-burn-ops train_vanilla 256 --device flex
+ENV=(AE_REMOTE_KERNELS=off)
+row dense-one-server-burn-ops train_vanilla 256 --device "$a"
 ENV=(AE_CPU_KERNELS=on)
 row dense-one-server train_vanilla 256 --device "$a"
 row dense-two-servers train_vanilla 256 --devices "$a,$b"
@@ -72,6 +75,8 @@ LIMIT=(--limit 2048)
 row conv-local train_conv 128 --device flex
 ENV=(AE_CPU_KERNELS=off)
 row conv-local-burn-ops train_conv 128 --device flex
+ENV=(AE_REMOTE_KERNELS=off)
+row conv-one-server-burn-ops train_conv 128 --device "$a"
 ENV=(AE_CPU_KERNELS=on)
 row conv-one-server train_conv 128 --device "$a"
 row conv-two-servers train_conv 128 --devices "$a,$b"

@@ -30,6 +30,8 @@ pub mod cpu;
 #[cfg(gpu_kernels)]
 pub mod gpu;
 mod in_place;
+#[cfg(feature = "remote")]
+pub mod remote;
 mod threads;
 
 use burn::tensor::Tensor;
@@ -55,16 +57,21 @@ fn cpu_kernels_off() -> bool {
     *OFF.get_or_init(|| std::env::var(CPU_KERNELS_ENV).is_ok_and(|v| v == "off"))
 }
 
-/// Whether `tensor` runs on this module's CPU kernels: an `f32` tensor on `flex`.
+/// Whether `tensor` runs on this module's CPU kernels: an `f32` tensor on `flex`, or on a remote
+/// device whose server runs them ([`remote`]).
 #[cfg(feature = "flex")]
 fn on_cpu_kernels<const D: usize>(tensor: &Tensor<D>) -> bool {
     use burn::backend::DispatchDevice;
-    !cpu_kernels_off()
-        && tensor.dtype() == burn::tensor::DType::F32
-        && matches!(
-            tensor.device().inner().as_dispatch(),
-            DispatchDevice::Flex(_)
-        )
+    if cpu_kernels_off() || tensor.dtype() != burn::tensor::DType::F32 {
+        return false;
+    }
+    let device = tensor.device().inner();
+    match device.as_dispatch() {
+        DispatchDevice::Flex(_) => true,
+        #[cfg(feature = "remote")]
+        DispatchDevice::Remote(_) => remote::has_kernels(&device),
+        _ => false,
+    }
 }
 
 /// The environment variable that, set to `off`, sends every operation here to Burn's own
@@ -430,6 +437,16 @@ pub fn adam_update<const D: usize>(
     let tensors = if fits(on_gpu_kernels, &tensors) {
         let kernel = |[p, g, m1, m2]: [_; 4]| gpu::adam_update(p, g, m1, m2, step);
         match adam_on::<gpu::CubeBackend, D>(tensors, kernel) {
+            Ok(updated) => return Ok(updated),
+            Err(tensors) => *tensors,
+        }
+    } else {
+        tensors
+    };
+    #[cfg(feature = "remote")]
+    let tensors = if fits(on_cpu_kernels, &tensors) {
+        let kernel = |[p, g, m1, m2]: [_; 4]| remote::adam_update(p, g, m1, m2, step);
+        match adam_on::<burn::backend::Remote, D>(tensors, kernel) {
             Ok(updated) => return Ok(updated),
             Err(tensors) => *tensors,
         }

@@ -199,6 +199,11 @@ pub(super) fn connect(
                 other => other.to_string(),
             },
         })?;
+    // Whether the server runs this workspace's kernels, asked once (see `ops::remote`).
+    ae_models::ops::remote::probe(&device).map_err(|message| TrainError::DeviceUnavailable {
+        device: format!("{address}#{index}"),
+        message,
+    })?;
     if let Ok(mut opened) = OPENED.lock() {
         opened.push((device.clone(), address.clone(), index));
     }

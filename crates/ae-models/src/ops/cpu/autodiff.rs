@@ -1,5 +1,6 @@
-//! The backward passes of the CPU kernels: [`CpuKernels`] for `Autodiff<Flex>`, each kernel
-//! recorded on Burn's autodiff graph with the state its gradient needs.
+//! The backward passes of the CPU kernels: [`CpuKernels`] for autodiff over a [`KernelHost`]
+//! (`flex`, or a remote server of `flex` devices), each kernel recorded on Burn's autodiff graph
+//! with the state its gradient needs.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -9,136 +10,165 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Flex};
-use burn::tensor::TensorData;
 
-use super::convolution::{self, Geometry};
-use super::dense::{self, DenseShape};
-use super::extension::{
-    CpuKernels, binary_op, build, conv_transpose2d_geometry, conv2d_geometry, dense_shape, values,
-};
-use super::kernels;
+use super::extension::CpuKernels;
+use super::gradients::{self, FromOutput, Layer};
 
-/// The gradients of a convolution (`transposed` or not) in its input, weight and bias, from the
-/// kept input and weight.
-#[derive(Debug)]
-struct ConvolutionBackward {
-    geometry: Geometry,
-    transposed: bool,
-}
-
-impl Backward<Flex, 3> for ConvolutionBackward {
-    type State = (FlexTensor, FlexTensor);
-
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        layer_backward(ops, grads, |x, weight, dy, input_gradient| {
-            if self.transposed {
-                convolution::conv_transpose2d_backward(
-                    x,
-                    weight,
-                    dy,
-                    &self.geometry,
-                    input_gradient,
-                )
-            } else {
-                convolution::conv2d_backward(x, weight, dy, &self.geometry, input_gradient)
-            }
-        });
-    }
-}
-
-/// The gradients of a dense layer in its input, weight and bias, from the kept input and weight.
-#[derive(Debug)]
-struct DenseBackward {
-    shape: DenseShape,
-}
-
-impl Backward<Flex, 3> for DenseBackward {
-    type State = (FlexTensor, FlexTensor);
-
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        layer_backward(ops, grads, |x, weight, dy, input_gradient| {
-            dense::backward(x, weight, dy, self.shape, input_gradient)
-        });
-    }
-}
-
-/// The backward pass of a layer of three inputs (input, weight, bias) that kept its input and
-/// weight: `gradients(x, weight, dy, input_gradient)` gives `(dx, dweight, dbias)` (`dx` only
-/// when the input asks for one: a first layer's images do not), each registered with the node
-/// that asked for it.
-fn layer_backward(
-    ops: Ops<(FlexTensor, FlexTensor), 3>,
-    grads: &mut Gradients,
-    gradients: impl FnOnce(&[f32], &[f32], &[f32], bool) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>),
-) {
-    let (x, weight) = ops.state;
-    let grad = grads.consume::<Flex>(&ops.node);
-    let (x_shape, weight_shape) = (x.layout().shape().clone(), weight.layout().shape().clone());
-    let [x_node, weight_node, bias_node] = ops.parents.map(|node| node.map(|node| node.id));
-    let (dx, dweight, dbias) = gradients(
-        &values(&x),
-        &values(&weight),
-        &values(&grad),
-        x_node.is_some(),
+/// A backend whose tensors this workspace's CPU kernels compute, forward ([`CpuKernels`]) and
+/// backward (here): `flex` itself, and the remote backend where its server has the kernels
+/// (`ops::remote`).
+pub(crate) trait KernelHost: CpuKernels {
+    /// [`gradients::from_output`].
+    fn from_output_gradient(
+        function: FromOutput,
+        output: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+    /// [`gradients::bce_logits`].
+    fn bce_logits_gradient(
+        logits: FloatTensor<Self>,
+        target: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+    /// [`gradients::bce_target`].
+    fn bce_target_gradient(logits: FloatTensor<Self>, grad: FloatTensor<Self>)
+    -> FloatTensor<Self>;
+    /// [`gradients::squared_difference`].
+    fn squared_difference_gradient(
+        from: FloatTensor<Self>,
+        to: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+    /// [`gradients::layer`]: `(dx, dweight, dbias)`.
+    #[allow(clippy::type_complexity)]
+    fn layer_gradients(
+        layer: Layer,
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        input_gradient: bool,
+    ) -> (
+        Option<FloatTensor<Self>>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
     );
-    let bias_shape = burn::tensor::Shape::from([dbias.len()]);
-    for (node, values, shape) in [
-        (x_node, dx, x_shape),
-        (weight_node, Some(dweight), weight_shape),
-        (bias_node, Some(dbias), bias_shape),
-    ] {
-        if let (Some(node), Some(values)) = (node, values) {
-            grads.register::<Flex>(node, FlexTensor::from_data(TensorData::new(values, shape)));
+}
+
+impl KernelHost for Flex {
+    fn from_output_gradient(
+        function: FromOutput,
+        output: FlexTensor,
+        grad: FlexTensor,
+    ) -> FlexTensor {
+        gradients::from_output(function, output, grad)
+    }
+
+    fn bce_logits_gradient(logits: FlexTensor, target: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        gradients::bce_logits(logits, target, grad)
+    }
+
+    fn bce_target_gradient(logits: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        gradients::bce_target(logits, grad)
+    }
+
+    fn squared_difference_gradient(
+        from: FlexTensor,
+        to: FlexTensor,
+        grad: FlexTensor,
+    ) -> FlexTensor {
+        gradients::squared_difference(&from, &to, grad)
+    }
+
+    fn layer_gradients(
+        layer: Layer,
+        x: FlexTensor,
+        weight: FlexTensor,
+        grad: FlexTensor,
+        input_gradient: bool,
+    ) -> (Option<FlexTensor>, FlexTensor, FlexTensor) {
+        gradients::layer(layer, &x, &weight, &grad, input_gradient)
+    }
+}
+
+/// The gradients of a layer in its input, weight and bias, from the kept input and weight.
+#[derive(Debug)]
+struct LayerBackward {
+    layer: Layer,
+}
+
+impl<B: KernelHost> Backward<B, 3> for LayerBackward {
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (x, weight) = ops.state;
+        let grad = grads.consume::<B>(&ops.node);
+        let [x_node, weight_node, bias_node] = ops.parents.map(|node| node.map(|node| node.id));
+        // A first layer's images ask for no gradient.
+        let (dx, dweight, dbias) =
+            B::layer_gradients(self.layer, x, weight, grad, x_node.is_some());
+        if let (Some(node), Some(dx)) = (x_node, dx) {
+            grads.register::<B>(node, dx);
+        }
+        if let Some(node) = weight_node {
+            grads.register::<B>(node, dweight);
+        }
+        if let Some(node) = bias_node {
+            grads.register::<B>(node, dbias);
         }
     }
 }
 
-/// Records a layer of three inputs (input, weight, bias) on the autodiff graph with `step`,
-/// which keeps the input and the weight for the backward pass.
-fn tracked_layer<C: CheckpointStrategy, B>(
-    [x, weight, bias]: [FloatTensor<Autodiff<Flex, C>>; 3],
-    step: B,
-    forward: impl FnOnce(FlexTensor, FlexTensor, FlexTensor) -> FlexTensor,
-) -> FloatTensor<Autodiff<Flex, C>>
-where
-    B: Backward<Flex, 3, State = (FlexTensor, FlexTensor)>,
-{
+/// Records `layer` of `x`, `weight` and `bias` on the autodiff graph, keeping the input and the
+/// weight for the backward pass.
+fn tracked_layer<B: KernelHost, C: CheckpointStrategy>(
+    [x, weight, bias]: [FloatTensor<Autodiff<B, C>>; 3],
+    layer: Layer,
+    forward: impl FnOnce(FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) -> FloatTensor<B>,
+) -> FloatTensor<Autodiff<B, C>> {
     let nodes = [x.node(), weight.node(), bias.node()];
     let (x, weight) = (x.into_primitive(), weight.into_primitive());
     let output = forward(x.clone(), weight.clone(), bias.into_primitive());
-    match step.prepare::<C>(nodes).compute_bound().stateful() {
+    match (LayerBackward { layer })
+        .prepare::<C>(nodes)
+        .compute_bound()
+        .stateful()
+    {
         OpsKind::Tracked(prep) => prep.finish((x, weight), output),
         OpsKind::UnTracked(prep) => prep.finish(output),
     }
 }
-/// A unary operation whose gradient is `kernel(output, grad)`: the forward output is kept for the
+
+/// A unary operation whose gradient comes from its output: the forward output is kept for the
 /// backward pass (no recomputation, unlike Burn's own sigmoid).
 #[derive(Debug)]
-struct FromOutput {
-    backward: fn(&[f32], &[f32], &mut [kernels::Out]),
+struct FromOutputBackward {
+    function: FromOutput,
 }
 
-impl Backward<Flex, 1> for FromOutput {
-    type State = FlexTensor;
+impl<B: KernelHost> Backward<B, 1> for FromOutputBackward {
+    type State = FloatTensor<B>;
 
-    fn backward(self, ops: Ops<FlexTensor, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+    fn backward(self, ops: Ops<FloatTensor<B>, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let output = ops.state;
-        unary::<Flex, _>(ops.parents, ops.node, grads, |grad| {
-            binary_op(output, grad, self.backward)
+        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+            B::from_output_gradient(self.function, output, grad)
         });
     }
 }
 
-/// Records `forward` of `x` on the autodiff graph with the gradient [`FromOutput`].
-fn tracked_unary<C: CheckpointStrategy>(
-    x: FloatTensor<Autodiff<Flex, C>>,
-    forward: fn(FlexTensor) -> FlexTensor,
-    backward: fn(&[f32], &[f32], &mut [kernels::Out]),
-) -> FloatTensor<Autodiff<Flex, C>> {
+/// Records `forward` of `x` on the autodiff graph with the gradient of `function`.
+fn tracked_unary<B: KernelHost, C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<B, C>>,
+    forward: fn(FloatTensor<B>) -> FloatTensor<B>,
+    function: FromOutput,
+) -> FloatTensor<Autodiff<B, C>> {
     let node = x.node();
     let output = forward(x.into_primitive());
-    let step = FromOutput { backward };
-    match step.prepare::<C>([node]).compute_bound().stateful() {
+    match (FromOutputBackward { function })
+        .prepare::<C>([node])
+        .compute_bound()
+        .stateful()
+    {
         OpsKind::Tracked(prep) => prep.finish(output.clone(), output),
         OpsKind::UnTracked(prep) => prep.finish(output),
     }
@@ -146,15 +176,16 @@ fn tracked_unary<C: CheckpointStrategy>(
 
 /// Records `forward` of `a` and `b` on the autodiff graph with the gradient `step`, which keeps
 /// both inputs.
-fn tracked_binary<C, S>(
-    a: FloatTensor<Autodiff<Flex, C>>,
-    b: FloatTensor<Autodiff<Flex, C>>,
+fn tracked_binary<B, C, S>(
+    a: FloatTensor<Autodiff<B, C>>,
+    b: FloatTensor<Autodiff<B, C>>,
     step: S,
-    forward: fn(FlexTensor, FlexTensor) -> FlexTensor,
-) -> FloatTensor<Autodiff<Flex, C>>
+    forward: fn(FloatTensor<B>, FloatTensor<B>) -> FloatTensor<B>,
+) -> FloatTensor<Autodiff<B, C>>
 where
+    B: KernelHost,
     C: CheckpointStrategy,
-    S: Backward<Flex, 2, State = (FlexTensor, FlexTensor)>,
+    S: Backward<B, 2, State = (FloatTensor<B>, FloatTensor<B>)>,
 {
     let nodes = [a.node(), b.node()];
     let (a, b) = (a.into_primitive(), b.into_primitive());
@@ -170,24 +201,18 @@ where
 #[derive(Debug)]
 struct BceWithLogits;
 
-impl Backward<Flex, 2> for BceWithLogits {
-    type State = (FlexTensor, FlexTensor);
+impl<B: KernelHost> Backward<B, 2> for BceWithLogits {
+    type State = (FloatTensor<B>, FloatTensor<B>);
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         let (logits, target) = ops.state;
         let logits_for_target = logits.clone();
-        binary::<Flex, _, _>(
+        binary::<B, _, _>(
             ops.parents,
             ops.node,
             grads,
-            |grad| {
-                let slope = binary_op(logits, target, kernels::bce_with_logits_slope);
-                binary_op(slope, grad, kernels::multiply)
-            },
-            |grad| {
-                let minus_grad = Flex::float_neg(grad);
-                binary_op(logits_for_target, minus_grad, kernels::multiply)
-            },
+            |grad| B::bce_logits_gradient(logits, target, grad),
+            |grad| B::bce_target_gradient(logits_for_target, grad),
         );
     }
 }
@@ -196,54 +221,44 @@ impl Backward<Flex, 2> for BceWithLogits {
 #[derive(Debug)]
 struct SquaredDifference;
 
-impl Backward<Flex, 2> for SquaredDifference {
-    type State = (FlexTensor, FlexTensor);
+impl<B: KernelHost> Backward<B, 2> for SquaredDifference {
+    type State = (FloatTensor<B>, FloatTensor<B>);
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         let (a, b) = ops.state;
-        let slope = |from: &FlexTensor, to: &FlexTensor, grad: FlexTensor| {
-            build(grad.layout().shape().clone(), |out| {
-                kernels::squared_difference_backward(
-                    &values(from),
-                    &values(to),
-                    &values(&grad),
-                    out,
-                )
-            })
-        };
-        binary::<Flex, _, _>(
+        let (a_for_b, b_for_b) = (a.clone(), b.clone());
+        binary::<B, _, _>(
             ops.parents,
             ops.node,
             grads,
-            |grad| slope(&a, &b, grad),
-            |grad| slope(&b, &a, grad),
+            |grad| B::squared_difference_gradient(a, b, grad),
+            |grad| B::squared_difference_gradient(b_for_b, a_for_b, grad),
         );
     }
 }
 
-impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
+impl<B: KernelHost, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
     fn ae_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        tracked_unary::<C>(x, Flex::ae_sigmoid, kernels::sigmoid_backward)
+        tracked_unary::<B, C>(x, B::ae_sigmoid, FromOutput::Sigmoid)
     }
 
     fn ae_tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        tracked_unary::<C>(x, Flex::ae_tanh, kernels::tanh_backward)
+        tracked_unary::<B, C>(x, B::ae_tanh, FromOutput::Tanh)
     }
 
     fn ae_exp(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        // d e^x / dx = e^x: the gradient times the output.
-        tracked_unary::<C>(x, Flex::ae_exp, kernels::multiply)
+        tracked_unary::<B, C>(x, B::ae_exp, FromOutput::Exp)
     }
 
     fn ae_bce_with_logits(
         logits: FloatTensor<Self>,
         target: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        tracked_binary::<C, _>(logits, target, BceWithLogits, Flex::ae_bce_with_logits)
+        tracked_binary::<B, C, _>(logits, target, BceWithLogits, B::ae_bce_with_logits)
     }
 
     fn ae_squared_difference(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
-        tracked_binary::<C, _>(a, b, SquaredDifference, Flex::ae_squared_difference)
+        tracked_binary::<B, C, _>(a, b, SquaredDifference, B::ae_squared_difference)
     }
 
     fn ae_conv2d(
@@ -253,14 +268,9 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
         stride: usize,
         padding: usize,
     ) -> FloatTensor<Self> {
-        use burn::backend::TensorMetadata;
-        let (geometry, _) = conv2d_geometry(&x.shape(), &weight.shape(), stride, padding);
-        let step = ConvolutionBackward {
-            geometry,
-            transposed: false,
-        };
-        tracked_layer::<C, _>([x, weight, bias], step, |x, w, b| {
-            Flex::ae_conv2d(x, w, b, stride, padding)
+        let layer = Layer::Conv2d { stride, padding };
+        tracked_layer::<B, C>([x, weight, bias], layer, |x, w, b| {
+            B::ae_conv2d(x, w, b, stride, padding)
         })
     }
 
@@ -272,15 +282,13 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
         padding: usize,
         padding_out: usize,
     ) -> FloatTensor<Self> {
-        use burn::backend::TensorMetadata;
-        let (geometry, _) =
-            conv_transpose2d_geometry(&x.shape(), &weight.shape(), stride, padding, padding_out);
-        let step = ConvolutionBackward {
-            geometry,
-            transposed: true,
+        let layer = Layer::ConvTranspose2d {
+            stride,
+            padding,
+            padding_out,
         };
-        tracked_layer::<C, _>([x, weight, bias], step, |x, w, b| {
-            Flex::ae_conv_transpose2d(x, w, b, stride, padding, padding_out)
+        tracked_layer::<B, C>([x, weight, bias], layer, |x, w, b| {
+            B::ae_conv_transpose2d(x, w, b, stride, padding, padding_out)
         })
     }
 
@@ -289,11 +297,7 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        use burn::backend::TensorMetadata;
-        let step = DenseBackward {
-            shape: dense_shape(&x.shape(), &weight.shape()),
-        };
-        tracked_layer::<C, _>([x, weight, bias], step, Flex::ae_linear)
+        tracked_layer::<B, C>([x, weight, bias], Layer::Dense, B::ae_linear)
     }
 
     fn ae_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {

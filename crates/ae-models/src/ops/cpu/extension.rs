@@ -14,7 +14,7 @@ use super::matrix;
 
 /// This workspace's CPU kernels (element-wise, convolutions, dense layers), for `flex` and
 /// autodiff over `flex` (the public functions of [`crate::ops`] call them only there).
-#[backend_extension(Flex, Autodiff)]
+#[backend_extension(Flex, Remote, Autodiff)]
 pub trait CpuKernels: Backend {
     /// `1 / (1 + e^-x)`.
     fn ae_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self>;
@@ -62,7 +62,7 @@ pub trait CpuKernels: Backend {
 }
 
 /// The product shape of `ae_linear` over `x` with `weight`.
-pub(super) fn dense_shape(x: &burn::tensor::Shape, weight: &burn::tensor::Shape) -> DenseShape {
+pub(crate) fn dense_shape(x: &burn::tensor::Shape, weight: &burn::tensor::Shape) -> DenseShape {
     DenseShape {
         rows: x[0],
         inputs: x[1],
@@ -71,7 +71,7 @@ pub(super) fn dense_shape(x: &burn::tensor::Shape, weight: &burn::tensor::Shape)
 }
 
 /// The geometry of `ae_conv2d` over `x` with `weight`, and the output shape.
-pub(super) fn conv2d_geometry(
+pub(crate) fn conv2d_geometry(
     x: &burn::tensor::Shape,
     weight: &burn::tensor::Shape,
     stride: usize,
@@ -83,7 +83,7 @@ pub(super) fn conv2d_geometry(
 
 /// The geometry of `ae_conv_transpose2d` (that of the convolution it transposes, over its
 /// output) and the output shape.
-pub(super) fn conv_transpose2d_geometry(
+pub(crate) fn conv_transpose2d_geometry(
     x: &burn::tensor::Shape,
     weight: &burn::tensor::Shape,
     stride: usize,

@@ -9,16 +9,21 @@
 //! - [`dense`]: dense layers as one `gemm` into a buffer the bias initialises, and their backward
 //!   pass.
 //! - [`matrix`]: the matrix products and buffers the layers share.
-//! - [`CpuKernels`]: all of them as a Burn backend extension of `Flex`, and of `Autodiff<Flex>`
-//!   with this workspace's backward passes (`autodiff.rs`).
+//! - [`CpuKernels`]: all of them as a Burn backend extension of `Flex`, and of autodiff over
+//!   it with this workspace's backward passes (`autodiff.rs`, their arithmetic in
+//!   `gradients.rs`); with the `remote` feature also of the remote backend, whose servers run
+//!   them (`ops::remote`).
 
 mod autodiff;
 pub mod convolution;
 pub mod dense;
 mod extension;
+pub(crate) mod gradients;
 pub mod kernels;
 pub mod matrix;
 pub mod scalar;
 
+pub(crate) use autodiff::KernelHost;
 pub use extension::CpuKernels;
 pub(crate) use extension::adam_update;
+pub(crate) use extension::{conv_transpose2d_geometry, conv2d_geometry};

@@ -1,0 +1,405 @@
+//! This workspace's CPU kernels on remote devices (feature `remote`): a trainer's operations on a
+//! device of a `serve` process hosting `flex` run the kernels on the server, shipped as Burn's
+//! custom operations (`CustomOpIr`, one per kernel, forward and backward, and one per parameter
+//! for Adam) instead of the several Burn operations each replaces.
+//!
+//! Burn's server refuses a custom operation it has no handler for by ending the session, so a
+//! client ships them only to a device whose server said it has them: [`probe`] asks once, when
+//! the device is opened (`ae-train` does), and remembers the answer for the process. A server of
+//! another backend answers that it has none (its devices run Burn's own operations), and a server
+//! that is not this workspace's `serve` cannot answer: the trainer says so and names
+//! [`REMOTE_KERNELS_ENV`], which turns the probe and the kernels off.
+//!
+//! The server side is [`server`] (feature `remote-server`).
+
+#[cfg(feature = "remote-server")]
+pub mod server;
+
+use burn::backend::TensorMetadata;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{DispatchDevice, Remote};
+use burn::remote::CustomOpClient;
+use burn::tensor::{DType, Device, Shape, Tensor};
+use burn_ir::{CustomOpIr, ScalarIr, TensorIr};
+
+use super::cpu::gradients::{FromOutput, Layer};
+use super::cpu::{CpuKernels, KernelHost};
+
+/// The environment variable that, set to `off`, keeps this workspace's kernels off remote
+/// devices: no probe, Burn's own operations on the server (for a server that is not this
+/// workspace's `serve`, and for measuring what the kernels change).
+pub const REMOTE_KERNELS_ENV: &str = "AE_REMOTE_KERNELS";
+
+/// The version of the operations below, which a server reports to [`probe`]: a client ships them
+/// only to a server of the same version.
+pub const KERNELS_VERSION: u32 = 1;
+
+/// The operations a client ships and a server runs, named on the wire by [`Op::id`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    /// No input; one output `[1]`: the server's [`KERNELS_VERSION`], 0 without kernels.
+    Probe,
+    Sigmoid,
+    Tanh,
+    Exp,
+    BceWithLogits,
+    SquaredDifference,
+    /// Scalars: stride, padding.
+    Conv2d,
+    /// Scalars: stride, padding, output padding.
+    ConvTranspose2d,
+    Linear,
+    Matmul,
+    /// Inputs: output, grad; scalar: [`FromOutput::code`].
+    FromOutputGradient,
+    /// Inputs: logits, target, grad.
+    BceLogitsGradient,
+    /// Inputs: logits, grad.
+    BceTargetGradient,
+    /// Inputs: from, to, grad.
+    SquaredDifferenceGradient,
+    /// Inputs: x, weight, grad; scalars: [`Layer::codes`] and whether the input's gradient is
+    /// wanted; outputs: (dx,) dweight, dbias.
+    LayerGradients,
+    /// Inputs: param, grad, moment 1, moment 2; scalars: the [`super::AdamStep`] in field order;
+    /// outputs: param, moment 1, moment 2.
+    Adam,
+}
+
+impl Op {
+    /// Every operation.
+    pub(crate) const ALL: [Self; 16] = [
+        Self::Probe,
+        Self::Sigmoid,
+        Self::Tanh,
+        Self::Exp,
+        Self::BceWithLogits,
+        Self::SquaredDifference,
+        Self::Conv2d,
+        Self::ConvTranspose2d,
+        Self::Linear,
+        Self::Matmul,
+        Self::FromOutputGradient,
+        Self::BceLogitsGradient,
+        Self::BceTargetGradient,
+        Self::SquaredDifferenceGradient,
+        Self::LayerGradients,
+        Self::Adam,
+    ];
+
+    /// The operation's name on the wire.
+    pub(crate) fn id(self) -> &'static str {
+        match self {
+            Self::Probe => "autoencoders.kernels",
+            Self::Sigmoid => "autoencoders.sigmoid",
+            Self::Tanh => "autoencoders.tanh",
+            Self::Exp => "autoencoders.exp",
+            Self::BceWithLogits => "autoencoders.bce_with_logits",
+            Self::SquaredDifference => "autoencoders.squared_difference",
+            Self::Conv2d => "autoencoders.conv2d",
+            Self::ConvTranspose2d => "autoencoders.conv_transpose2d",
+            Self::Linear => "autoencoders.linear",
+            Self::Matmul => "autoencoders.matmul",
+            Self::FromOutputGradient => "autoencoders.from_output_gradient",
+            Self::BceLogitsGradient => "autoencoders.bce_logits_gradient",
+            Self::BceTargetGradient => "autoencoders.bce_target_gradient",
+            Self::SquaredDifferenceGradient => "autoencoders.squared_difference_gradient",
+            Self::LayerGradients => "autoencoders.layer_gradients",
+            Self::Adam => "autoencoders.adam",
+        }
+    }
+}
+
+/// The remote devices whose server runs the kernels (the devices without autodiff).
+static WITH_KERNELS: std::sync::Mutex<Vec<Device>> = std::sync::Mutex::new(Vec::new());
+
+/// Whether [`REMOTE_KERNELS_ENV`] turned the remote kernels off (read once per process).
+pub fn remote_kernels_off() -> bool {
+    static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *OFF.get_or_init(|| std::env::var(REMOTE_KERNELS_ENV).is_ok_and(|v| v == "off"))
+}
+
+/// Whether `device` (a remote device, with or without autodiff) runs the kernels: its server
+/// answered [`probe`] with this version.
+pub(crate) fn has_kernels(device: &Device) -> bool {
+    let device = device.clone().inner();
+    WITH_KERNELS
+        .lock()
+        .is_ok_and(|devices| devices.contains(&device))
+}
+
+/// Asks the server of the remote `device` whether it runs this workspace's kernels, and
+/// remembers the answer for the process: `Ok(true)` when it does (operations on the device then
+/// use them), `Ok(false)` when it answers without them (a server of another backend), and
+/// nothing is asked when [`REMOTE_KERNELS_ENV`] is `off` (`Ok(false)`).
+///
+/// # Errors
+/// The server could not answer: it has no handler for the question, so it is not this
+/// workspace's `serve` (its session with this client is over), or it stopped answering. The
+/// message says what to do.
+pub fn probe(device: &Device) -> Result<bool, String> {
+    let device = device.clone().inner();
+    let DispatchDevice::Remote(remote) = device.as_dispatch() else {
+        return Ok(false);
+    };
+    if remote_kernels_off() {
+        return Ok(false);
+    }
+    let client = CustomOpClient::new(remote);
+    let output = TensorIr::uninit(client.create_empty_handle(), Shape::from([1]), DType::F32);
+    let op = CustomOpIr::new(Op::Probe.id(), &[], std::slice::from_ref(&output));
+    let Some(answer) = client.register(op).pop() else {
+        return Err("the remote backend registered no output for the question".into());
+    };
+    let version = Tensor::<1>::from_primitive::<Remote>(answer)
+        .try_into_data()
+        .map_err(|e| {
+            format!(
+                "the server did not answer whether it runs this workspace's kernels ({e}): a \
+                 server that is not this workspace's `serve` ends the session on that question; \
+                 set {REMOTE_KERNELS_ENV}=off to run Burn's own operations there"
+            )
+        })?
+        .try_to_vec::<f32>()
+        .ok()
+        .and_then(|values| values.first().copied())
+        .unwrap_or(0.0);
+    let with_kernels = version == KERNELS_VERSION as f32;
+    if with_kernels && let Ok(mut devices) = WITH_KERNELS.lock() {
+        devices.push(device);
+    }
+    Ok(with_kernels)
+}
+
+/// Ships `op` of `inputs` (all on one remote device) and `scalars` to its server, returning its
+/// outputs, of `shapes`, `f32`.
+fn ship(
+    op: Op,
+    inputs: Vec<FloatTensor<Remote>>,
+    shapes: Vec<Shape>,
+    scalars: Vec<ScalarIr>,
+) -> Vec<FloatTensor<Remote>> {
+    let device = inputs[0].device();
+    let client = CustomOpClient::new(&device);
+    let outputs: Vec<TensorIr> = shapes
+        .into_iter()
+        .map(|shape| TensorIr::uninit(client.create_empty_handle(), shape, DType::F32))
+        .collect();
+    let inputs: Vec<TensorIr> = inputs.into_iter().map(|t| t.into_ir()).collect();
+    client.register(CustomOpIr {
+        id: op.id().to_string(),
+        inputs,
+        outputs,
+        scalars,
+    })
+}
+
+/// [`ship`] for an operation with one output.
+fn ship_one(
+    op: Op,
+    inputs: Vec<FloatTensor<Remote>>,
+    shape: Shape,
+    scalars: Vec<ScalarIr>,
+) -> FloatTensor<Remote> {
+    let mut outputs = ship(op, inputs, vec![shape], scalars);
+    outputs.remove(0)
+}
+
+fn uints(values: &[usize]) -> Vec<ScalarIr> {
+    values.iter().map(|&v| ScalarIr::UInt(v as u64)).collect()
+}
+
+impl CpuKernels for Remote {
+    fn ae_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let shape = x.shape();
+        ship_one(Op::Sigmoid, vec![x], shape, vec![])
+    }
+
+    fn ae_tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let shape = x.shape();
+        ship_one(Op::Tanh, vec![x], shape, vec![])
+    }
+
+    fn ae_exp(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let shape = x.shape();
+        ship_one(Op::Exp, vec![x], shape, vec![])
+    }
+
+    fn ae_bce_with_logits(
+        logits: FloatTensor<Self>,
+        target: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let shape = logits.shape();
+        ship_one(Op::BceWithLogits, vec![logits, target], shape, vec![])
+    }
+
+    fn ae_squared_difference(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
+        let shape = a.shape();
+        ship_one(Op::SquaredDifference, vec![a, b], shape, vec![])
+    }
+
+    fn ae_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        let (_, shape) = super::cpu::conv2d_geometry(&x.shape(), &weight.shape(), stride, padding);
+        let scalars = uints(&[stride, padding]);
+        ship_one(Op::Conv2d, vec![x, weight, bias], shape.into(), scalars)
+    }
+
+    fn ae_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+        padding_out: usize,
+    ) -> FloatTensor<Self> {
+        let (_, shape) = super::cpu::conv_transpose2d_geometry(
+            &x.shape(),
+            &weight.shape(),
+            stride,
+            padding,
+            padding_out,
+        );
+        let scalars = uints(&[stride, padding, padding_out]);
+        ship_one(
+            Op::ConvTranspose2d,
+            vec![x, weight, bias],
+            shape.into(),
+            scalars,
+        )
+    }
+
+    fn ae_linear(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let shape = Shape::from([x.shape()[0], weight.shape()[1]]);
+        ship_one(Op::Linear, vec![x, weight, bias], shape, vec![])
+    }
+
+    fn ae_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        let shape = Shape::from([lhs.shape()[0], rhs.shape()[1]]);
+        ship_one(Op::Matmul, vec![lhs, rhs], shape, vec![])
+    }
+}
+
+impl KernelHost for Remote {
+    fn from_output_gradient(
+        function: FromOutput,
+        output: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let shape = grad.shape();
+        let scalars = vec![ScalarIr::UInt(function.code())];
+        ship_one(Op::FromOutputGradient, vec![output, grad], shape, scalars)
+    }
+
+    fn bce_logits_gradient(
+        logits: FloatTensor<Self>,
+        target: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let shape = grad.shape();
+        ship_one(
+            Op::BceLogitsGradient,
+            vec![logits, target, grad],
+            shape,
+            vec![],
+        )
+    }
+
+    fn bce_target_gradient(
+        logits: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let shape = grad.shape();
+        ship_one(Op::BceTargetGradient, vec![logits, grad], shape, vec![])
+    }
+
+    fn squared_difference_gradient(
+        from: FloatTensor<Self>,
+        to: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let shape = grad.shape();
+        ship_one(
+            Op::SquaredDifferenceGradient,
+            vec![from, to, grad],
+            shape,
+            vec![],
+        )
+    }
+
+    fn layer_gradients(
+        layer: Layer,
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        input_gradient: bool,
+    ) -> (
+        Option<FloatTensor<Self>>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        let (x_shape, weight_shape) = (x.shape(), weight.shape());
+        let bias_shape = layer.bias_shape(&weight_shape);
+        let mut shapes = vec![weight_shape, bias_shape];
+        if input_gradient {
+            shapes.insert(0, x_shape);
+        }
+        let mut scalars: Vec<ScalarIr> = layer.codes().map(ScalarIr::UInt).into();
+        scalars.push(ScalarIr::Bool(input_gradient));
+        let mut outputs = ship(Op::LayerGradients, vec![x, weight, grad], shapes, scalars);
+        let dbias = outputs.pop();
+        let dweight = outputs.pop();
+        match (outputs.pop(), dweight, dbias) {
+            (dx, Some(dweight), Some(dbias)) => (dx, dweight, dbias),
+            // `ship` returns one tensor per shape asked for.
+            _ => unreachable!("the remote backend returns the outputs it was given"),
+        }
+    }
+}
+
+/// [`super::cpu::adam_update`] on the server of the four tensors' remote device: one operation
+/// for the parameter instead of Burn's thirteen.
+pub(crate) fn adam_update(
+    param: FloatTensor<Remote>,
+    grad: FloatTensor<Remote>,
+    moment_1: FloatTensor<Remote>,
+    moment_2: FloatTensor<Remote>,
+    step: super::AdamStep,
+) -> (
+    FloatTensor<Remote>,
+    FloatTensor<Remote>,
+    FloatTensor<Remote>,
+) {
+    let shape = param.shape();
+    let scalars = [
+        step.beta_1,
+        step.beta_2,
+        step.learning_rate,
+        step.moment_1_scale,
+        step.epsilon,
+    ]
+    .map(|v| ScalarIr::Float(f64::from(v)))
+    .into();
+    let mut outputs = ship(
+        Op::Adam,
+        vec![param, grad, moment_1, moment_2],
+        vec![shape.clone(), shape.clone(), shape],
+        scalars,
+    );
+    let moment_2 = outputs.pop();
+    let moment_1 = outputs.pop();
+    match (outputs.pop(), moment_1, moment_2) {
+        (Some(param), Some(moment_1), Some(moment_2)) => (param, moment_1, moment_2),
+        // `ship` returns one tensor per shape asked for.
+        _ => unreachable!("the remote backend returns the outputs it was given"),
+    }
+}

@@ -1,0 +1,335 @@
+//! The server side of the remote kernels (feature `remote-server`): [`with_kernels`] registers
+//! the handlers of every [`Op`] on a `burn::server::RemoteServer` of `flex` devices, and the
+//! answer to [`super::probe`] alone on a server of another backend.
+//!
+//! A handler checks what a client sent (the number of inputs, outputs and scalars, the ranks and
+//! sides the kernel reads) before running a kernel, since the kernels trust their slices' lengths.
+//! Burn's server API lets a handler refuse only by panicking: Burn's session worker catches it,
+//! logs it and ends that client's session, as it does for any malformed operation; the server and
+//! its other sessions go on.
+
+use burn::backend::flex::FlexTensor;
+use burn::backend::{DispatchDevice, Flex};
+use burn::server::RemoteServer;
+use burn::tensor::{Device, TensorData};
+use burn_ir::BackendIr;
+use burn_ir::{CustomOpIr, HandleContainer, ScalarIr};
+
+use super::{KERNELS_VERSION, Op, remote_kernels_off};
+use crate::ops::AdamStep;
+use crate::ops::cpu::CpuKernels;
+use crate::ops::cpu::gradients::{self, FromOutput, Layer};
+
+/// `server` (hosting `devices`) with this workspace's kernels when its devices are `flex` ones
+/// and [`super::REMOTE_KERNELS_ENV`] is not `off`, else with the answer that it has none (on
+/// `flex` and `ndarray` servers, and the GPU backends'), so that clients use Burn's operations
+/// there. Returns whether the kernels were registered.
+pub fn with_kernels(server: RemoteServer, devices: &[Device]) -> (RemoteServer, bool) {
+    let first = devices.first().map(|d| d.clone().inner());
+    let flex = matches!(
+        first.as_ref().map(Device::as_dispatch),
+        Some(DispatchDevice::Flex(_))
+    );
+    if flex && !remote_kernels_off() {
+        let server = Op::ALL.into_iter().fold(server, |server, op| {
+            server.with_custom_op::<Flex, _>(op.id(), move |handles, ir, _| run(op, handles, ir))
+        });
+        return (server, true);
+    }
+    if remote_kernels_off() {
+        // Nothing registered: a client probing is told nothing, as by any other server.
+        return (server, false);
+    }
+    let server = match first.as_ref().map(Device::as_dispatch) {
+        Some(DispatchDevice::Flex(_)) => without_kernels::<Flex>(server),
+        #[cfg(feature = "ndarray")]
+        #[allow(deprecated)] // ndarray is served as Burn 0.22.1 still serves it.
+        Some(DispatchDevice::NdArray(_)) => without_kernels::<burn::backend::NdArray>(server),
+        #[cfg(gpu_kernels)]
+        Some(DispatchDevice::Cube(_)) => without_kernels::<burn::backend::Cube>(server),
+        _ => server,
+    };
+    (server, false)
+}
+
+/// `server` answering [`Op::Probe`] with 0: no kernels here.
+fn without_kernels<B: BackendIr>(server: RemoteServer) -> RemoteServer {
+    server.with_custom_op::<B, _>(Op::Probe.id(), |handles, ir, device| {
+        let answer = B::float_from_data(TensorData::new(vec![0.0f32], [1]), device);
+        if let Some(output) = ir.outputs.first() {
+            handles.register_float_tensor::<B>(&output.id, answer);
+        }
+    })
+}
+
+/// How many operations the handlers of this process ran.
+static OPERATIONS_RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many of the kernels' operations the servers of this process have run (the probe's
+/// answers included): for logs, and for tests that the kernels, not Burn's operations, ran.
+pub fn operations_run() -> u64 {
+    OPERATIONS_RUN.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Runs `op` as `ir` describes it on the session's flex tensors.
+fn run(op: Op, handles: &mut HandleContainer<<Flex as BackendIr>::Handle>, ir: &CustomOpIr) {
+    let inputs: Vec<FlexTensor> = ir
+        .inputs
+        .iter()
+        .map(|input| handles.get_float_tensor::<Flex>(input))
+        .collect();
+    let outputs = match compute(op, inputs, &ir.scalars) {
+        Ok(outputs) if outputs.len() == ir.outputs.len() => outputs,
+        Ok(outputs) => refuse(
+            op,
+            &format!(
+                "{} outputs asked for, {} computed",
+                ir.outputs.len(),
+                outputs.len()
+            ),
+        ),
+        Err(message) => refuse(op, &message),
+    };
+    for (output, tensor) in ir.outputs.iter().zip(outputs) {
+        if output.shape != *tensor.layout().shape() {
+            refuse(op, &format!("output shape {:?} asked for", output.shape));
+        }
+        handles.register_float_tensor::<Flex>(&output.id, tensor);
+    }
+    OPERATIONS_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Ends the session of a client that sent a malformed `op` (see the module's documentation).
+fn refuse(op: Op, message: &str) -> ! {
+    panic!("refused {}: {message}", op.id())
+}
+
+/// The outputs of `op` on `inputs` and `scalars`, or what is wrong with them.
+fn compute(
+    op: Op,
+    inputs: Vec<FlexTensor>,
+    scalars: &[ScalarIr],
+) -> Result<Vec<FlexTensor>, String> {
+    let dims = |t: &FlexTensor| t.layout().shape().to_vec();
+    if inputs.iter().any(|t| t.dtype() != burn::tensor::DType::F32) {
+        return Err("the kernels take f32 tensors".into());
+    }
+    let same = |a: &FlexTensor, b: &FlexTensor| -> Result<(), String> {
+        (dims(a) == dims(b))
+            .then_some(())
+            .ok_or_else(|| format!("shapes {:?} and {:?} differ", dims(a), dims(b)))
+    };
+    let uint = |i: usize| -> Result<usize, String> {
+        match scalars.get(i) {
+            Some(ScalarIr::UInt(v)) => usize::try_from(*v).map_err(|e| e.to_string()),
+            other => Err(format!(
+                "scalar {i}: expected an unsigned integer, got {other:?}"
+            )),
+        }
+    };
+    Ok(match (op, inputs) {
+        (Op::Probe, inputs) if inputs.is_empty() => {
+            vec![FlexTensor::from_data(TensorData::new(
+                vec![KERNELS_VERSION as f32],
+                [1],
+            ))]
+        }
+        (Op::Sigmoid | Op::Tanh | Op::Exp, mut inputs) if inputs.len() == 1 => {
+            let x = inputs.remove(0);
+            vec![match op {
+                Op::Sigmoid => Flex::ae_sigmoid(x),
+                Op::Tanh => Flex::ae_tanh(x),
+                _ => Flex::ae_exp(x),
+            }]
+        }
+        (Op::BceWithLogits | Op::SquaredDifference, inputs) => {
+            let [a, b] = exactly(inputs)?;
+            same(&a, &b)?;
+            vec![if op == Op::BceWithLogits {
+                Flex::ae_bce_with_logits(a, b)
+            } else {
+                Flex::ae_squared_difference(a, b)
+            }]
+        }
+        (Op::Linear, inputs) => {
+            let [x, weight, bias] = exactly(inputs)?;
+            let (x_dims, w_dims) = (dims(&x), dims(&weight));
+            let fits = x_dims.len() == 2
+                && w_dims.len() == 2
+                && x_dims[1] == w_dims[0]
+                && dims(&bias) == [w_dims[1]];
+            if !fits {
+                return Err(format!(
+                    "x {x_dims:?}, weight {w_dims:?}, bias {:?}",
+                    dims(&bias)
+                ));
+            }
+            vec![Flex::ae_linear(x, weight, bias)]
+        }
+        (Op::Matmul, inputs) => {
+            let [lhs, rhs] = exactly(inputs)?;
+            let (l, r) = (dims(&lhs), dims(&rhs));
+            if l.len() != 2 || r.len() != 2 || l[1] != r[0] {
+                return Err(format!("lhs {l:?}, rhs {r:?}"));
+            }
+            vec![Flex::ae_matmul(lhs, rhs)]
+        }
+        (Op::Conv2d, inputs) => {
+            let [x, weight, bias] = exactly(inputs)?;
+            let (stride, padding) = (uint(0)?, uint(1)?);
+            let layer = Layer::Conv2d { stride, padding };
+            check_layer(layer, &dims(&x), &dims(&weight))?;
+            check_bias(layer, &weight, &bias)?;
+            vec![Flex::ae_conv2d(x, weight, bias, stride, padding)]
+        }
+        (Op::ConvTranspose2d, inputs) => {
+            let [x, weight, bias] = exactly(inputs)?;
+            let (stride, padding, padding_out) = (uint(0)?, uint(1)?, uint(2)?);
+            let layer = Layer::ConvTranspose2d {
+                stride,
+                padding,
+                padding_out,
+            };
+            check_layer(layer, &dims(&x), &dims(&weight))?;
+            check_bias(layer, &weight, &bias)?;
+            vec![Flex::ae_conv_transpose2d(
+                x,
+                weight,
+                bias,
+                stride,
+                padding,
+                padding_out,
+            )]
+        }
+        (Op::FromOutputGradient, inputs) => {
+            let [output, grad] = exactly(inputs)?;
+            same(&output, &grad)?;
+            let function = u64::try_from(uint(0)?)
+                .ok()
+                .and_then(FromOutput::from_code)
+                .ok_or("unknown function")?;
+            vec![gradients::from_output(function, output, grad)]
+        }
+        (Op::BceLogitsGradient, inputs) => {
+            let [logits, target, grad] = exactly(inputs)?;
+            same(&logits, &target)?;
+            same(&logits, &grad)?;
+            vec![gradients::bce_logits(logits, target, grad)]
+        }
+        (Op::BceTargetGradient, inputs) => {
+            let [logits, grad] = exactly(inputs)?;
+            same(&logits, &grad)?;
+            vec![gradients::bce_target(logits, grad)]
+        }
+        (Op::SquaredDifferenceGradient, inputs) => {
+            let [from, to, grad] = exactly(inputs)?;
+            same(&from, &to)?;
+            same(&from, &grad)?;
+            vec![gradients::squared_difference(&from, &to, grad)]
+        }
+        (Op::LayerGradients, inputs) => {
+            let [x, weight, grad] = exactly(inputs)?;
+            let codes = [uint(0)?, uint(1)?, uint(2)?, uint(3)?].map(|v| v as u64);
+            let layer = Layer::from_codes(codes).ok_or("unknown layer")?;
+            let input_gradient = match scalars.get(4) {
+                Some(ScalarIr::Bool(wanted)) => *wanted,
+                other => return Err(format!("scalar 4: expected a bool, got {other:?}")),
+            };
+            let output = check_layer(layer, &dims(&x), &dims(&weight))?;
+            if dims(&grad) != output {
+                return Err(format!("grad {:?} for an output {output:?}", dims(&grad)));
+            }
+            let (dx, dweight, dbias) = gradients::layer(layer, &x, &weight, &grad, input_gradient);
+            dx.into_iter().chain([dweight, dbias]).collect()
+        }
+        (Op::Adam, inputs) => {
+            let [param, grad, moment_1, moment_2] = exactly(inputs)?;
+            for other in [&grad, &moment_1, &moment_2] {
+                same(&param, other)?;
+            }
+            let float = |i: usize| match scalars.get(i) {
+                Some(ScalarIr::Float(v)) => Ok(*v as f32),
+                other => Err(format!("scalar {i}: expected a float, got {other:?}")),
+            };
+            let step = AdamStep {
+                beta_1: float(0)?,
+                beta_2: float(1)?,
+                learning_rate: float(2)?,
+                moment_1_scale: float(3)?,
+                epsilon: float(4)?,
+            };
+            let (param, moment_1, moment_2) =
+                crate::ops::cpu::adam_update(param, grad, moment_1, moment_2, step);
+            vec![param, moment_1, moment_2]
+        }
+        (op, inputs) => return Err(format!("{} inputs do not fit {op:?}", inputs.len())),
+    })
+}
+
+/// The `N` inputs of an operation that takes `N`.
+fn exactly<const N: usize>(inputs: Vec<FlexTensor>) -> Result<[FlexTensor; N], String> {
+    let count = inputs.len();
+    <[FlexTensor; N]>::try_from(inputs).map_err(|_| format!("{count} inputs, {N} expected"))
+}
+
+/// The output shape of `layer` over an input of `x` and a weight of `weight`, or why the kernel
+/// cannot take them.
+fn check_layer(layer: Layer, x: &[usize], weight: &[usize]) -> Result<Vec<usize>, String> {
+    let wrong = || format!("{layer:?} of x {x:?} with weight {weight:?}");
+    match layer {
+        Layer::Dense => {
+            if x.len() != 2 || weight.len() != 2 || x[1] != weight[0] {
+                return Err(wrong());
+            }
+            Ok(vec![x[0], weight[1]])
+        }
+        Layer::Conv2d { stride, padding } => {
+            let fits = x.len() == 4
+                && weight.len() == 4
+                && weight[2] == weight[3]
+                && weight[2] > 0
+                && stride > 0
+                && x[1] == weight[1]
+                && x[2] + 2 * padding >= weight[2]
+                && x[3] + 2 * padding >= weight[2];
+            if !fits {
+                return Err(wrong());
+            }
+            let side = |input: usize| (input + 2 * padding - weight[2]) / stride + 1;
+            Ok(vec![x[0], weight[0], side(x[2]), side(x[3])])
+        }
+        Layer::ConvTranspose2d {
+            stride,
+            padding,
+            padding_out,
+        } => {
+            let fits = x.len() == 4
+                && weight.len() == 4
+                && weight[2] == weight[3]
+                && stride > 0
+                && padding_out < stride
+                && x[1] == weight[0]
+                && x[2] >= 1
+                && x[3] >= 1
+                && weight[2] + padding_out > 2 * padding;
+            if !fits {
+                return Err(wrong());
+            }
+            let side = |input: usize| (input - 1) * stride + weight[2] + padding_out - 2 * padding;
+            Ok(vec![x[0], weight[1], side(x[2]), side(x[3])])
+        }
+    }
+}
+
+/// Whether `bias` is `layer`'s bias with `weight`.
+fn check_bias(layer: Layer, weight: &FlexTensor, bias: &FlexTensor) -> Result<(), String> {
+    let expected = layer.bias_shape(weight.layout().shape());
+    if *bias.layout().shape() == expected {
+        Ok(())
+    } else {
+        Err(format!(
+            "bias {:?}, expected {expected:?}",
+            bias.layout().shape()
+        ))
+    }
+}
