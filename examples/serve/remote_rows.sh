@@ -16,8 +16,8 @@ set -euo pipefail
 B=${B:-target/release/examples}
 EPOCHS=${EPOCHS:-3}
 tmp=$(mktemp -d)
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$tmp"' EXIT
+# The servers' process ids, in a file: `start` runs in a subshell ($(start 0)).
+trap 'kill $(cat "$tmp/pids" 2>/dev/null) 2>/dev/null; rm -rf "$tmp"' EXIT
 head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$tmp/token"
 export AE_REMOTE_TOKEN AE_PROGRESS=plain
 AE_REMOTE_TOKEN=$(cat "$tmp/token")
@@ -25,7 +25,7 @@ AE_REMOTE_TOKEN=$(cat "$tmp/token")
 # Starts a server pinned to core $1 and prints its address.
 start() {
   taskset -c "$1" "$B/serve" --port 0 --token-file "$tmp/token" > "$tmp/serve-$1.log" 2>&1 &
-  pids+=($!)
+  echo $! >> "$tmp/pids"
   for _ in $(seq 100); do
     port=$(sed -n 's|.*ws://127.0.0.1:\([0-9]*\).*|\1|p' "$tmp/serve-$1.log" | head -1)
     [ -n "$port" ] && { echo "ws://127.0.0.1:$port"; return; }
@@ -41,7 +41,7 @@ row() {
   local name=$1 trainer=$2 batch=$3; shift 3
   local before after out="$tmp/$name"
   before=$(lo_bytes)
-  env "${ENV[@]}" "$B/$trainer" --epochs "$EPOCHS" --batch-size "$batch" "${LIMIT[@]}" "$@" --out "$out" \
+  env "${ENV[@]}" "${PIN[@]}" "$B/$trainer" --epochs "$EPOCHS" --batch-size "$batch" "${LIMIT[@]}" "$@" --out "$out" \
     > "$tmp/$name.log" 2>&1 || { tail -5 "$tmp/$name.log"; return 1; }
   after=$(lo_bytes)
   python3 - "$out/report.json" "$name" "$batch" "$((after - before))" <<'EOF'
@@ -56,6 +56,7 @@ print(f"| {name} | {steady:,.0f} | {1000 * batch / steady:.1f} | {lo / max(steps
 EOF
 }
 
+PIN=()
 a=$(start 0)
 b=$(start 1)
 echo "| run | steady images/s | ms per step | KB over loopback per step | test MSE |"
@@ -73,6 +74,10 @@ row dense-two-servers train_vanilla 256 --devices "$a,$b"
 row dense-two-local train_vanilla 256 --devices flex,flex
 LIMIT=(--limit 2048)
 row conv-local train_conv 128 --device flex
+# The trainer on core 0 alone: the same compute as one server's.
+PIN=(taskset -c 0)
+row conv-local-one-core train_conv 128 --device flex
+PIN=()
 ENV=(AE_CPU_KERNELS=off)
 row conv-local-burn-ops train_conv 128 --device flex
 ENV=(AE_REMOTE_KERNELS=off)
@@ -81,3 +86,11 @@ ENV=(AE_CPU_KERNELS=on)
 row conv-one-server train_conv 128 --device "$a"
 row conv-two-servers train_conv 128 --devices "$a,$b"
 row conv-two-local train_conv 128 --devices flex,flex
+# Larger steps: the same fixed costs per step (the weights and gradients between the servers)
+# over four times the arithmetic.
+LIMIT=(--limit 8000)
+PIN=(taskset -c 0)
+row conv-512-local-one-core train_conv 512 --device flex
+PIN=()
+row conv-512-one-server train_conv 512 --device "$a"
+row conv-512-two-servers train_conv 512 --devices "$a,$b"

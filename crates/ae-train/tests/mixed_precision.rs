@@ -177,6 +177,7 @@ fn conv_step(
     let steps = ModelSteps {
         model: model.clone(),
         precision: precision.clone(),
+        gate: None,
     }
     .train();
     (steps.step(batch), precision)

@@ -9,6 +9,7 @@ use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
 use burn::train::{ExecutionStrategy, MultiDeviceOptim};
 
 use super::device::device_name;
+use super::step_gate::StepGate;
 use super::training::FitOptions;
 use crate::error::{Result, TrainError};
 
@@ -103,7 +104,7 @@ impl DataParallel {
 }
 
 /// The devices a run trains on: `--devices`, else the model's device.
-fn training_devices(options: &FitOptions) -> Vec<Device> {
+pub(super) fn training_devices(options: &FitOptions) -> Vec<Device> {
     if options.devices.is_empty() {
         vec![options.device.clone()]
     } else {
@@ -119,13 +120,14 @@ pub(super) fn check_strategy(options: &FitOptions) -> Result<()> {
     options.data_parallel.check(&training_devices(options))
 }
 
-/// The training loader DDP's workers can share: DDP's all-reduce waits for every device at every
-/// step, so each must take the same number of steps per epoch. burn-train's split gives the last
-/// device the remainder of the items, and Burn's own loaders keep a partial last batch, so a
-/// worker could take one step more than the others and wait for ever. Under DDP on several
-/// devices the split is cut to a whole number of batches per device (what is cut, fewer than
-/// devices x batch size items, is said on stderr); otherwise `loader` is returned as it is.
-/// Returns the loader and its items per epoch.
+/// The training loader workers that wait for each other at every step can share: DDP's
+/// all-reduce waits for every device at every step, and so does the [`StepGate`] of a run on
+/// remote devices, so each must take the same number of steps per epoch. burn-train's split gives
+/// the last device the remainder of the items, and Burn's own loaders keep a partial last batch,
+/// so a worker could take one step more than the others and wait for ever. Under DDP, or on
+/// several devices one of which is remote, the split is cut to a whole number of batches per
+/// device (what is cut, fewer than devices x batch size items, is said on stderr); otherwise
+/// `loader` is returned as it is. Returns the loader and its items per epoch.
 pub(super) fn equal_shares<B: 'static>(
     options: &FitOptions,
     loader: Arc<dyn DataLoader<B>>,
@@ -133,7 +135,10 @@ pub(super) fn equal_shares<B: 'static>(
 ) -> (Arc<dyn DataLoader<B>>, usize) {
     let items = loader.num_items();
     let workers = training_devices(options).len();
-    if options.data_parallel != DataParallel::Ddp || workers < 2 {
+    let devices = training_devices(options);
+    let in_step =
+        options.data_parallel == DataParallel::Ddp || StepGate::for_devices(&devices).is_some();
+    if !in_step || workers < 2 {
         return (loader, items);
     }
     let kept = items / (workers * batch_size) * workers * batch_size;
@@ -142,8 +147,8 @@ pub(super) fn equal_shares<B: 'static>(
         return (loader, items);
     }
     eprintln!(
-        "--strategy ddp: training on {kept} of the {items} items per epoch, {} batches of \
-         {batch_size} on each of the {workers} devices",
+        "training on {kept} of the {items} items per epoch, {} batches of {batch_size} on each \
+         of the {workers} devices, which take their steps together",
         kept / workers / batch_size
     );
     (loader.slice(0, kept), kept)

@@ -8,6 +8,7 @@ use burn::tensor::Tensor;
 use super::captured_fit::{CapturedFit, CapturedStrategy};
 use super::metrics::MetricsContext;
 use super::precision::{Precision, StepPrecision};
+use super::step_gate::StepGate;
 use burn::train::{InferenceStep, ItemLazy, SupervisedTraining, TrainOutput, TrainStep};
 
 /// What burn-train needs of a model to train it: the batch it takes, what one step hands to the
@@ -98,6 +99,10 @@ pub struct ModelSteps<M> {
     /// What the layers compute in (training and validation steps alike).
     #[module(skip)]
     pub precision: StepPrecision,
+    /// Where the workers of a data-parallel run on remote devices wait for each other before
+    /// each training step.
+    #[module(skip)]
+    pub gate: Option<StepGate>,
 }
 
 impl<M> ModelSteps<M> {
@@ -106,7 +111,14 @@ impl<M> ModelSteps<M> {
         Self {
             model,
             precision: StepPrecision::new(precision),
+            gate: None,
         }
+    }
+
+    /// These steps with their training steps starting at `gate`.
+    pub fn with_gate(mut self, gate: Option<StepGate>) -> Self {
+        self.gate = gate;
+        self
     }
 }
 
@@ -115,6 +127,9 @@ impl<M: Trainable> TrainStep for ModelSteps<M> {
     type Output = M::Output;
 
     fn step(&self, batch: M::Batch) -> TrainOutput<M::Output> {
+        if let Some(gate) = &self.gate {
+            gate.pass();
+        }
         let output = self.precision.forward(|| self.model.forward_step(batch));
         let loss = M::loss(&output);
         self.precision.backward(self, loss, output)

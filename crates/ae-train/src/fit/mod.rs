@@ -21,6 +21,7 @@ mod remote;
 mod renderer;
 mod run_folder;
 mod sequence;
+mod step_gate;
 mod streams;
 mod training;
 
@@ -45,5 +46,6 @@ pub use ratings::RatingsOutput;
 pub use remote::{RemoteAddress, TOKEN_ENV, token_from_env, token_from_file};
 pub use renderer::PlainRenderer;
 pub use run_folder::{IDENTITY_FILE, LOCK_FILE, RunLock, check_run_folder};
+pub use step_gate::StepGate;
 pub use streams::{STREAMS_ENV, Streams};
 pub use training::{FitOptions, Fitted, PROGRESS_ENV, TrainingConfig, fit};

@@ -17,7 +17,7 @@ use burn::train::{Learner, SupervisedTraining, TrainingStrategy};
 use super::captured_fit::plan_capture;
 use super::checkpoint::{AtomicFileCheckpointer, check_checkpoint, latest_complete_checkpoint};
 use super::data_parallel::{
-    DataParallel, check_shares, check_strategy, equal_shares, execution_strategy,
+    DataParallel, check_shares, check_strategy, equal_shares, execution_strategy, training_devices,
 };
 use super::epoch_log::{EpochLog, EpochMetrics, read_epoch_log};
 use super::learner::{ModelSteps, Trainable};
@@ -29,6 +29,7 @@ use super::run_folder::{
     RunLock, adopt_for_resume, check_identity, check_run_folder, clear_run, remove_leftovers,
     save_identity,
 };
+use super::step_gate::StepGate;
 use crate::error::{Result, TrainError};
 
 /// Environment variable: `plain` forces line-by-line progress even on a terminal.
@@ -475,7 +476,9 @@ where
         }
         // A model built on a plain device has untracked parameters: `train()` turns autodiff on.
         let learner = Learner::new(
-            ModelSteps::new(model, config.precision).train(),
+            ModelSteps::new(model, config.precision)
+                .with_gate(StepGate::for_devices(&training_devices(options)))
+                .train(),
             super::adam_optimizer(&config.optimizer),
             config.learning_rate,
         );

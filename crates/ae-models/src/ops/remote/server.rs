@@ -78,7 +78,10 @@ fn run(op: Op, handles: &mut HandleContainer<<Flex as BackendIr>::Handle>, ir: &
         .iter()
         .map(|input| handles.get_float_tensor::<Flex>(input))
         .collect();
-    let outputs = match compute(op, inputs, &ir.scalars) {
+    // On one of rayon's threads, as a local training loop runs (see `on_kernel_threads`).
+    let computed =
+        crate::ops::on_kernel_threads(&Device::flex(), || compute(op, inputs, &ir.scalars));
+    let outputs = match computed {
         Ok(outputs) if outputs.len() == ir.outputs.len() => outputs,
         Ok(outputs) => refuse(
             op,
