@@ -52,7 +52,8 @@ impl StepGate {
             .then(|| Self::new(devices.len()))
     }
 
-    /// Arrives at the gate and waits for the other workers of this step (at most [`PATIENCE`]).
+    /// Arrives at the gate and waits for the other workers of this step (at most 10 s: a worker
+    /// that failed never arrives).
     pub fn pass(&self) {
         let (count, all_arrived) = &*self.arrived;
         let Ok(mut arrived) = count.lock() else {

@@ -1,6 +1,6 @@
 //! The server side of the remote kernels (feature `remote-server`): [`with_kernels`] registers
-//! the handlers of every [`Op`] on a `burn::server::RemoteServer` of `flex` devices, and the
-//! answer to [`super::probe`] alone on a server of another backend.
+//! the handlers of every kernel operation on a `burn::server::RemoteServer` of `flex` devices,
+//! and the answer to [`super::probe`] alone on a server of another backend.
 //!
 //! A handler checks what a client sent (the number of inputs, outputs and scalars, the ranks and
 //! sides the kernel reads) before running a kernel, since the kernels trust their slices' lengths.
