@@ -25,50 +25,75 @@ const PATIENCE: Duration = Duration::from_secs(10);
 /// whole batches (`data_parallel::equal_shares`).
 #[derive(Clone, Debug)]
 pub struct StepGate {
-    arrived: Arc<(Mutex<u64>, Condvar)>,
-    workers: u64,
+    round: Arc<(Mutex<Round>, Condvar)>,
+    workers: usize,
+    patience: Duration,
+}
+
+/// The step the workers are gathering for, and how many have arrived.
+#[derive(Debug, Default)]
+struct Round {
+    /// Bumped when every worker has arrived, or when one gave up waiting: a worker waits until
+    /// it changes.
+    number: u64,
+    arrived: usize,
 }
 
 impl StepGate {
     /// The gate of a run whose steps have `workers` workers each.
     pub fn new(workers: usize) -> Self {
         Self {
-            arrived: Arc::new((Mutex::new(0), Condvar::new())),
-            workers: workers.max(1) as u64,
+            round: Arc::new((Mutex::new(Round::default()), Condvar::new())),
+            workers: workers.max(1),
+            patience: PATIENCE,
         }
     }
 
     /// The gate a run on `devices` needs: several devices, one of them remote.
     pub fn for_devices(devices: &[Device]) -> Option<Self> {
-        let remote = |device: &Device| {
-            matches!(
-                device.clone().inner().as_dispatch(),
-                burn::backend::DispatchDevice::Remote(_)
-            )
-        };
+        #[cfg(feature = "remote")]
+        {
+            let remote = |device: &Device| {
+                matches!(
+                    device.clone().inner().as_dispatch(),
+                    burn::backend::DispatchDevice::Remote(_)
+                )
+            };
+            (devices.len() > 1 && devices.iter().any(remote)).then(|| Self::new(devices.len()))
+        }
         #[cfg(not(feature = "remote"))]
-        let _ = remote;
-        (cfg!(feature = "remote") && devices.len() > 1 && devices.iter().any(remote))
-            .then(|| Self::new(devices.len()))
+        {
+            let _ = devices;
+            None
+        }
     }
 
     /// Arrives at the gate and waits for the other workers of this step (at most 10 s: a worker
-    /// that failed never arrives).
+    /// that failed never arrives). A worker that gives up starts a new round, so that a step
+    /// with fewer workers leaves the next ones as they were.
     pub fn pass(&self) {
-        let (count, all_arrived) = &*self.arrived;
-        let Ok(mut arrived) = count.lock() else {
+        let (round, changed) = &*self.round;
+        let Ok(mut current) = round.lock() else {
             return;
         };
-        *arrived += 1;
-        let step_done = arrived.div_ceil(self.workers) * self.workers;
-        all_arrived.notify_all();
-        let deadline = Instant::now() + PATIENCE;
-        while *arrived < step_done {
+        current.arrived += 1;
+        if current.arrived >= self.workers {
+            current.number += 1;
+            current.arrived = 0;
+            changed.notify_all();
+            return;
+        }
+        let number = current.number;
+        let deadline = Instant::now() + self.patience;
+        while current.number == number {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                current.number += 1;
+                current.arrived = 0;
+                changed.notify_all();
                 return;
             };
-            match all_arrived.wait_timeout(arrived, left) {
-                Ok((guard, _)) => arrived = guard,
+            match changed.wait_timeout(current, left) {
+                Ok((guard, _)) => current = guard,
                 Err(_) => return,
             }
         }
@@ -109,7 +134,29 @@ mod tests {
         for worker in again {
             worker.join().unwrap();
         }
-        assert_eq!(*gate.arrived.0.lock().unwrap(), 6);
+        let round = gate.round.0.lock().unwrap();
+        assert_eq!((round.number, round.arrived), (2, 0));
+    }
+
+    #[test]
+    fn a_worker_alone_goes_on_after_its_patience_and_the_next_step_is_whole_again() {
+        let mut gate = StepGate::new(2);
+        gate.patience = Duration::from_millis(100);
+        // A step with one worker (the other failed): it waits its patience, then goes on.
+        let started = Instant::now();
+        gate.pass();
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        // The next step has both: they pass together, the second arrival releasing the first.
+        gate.patience = Duration::from_secs(60);
+        let first = {
+            let gate = gate.clone();
+            std::thread::spawn(move || gate.pass())
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        gate.pass();
+        first.join().unwrap();
+        let round = gate.round.0.lock().unwrap();
+        assert_eq!((round.number, round.arrived), (2, 0));
     }
 
     #[test]

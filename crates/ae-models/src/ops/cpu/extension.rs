@@ -14,7 +14,7 @@ use super::matrix;
 
 /// This workspace's CPU kernels (element-wise, convolutions, dense layers), for `flex` and
 /// autodiff over `flex` (the public functions of [`crate::ops`] call them only there).
-#[backend_extension(Flex, Remote, Autodiff)]
+#[backend_extension(Flex, Remote: cfg(feature = "remote"), Autodiff)]
 pub trait CpuKernels: Backend {
     /// `1 / (1 + e^-x)`.
     fn ae_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self>;

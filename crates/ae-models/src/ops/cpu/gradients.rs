@@ -23,21 +23,6 @@ pub(crate) enum FromOutput {
     Exp,
 }
 
-impl FromOutput {
-    /// All of them, in the order of [`FromOutput::code`].
-    pub(crate) const ALL: [Self; 3] = [Self::Sigmoid, Self::Tanh, Self::Exp];
-
-    /// A small number naming the function on the wire.
-    pub(crate) fn code(self) -> u64 {
-        self as u64
-    }
-
-    /// The function a [`FromOutput::code`] names.
-    pub(crate) fn from_code(code: u64) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.code() == code)
-    }
-}
-
 /// The gradient of `function` at its `output`, from the output's gradient.
 pub(crate) fn from_output(
     function: FromOutput,
@@ -93,38 +78,6 @@ pub(crate) enum Layer {
 }
 
 impl Layer {
-    /// The layer as four numbers on the wire: kind, stride, padding, output padding.
-    pub(crate) fn codes(self) -> [u64; 4] {
-        let n = |v: usize| v as u64;
-        match self {
-            Self::Dense => [0, 0, 0, 0],
-            Self::Conv2d { stride, padding } => [1, n(stride), n(padding), 0],
-            Self::ConvTranspose2d {
-                stride,
-                padding,
-                padding_out,
-            } => [2, n(stride), n(padding), n(padding_out)],
-        }
-    }
-
-    /// The layer [`Layer::codes`] gave.
-    pub(crate) fn from_codes([kind, stride, padding, padding_out]: [u64; 4]) -> Option<Self> {
-        let n = |v: u64| usize::try_from(v).ok();
-        Some(match kind {
-            0 => Self::Dense,
-            1 => Self::Conv2d {
-                stride: n(stride)?,
-                padding: n(padding)?,
-            },
-            2 => Self::ConvTranspose2d {
-                stride: n(stride)?,
-                padding: n(padding)?,
-                padding_out: n(padding_out)?,
-            },
-            _ => return None,
-        })
-    }
-
     /// The shape of the bias of this layer with `weight`.
     pub(crate) fn bias_shape(self, weight: &Shape) -> Shape {
         Shape::from([match self {

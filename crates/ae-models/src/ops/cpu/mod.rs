@@ -23,7 +23,9 @@ pub mod kernels;
 pub mod matrix;
 pub mod scalar;
 
+#[cfg(feature = "remote")]
 pub(crate) use autodiff::KernelHost;
 pub use extension::CpuKernels;
 pub(crate) use extension::adam_update;
+#[cfg(feature = "remote")]
 pub(crate) use extension::{conv_transpose2d_geometry, conv2d_geometry};

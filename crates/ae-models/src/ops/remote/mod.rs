@@ -14,6 +14,8 @@
 
 #[cfg(feature = "remote-server")]
 pub mod server;
+#[cfg(all(test, feature = "remote-server"))]
+mod tests;
 
 use burn::backend::TensorMetadata;
 use burn::backend::tensor::FloatTensor;
@@ -50,7 +52,7 @@ pub(crate) enum Op {
     ConvTranspose2d,
     Linear,
     Matmul,
-    /// Inputs: output, grad; scalar: [`FromOutput::code`].
+    /// Inputs: output, grad; scalar: [`function_code`].
     FromOutputGradient,
     /// Inputs: logits, target, grad.
     BceLogitsGradient,
@@ -58,7 +60,7 @@ pub(crate) enum Op {
     BceTargetGradient,
     /// Inputs: from, to, grad.
     SquaredDifferenceGradient,
-    /// Inputs: x, weight, grad; scalars: [`Layer::codes`] and whether the input's gradient is
+    /// Inputs: x, weight, grad; scalars: [`layer_codes`] and whether the input's gradient is
     /// wanted; outputs: (dx,) dweight, dbias.
     LayerGradients,
     /// Inputs: param, grad, moment 1, moment 2; scalars: the [`super::AdamStep`] in field order;
@@ -110,8 +112,53 @@ impl Op {
     }
 }
 
+/// The functions of [`FromOutput`] on the wire.
+const FROM_OUTPUT: [FromOutput; 3] = [FromOutput::Sigmoid, FromOutput::Tanh, FromOutput::Exp];
+
+/// `function` as a number on the wire.
+fn function_code(function: FromOutput) -> u64 {
+    FROM_OUTPUT.iter().position(|&f| f == function).unwrap_or(0) as u64
+}
+
+/// The function [`function_code`] gave.
+fn function_of(code: u64) -> Option<FromOutput> {
+    FROM_OUTPUT.get(usize::try_from(code).ok()?).copied()
+}
+
+/// `layer` as four numbers on the wire: kind, stride, padding, output padding.
+fn layer_codes(layer: Layer) -> [u64; 4] {
+    let n = |v: usize| v as u64;
+    match layer {
+        Layer::Dense => [0, 0, 0, 0],
+        Layer::Conv2d { stride, padding } => [1, n(stride), n(padding), 0],
+        Layer::ConvTranspose2d {
+            stride,
+            padding,
+            padding_out,
+        } => [2, n(stride), n(padding), n(padding_out)],
+    }
+}
+
+/// The layer [`layer_codes`] gave.
+fn layer_of([kind, stride, padding, padding_out]: [u64; 4]) -> Option<Layer> {
+    let n = |v: u64| usize::try_from(v).ok();
+    Some(match kind {
+        0 => Layer::Dense,
+        1 => Layer::Conv2d {
+            stride: n(stride)?,
+            padding: n(padding)?,
+        },
+        2 => Layer::ConvTranspose2d {
+            stride: n(stride)?,
+            padding: n(padding)?,
+            padding_out: n(padding_out)?,
+        },
+        _ => return None,
+    })
+}
+
 /// The remote devices whose server runs the kernels (the devices without autodiff).
-static WITH_KERNELS: std::sync::Mutex<Vec<Device>> = std::sync::Mutex::new(Vec::new());
+static WITH_KERNELS: std::sync::RwLock<Vec<Device>> = std::sync::RwLock::new(Vec::new());
 
 /// Whether [`REMOTE_KERNELS_ENV`] turned the remote kernels off (read once per process).
 pub fn remote_kernels_off() -> bool {
@@ -124,7 +171,7 @@ pub fn remote_kernels_off() -> bool {
 pub(crate) fn has_kernels(device: &Device) -> bool {
     let device = device.clone().inner();
     WITH_KERNELS
-        .lock()
+        .read()
         .is_ok_and(|devices| devices.contains(&device))
 }
 
@@ -165,7 +212,10 @@ pub fn probe(device: &Device) -> Result<bool, String> {
         .and_then(|values| values.first().copied())
         .unwrap_or(0.0);
     let with_kernels = version == KERNELS_VERSION as f32;
-    if with_kernels && let Ok(mut devices) = WITH_KERNELS.lock() {
+    if with_kernels
+        && let Ok(mut devices) = WITH_KERNELS.write()
+        && !devices.contains(&device)
+    {
         devices.push(device);
     }
     Ok(with_kernels)
@@ -296,7 +346,7 @@ impl KernelHost for Remote {
         grad: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         let shape = grad.shape();
-        let scalars = vec![ScalarIr::UInt(function.code())];
+        let scalars = vec![ScalarIr::UInt(function_code(function))];
         ship_one(Op::FromOutputGradient, vec![output, grad], shape, scalars)
     }
 
@@ -353,7 +403,7 @@ impl KernelHost for Remote {
         if input_gradient {
             shapes.insert(0, x_shape);
         }
-        let mut scalars: Vec<ScalarIr> = layer.codes().map(ScalarIr::UInt).into();
+        let mut scalars: Vec<ScalarIr> = layer_codes(layer).map(ScalarIr::UInt).into();
         scalars.push(ScalarIr::Bool(input_gradient));
         let mut outputs = ship(Op::LayerGradients, vec![x, weight, grad], shapes, scalars);
         let dbias = outputs.pop();

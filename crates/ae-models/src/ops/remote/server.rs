@@ -18,34 +18,32 @@ use burn_ir::{CustomOpIr, HandleContainer, ScalarIr};
 use super::{KERNELS_VERSION, Op, remote_kernels_off};
 use crate::ops::AdamStep;
 use crate::ops::cpu::CpuKernels;
-use crate::ops::cpu::gradients::{self, FromOutput, Layer};
+use crate::ops::cpu::gradients::{self, Layer};
 
 /// `server` (hosting `devices`) with this workspace's kernels when its devices are `flex` ones
-/// and [`super::REMOTE_KERNELS_ENV`] is not `off`, else with the answer that it has none (on
-/// `flex` and `ndarray` servers, and the GPU backends'), so that clients use Burn's operations
-/// there. Returns whether the kernels were registered.
+/// and [`super::REMOTE_KERNELS_ENV`] is not `off`; else answering [`super::probe`] that it has
+/// none (on `flex`, `ndarray` and the GPU backends, with or without `fusion`), so that clients
+/// send Burn's operations there. Returns whether the kernels were registered.
 pub fn with_kernels(server: RemoteServer, devices: &[Device]) -> (RemoteServer, bool) {
     let first = devices.first().map(|d| d.clone().inner());
-    let flex = matches!(
-        first.as_ref().map(Device::as_dispatch),
-        Some(DispatchDevice::Flex(_))
-    );
-    if flex && !remote_kernels_off() {
+    let dispatch = first.as_ref().map(Device::as_dispatch);
+    if matches!(dispatch, Some(DispatchDevice::Flex(_))) && !remote_kernels_off() {
         let server = Op::ALL.into_iter().fold(server, |server, op| {
             server.with_custom_op::<Flex, _>(op.id(), move |handles, ir, _| run(op, handles, ir))
         });
         return (server, true);
     }
-    if remote_kernels_off() {
-        // Nothing registered: a client probing is told nothing, as by any other server.
-        return (server, false);
-    }
-    let server = match first.as_ref().map(Device::as_dispatch) {
+    let server = match dispatch {
         Some(DispatchDevice::Flex(_)) => without_kernels::<Flex>(server),
         #[cfg(feature = "ndarray")]
         #[allow(deprecated)] // ndarray is served as Burn 0.22.1 still serves it.
         Some(DispatchDevice::NdArray(_)) => without_kernels::<burn::backend::NdArray>(server),
-        #[cfg(gpu_kernels)]
+        #[cfg(any(
+            feature = "wgpu",
+            feature = "vulkan",
+            feature = "metal",
+            feature = "cuda"
+        ))]
         Some(DispatchDevice::Cube(_)) => without_kernels::<burn::backend::Cube>(server),
         _ => server,
     };
@@ -107,6 +105,18 @@ fn refuse(op: Op, message: &str) -> ! {
     panic!("refused {}: {message}", op.id())
 }
 
+/// The most values one tensor of the kernels' operations may hold on a server (8 GiB of `f32`):
+/// larger shapes, and shapes whose sizes overflow, are refused before anything is allocated.
+const MAX_VALUES: usize = 1 << 31;
+
+/// The number of values of a tensor of `dims`, if it is at most [`MAX_VALUES`].
+fn values_of(dims: &[usize]) -> Result<usize, String> {
+    dims.iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|&n| n <= MAX_VALUES)
+        .ok_or_else(|| format!("a tensor of {dims:?} holds more than {MAX_VALUES} values"))
+}
+
 /// The outputs of `op` on `inputs` and `scalars`, or what is wrong with them.
 fn compute(
     op: Op,
@@ -116,6 +126,9 @@ fn compute(
     let dims = |t: &FlexTensor| t.layout().shape().to_vec();
     if inputs.iter().any(|t| t.dtype() != burn::tensor::DType::F32) {
         return Err("the kernels take f32 tensors".into());
+    }
+    for input in &inputs {
+        values_of(&dims(input))?;
     }
     let same = |a: &FlexTensor, b: &FlexTensor| -> Result<(), String> {
         (dims(a) == dims(b))
@@ -167,6 +180,7 @@ fn compute(
                     dims(&bias)
                 ));
             }
+            values_of(&[x_dims[0], w_dims[1]])?;
             vec![Flex::ae_linear(x, weight, bias)]
         }
         (Op::Matmul, inputs) => {
@@ -175,6 +189,7 @@ fn compute(
             if l.len() != 2 || r.len() != 2 || l[1] != r[0] {
                 return Err(format!("lhs {l:?}, rhs {r:?}"));
             }
+            values_of(&[l[0], r[1]])?;
             vec![Flex::ae_matmul(lhs, rhs)]
         }
         (Op::Conv2d, inputs) => {
@@ -209,7 +224,7 @@ fn compute(
             same(&output, &grad)?;
             let function = u64::try_from(uint(0)?)
                 .ok()
-                .and_then(FromOutput::from_code)
+                .and_then(super::function_of)
                 .ok_or("unknown function")?;
             vec![gradients::from_output(function, output, grad)]
         }
@@ -233,7 +248,7 @@ fn compute(
         (Op::LayerGradients, inputs) => {
             let [x, weight, grad] = exactly(inputs)?;
             let codes = [uint(0)?, uint(1)?, uint(2)?, uint(3)?].map(|v| v as u64);
-            let layer = Layer::from_codes(codes).ok_or("unknown layer")?;
+            let layer = super::layer_of(codes).ok_or("unknown layer")?;
             let input_gradient = match scalars.get(4) {
                 Some(ScalarIr::Bool(wanted)) => *wanted,
                 other => return Err(format!("scalar 4: expected a bool, got {other:?}")),
@@ -276,52 +291,48 @@ fn exactly<const N: usize>(inputs: Vec<FlexTensor>) -> Result<[FlexTensor; N], S
 }
 
 /// The output shape of `layer` over an input of `x` and a weight of `weight`, or why the kernel
-/// cannot take them.
+/// cannot take them (sizes computed without overflow, the output at most [`MAX_VALUES`]).
 fn check_layer(layer: Layer, x: &[usize], weight: &[usize]) -> Result<Vec<usize>, String> {
     let wrong = || format!("{layer:?} of x {x:?} with weight {weight:?}");
-    match layer {
-        Layer::Dense => {
-            if x.len() != 2 || weight.len() != 2 || x[1] != weight[0] {
-                return Err(wrong());
-            }
-            Ok(vec![x[0], weight[1]])
-        }
-        Layer::Conv2d { stride, padding } => {
-            let fits = x.len() == 4
-                && weight.len() == 4
-                && weight[2] == weight[3]
-                && weight[2] > 0
-                && stride > 0
-                && x[1] == weight[1]
-                && x[2] + 2 * padding >= weight[2]
-                && x[3] + 2 * padding >= weight[2];
-            if !fits {
-                return Err(wrong());
-            }
-            let side = |input: usize| (input + 2 * padding - weight[2]) / stride + 1;
-            Ok(vec![x[0], weight[0], side(x[2]), side(x[3])])
+    if x.len() != weight.len() || !matches!(x.len(), 2 | 4) {
+        return Err(wrong());
+    }
+    let output = match layer {
+        Layer::Dense if x.len() == 2 && x[1] == weight[0] => Some(vec![x[0], weight[1]]),
+        Layer::Conv2d { stride, padding } if x.len() == 4 && x[1] == weight[1] => {
+            let kernel = weight[2];
+            let side = |input: usize| -> Option<usize> {
+                let padded = input.checked_add(padding.checked_mul(2)?)?;
+                Some(padded.checked_sub(kernel)? / stride + 1)
+            };
+            let fits = kernel > 0 && weight[3] == kernel && stride > 0;
+            fits.then(|| Some(vec![x[0], weight[0], side(x[2])?, side(x[3])?]))
+                .flatten()
         }
         Layer::ConvTranspose2d {
             stride,
             padding,
             padding_out,
-        } => {
-            let fits = x.len() == 4
-                && weight.len() == 4
-                && weight[2] == weight[3]
-                && stride > 0
-                && padding_out < stride
-                && x[1] == weight[0]
-                && x[2] >= 1
-                && x[3] >= 1
-                && weight[2] + padding_out > 2 * padding;
-            if !fits {
-                return Err(wrong());
-            }
-            let side = |input: usize| (input - 1) * stride + weight[2] + padding_out - 2 * padding;
-            Ok(vec![x[0], weight[1], side(x[2]), side(x[3])])
+        } if x.len() == 4 && x[1] == weight[0] => {
+            let kernel = weight[2];
+            let side = |input: usize| -> Option<usize> {
+                input
+                    .checked_sub(1)?
+                    .checked_mul(stride)?
+                    .checked_add(kernel)?
+                    .checked_add(padding_out)?
+                    .checked_sub(padding.checked_mul(2)?)
+                    .filter(|&side| side > 0)
+            };
+            let fits = kernel > 0 && weight[3] == kernel && stride > 0 && padding_out < stride;
+            fits.then(|| Some(vec![x[0], weight[1], side(x[2])?, side(x[3])?]))
+                .flatten()
         }
+        _ => None,
     }
+    .ok_or_else(wrong)?;
+    values_of(&output)?;
+    Ok(output)
 }
 
 /// Whether `bias` is `layer`'s bias with `weight`.
