@@ -16,6 +16,7 @@ use burn::server::{AuthorizationRequest, RemoteServer, TokenAuthorizer, WebSocke
 use clap::Parser;
 
 use autoencoders::cli::exit_on_error;
+use autoencoders::models::ops::remote::{self, ServerKernels};
 use autoencoders::train::{Backend, DeviceSpec, TOKEN_ENV, TrainError, token_from_file};
 
 #[derive(Parser)]
@@ -107,16 +108,14 @@ fn serve(cli: &Cli) -> Result<(), TrainError> {
         Some(Ok(authorizer)) => Some(authorizer),
         Some(Err(_)) | None => None,
     };
-    let (server, with_kernels) = autoencoders::models::ops::remote::server::with_kernels(
-        RemoteServer::new(devices.clone()),
-        &devices,
-    );
+    let (server, kernels) =
+        remote::server::with_kernels(RemoteServer::new(devices.clone()), &devices);
     println!(
         "operations: {}",
-        if with_kernels {
-            "this workspace's CPU kernels where a client asks for them, else Burn's"
-        } else {
-            "Burn's own"
+        match kernels {
+            ServerKernels::Cpu => "this workspace's CPU kernels, which clients ask for",
+            ServerKernels::GpuAdam => "Burn's, and this workspace's GPU kernel for Adam",
+            ServerKernels::None => "Burn's own",
         }
     );
     let server = server.with_authorizer(move |request: AuthorizationRequest| {

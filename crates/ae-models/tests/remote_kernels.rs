@@ -126,7 +126,10 @@ fn assert_close(local: &[Vec<f32>], remote: &[Vec<f32>]) {
 #[test]
 fn remote_kernels_give_the_local_kernels_values_and_gradients() {
     let remote = remote_flex(true);
-    assert_eq!(ops::remote::probe(&remote), Ok(true));
+    assert_eq!(
+        ops::remote::probe(&remote),
+        Ok(ops::remote::ServerKernels::Cpu)
+    );
     let before = ops::remote::server::operations_run();
     let local = forward_and_backward(&Device::flex());
     let shipped = forward_and_backward(&remote);

@@ -444,7 +444,17 @@ pub fn adam_update<const D: usize>(
         tensors
     };
     #[cfg(feature = "remote")]
-    let tensors = if fits(on_cpu_kernels, &tensors) {
+    let on_remote_adam = |t: &Tensor<D>| {
+        let device = t.device();
+        t.dtype() == burn::tensor::DType::F32
+            && matches!(
+                device.as_dispatch(),
+                burn::backend::DispatchDevice::Remote(_)
+            )
+            && remote::runs_adam(&device)
+    };
+    #[cfg(feature = "remote")]
+    let tensors = if fits(on_remote_adam, &tensors) {
         let kernel = |[p, g, m1, m2]: [_; 4]| remote::adam_update(p, g, m1, m2, step);
         match adam_on::<burn::backend::Remote, D>(tensors, kernel) {
             Ok(updated) => return Ok(updated),

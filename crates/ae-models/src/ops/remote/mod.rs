@@ -36,10 +36,42 @@ pub const REMOTE_KERNELS_ENV: &str = "AE_REMOTE_KERNELS";
 /// only to a server of the same version.
 pub const KERNELS_VERSION: u32 = 1;
 
+/// Which of this workspace's kernels a server runs, as it answers [`probe`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKernels {
+    /// None: the client sends Burn's operations (a server of another version, or `ndarray`, or
+    /// a GPU backend with Burn's `fusion`, which fuses Adam itself).
+    None,
+    /// Every operation of [`Op`]: a server of `flex` devices.
+    Cpu,
+    /// Adam only, as one GPU kernel launch per parameter (this workspace's CubeCL kernel): a
+    /// server of GPU devices.
+    GpuAdam,
+}
+
+impl ServerKernels {
+    /// The probe's answer on the wire.
+    pub(crate) fn answer(self) -> f32 {
+        match self {
+            Self::None => 0.0,
+            Self::Cpu => KERNELS_VERSION as f32,
+            Self::GpuAdam => (1000 + KERNELS_VERSION) as f32,
+        }
+    }
+
+    /// The kernels an answer names (none for an answer of another version).
+    fn of_answer(answer: f32) -> Self {
+        [Self::Cpu, Self::GpuAdam]
+            .into_iter()
+            .find(|kernels| kernels.answer() == answer)
+            .unwrap_or(Self::None)
+    }
+}
+
 /// The operations a client ships and a server runs, named on the wire by [`Op::id`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Op {
-    /// No input; one output `[1]`: the server's [`KERNELS_VERSION`], 0 without kernels.
+    /// No input; one output `[1]`: the server's [`ServerKernels::answer`].
     Probe,
     Sigmoid,
     Tanh,
@@ -157,8 +189,9 @@ fn layer_of([kind, stride, padding, padding_out]: [u64; 4]) -> Option<Layer> {
     })
 }
 
-/// The remote devices whose server runs the kernels (the devices without autodiff).
-static WITH_KERNELS: std::sync::RwLock<Vec<Device>> = std::sync::RwLock::new(Vec::new());
+/// The remote devices whose server runs some of the kernels (the devices without autodiff).
+static WITH_KERNELS: std::sync::RwLock<Vec<(Device, ServerKernels)>> =
+    std::sync::RwLock::new(Vec::new());
 
 /// Whether [`REMOTE_KERNELS_ENV`] turned the remote kernels off (read once per process).
 pub fn remote_kernels_off() -> bool {
@@ -166,31 +199,43 @@ pub fn remote_kernels_off() -> bool {
     *OFF.get_or_init(|| std::env::var(REMOTE_KERNELS_ENV).is_ok_and(|v| v == "off"))
 }
 
-/// Whether `device` (a remote device, with or without autodiff) runs the kernels: its server
-/// answered [`probe`] with this version.
-pub(crate) fn has_kernels(device: &Device) -> bool {
+/// The kernels the server of `device` (a remote device, with or without autodiff) runs, as it
+/// answered [`probe`]; [`ServerKernels::None`] for a device never asked.
+pub(crate) fn server_kernels(device: &Device) -> ServerKernels {
     let device = device.clone().inner();
     WITH_KERNELS
         .read()
-        .is_ok_and(|devices| devices.contains(&device))
+        .ok()
+        .and_then(|devices| {
+            devices
+                .iter()
+                .find(|(known, _)| *known == device)
+                .map(|(_, kernels)| *kernels)
+        })
+        .unwrap_or(ServerKernels::None)
 }
 
-/// Asks the server of the remote `device` whether it runs this workspace's kernels, and
-/// remembers the answer for the process: `Ok(true)` when it does (operations on the device then
-/// use them), `Ok(false)` when it answers without them (a server of another backend), and
-/// nothing is asked when [`REMOTE_KERNELS_ENV`] is `off` (`Ok(false)`).
+/// Whether `device` runs every CPU kernel (its server hosts `flex`).
+pub(crate) fn has_kernels(device: &Device) -> bool {
+    server_kernels(device) == ServerKernels::Cpu
+}
+
+/// Asks the server of the remote `device` which of this workspace's kernels it runs, and
+/// remembers the answer for the process: operations on the device then use them. Nothing is
+/// asked of a device that is not remote, or when [`REMOTE_KERNELS_ENV`] is `off`
+/// ([`ServerKernels::None`]).
 ///
 /// # Errors
 /// The server could not answer: it has no handler for the question, so it is not this
 /// workspace's `serve` (its session with this client is over), or it stopped answering. The
 /// message says what to do.
-pub fn probe(device: &Device) -> Result<bool, String> {
+pub fn probe(device: &Device) -> Result<ServerKernels, String> {
     let device = device.clone().inner();
     let DispatchDevice::Remote(remote) = device.as_dispatch() else {
-        return Ok(false);
+        return Ok(ServerKernels::None);
     };
     if remote_kernels_off() {
-        return Ok(false);
+        return Ok(ServerKernels::None);
     }
     let client = CustomOpClient::new(remote);
     let output = TensorIr::uninit(client.create_empty_handle(), Shape::from([1]), DType::F32);
@@ -198,7 +243,7 @@ pub fn probe(device: &Device) -> Result<bool, String> {
     let Some(answer) = client.register(op).pop() else {
         return Err("the remote backend registered no output for the question".into());
     };
-    let version = Tensor::<1>::from_primitive::<Remote>(answer)
+    let answer = Tensor::<1>::from_primitive::<Remote>(answer)
         .try_into_data()
         .map_err(|e| {
             format!(
@@ -211,14 +256,12 @@ pub fn probe(device: &Device) -> Result<bool, String> {
         .ok()
         .and_then(|values| values.first().copied())
         .unwrap_or(0.0);
-    let with_kernels = version == KERNELS_VERSION as f32;
-    if with_kernels
-        && let Ok(mut devices) = WITH_KERNELS.write()
-        && !devices.contains(&device)
-    {
-        devices.push(device);
+    let kernels = ServerKernels::of_answer(answer);
+    if let Ok(mut devices) = WITH_KERNELS.write() {
+        devices.retain(|(known, _)| *known != device);
+        devices.push((device, kernels));
     }
-    Ok(with_kernels)
+    Ok(kernels)
 }
 
 /// Ships `op` of `inputs` (all on one remote device) and `scalars` to its server, returning its
@@ -416,8 +459,19 @@ impl KernelHost for Remote {
     }
 }
 
-/// [`super::cpu::adam_update`] on the server of the four tensors' remote device: one operation
-/// for the parameter instead of Burn's thirteen.
+/// Whether Adam of `f32` tensors on `device` runs as one operation on its server: a flex server's
+/// CPU kernel or a GPU server's kernel.
+pub(crate) fn runs_adam(device: &Device) -> bool {
+    match server_kernels(device) {
+        ServerKernels::Cpu => !super::cpu_kernels_off(),
+        ServerKernels::GpuAdam => true,
+        ServerKernels::None => false,
+    }
+}
+
+/// Adam on the server of the four tensors' remote device, its CPU kernel
+/// ([`super::cpu::adam_update`]) or its GPU kernel: one operation for the parameter instead of
+/// Burn's thirteen.
 pub(crate) fn adam_update(
     param: FloatTensor<Remote>,
     grad: FloatTensor<Remote>,

@@ -15,7 +15,7 @@ use burn::tensor::{Device, TensorData};
 use burn_ir::BackendIr;
 use burn_ir::{CustomOpIr, HandleContainer, ScalarIr};
 
-use super::{KERNELS_VERSION, Op, remote_kernels_off};
+use super::{Op, ServerKernels, remote_kernels_off};
 use crate::ops::AdamStep;
 use crate::ops::cpu::CpuKernels;
 use crate::ops::cpu::gradients::{self, Layer};
@@ -23,21 +23,27 @@ use crate::ops::cpu::gradients::{self, Layer};
 /// `server` (hosting `devices`) with this workspace's kernels when its devices are `flex` ones
 /// and [`super::REMOTE_KERNELS_ENV`] is not `off`; else answering [`super::probe`] that it has
 /// none (on `flex`, `ndarray` and the GPU backends, with or without `fusion`), so that clients
-/// send Burn's operations there. Returns whether the kernels were registered.
-pub fn with_kernels(server: RemoteServer, devices: &[Device]) -> (RemoteServer, bool) {
+/// send Burn's operations there; on GPU devices (without `fusion`) Adam alone, as this
+/// workspace's GPU kernel. Returns what it registered.
+pub fn with_kernels(server: RemoteServer, devices: &[Device]) -> (RemoteServer, ServerKernels) {
     let first = devices.first().map(|d| d.clone().inner());
     let dispatch = first.as_ref().map(Device::as_dispatch);
     if matches!(dispatch, Some(DispatchDevice::Flex(_))) && !remote_kernels_off() {
         let server = Op::ALL.into_iter().fold(server, |server, op| {
             server.with_custom_op::<Flex, _>(op.id(), move |handles, ir, _| run(op, handles, ir))
         });
-        return (server, true);
+        return (server, ServerKernels::Cpu);
     }
     let server = match dispatch {
         Some(DispatchDevice::Flex(_)) => without_kernels::<Flex>(server),
         #[cfg(feature = "ndarray")]
         #[allow(deprecated)] // ndarray is served as Burn 0.22.1 still serves it.
         Some(DispatchDevice::NdArray(_)) => without_kernels::<burn::backend::NdArray>(server),
+        // This workspace's GPU kernels exist without Burn's `fusion` (which fuses Adam itself).
+        #[cfg(gpu_kernels)]
+        Some(DispatchDevice::Cube(_)) if !remote_kernels_off() => {
+            return (with_gpu_adam(server), ServerKernels::GpuAdam);
+        }
         #[cfg(any(
             feature = "wgpu",
             feature = "vulkan",
@@ -47,13 +53,18 @@ pub fn with_kernels(server: RemoteServer, devices: &[Device]) -> (RemoteServer, 
         Some(DispatchDevice::Cube(_)) => without_kernels::<burn::backend::Cube>(server),
         _ => server,
     };
-    (server, false)
+    (server, ServerKernels::None)
 }
 
 /// `server` answering [`Op::Probe`] with 0: no kernels here.
 fn without_kernels<B: BackendIr>(server: RemoteServer) -> RemoteServer {
-    server.with_custom_op::<B, _>(Op::Probe.id(), |handles, ir, device| {
-        let answer = B::float_from_data(TensorData::new(vec![0.0f32], [1]), device);
+    answering::<B>(server, ServerKernels::None)
+}
+
+/// `server` answering [`Op::Probe`] with `kernels`.
+fn answering<B: BackendIr>(server: RemoteServer, kernels: ServerKernels) -> RemoteServer {
+    server.with_custom_op::<B, _>(Op::Probe.id(), move |handles, ir, device| {
+        let answer = B::float_from_data(TensorData::new(vec![kernels.answer()], [1]), device);
         if let Some(output) = ir.outputs.first() {
             handles.register_float_tensor::<B>(&output.id, answer);
         }
@@ -67,6 +78,63 @@ static OPERATIONS_RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU
 /// answers included): for logs, and for tests that the kernels, not Burn's operations, ran.
 pub fn operations_run() -> u64 {
     OPERATIONS_RUN.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// `server` of GPU devices with Adam as this workspace's GPU kernel ([`crate::ops::gpu`]), one
+/// launch per parameter instead of Burn's thirteen.
+#[cfg(gpu_kernels)]
+fn with_gpu_adam(server: RemoteServer) -> RemoteServer {
+    use crate::ops::gpu::CubeBackend;
+    answering::<CubeBackend>(server, ServerKernels::GpuAdam).with_custom_op::<CubeBackend, _>(
+        Op::Adam.id(),
+        |handles, ir, _| {
+            let inputs: Vec<_> = ir
+                .inputs
+                .iter()
+                .map(|input| handles.get_float_tensor::<CubeBackend>(input))
+                .collect();
+            let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.meta.shape().to_vec()).collect();
+            let checked = (|| {
+                if shapes.len() != 4 || shapes.iter().any(|shape| *shape != shapes[0]) {
+                    return Err(format!("inputs of {shapes:?}: four of one shape expected"));
+                }
+                values_of(&shapes[0])?;
+                if inputs.iter().any(|t| t.dtype != burn::tensor::DType::F32) {
+                    return Err("the kernels take f32 tensors".into());
+                }
+                if ir.outputs.len() != 3 || ir.outputs.iter().any(|o| o.shape.to_vec() != shapes[0])
+                {
+                    return Err("three outputs of the parameter's shape expected".into());
+                }
+                adam_step(&ir.scalars)
+            })();
+            let step = checked.unwrap_or_else(|message| refuse(Op::Adam, &message));
+            let Ok([param, grad, moment_1, moment_2]) = <[_; 4]>::try_from(inputs) else {
+                refuse(Op::Adam, "four inputs expected")
+            };
+            let (param, moment_1, moment_2) =
+                crate::ops::gpu::adam_update(param, grad, moment_1, moment_2, step);
+            for (output, tensor) in ir.outputs.iter().zip([param, moment_1, moment_2]) {
+                handles.register_float_tensor::<CubeBackend>(&output.id, tensor);
+            }
+            OPERATIONS_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        },
+    )
+}
+
+/// The [`AdamStep`] of an [`Op::Adam`]'s scalars.
+fn adam_step(scalars: &[ScalarIr]) -> Result<AdamStep, String> {
+    let float = |i: usize| match scalars.get(i) {
+        Some(ScalarIr::Float(v)) => Ok(*v as f32),
+        other => Err(format!("scalar {i}: expected a float, got {other:?}")),
+    };
+    Ok(AdamStep {
+        beta_1: float(0)?,
+        beta_2: float(1)?,
+        learning_rate: float(2)?,
+        moment_1_scale: float(3)?,
+        epsilon: float(4)?,
+    })
 }
 
 /// Runs `op` as `ir` describes it on the session's flex tensors.
@@ -146,7 +214,7 @@ fn compute(
     Ok(match (op, inputs) {
         (Op::Probe, inputs) if inputs.is_empty() => {
             vec![FlexTensor::from_data(TensorData::new(
-                vec![KERNELS_VERSION as f32],
+                vec![ServerKernels::Cpu.answer()],
                 [1],
             ))]
         }
@@ -265,17 +333,7 @@ fn compute(
             for other in [&grad, &moment_1, &moment_2] {
                 same(&param, other)?;
             }
-            let float = |i: usize| match scalars.get(i) {
-                Some(ScalarIr::Float(v)) => Ok(*v as f32),
-                other => Err(format!("scalar {i}: expected a float, got {other:?}")),
-            };
-            let step = AdamStep {
-                beta_1: float(0)?,
-                beta_2: float(1)?,
-                learning_rate: float(2)?,
-                moment_1_scale: float(3)?,
-                epsilon: float(4)?,
-            };
+            let step = adam_step(scalars)?;
             let (param, moment_1, moment_2) =
                 crate::ops::cpu::adam_update(param, grad, moment_1, moment_2, step);
             vec![param, moment_1, moment_2]

@@ -28,7 +28,7 @@ fn client(url: &str, name: &str) -> Device {
     let device = Device::remote_options(&host)
         .init()
         .expect("the server answers");
-    assert_eq!(probe(&device), Ok(true));
+    assert_eq!(probe(&device), Ok(super::ServerKernels::Cpu));
     device
 }
 
