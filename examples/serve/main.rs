@@ -114,7 +114,7 @@ fn serve(cli: &Cli) -> Result<(), TrainError> {
         "operations: {}",
         match kernels {
             ServerKernels::Cpu => "this workspace's CPU kernels, which clients ask for",
-            ServerKernels::GpuAdam => "Burn's, and this workspace's GPU kernel for Adam",
+            ServerKernels::Gpu => "this workspace's GPU kernels where it has them, else Burn's",
             ServerKernels::None => "Burn's own",
         }
     );

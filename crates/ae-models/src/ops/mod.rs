@@ -74,6 +74,24 @@ fn on_cpu_kernels<const D: usize>(tensor: &Tensor<D>) -> bool {
     }
 }
 
+/// Whether `tensor` runs the element-wise kernels (the sigmoid, the squared error, BCE with
+/// logits, and their gradients) through [`CpuKernels`]: [`on_cpu_kernels`], or on a remote
+/// device whose server runs them as its GPU kernels ([`remote::ServerKernels::Gpu`]).
+#[cfg(feature = "flex")]
+fn on_elementwise_kernels<const D: usize>(tensor: &Tensor<D>) -> bool {
+    #[cfg(feature = "remote")]
+    if tensor.dtype() == burn::tensor::DType::F32
+        && matches!(
+            tensor.device().inner().as_dispatch(),
+            burn::backend::DispatchDevice::Remote(_)
+        )
+        && remote::server_kernels(&tensor.device()) == remote::ServerKernels::Gpu
+    {
+        return true;
+    }
+    on_cpu_kernels(tensor)
+}
+
 /// The environment variable that, set to `off`, sends every operation here to Burn's own
 /// implementation on the GPU backends too (the same binary both ways, for measurements).
 pub const GPU_KERNELS_ENV: &str = "AE_GPU_KERNELS";
@@ -120,7 +138,7 @@ fn through_both<const D: usize>(
 /// - x, output: any, the same
 pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "flex")]
-    if on_cpu_kernels(&x) {
+    if on_elementwise_kernels(&x) {
         return through(x, <burn::backend::Dispatch as CpuKernels>::ae_sigmoid);
     }
     #[cfg(gpu_kernels)]
@@ -196,7 +214,10 @@ pub fn exp<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// - output: `[N, D]`
 pub fn bce_with_logits(logits: Tensor<2>, target: Tensor<2>) -> Tensor<2> {
     #[cfg(feature = "flex")]
-    if on_cpu_kernels(&logits) && on_cpu_kernels(&target) && logits.dims() == target.dims() {
+    if on_elementwise_kernels(&logits)
+        && on_elementwise_kernels(&target)
+        && logits.dims() == target.dims()
+    {
         let kernel = <burn::backend::Dispatch as CpuKernels>::ae_bce_with_logits;
         return through_both(logits, target, kernel);
     }
@@ -234,7 +255,7 @@ pub fn kl_terms(mean: Tensor<2>, logvar: Tensor<2>) -> Tensor<2> {
 /// - a, b, output: any, the same
 pub fn squared_difference<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "flex")]
-    if on_cpu_kernels(&a) && on_cpu_kernels(&b) && a.dims() == b.dims() {
+    if on_elementwise_kernels(&a) && on_elementwise_kernels(&b) && a.dims() == b.dims() {
         let kernel = <burn::backend::Dispatch as CpuKernels>::ae_squared_difference;
         return through_both(a, b, kernel);
     }

@@ -16,7 +16,7 @@
 mod adam;
 mod copy;
 mod extension;
-mod kernels;
+pub(crate) mod kernels;
 
 pub use adam::adam_update;
 pub(crate) use adam::adam_update_in_place;

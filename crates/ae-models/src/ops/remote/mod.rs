@@ -44,9 +44,9 @@ pub enum ServerKernels {
     None,
     /// Every operation of [`Op`]: a server of `flex` devices.
     Cpu,
-    /// Adam only, as one GPU kernel launch per parameter (this workspace's CubeCL kernel): a
-    /// server of GPU devices.
-    GpuAdam,
+    /// This workspace's CubeCL kernels for what they cover, each one launch: Adam, the sigmoid,
+    /// the squared error and BCE with logits, with their gradients (a server of GPU devices).
+    Gpu,
 }
 
 impl ServerKernels {
@@ -55,13 +55,13 @@ impl ServerKernels {
         match self {
             Self::None => 0.0,
             Self::Cpu => KERNELS_VERSION as f32,
-            Self::GpuAdam => (1000 + KERNELS_VERSION) as f32,
+            Self::Gpu => (1000 + KERNELS_VERSION) as f32,
         }
     }
 
     /// The kernels an answer names (none for an answer of another version).
     fn of_answer(answer: f32) -> Self {
-        [Self::Cpu, Self::GpuAdam]
+        [Self::Cpu, Self::Gpu]
             .into_iter()
             .find(|kernels| kernels.answer() == answer)
             .unwrap_or(Self::None)
@@ -464,7 +464,7 @@ impl KernelHost for Remote {
 pub(crate) fn runs_adam(device: &Device) -> bool {
     match server_kernels(device) {
         ServerKernels::Cpu => !super::cpu_kernels_off(),
-        ServerKernels::GpuAdam => true,
+        ServerKernels::Gpu => true,
         ServerKernels::None => false,
     }
 }

@@ -18,7 +18,7 @@ use burn_ir::{CustomOpIr, HandleContainer, ScalarIr};
 use super::{Op, ServerKernels, remote_kernels_off};
 use crate::ops::AdamStep;
 use crate::ops::cpu::CpuKernels;
-use crate::ops::cpu::gradients::{self, Layer};
+use crate::ops::cpu::gradients::{self, FromOutput, Layer};
 
 /// `server` (hosting `devices`) with this workspace's kernels when its devices are `flex` ones
 /// and [`super::REMOTE_KERNELS_ENV`] is not `off`; else answering [`super::probe`] that it has
@@ -42,7 +42,7 @@ pub fn with_kernels(server: RemoteServer, devices: &[Device]) -> (RemoteServer, 
         // This workspace's GPU kernels exist without Burn's `fusion` (which fuses Adam itself).
         #[cfg(gpu_kernels)]
         Some(DispatchDevice::Cube(_)) if !remote_kernels_off() => {
-            return (with_gpu_adam(server), ServerKernels::GpuAdam);
+            return (with_gpu_kernels(server), ServerKernels::Gpu);
         }
         #[cfg(any(
             feature = "wgpu",
@@ -80,46 +80,119 @@ pub fn operations_run() -> u64 {
     OPERATIONS_RUN.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// `server` of GPU devices with Adam as this workspace's GPU kernel ([`crate::ops::gpu`]), one
-/// launch per parameter instead of Burn's thirteen.
+/// The operations a GPU server runs as this workspace's CubeCL kernels ([`crate::ops::gpu`]):
+/// those of one shape in and out that the GPU kernels cover.
 #[cfg(gpu_kernels)]
-fn with_gpu_adam(server: RemoteServer) -> RemoteServer {
+const GPU_OPS: [Op; 8] = [
+    Op::Adam,
+    Op::Sigmoid,
+    Op::SquaredDifference,
+    Op::BceWithLogits,
+    Op::FromOutputGradient,
+    Op::SquaredDifferenceGradient,
+    Op::BceLogitsGradient,
+    Op::BceTargetGradient,
+];
+
+/// `server` of GPU devices with [`GPU_OPS`] as this workspace's GPU kernels, one launch each
+/// (Adam: one per parameter instead of Burn's thirteen).
+#[cfg(gpu_kernels)]
+fn with_gpu_kernels(server: RemoteServer) -> RemoteServer {
     use crate::ops::gpu::CubeBackend;
-    answering::<CubeBackend>(server, ServerKernels::GpuAdam).with_custom_op::<CubeBackend, _>(
-        Op::Adam.id(),
-        |handles, ir, _| {
+    let server = answering::<CubeBackend>(server, ServerKernels::Gpu);
+    GPU_OPS.into_iter().fold(server, |server, op| {
+        server.with_custom_op::<CubeBackend, _>(op.id(), move |handles, ir, _| {
             let inputs: Vec<_> = ir
                 .inputs
                 .iter()
                 .map(|input| handles.get_float_tensor::<CubeBackend>(input))
                 .collect();
-            let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.meta.shape().to_vec()).collect();
-            let checked = (|| {
-                if shapes.len() != 4 || shapes.iter().any(|shape| *shape != shapes[0]) {
-                    return Err(format!("inputs of {shapes:?}: four of one shape expected"));
-                }
-                values_of(&shapes[0])?;
-                if inputs.iter().any(|t| t.dtype != burn::tensor::DType::F32) {
-                    return Err("the kernels take f32 tensors".into());
-                }
-                if ir.outputs.len() != 3 || ir.outputs.iter().any(|o| o.shape.to_vec() != shapes[0])
-                {
-                    return Err("three outputs of the parameter's shape expected".into());
-                }
-                adam_step(&ir.scalars)
-            })();
-            let step = checked.unwrap_or_else(|message| refuse(Op::Adam, &message));
-            let Ok([param, grad, moment_1, moment_2]) = <[_; 4]>::try_from(inputs) else {
-                refuse(Op::Adam, "four inputs expected")
-            };
-            let (param, moment_1, moment_2) =
-                crate::ops::gpu::adam_update(param, grad, moment_1, moment_2, step);
-            for (output, tensor) in ir.outputs.iter().zip([param, moment_1, moment_2]) {
+            let outputs = compute_on_gpu(op, inputs, ir).unwrap_or_else(|m: String| refuse(op, &m));
+            for (output, tensor) in ir.outputs.iter().zip(outputs) {
                 handles.register_float_tensor::<CubeBackend>(&output.id, tensor);
             }
             OPERATIONS_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        },
-    )
+        })
+    })
+}
+
+/// The outputs of one of [`GPU_OPS`] on `inputs` as `ir` describes it, or what is wrong with
+/// them: every input and output of these operations has one shape.
+#[cfg(gpu_kernels)]
+fn compute_on_gpu(
+    op: Op,
+    inputs: Vec<burn_cubecl::tensor::CubeTensor>,
+    ir: &CustomOpIr,
+) -> Result<Vec<burn_cubecl::tensor::CubeTensor>, String> {
+    use crate::ops::gpu::kernels;
+    let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.meta.shape().to_vec()).collect();
+    let shape = shapes.first().ok_or("no inputs")?;
+    if shapes.iter().any(|other| other != shape) {
+        return Err(format!("inputs of {shapes:?}: one shape expected"));
+    }
+    values_of(shape)?;
+    if inputs.iter().any(|t| t.dtype != burn::tensor::DType::F32) {
+        return Err("the kernels take f32 tensors".into());
+    }
+    if ir.outputs.iter().any(|o| o.shape.to_vec() != *shape) {
+        return Err(format!("outputs of the inputs' shape {shape:?} expected"));
+    }
+    let outputs = match (op, inputs.len()) {
+        (Op::Adam, 4) => {
+            let step = adam_step(&ir.scalars)?;
+            let [param, grad, moment_1, moment_2] = exactly(inputs)?;
+            let (param, moment_1, moment_2) =
+                crate::ops::gpu::adam_update(param, grad, moment_1, moment_2, step);
+            vec![param, moment_1, moment_2]
+        }
+        (Op::Sigmoid, 1) => {
+            let [x] = exactly(inputs)?;
+            vec![kernels::sigmoid(x)]
+        }
+        (Op::SquaredDifference, 2) => {
+            let [a, b] = exactly(inputs)?;
+            vec![kernels::squared_difference(a, b)]
+        }
+        (Op::BceWithLogits, 2) => {
+            let [x, t] = exactly(inputs)?;
+            vec![kernels::bce_with_logits(x, t)]
+        }
+        (Op::FromOutputGradient, 2) => {
+            // The GPU kernels have the sigmoid's only; a client sends no other here.
+            match ir.scalars.first() {
+                Some(ScalarIr::UInt(code))
+                    if super::function_of(*code) == Some(FromOutput::Sigmoid) => {}
+                other => {
+                    return Err(format!(
+                        "no GPU kernel for the gradient of function {other:?}"
+                    ));
+                }
+            }
+            let [output, grad] = exactly(inputs)?;
+            vec![kernels::sigmoid_backward(output, grad)]
+        }
+        (Op::SquaredDifferenceGradient, 3) => {
+            let [from, to, grad] = exactly(inputs)?;
+            vec![kernels::squared_difference_backward(from, to, grad)]
+        }
+        (Op::BceLogitsGradient, 3) => {
+            let [x, t, grad] = exactly(inputs)?;
+            vec![kernels::bce_with_logits_backward(x, t, grad)]
+        }
+        (Op::BceTargetGradient, 2) => {
+            let [x, grad] = exactly(inputs)?;
+            vec![kernels::bce_with_logits_target_backward(x, grad)]
+        }
+        (op, count) => return Err(format!("{count} inputs do not fit {op:?}")),
+    };
+    if outputs.len() != ir.outputs.len() {
+        return Err(format!(
+            "{} outputs asked for, {} computed",
+            ir.outputs.len(),
+            outputs.len()
+        ));
+    }
+    Ok(outputs)
 }
 
 /// The [`AdamStep`] of an [`Op::Adam`]'s scalars.
@@ -343,9 +416,9 @@ fn compute(
 }
 
 /// The `N` inputs of an operation that takes `N`.
-fn exactly<const N: usize>(inputs: Vec<FlexTensor>) -> Result<[FlexTensor; N], String> {
+fn exactly<T, const N: usize>(inputs: Vec<T>) -> Result<[T; N], String> {
     let count = inputs.len();
-    <[FlexTensor; N]>::try_from(inputs).map_err(|_| format!("{count} inputs, {N} expected"))
+    <[T; N]>::try_from(inputs).map_err(|_| format!("{count} inputs, {N} expected"))
 }
 
 /// The output shape of `layer` over an input of `x` and a weight of `weight`, or why the kernel
