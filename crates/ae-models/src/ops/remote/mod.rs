@@ -42,7 +42,7 @@ pub enum ServerKernels {
     /// None: the client sends Burn's operations (a server of another version, or `ndarray`, or
     /// a GPU backend with Burn's `fusion`, which fuses Adam itself).
     None,
-    /// Every operation of [`Op`]: a server of `flex` devices.
+    /// Every CPU kernel, forward and backward, and Adam: a server of `flex` devices.
     Cpu,
     /// This workspace's CubeCL kernels for what they cover, each one launch: Adam, the sigmoid,
     /// the squared error and BCE with logits, with their gradients (a server of GPU devices).
