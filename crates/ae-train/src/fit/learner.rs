@@ -128,7 +128,8 @@ impl<M: Trainable> TrainStep for ModelSteps<M> {
 
     fn step(&self, batch: M::Batch) -> TrainOutput<M::Output> {
         if let Some(gate) = &self.gate {
-            gate.pass();
+            let device = self.model.devices().into_iter().next();
+            gate.pass(&format!("{device:?}"));
         }
         let output = self.precision.forward(|| self.model.forward_step(batch));
         let loss = M::loss(&output);

@@ -25,25 +25,19 @@ const PATIENCE: Duration = Duration::from_secs(10);
 /// whole batches (`data_parallel::equal_shares`).
 #[derive(Clone, Debug)]
 pub struct StepGate {
-    round: Arc<(Mutex<Round>, Condvar)>,
+    passes: Arc<(Mutex<Passes>, Condvar)>,
     workers: usize,
     patience: Duration,
 }
 
-/// The step the workers are gathering for, and how many have arrived.
-#[derive(Debug, Default)]
-struct Round {
-    /// Bumped when every worker has arrived, or when one gave up waiting: a worker waits until
-    /// it changes.
-    number: u64,
-    arrived: usize,
-}
+/// How many steps each worker (named by its device) has arrived for.
+type Passes = Vec<(String, u64)>;
 
 impl StepGate {
     /// The gate of a run whose steps have `workers` workers each.
     pub fn new(workers: usize) -> Self {
         Self {
-            round: Arc::new((Mutex::new(Round::default()), Condvar::new())),
+            passes: Arc::new((Mutex::new(Vec::new()), Condvar::new())),
             workers: workers.max(1),
             patience: PATIENCE,
         }
@@ -68,32 +62,36 @@ impl StepGate {
         }
     }
 
-    /// Arrives at the gate and waits for the other workers of this step (at most 10 s: a worker
-    /// that failed never arrives). A worker that gives up starts a new round, so that a step
-    /// with fewer workers leaves the next ones as they were.
-    pub fn pass(&self) {
-        let (round, changed) = &*self.round;
-        let Ok(mut current) = round.lock() else {
+    /// Arrives at the gate for `worker`'s next step (the worker named by its device: burn-train
+    /// starts new worker threads every epoch) and waits until every worker has arrived for that
+    /// step, at most 10 s (a worker that failed never arrives). A worker that arrives late, after
+    /// the others gave up on it, finds them past its step and goes on at once.
+    pub fn pass(&self, worker: &str) {
+        let (passes, changed) = &*self.passes;
+        let Ok(mut counts) = passes.lock() else {
             return;
         };
-        current.arrived += 1;
-        if current.arrived >= self.workers {
-            current.number += 1;
-            current.arrived = 0;
-            changed.notify_all();
-            return;
-        }
-        let number = current.number;
+        let step = match counts.iter_mut().find(|(name, _)| name == worker) {
+            Some((_, count)) => {
+                *count += 1;
+                *count
+            }
+            None => {
+                counts.push((worker.to_string(), 1));
+                1
+            }
+        };
+        changed.notify_all();
         let deadline = Instant::now() + self.patience;
-        while current.number == number {
+        let all_there = |counts: &Passes| {
+            counts.len() >= self.workers && counts.iter().all(|(_, count)| *count >= step)
+        };
+        while !all_there(&counts) {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                current.number += 1;
-                current.arrived = 0;
-                changed.notify_all();
                 return;
             };
-            match changed.wait_timeout(current, left) {
-                Ok((guard, _)) => current = guard,
+            match changed.wait_timeout(counts, left) {
+                Ok((guard, _)) => counts = guard,
                 Err(_) => return,
             }
         }
@@ -108,12 +106,12 @@ mod tests {
     fn workers_pass_together_step_after_step() {
         let gate = StepGate::new(3);
         let started = Instant::now();
-        let passed: Vec<_> = (0..3)
+        let passed: Vec<_> = (0..3u64)
             .map(|i| {
                 let gate = gate.clone();
                 std::thread::spawn(move || {
                     std::thread::sleep(Duration::from_millis(50 * i));
-                    gate.pass();
+                    gate.pass(&format!("device {i}"));
                     started.elapsed()
                 })
             })
@@ -124,39 +122,41 @@ mod tests {
             times.iter().all(|t| *t >= Duration::from_millis(100)),
             "{times:?}"
         );
-        // The next step starts from an empty gate: three more pass together again.
-        let again: Vec<_> = (0..3)
-            .map(|_| {
+        // The next step: three more pass together again, on new threads (as in a new epoch).
+        let again: Vec<_> = (0..3u64)
+            .map(|i| {
                 let gate = gate.clone();
-                std::thread::spawn(move || gate.pass())
+                std::thread::spawn(move || gate.pass(&format!("device {i}")))
             })
             .collect();
         for worker in again {
             worker.join().unwrap();
         }
-        let round = gate.round.0.lock().unwrap();
-        assert_eq!((round.number, round.arrived), (2, 0));
+        let counts = gate.passes.0.lock().unwrap();
+        assert!(counts.iter().all(|(_, count)| *count == 2), "{counts:?}");
     }
 
     #[test]
-    fn a_worker_alone_goes_on_after_its_patience_and_the_next_step_is_whole_again() {
+    fn a_worker_left_behind_goes_on_at_once_when_it_arrives() {
         let mut gate = StepGate::new(2);
         gate.patience = Duration::from_millis(100);
-        // A step with one worker (the other failed): it waits its patience, then goes on.
+        // Step 1: `b` is late; `a` waits its patience and goes on.
         let started = Instant::now();
-        gate.pass();
+        gate.pass("a");
         assert!(started.elapsed() >= Duration::from_millis(100));
-        // The next step has both: they pass together, the second arrival releasing the first.
+        // `b` arrives for step 1, which `a` has passed: no wait, even with a long patience.
         gate.patience = Duration::from_secs(60);
+        let started = Instant::now();
+        gate.pass("b");
+        assert!(started.elapsed() < Duration::from_secs(30));
+        // Step 2 has both again: the second arrival releases the first.
         let first = {
             let gate = gate.clone();
-            std::thread::spawn(move || gate.pass())
+            std::thread::spawn(move || gate.pass("a"))
         };
         std::thread::sleep(Duration::from_millis(50));
-        gate.pass();
+        gate.pass("b");
         first.join().unwrap();
-        let round = gate.round.0.lock().unwrap();
-        assert_eq!((round.number, round.arrived), (2, 0));
     }
 
     #[test]

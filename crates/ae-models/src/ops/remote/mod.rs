@@ -1,7 +1,10 @@
-//! This workspace's CPU kernels on remote devices (feature `remote`): a trainer's operations on a
-//! device of a `serve` process hosting `flex` run the kernels on the server, shipped as Burn's
-//! custom operations (`CustomOpIr`, one per kernel, forward and backward, and one per parameter
-//! for Adam) instead of the several Burn operations each replaces.
+//! This workspace's kernels on remote devices (feature `remote`): a trainer's operations on a
+//! device of a `serve` process run the kernels on the server, shipped as Burn's custom operations
+//! (`CustomOpIr`, one per kernel, forward and backward, and one per parameter for Adam) instead of
+//! the several Burn operations each replaces: every CPU kernel where the server hosts `flex`, the
+//! element-wise GPU kernels and Adam where it hosts a GPU ([`ServerKernels`]). The client reaches
+//! a GPU server's kernels through the same [`CpuKernels`] operations, which the routing of
+//! [`crate::ops`] calls only for what the server answered it runs.
 //!
 //! Burn's server refuses a custom operation it has no handler for by ending the session, so a
 //! client ships them only to a device whose server said it has them: [`probe`] asks once, when
@@ -34,7 +37,7 @@ pub const REMOTE_KERNELS_ENV: &str = "AE_REMOTE_KERNELS";
 
 /// The version of the operations below, which a server reports to [`probe`]: a client ships them
 /// only to a server of the same version.
-pub const KERNELS_VERSION: u32 = 1;
+pub const KERNELS_VERSION: u32 = 2;
 
 /// Which of this workspace's kernels a server runs, as it answers [`probe`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! The server side of the remote kernels (feature `remote-server`): [`with_kernels`] registers
-//! the handlers of every kernel operation on a `burn::server::RemoteServer` of `flex` devices,
-//! and the answer to [`super::probe`] alone on a server of another backend.
+//! on a `burn::server::RemoteServer` the handlers of every CPU kernel operation (`flex` devices)
+//! or of those the GPU kernels cover (GPU devices without Burn's `fusion`), or only the answer to
+//! [`super::probe`] that it has none.
 //!
 //! A handler checks what a client sent (the number of inputs, outputs and scalars, the ranks and
 //! sides the kernel reads) before running a kernel, since the kernels trust their slices' lengths.
@@ -20,11 +21,11 @@ use crate::ops::AdamStep;
 use crate::ops::cpu::CpuKernels;
 use crate::ops::cpu::gradients::{self, FromOutput, Layer};
 
-/// `server` (hosting `devices`) with this workspace's kernels when its devices are `flex` ones
-/// and [`super::REMOTE_KERNELS_ENV`] is not `off`; else answering [`super::probe`] that it has
-/// none (on `flex`, `ndarray` and the GPU backends, with or without `fusion`), so that clients
-/// send Burn's operations there; on GPU devices (without `fusion`) Adam alone, as this
-/// workspace's GPU kernel. Returns what it registered.
+/// `server` (hosting `devices`) with this workspace's kernels, unless
+/// [`super::REMOTE_KERNELS_ENV`] is `off`: every CPU kernel on `flex` devices, the GPU kernels
+/// (Adam, the sigmoid, the squared error, BCE with logits, with their gradients) on GPU devices
+/// without Burn's `fusion`; elsewhere, or when off, answering [`super::probe`] that it has none,
+/// so that clients send Burn's operations there. Returns what it registered.
 pub fn with_kernels(server: RemoteServer, devices: &[Device]) -> (RemoteServer, ServerKernels) {
     let first = devices.first().map(|d| d.clone().inner());
     let dispatch = first.as_ref().map(Device::as_dispatch);
