@@ -12,9 +12,12 @@
 #   cargo build --release --features remote-server --example serve --example train_vanilla \
 #       --example train_conv
 #   B=target/release/examples bash examples/serve/remote_rows.sh
+# On a machine with more cores, TRAINER_CPUS pins the trainer away from the servers' cores 0 and
+# 1 (e.g. TRAINER_CPUS=2-15 on a 16-core host); on 2 cores it shares them, unpinned.
 set -euo pipefail
 B=${B:-target/release/examples}
 EPOCHS=${EPOCHS:-3}
+TRAINER_CPUS=${TRAINER_CPUS:-}
 tmp=$(mktemp -d)
 # The servers' process ids, in a file: `start` runs in a subshell ($(start 0)).
 trap 'kill $(cat "$tmp/pids" 2>/dev/null) 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -56,7 +59,10 @@ print(f"| {name} | {steady:,.0f} | {1000 * batch / steady:.1f} | {lo / max(steps
 EOF
 }
 
-PIN=()
+# The trainer's own pin (the one-core rows pin it to core 0 instead).
+TRAINER_PIN=()
+[ -n "$TRAINER_CPUS" ] && TRAINER_PIN=(taskset -c "$TRAINER_CPUS")
+PIN=("${TRAINER_PIN[@]}")
 a=$(start 0)
 b=$(start 1)
 echo "| run | steady images/s | ms per step | KB over loopback per step | test MSE |"
@@ -77,7 +83,7 @@ row conv-local train_conv 128 --device flex
 # The trainer on core 0 alone: the same compute as one server's.
 PIN=(taskset -c 0)
 row conv-local-one-core train_conv 128 --device flex
-PIN=()
+PIN=("${TRAINER_PIN[@]}")
 ENV=(AE_CPU_KERNELS=off)
 row conv-local-burn-ops train_conv 128 --device flex
 ENV=(AE_REMOTE_KERNELS=off)
@@ -91,6 +97,6 @@ row conv-two-local train_conv 128 --devices flex,flex
 LIMIT=(--limit 8000)
 PIN=(taskset -c 0)
 row conv-512-local-one-core train_conv 512 --device flex
-PIN=()
+PIN=("${TRAINER_PIN[@]}")
 row conv-512-one-server train_conv 512 --device "$a"
 row conv-512-two-servers train_conv 512 --devices "$a,$b"
