@@ -81,17 +81,22 @@ fn on_cpu_kernels<const D: usize>(tensor: &Tensor<D>) -> bool {
 /// device whose server runs them as its GPU kernels ([`remote::ServerKernels::Gpu`]).
 #[cfg(feature = "flex")]
 fn on_elementwise_kernels<const D: usize>(tensor: &Tensor<D>) -> bool {
-    #[cfg(feature = "remote")]
-    if tensor.dtype() == burn::tensor::DType::F32
-        && matches!(
-            tensor.device().inner().as_dispatch(),
-            burn::backend::DispatchDevice::Remote(_)
-        )
-        && remote::server_kernels(&tensor.device()) == remote::ServerKernels::Gpu
-    {
+    // The local flex device first: the common case asks nothing more.
+    if on_cpu_kernels(tensor) {
         return true;
     }
-    on_cpu_kernels(tensor)
+    #[cfg(feature = "remote")]
+    {
+        let device = tensor.device();
+        tensor.dtype() == burn::tensor::DType::F32
+            && matches!(
+                device.clone().inner().as_dispatch(),
+                burn::backend::DispatchDevice::Remote(_)
+            )
+            && remote::server_kernels(&device) == remote::ServerKernels::Gpu
+    }
+    #[cfg(not(feature = "remote"))]
+    false
 }
 
 /// The environment variable that, set to `off`, sends every operation here to Burn's own

@@ -134,10 +134,9 @@ pub(super) fn equal_shares<B: 'static>(
     batch_size: usize,
 ) -> (Arc<dyn DataLoader<B>>, usize) {
     let items = loader.num_items();
-    let workers = training_devices(options).len();
     let devices = training_devices(options);
-    let in_step =
-        options.data_parallel == DataParallel::Ddp || StepGate::for_devices(&devices).is_some();
+    let workers = devices.len();
+    let in_step = options.data_parallel == DataParallel::Ddp || StepGate::needed(&devices);
     if !in_step || workers < 2 {
         return (loader, items);
     }

@@ -43,8 +43,14 @@ impl StepGate {
         }
     }
 
-    /// The gate a run on `devices` needs: several devices, one of them remote.
+    /// The gate a run on `devices` needs: see [`StepGate::needed`].
     pub fn for_devices(devices: &[Device]) -> Option<Self> {
+        Self::needed(devices).then(|| Self::new(devices.len()))
+    }
+
+    /// Whether a run on `devices` starts its steps at a gate: several devices, one of them
+    /// remote.
+    pub fn needed(devices: &[Device]) -> bool {
         #[cfg(feature = "remote")]
         {
             let remote = |device: &Device| {
@@ -53,12 +59,12 @@ impl StepGate {
                     burn::backend::DispatchDevice::Remote(_)
                 )
             };
-            (devices.len() > 1 && devices.iter().any(remote)).then(|| Self::new(devices.len()))
+            devices.len() > 1 && devices.iter().any(remote)
         }
         #[cfg(not(feature = "remote"))]
         {
             let _ = devices;
-            None
+            false
         }
     }
 

@@ -46,37 +46,42 @@ pub(super) fn ship_one(
     outputs.remove(0)
 }
 
+/// [`ship_one`] for an element-wise operation: its output has its inputs' shape.
+fn ship_elementwise(
+    op: Op,
+    inputs: Vec<FloatTensor<Remote>>,
+    scalars: Vec<ScalarIr>,
+) -> FloatTensor<Remote> {
+    let shape = inputs[0].shape();
+    ship_one(op, inputs, shape, scalars)
+}
+
 fn uints(values: &[usize]) -> Vec<ScalarIr> {
     values.iter().map(|&v| ScalarIr::UInt(v as u64)).collect()
 }
 
 impl CpuKernels for Remote {
     fn ae_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        let shape = x.shape();
-        ship_one(Op::Sigmoid, vec![x], shape, vec![])
+        ship_elementwise(Op::Sigmoid, vec![x], vec![])
     }
 
     fn ae_tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        let shape = x.shape();
-        ship_one(Op::Tanh, vec![x], shape, vec![])
+        ship_elementwise(Op::Tanh, vec![x], vec![])
     }
 
     fn ae_exp(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        let shape = x.shape();
-        ship_one(Op::Exp, vec![x], shape, vec![])
+        ship_elementwise(Op::Exp, vec![x], vec![])
     }
 
     fn ae_bce_with_logits(
         logits: FloatTensor<Self>,
         target: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let shape = logits.shape();
-        ship_one(Op::BceWithLogits, vec![logits, target], shape, vec![])
+        ship_elementwise(Op::BceWithLogits, vec![logits, target], vec![])
     }
 
     fn ae_squared_difference(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
-        let shape = a.shape();
-        ship_one(Op::SquaredDifference, vec![a, b], shape, vec![])
+        ship_elementwise(Op::SquaredDifference, vec![a, b], vec![])
     }
 
     fn ae_conv2d(
@@ -137,9 +142,8 @@ impl KernelHost for Remote {
         output: FloatTensor<Self>,
         grad: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let shape = grad.shape();
         let scalars = vec![ScalarIr::UInt(function_code(function))];
-        ship_one(Op::FromOutputGradient, vec![output, grad], shape, scalars)
+        ship_elementwise(Op::FromOutputGradient, vec![output, grad], scalars)
     }
 
     fn bce_logits_gradient(
@@ -147,21 +151,14 @@ impl KernelHost for Remote {
         target: FloatTensor<Self>,
         grad: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let shape = grad.shape();
-        ship_one(
-            Op::BceLogitsGradient,
-            vec![logits, target, grad],
-            shape,
-            vec![],
-        )
+        ship_elementwise(Op::BceLogitsGradient, vec![logits, target, grad], vec![])
     }
 
     fn bce_target_gradient(
         logits: FloatTensor<Self>,
         grad: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let shape = grad.shape();
-        ship_one(Op::BceTargetGradient, vec![logits, grad], shape, vec![])
+        ship_elementwise(Op::BceTargetGradient, vec![logits, grad], vec![])
     }
 
     fn squared_difference_gradient(
@@ -169,13 +166,7 @@ impl KernelHost for Remote {
         to: FloatTensor<Self>,
         grad: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let shape = grad.shape();
-        ship_one(
-            Op::SquaredDifferenceGradient,
-            vec![from, to, grad],
-            shape,
-            vec![],
-        )
+        ship_elementwise(Op::SquaredDifferenceGradient, vec![from, to, grad], vec![])
     }
 
     fn layer_gradients(
@@ -223,7 +214,7 @@ pub(crate) fn adam_update(
     FloatTensor<Remote>,
 ) {
     let shape = param.shape();
-    let scalars = [
+    let scalars: Vec<ScalarIr> = [
         step.beta_1,
         step.beta_2,
         step.learning_rate,
@@ -232,17 +223,12 @@ pub(crate) fn adam_update(
     ]
     .map(|v| ScalarIr::Float(f64::from(v)))
     .into();
-    let mut outputs = ship(
-        Op::Adam,
-        vec![param, grad, moment_1, moment_2],
-        vec![shape.clone(), shape.clone(), shape],
-        scalars,
-    );
-    let moment_2 = outputs.pop();
-    let moment_1 = outputs.pop();
-    match (outputs.pop(), moment_1, moment_2) {
+    let inputs = vec![param, grad, moment_1, moment_2];
+    let shapes = vec![shape.clone(), shape.clone(), shape];
+    let mut outputs = ship(Op::Adam, inputs, shapes, scalars).into_iter();
+    // `ship` returns one tensor per shape asked for.
+    match (outputs.next(), outputs.next(), outputs.next()) {
         (Some(param), Some(moment_1), Some(moment_2)) => (param, moment_1, moment_2),
-        // `ship` returns one tensor per shape asked for.
         _ => unreachable!("the remote backend returns the outputs it was given"),
     }
 }

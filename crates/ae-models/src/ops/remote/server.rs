@@ -103,16 +103,7 @@ fn with_gpu_kernels(server: RemoteServer) -> RemoteServer {
     let server = answering::<CubeBackend>(server, ServerKernels::Gpu);
     GPU_OPS.into_iter().fold(server, |server, op| {
         server.with_custom_op::<CubeBackend, _>(op.id(), move |handles, ir, _| {
-            let inputs: Vec<_> = ir
-                .inputs
-                .iter()
-                .map(|input| handles.get_float_tensor::<CubeBackend>(input))
-                .collect();
-            let outputs = compute_on_gpu(op, inputs, ir).unwrap_or_else(|m: String| refuse(op, &m));
-            for (output, tensor) in ir.outputs.iter().zip(outputs) {
-                handles.register_float_tensor::<CubeBackend>(&output.id, tensor);
-            }
-            OPERATIONS_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            handle::<CubeBackend>(op, handles, ir, |inputs| compute_on_gpu(op, inputs, ir))
         })
     })
 }
@@ -186,13 +177,6 @@ fn compute_on_gpu(
         }
         (op, count) => return Err(format!("{count} inputs do not fit {op:?}")),
     };
-    if outputs.len() != ir.outputs.len() {
-        return Err(format!(
-            "{} outputs asked for, {} computed",
-            ir.outputs.len(),
-            outputs.len()
-        ));
-    }
     Ok(outputs)
 }
 
@@ -213,31 +197,40 @@ fn adam_step(scalars: &[ScalarIr]) -> Result<AdamStep, String> {
 
 /// Runs `op` as `ir` describes it on the session's flex tensors.
 fn run(op: Op, handles: &mut HandleContainer<<Flex as BackendIr>::Handle>, ir: &CustomOpIr) {
-    let inputs: Vec<FlexTensor> = ir
+    handle::<Flex>(op, handles, ir, |inputs| {
+        // On one of rayon's threads, as a local training loop runs (see `on_kernel_threads`).
+        crate::ops::on_kernel_threads(&Device::flex(), || compute(op, inputs, &ir.scalars))
+    });
+}
+
+/// Takes the inputs of `op` as `ir` names them from the session's `handles`, computes its
+/// outputs with `compute`, and registers them under the ids `ir` gives, refusing an operation
+/// whose outputs are not those `ir` asked for.
+fn handle<B: BackendIr>(
+    op: Op,
+    handles: &mut HandleContainer<B::Handle>,
+    ir: &CustomOpIr,
+    compute: impl FnOnce(Vec<B::FloatTensorPrimitive>) -> Result<Vec<B::FloatTensorPrimitive>, String>,
+) {
+    use burn::backend::TensorMetadata;
+    let inputs = ir
         .inputs
         .iter()
-        .map(|input| handles.get_float_tensor::<Flex>(input))
+        .map(|input| handles.get_float_tensor::<B>(input))
         .collect();
-    // On one of rayon's threads, as a local training loop runs (see `on_kernel_threads`).
-    let computed =
-        crate::ops::on_kernel_threads(&Device::flex(), || compute(op, inputs, &ir.scalars));
-    let outputs = match computed {
-        Ok(outputs) if outputs.len() == ir.outputs.len() => outputs,
-        Ok(outputs) => refuse(
+    let outputs = compute(inputs).unwrap_or_else(|message| refuse(op, &message));
+    if outputs.len() != ir.outputs.len() {
+        let count = (ir.outputs.len(), outputs.len());
+        refuse(
             op,
-            &format!(
-                "{} outputs asked for, {} computed",
-                ir.outputs.len(),
-                outputs.len()
-            ),
-        ),
-        Err(message) => refuse(op, &message),
-    };
+            &format!("{} outputs asked for, {} computed", count.0, count.1),
+        );
+    }
     for (output, tensor) in ir.outputs.iter().zip(outputs) {
-        if output.shape != *tensor.layout().shape() {
+        if output.shape != tensor.shape() {
             refuse(op, &format!("output shape {:?} asked for", output.shape));
         }
-        handles.register_float_tensor::<Flex>(&output.id, tensor);
+        handles.register_float_tensor::<B>(&output.id, tensor);
     }
     OPERATIONS_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
