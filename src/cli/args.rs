@@ -1,18 +1,18 @@
 //! The flag groups the examples flatten, so that a flag means the same everywhere and is declared
-//! once: the device, training, image data, output, and a trained model to load.
+//! once: training, image data, output, and a trained model to load (the device's flags are in
+//! `device_args`).
 
 use std::path::{Path, PathBuf};
 
 use burn::optim::AdamConfig;
-use burn::tensor::Device;
 use clap::Args;
 
 use ae_data::image_folder::ColorMode;
 use ae_data::{DatasetSource, ImageDataset, Residency};
 use ae_models::WeightsPrecision;
-use ae_train::{
-    Backend, DataParallel, DeviceSpec, FitOptions, Precision, TrainError, TrainingConfig,
-};
+use ae_train::{Precision, TrainError, TrainingConfig};
+
+use super::device_args::DeviceArgs;
 
 use super::ranges::{self, MAX_EPOCHS, MAX_WIDTH};
 
@@ -44,135 +44,6 @@ impl Defaults {
     pub const fn with_learning_rate(mut self, learning_rate: f64) -> Self {
         self.learning_rate = learning_rate;
         self
-    }
-}
-
-/// Where to run: `--device`, `--devices`.
-#[derive(Args, Debug, Clone)]
-pub struct DeviceArgs {
-    /// Backend and device: flex (the default), ndarray, wgpu, vulkan, metal, cuda, optionally
-    /// `:INDEX` (each needs its cargo feature, e.g. `--features wgpu`), or a remote server
-    /// ws://HOST:PORT[#INDEX] (`--features remote`; the `serve` example runs one).
-    #[arg(long)]
-    pub device: Option<DeviceSpec>,
-    /// Several devices, e.g. `cuda:0,cuda:1` or `ws://gpu1:3000,ws://gpu2:3000`: training runs
-    /// data-parallel on them (burn-train's multi-device strategy; the first also validates and
-    /// evaluates). Replaces --device.
-    #[arg(long, value_delimiter = ',')]
-    pub devices: Vec<DeviceSpec>,
-    /// How the devices share each step: multi (burn-train's multi-device strategy: any devices,
-    /// the gradients summed on the first) or ddp (PyTorch's DistributedDataParallel: CUDA
-    /// devices only, `--features cuda`, the gradients averaged with NCCL).
-    #[arg(long, value_enum, default_value_t = StrategyArg::Multi)]
-    pub strategy: StrategyArg,
-    /// A file whose first line is the token remote servers check (else AE_REMOTE_TOKEN; never
-    /// on the command line, where other users can read it).
-    #[arg(long, value_name = "FILE")]
-    pub remote_token_file: Option<PathBuf>,
-}
-
-/// `--strategy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum StrategyArg {
-    /// burn-train's multi-device strategy.
-    Multi,
-    /// Distributed data parallel with NCCL (CUDA).
-    Ddp,
-}
-
-impl From<StrategyArg> for DataParallel {
-    fn from(value: StrategyArg) -> Self {
-        match value {
-            StrategyArg::Multi => DataParallel::MultiDevice,
-            StrategyArg::Ddp => DataParallel::Ddp,
-        }
-    }
-}
-
-/// The devices of [`DeviceArgs`], created once.
-#[derive(Debug, Clone)]
-pub struct Devices {
-    /// The device models live on: the first of `--devices`, or `--device`.
-    pub spec: DeviceSpec,
-    /// That device.
-    pub device: Device,
-    /// Every device of `--devices` (empty without it).
-    pub data_parallel: Vec<Device>,
-    /// How they share each step (`--strategy`).
-    pub strategy: DataParallel,
-}
-
-impl Devices {
-    /// How [`fit`](ae_train::fit) trains into `dir` on these devices: the model's device, the
-    /// data-parallel ones and their strategy; the caller adds the run's other options.
-    pub fn fit_options(&self, dir: &Path) -> FitOptions {
-        FitOptions::new(dir, &self.device)
-            .with_devices(self.data_parallel.clone())
-            .with_data_parallel(self.strategy)
-    }
-}
-
-impl DeviceArgs {
-    /// The device models live on: the first of `--devices`, or `--device`.
-    pub fn main_spec(&self) -> DeviceSpec {
-        self.devices
-            .first()
-            .cloned()
-            .or_else(|| self.device.clone())
-            .unwrap_or(DeviceSpec::new(Backend::Flex))
-    }
-
-    /// Every device named: `--devices`, else `--device` (empty when neither is given).
-    pub fn named(&self) -> Vec<DeviceSpec> {
-        if self.devices.is_empty() {
-            self.device.clone().into_iter().collect()
-        } else {
-            self.devices.clone()
-        }
-    }
-
-    /// Creates the devices, checking each backend is compiled in and has a usable device.
-    ///
-    /// # Errors
-    /// [`TrainError::BackendNotCompiled`] or [`TrainError::DeviceUnavailable`].
-    pub fn open(&self) -> Result<Devices, TrainError> {
-        let spec = self.main_spec();
-        let token = match &self.remote_token_file {
-            Some(path) => Some(ae_train::token_from_file(path)?),
-            None => ae_train::token_from_env(),
-        };
-        let open = |spec: &DeviceSpec| spec.device_with_token(token.as_deref());
-        let data_parallel = self
-            .devices
-            .iter()
-            .map(open)
-            .collect::<Result<Vec<_>, _>>()?;
-        let device = match data_parallel.first() {
-            Some(first) => first.clone(),
-            None => open(&spec)?,
-        };
-        // A strategy these devices cannot run is refused before any data is read or written.
-        let strategy = DataParallel::from(self.strategy);
-        if data_parallel.is_empty() {
-            strategy.check(std::slice::from_ref(&device))?;
-        } else {
-            strategy.check(&data_parallel)?;
-        }
-        Ok(Devices {
-            spec,
-            device,
-            data_parallel,
-            strategy,
-        })
-    }
-
-    /// The device names, as `run.json` records them.
-    pub fn names(&self) -> Vec<String> {
-        if self.devices.is_empty() {
-            vec![self.main_spec().to_string()]
-        } else {
-            self.devices.iter().map(ToString::to_string).collect()
-        }
     }
 }
 

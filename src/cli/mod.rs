@@ -2,14 +2,16 @@
 //! and [`exit_on_error`].
 
 mod args;
+mod device_args;
 pub mod ranges;
 
 use std::process::ExitCode;
 
 pub use args::{
-    Color, DataResidency, Defaults, DeviceArgs, Devices, ImageDataArgs, InputArgs, LatentArgs,
-    ModelDirArgs, OutputArgs, PrecisionArg, StrategyArg, TrainArgs, TrainerArgs, WeightsArg,
+    Color, DataResidency, Defaults, ImageDataArgs, InputArgs, LatentArgs, ModelDirArgs, OutputArgs,
+    PrecisionArg, TrainArgs, TrainerArgs, WeightsArg,
 };
+pub use device_args::{DeviceArgs, Devices, StrategyArg};
 
 /// Runs `main`, printing an error and its causes and returning a failure exit code on error.
 pub fn exit_on_error<E: std::error::Error>(main: impl FnOnce() -> Result<(), E>) -> ExitCode {

@@ -39,8 +39,8 @@ use super::data_parallel::DataParallel;
 use super::image::ReconstructionOutput;
 use super::learner::{ModelSteps, Trainable};
 use super::optim::FusedAdam;
+use super::options::{FitOptions, TrainingConfig};
 use super::precision::Precision;
-use super::training::{FitOptions, TrainingConfig};
 use crate::error::{Result, TrainError};
 
 /// A captured run's strategy as [`Trainable::captured_fit`] hands it to [`fit`](super::fit).

@@ -9,8 +9,8 @@ use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
 use burn::train::{ExecutionStrategy, MultiDeviceOptim};
 
 use super::device::device_name;
+use super::options::FitOptions;
 use super::step_gate::StepGate;
-use super::training::FitOptions;
 use crate::error::{Result, TrainError};
 
 /// How a run on several devices shares each step ([`FitOptions::data_parallel`], `--strategy`).

@@ -17,7 +17,8 @@ use ae_models::{
 
 use super::captured_fit::{CapturedFit, CapturedStrategy};
 use super::learner::{ModelSteps, Trainable, model_identity};
-use super::metrics::{DeviceMeanMetric, MetricsContext, StepSums, masked_sum};
+use super::metrics::{DeviceMeanMetric, MetricsContext};
+use super::step_sums::{StepSums, masked_sum};
 
 /// What one step hands to the metrics: the loss it back-propagates, and the sums of the loss, its
 /// terms, the per-image MSE and PSNR over the batch's real rows, on the device.

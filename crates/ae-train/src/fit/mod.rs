@@ -15,6 +15,7 @@ mod learner;
 mod loaders;
 mod metrics;
 mod optim;
+mod options;
 mod precision;
 mod ratings;
 mod remote;
@@ -22,6 +23,7 @@ mod renderer;
 mod run_folder;
 mod sequence;
 mod step_gate;
+mod step_sums;
 mod streams;
 mod training;
 
@@ -36,16 +38,15 @@ pub use epoch_log::{EpochLog, EpochMetrics, read_epoch_log};
 pub use image::ReconstructionOutput;
 pub use learner::{ModelSteps, Trainable};
 pub use loaders::TrainingSplit;
-pub use metrics::{
-    DeviceMeanMetric, Divergence, MetricsContext, Reduction, StepSum, StepSums, masked_sum,
-    row_sums,
-};
+pub use metrics::{DeviceMeanMetric, Divergence, MetricsContext, Reduction};
 pub use optim::{FusedAdam, adam_optimizer};
+pub use options::{FitOptions, TrainingConfig};
 pub use precision::{LossScale, Precision, StepPrecision};
 pub use ratings::RatingsOutput;
 pub use remote::{RemoteAddress, TOKEN_ENV, token_from_env, token_from_file};
 pub use renderer::PlainRenderer;
 pub use run_folder::{IDENTITY_FILE, LOCK_FILE, RunLock, check_run_folder};
 pub use step_gate::StepGate;
+pub use step_sums::{StepSum, StepSums, masked_sum, row_sums};
 pub use streams::{STREAMS_ENV, Streams};
-pub use training::{FitOptions, Fitted, PROGRESS_ENV, TrainingConfig, fit};
+pub use training::{Fitted, PROGRESS_ENV, fit};

@@ -9,7 +9,8 @@ use ae_data::ratings::RatingsBatch;
 use ae_models::AutoRec;
 
 use super::learner::{ModelSteps, Trainable, model_identity};
-use super::metrics::{DeviceMeanMetric, MetricsContext, Reduction, StepSums};
+use super::metrics::{DeviceMeanMetric, MetricsContext, Reduction};
+use super::step_sums::StepSums;
 
 /// What a training or validation step of AutoRec hands to the metrics: the loss it
 /// back-propagates, and the sums of the loss, its terms and the squared errors of the observed
