@@ -2,8 +2,9 @@
 # Remote devices on loopback, measured: the same training run on this machine's flex device, on
 # one `serve` process (a remote flex device), on two (data-parallel), and on two local workers
 # (flex,flex), for the dense AE and the conv AE. Each server is pinned to its own core
-# (taskset); the client is not pinned. Prints steady images/s, milliseconds per step and bytes
-# sent over loopback per step (from /proc/net/dev, the whole run included).
+# (taskset); the client is not pinned. Prints steady images/s, milliseconds per step, bytes
+# sent over loopback per step (from /proc/net/dev, the whole run included), and where the cores
+# went: the run's wall seconds and the CPU seconds of the trainer and of each server.
 # The servers run this workspace's CPU kernels (shipped as custom operations, `ops::remote`), as
 # the local device does; the `-burn-ops` rows run Burn's own operations instead, locally
 # (AE_CPU_KERNELS=off) and on a server (AE_REMOTE_KERNELS=off on the trainer): the same
@@ -12,6 +13,9 @@
 #   cargo build --release --features remote-server --example serve --example train_vanilla \
 #       --example train_conv
 #   B=target/release/examples bash examples/serve/remote_rows.sh
+#   ROUNDS=3 EPOCHS=6 B=target/release/examples bash examples/serve/remote_rows.sh scaling
+# The second prints the scaling rows only (two servers against one, the cores used locally),
+# alternated ROUNDS times.
 # On a machine with more cores, TRAINER_CPUS pins the trainer away from the servers' cores 0 and
 # 1 (e.g. TRAINER_CPUS=2-15 on a 16-core host); on 2 cores it shares them, unpinned.
 set -euo pipefail
@@ -39,23 +43,34 @@ start() {
 # Every byte sent over loopback is received over it: the receive counter counts each once.
 lo_bytes() { awk '/^ *lo:/ { printf "%.0f\n", $2 }' /proc/net/dev; }
 
+# CPU seconds a process has used so far (user + system).
+cpu_s() { awk -v tck="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / tck }' "/proc/$1/stat"; }
+
 # row NAME TRAINER BATCH DEVICE-FLAGS...: one run, one line of the table.
 row() {
   local name=$1 trainer=$2 batch=$3; shift 3
-  local before after out="$tmp/$name"
-  before=$(lo_bytes)
-  env "${ENV[@]}" "${PIN[@]}" "$B/$trainer" --epochs "$EPOCHS" --batch-size "$batch" "${LIMIT[@]}" "$@" --out "$out" \
-    > "$tmp/$name.log" 2>&1 || { tail -5 "$tmp/$name.log"; return 1; }
-  after=$(lo_bytes)
-  python3 - "$out/report.json" "$name" "$batch" "$((after - before))" <<'EOF'
+  local before after out="$tmp/$name" a0 b0 a1 b1 times
+  local server_a server_b
+  server_a=$(sed -n 1p "$tmp/pids") server_b=$(sed -n 2p "$tmp/pids")
+  before=$(lo_bytes) a0=$(cpu_s "$server_a") b0=$(cpu_s "$server_b")
+  # The trainer's wall, user and system seconds (bash's `time`, into $tmp/$name.time).
+  { TIMEFORMAT='%R %U %S'; time env "${ENV[@]}" "${PIN[@]}" "$B/$trainer" --epochs "$EPOCHS" \
+      --batch-size "$batch" "${LIMIT[@]}" "$@" --out "$out" > "$tmp/$name.log" 2>&1; } \
+    2> "$tmp/$name.time" || { tail -5 "$tmp/$name.log"; return 1; }
+  after=$(lo_bytes) a1=$(cpu_s "$server_a") b1=$(cpu_s "$server_b")
+  times=$(cat "$tmp/$name.time")
+  # shellcheck disable=SC2086 # $times is three numbers
+  python3 - "$out/report.json" "$name" "$batch" "$((after - before))" "$a0" "$a1" "$b0" "$b1" \
+    $times <<'EOF'
 import json, sys
 report = json.load(open(sys.argv[1]))
 name, batch, lo = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+a0, a1, b0, b1, wall, user, system = map(float, sys.argv[5:12])
 images = report["images"][0] * report["epochs"]
 steps = images // batch
 steady = report["steady_images_per_second"]
 print(f"| {name} | {steady:,.0f} | {1000 * batch / steady:.1f} | {lo / max(steps, 1) / 1e3:,.1f} | "
-      f"{report['test']['mse']:.5f} |")
+      f"{report['test']['mse']:.5f} | {wall:.1f} | {user + system:.1f} / {a1 - a0:.1f} / {b1 - b0:.1f} |")
 EOF
 }
 
@@ -65,10 +80,25 @@ TRAINER_PIN=()
 PIN=("${TRAINER_PIN[@]}")
 a=$(start 0)
 b=$(start 1)
-echo "| run | steady images/s | ms per step | KB over loopback per step | test MSE |"
-echo "|---|---|---|---|---|"
+echo "| run | steady images/s | ms per step | KB over loopback per step | test MSE | wall s | CPU s: trainer / server A / B |"
+echo "|---|---|---|---|---|---|---|"
 ENV=(AE_CPU_KERNELS=on)
 LIMIT=(--limit 8000)
+if [ "${1:-}" = scaling ]; then
+  # Two servers against one on the conv AE at batch 512, next to the servers' cores used by one
+  # local process (core 0 alone, then cores 0 and 1: what this machine's two cores give this
+  # work at best), alternated ROUNDS times: single runs on a shared VM move by a fifth.
+  for round in $(seq "${ROUNDS:-3}"); do
+    PIN=(taskset -c 0)
+    row "conv-512-local-core-0-r$round" train_conv 512 --device flex
+    PIN=(taskset -c 0,1)
+    row "conv-512-local-cores-0-1-r$round" train_conv 512 --device flex
+    PIN=("${TRAINER_PIN[@]}")
+    row "conv-512-one-server-r$round" train_conv 512 --device "$a"
+    row "conv-512-two-servers-r$round" train_conv 512 --devices "$a,$b"
+  done
+  exit 0
+fi
 row dense-local train_vanilla 256 --device flex
 ENV=(AE_CPU_KERNELS=off)
 row dense-local-burn-ops train_vanilla 256 --device flex
