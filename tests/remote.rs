@@ -242,6 +242,89 @@ fn a_wrong_token_and_a_missing_server_are_clear_errors() {
 }
 
 #[test]
+fn serve_refuses_bad_settings_before_it_listens() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    let token = token_file(dir.path());
+    let token = token.to_str().unwrap();
+    // (arguments, environment, what the error must name)
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
+        // A file without end is refused after a few kilobytes, not read into memory.
+        (&["--token-file", "/dev/zero"], &[], "--token-file"),
+        (
+            &["--token-file", empty.to_str().unwrap()],
+            &[],
+            "--token-file",
+        ),
+        (
+            &["--devices", "flex,flex", "--token-file", token],
+            &[],
+            "repeats",
+        ),
+        (
+            &["--token-file", token],
+            &[("AE_REMOTE_KERNELS", "of")],
+            "AE_REMOTE_KERNELS",
+        ),
+    ];
+    for (args, env, needle) in cases {
+        let mut command = Command::new(example("serve"));
+        command
+            .args(["--port", "0"])
+            .args(*args)
+            .envs(env.iter().copied());
+        let output = finish_within(command, Duration::from_secs(30));
+        let stderr = text(&output.stderr);
+        let shown = format!("serve {args:?} {env:?}: {stderr}");
+        assert!(!output.status.success(), "{shown}");
+        assert!(
+            stderr.contains(needle) && !stderr.contains("panicked"),
+            "{shown}"
+        );
+    }
+}
+
+#[test]
+fn a_program_that_is_not_serve_and_a_bad_scheme_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    // Answers every connection with an HTTP error, as a web server on the wrong port would.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(b"HTTP/1.0 404 Not Found\r\n\r\n");
+        }
+    });
+    let address = format!("ws://127.0.0.1:{port}");
+    for (device, needle) in [
+        (address.as_str(), "not as `serve` does"),
+        ("wss://127.0.0.1:3000", "not wss://"),
+    ] {
+        let args = [
+            "--device",
+            device,
+            "--epochs",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        let output = finish_within(train(&args, TOKEN), Duration::from_secs(120));
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success(), "{device}: {stderr}");
+        assert!(
+            stderr.contains(needle) && !stderr.contains("panicked"),
+            "{device}: {stderr}"
+        );
+    }
+    assert!(!out.exists(), "a run folder was written");
+}
+
+#[test]
 fn a_server_killed_mid_run_stops_it_and_the_run_resumes_on_the_other() {
     let dir = tempfile::tempdir().unwrap();
     let token = token_file(dir.path());

@@ -54,7 +54,7 @@ fn serve(cli: &Cli) -> Result<(), TrainError> {
     };
     check_one_backend(&specs)?;
     let token = match &cli.token_file {
-        Some(path) => Some(token_from_file(path)?),
+        Some(path) => Some(token_from_file(path, "--token-file")?),
         None => autoencoders::train::token_from_env(),
     };
     if token.is_none() && !cli.bind.is_loopback() {
@@ -92,7 +92,9 @@ fn serve(cli: &Cli) -> Result<(), TrainError> {
         // Burn 0.22.1's server checks the token when a session opens, but its `/data` channel
         // (tensors moving between two servers, numbered from 0) answers anyone who connects.
         eprintln!(
-            "warning: {} is reachable from other machines; the token guards sessions, not the              tensors this server hands to another server (Burn's /data channel takes no token):              prefer --bind 127.0.0.1 and an SSH tunnel",
+            "warning: {} is reachable from other machines; the token guards sessions, not the \
+             tensors this server hands to another server (Burn's /data channel takes no token): \
+             prefer --bind 127.0.0.1 and an SSH tunnel",
             cli.bind
         );
     }
@@ -148,7 +150,7 @@ fn serve(cli: &Cli) -> Result<(), TrainError> {
 }
 
 /// A server hosts devices of one backend (every CubeCL runtime counts as one: wgpu and cuda
-/// devices may be served together) and only local ones.
+/// devices may be served together), only local ones, each once.
 fn check_one_backend(specs: &[DeviceSpec]) -> Result<(), TrainError> {
     let family = |backend: Backend| match backend {
         Backend::Flex | Backend::NdArray | Backend::Remote => backend.name(),
@@ -158,6 +160,20 @@ fn check_one_backend(specs: &[DeviceSpec]) -> Result<(), TrainError> {
         return Err(TrainError::InvalidDevice {
             given: remote.to_string(),
             message: "serve hosts this machine's devices, not another server's".into(),
+        });
+    }
+    // flex and ndarray have one device each: listed twice, clients would share it unawares.
+    if let Some((i, repeated)) = specs
+        .iter()
+        .enumerate()
+        .find(|(i, spec)| specs[..*i].contains(spec))
+    {
+        return Err(TrainError::InvalidDevice {
+            given: repeated.to_string(),
+            message: format!(
+                "device #{i} of --devices repeats an earlier one: a server hosts each device \
+                 once (trainers may open the same device twice: --devices ws://HOST:PORT,ws://HOST:PORT)"
+            ),
         });
     }
     let first = family(specs[0].backend);

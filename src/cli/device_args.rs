@@ -99,7 +99,7 @@ impl DeviceArgs {
     pub fn open(&self) -> Result<Devices, TrainError> {
         let spec = self.main_spec();
         let token = match &self.remote_token_file {
-            Some(path) => Some(ae_train::token_from_file(path)?),
+            Some(path) => Some(ae_train::token_from_file(path, "--remote-token-file")?),
             None => ae_train::token_from_env(),
         };
         let open = |spec: &DeviceSpec| spec.device_with_token(token.as_deref());

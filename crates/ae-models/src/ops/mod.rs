@@ -52,11 +52,56 @@ pub use threads::on_kernel_threads;
 /// ways), never needed otherwise.
 pub const CPU_KERNELS_ENV: &str = "AE_CPU_KERNELS";
 
+/// Whether the kernel switch `variable` ([`CPU_KERNELS_ENV`], [`GPU_KERNELS_ENV`],
+/// `remote::REMOTE_KERNELS_ENV`) turns its kernels off: `off` does; unset, empty or `on` leaves
+/// them on (any case, spaces trimmed).
+///
+/// # Errors
+/// Any other value, with the values to use.
+pub fn kernel_switch_off(variable: &str) -> Result<bool, String> {
+    match std::env::var(variable) {
+        Err(std::env::VarError::NotPresent) => Ok(false),
+        Err(std::env::VarError::NotUnicode(value)) => Err(format!(
+            "{variable} is {value:?}, not text: use `off` or `on`"
+        )),
+        Ok(value) => switch_value_off(variable, &value),
+    }
+}
+
+/// [`kernel_switch_off`] of the value `value` of `variable`.
+fn switch_value_off(variable: &str, value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" | "on" => Ok(false),
+        "off" => Ok(true),
+        _ => Err(format!(
+            "{variable} is `{value}`: use `off` (Burn's own operations instead of this \
+             workspace's kernels) or `on` (the default)"
+        )),
+    }
+}
+
+/// Checks every kernel switch this build reads ([`kernel_switch_off`]), so that a mistyped value
+/// is refused before anything runs instead of leaving the kernels on.
+///
+/// # Errors
+/// The first switch with a value it does not know.
+pub fn check_kernel_switches() -> Result<(), String> {
+    let switches = [
+        CPU_KERNELS_ENV,
+        GPU_KERNELS_ENV,
+        #[cfg(feature = "remote")]
+        remote::REMOTE_KERNELS_ENV,
+    ];
+    switches
+        .into_iter()
+        .try_for_each(|variable| kernel_switch_off(variable).map(drop))
+}
+
 /// Whether [`CPU_KERNELS_ENV`] turned the CPU kernels off (read once per process).
 #[cfg(feature = "flex")]
 fn cpu_kernels_off() -> bool {
     static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *OFF.get_or_init(|| std::env::var(CPU_KERNELS_ENV).is_ok_and(|v| v == "off"))
+    *OFF.get_or_init(|| kernel_switch_off(CPU_KERNELS_ENV).unwrap_or(false))
 }
 
 /// Whether `tensor` runs on this module's CPU kernels: an `f32` tensor on `flex`, or on a remote
@@ -109,7 +154,7 @@ pub const GPU_KERNELS_ENV: &str = "AE_GPU_KERNELS";
 fn on_gpu_kernels<const D: usize>(tensor: &Tensor<D>) -> bool {
     use burn::backend::DispatchDevice;
     static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let off = *OFF.get_or_init(|| std::env::var(GPU_KERNELS_ENV).is_ok_and(|v| v == "off"));
+    let off = *OFF.get_or_init(|| kernel_switch_off(GPU_KERNELS_ENV).unwrap_or(false));
     !off && tensor.dtype() == burn::tensor::DType::F32
         && matches!(
             tensor.device().inner().as_dispatch(),
@@ -419,3 +464,25 @@ pub fn conv_transpose2d(conv: &burn::nn::conv::ConvTranspose2d, x: Tensor<4>) ->
 
 #[cfg(all(test, feature = "flex"))]
 mod tests;
+
+#[cfg(test)]
+mod switch_tests {
+    use super::switch_value_off;
+
+    #[test]
+    fn a_kernel_switch_takes_off_and_on_in_any_case_and_refuses_the_rest() {
+        for off in ["off", "OFF", " Off\n"] {
+            assert_eq!(switch_value_off("AE_X", off), Ok(true), "{off:?}");
+        }
+        for on in ["", "on", "ON", "  "] {
+            assert_eq!(switch_value_off("AE_X", on), Ok(false), "{on:?}");
+        }
+        for bad in ["0", "false", "no", "of", "garbage"] {
+            let err = switch_value_off("AE_X", bad).unwrap_err();
+            assert!(
+                err.contains("AE_X") && err.contains("`off`"),
+                "{bad}: {err}"
+            );
+        }
+    }
+}

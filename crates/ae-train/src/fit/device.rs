@@ -123,6 +123,16 @@ impl FromStr for DeviceSpec {
             });
         }
         let text = text.to_ascii_lowercase();
+        if let Some((scheme, _)) = text.split_once("://") {
+            return Err(TrainError::InvalidDevice {
+                given: text.clone(),
+                message: format!(
+                    "a remote device is ws://HOST:PORT, not {scheme}://: Burn's transport is \
+                     plain WebSocket (encrypt it with an SSH tunnel: ssh -L PORT:localhost:PORT \
+                     HOST, then ws://127.0.0.1:PORT)"
+                ),
+            });
+        }
         let (name, index) = match text.split_once(':') {
             Some((name, index)) => {
                 let index = index.parse().map_err(|_| TrainError::InvalidDevice {
@@ -191,7 +201,8 @@ impl DeviceSpec {
     /// # Errors
     /// [`TrainError::BackendNotCompiled`] naming the cargo feature to enable,
     /// [`TrainError::DeviceUnavailable`] saying what was tried, or
-    /// [`TrainError::InvalidArgument`] for an `AE_STREAMS` it does not know.
+    /// [`TrainError::InvalidArgument`] for an `AE_STREAMS` or a kernel switch
+    /// (`AE_CPU_KERNELS`, `AE_GPU_KERNELS`, `AE_REMOTE_KERNELS`) it does not know.
     pub fn device(&self) -> Result<Device, TrainError> {
         self.device_with_token(super::remote::token_from_env().as_deref())
     }
@@ -211,6 +222,10 @@ impl DeviceSpec {
                     .join(", "),
             });
         }
+        ae_models::ops::check_kernel_switches().map_err(|message| TrainError::InvalidArgument {
+            what: "environment",
+            message,
+        })?;
         if self.backend.is_gpu() {
             super::Streams::from_env()?.apply();
         }

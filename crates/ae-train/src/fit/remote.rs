@@ -34,12 +34,16 @@ impl RemoteAddress {
             .ok_or_else(|| invalid("a remote device is ws://HOST:PORT (WebSocket)".into()))?;
         let (authority, index) = match rest.split_once('#') {
             Some((authority, index)) => {
-                let index = index.parse::<usize>().map_err(|_| {
-                    invalid(format!(
-                        "`#{index}` is not a device index (ws://HOST:PORT#0)"
-                    ))
-                })?;
-                (authority, Some(index))
+                // Burn's session asks for a device by a 32-bit index: a larger one would wrap.
+                let index = digits(index)
+                    .and_then(|index| index.parse::<u32>().ok())
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "`#{index}` is not a device index (ws://HOST:PORT#0, at most #{})",
+                            u32::MAX
+                        ))
+                    })?;
+                (authority, Some(index as usize))
             }
             None => (rest, None),
         };
@@ -51,10 +55,11 @@ impl RemoteAddress {
         }
         let (host, port) = authority
             .rsplit_once(':')
+            // `[::1]` alone splits inside the brackets.
+            .filter(|(_, port)| !port.ends_with(']'))
             .ok_or_else(|| invalid("the address has no port (ws://HOST:PORT)".into()))?;
-        let port = port
-            .parse::<u16>()
-            .ok()
+        let port = digits(port)
+            .and_then(|port| port.parse::<u16>().ok())
             .filter(|&port| port > 0)
             .ok_or_else(|| invalid(format!("`{port}` is not a port (1-65535)")))?;
         let valid_host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
@@ -90,6 +95,15 @@ impl std::fmt::Display for RemoteAddress {
     }
 }
 
+/// `text` when it is ASCII digits only (Rust's integer parsers also take a leading `+`).
+fn digits(text: &str) -> Option<&str> {
+    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())).then_some(text)
+}
+
+/// The longest token a token file may hold, in bytes; a longer first line (or a file without
+/// end, such as a device) is refused before it is read whole.
+pub const MAX_TOKEN_BYTES: usize = 4096;
+
 /// The token of [`TOKEN_ENV`], if set and not empty.
 pub fn token_from_env() -> Option<String> {
     std::env::var(TOKEN_ENV)
@@ -98,18 +112,42 @@ pub fn token_from_env() -> Option<String> {
         .filter(|token| !token.is_empty())
 }
 
-/// Reads a token from `path`: its first line, trimmed.
+/// Reads a token from `path`, the file given to `flag` (`--remote-token-file`, `--token-file`):
+/// its first line, trimmed, at most [`MAX_TOKEN_BYTES`] bytes of text.
 ///
 /// # Errors
-/// When the file cannot be read, is not text, or holds no token.
-pub fn token_from_file(path: &std::path::Path) -> Result<String, TrainError> {
-    let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-    let token = text.lines().next().unwrap_or("").trim();
+/// [`TrainError::InvalidArgument`] naming `flag` when the file cannot be read, is not text, holds
+/// no token on its first line or a longer one.
+pub fn token_from_file(path: &std::path::Path, flag: &'static str) -> Result<String, TrainError> {
+    use std::io::{BufRead, Read};
+    let invalid = |problem: String| TrainError::InvalidArgument {
+        what: flag,
+        message: format!(
+            "{problem}: give a text file whose first line is the token (at most \
+             {MAX_TOKEN_BYTES} bytes), readable by this user only (chmod 600)"
+        ),
+    };
+    let file = std::fs::File::open(path)
+        .map_err(|e| invalid(format!("cannot open {}: {e}", path.display())))?;
+    // One byte more than a token may have, up to the end of the first line.
+    let mut line = Vec::new();
+    std::io::BufReader::new(file.take(MAX_TOKEN_BYTES as u64 + 2))
+        .read_until(b'\n', &mut line)
+        .map_err(|e| invalid(format!("cannot read {}: {e}", path.display())))?;
+    let line = std::str::from_utf8(&line)
+        .map_err(|_| invalid(format!("{} is not text", path.display())))?;
+    let token = line.trim();
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(invalid(format!(
+            "the first line of {} is longer than {MAX_TOKEN_BYTES} bytes",
+            path.display()
+        )));
+    }
     if token.is_empty() {
-        return Err(TrainError::InvalidArgument {
-            what: "--remote-token-file",
-            message: format!("{} holds no token on its first line", path.display()),
-        });
+        return Err(invalid(format!(
+            "{} holds no token on its first line",
+            path.display()
+        )));
     }
     Ok(token.to_string())
 }
@@ -161,9 +199,62 @@ fn answers(address: &RemoteAddress) -> bool {
     })
 }
 
-/// Connects device `index` of the server at `address`, presenting `token`.
+/// How long opening a remote device (the connection, the session, the question of which
+/// kernels its server runs) may take before the server is given up as not answering.
+#[cfg(feature = "remote")]
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Connects device `index` of the server at `address`, presenting `token`, within
+/// [`CONNECT_TIMEOUT`].
 #[cfg(feature = "remote")]
 pub(super) fn connect(
+    address: &RemoteAddress,
+    index: usize,
+    token: Option<&str>,
+) -> Result<burn::tensor::Device, TrainError> {
+    connect_within(address, index, token, CONNECT_TIMEOUT)
+}
+
+/// [`connect`] giving up after `limit`.
+#[cfg(feature = "remote")]
+fn connect_within(
+    address: &RemoteAddress,
+    index: usize,
+    token: Option<&str>,
+    limit: std::time::Duration,
+) -> Result<burn::tensor::Device, TrainError> {
+    use std::sync::mpsc::{RecvTimeoutError, channel};
+    let unavailable = |message: String| TrainError::DeviceUnavailable {
+        device: format!("{address}#{index}"),
+        message,
+    };
+    // Burn's connect has no time limit: a program that accepts the connection and never answers
+    // would hold the trainer forever. The attempt runs on a thread of its own, left behind (the
+    // trainer then stops with this error) if it never returns.
+    let (sender, receiver) = channel();
+    let (target, token) = (address.clone(), token.map(str::to_string));
+    std::thread::Builder::new()
+        .name(format!("connect {address}#{index}"))
+        .spawn(move || {
+            let _ = sender.send(open(&target, index, token.as_deref()));
+        })
+        .map_err(|e| unavailable(format!("cannot start connecting: {e}")))?;
+    match receiver.recv_timeout(limit) {
+        Ok(opened) => opened,
+        Err(RecvTimeoutError::Timeout) => Err(unavailable(format!(
+            "no answer within {} s: something accepts connections there but does not answer as \
+             `serve` does (a server that hangs, or another program on that port)",
+            limit.as_secs()
+        ))),
+        Err(RecvTimeoutError::Disconnected) => Err(unavailable(
+            "the connection attempt ended without an answer (see the message above)".into(),
+        )),
+    }
+}
+
+/// Opens device `index` of the server at `address` and asks which kernels its server runs.
+#[cfg(feature = "remote")]
+fn open(
     address: &RemoteAddress,
     index: usize,
     token: Option<&str>,
@@ -188,6 +279,11 @@ pub(super) fn connect(
                         ""
                     }
                 ),
+                // Something listens there, but the WebSocket handshake failed.
+                ConnectError::Unreachable { reason } if answers(address) => format!(
+                    "a program answers there, but not as `serve` does ({reason}): is it this \
+                     workspace's `serve`, and the port the one it printed?"
+                ),
                 ConnectError::Unreachable { reason } => format!(
                     "no server answered ({reason}): is `serve` running there, and the port \
                      reachable (an SSH tunnel: ssh -L PORT:localhost:PORT HOST)?"
@@ -196,7 +292,10 @@ pub(super) fn connect(
                     "the server hosts {device_count} device(s): use #0 to #{}",
                     device_count.saturating_sub(1)
                 ),
-                other => other.to_string(),
+                other => format!(
+                    "{other}: is it this workspace's `serve` (built on Burn 0.22.1), and the port \
+                     the one it printed?"
+                ),
             },
         })?;
     // Whether the server runs this workspace's kernels, asked once (see `ops::remote`).
@@ -233,6 +332,11 @@ mod tests {
             ("ws://host:3000/path", "path"),
             ("ws://user@host:3000", "user"),
             ("ws://host:3000#x", "device index"),
+            ("ws://host:3000#-1", "device index"),
+            ("ws://host:3000#+1", "device index"),
+            ("ws://host:3000#4294967296", "at most #4294967295"),
+            ("ws://host:+3000", "not a port"),
+            ("ws://[::1]", "no port"),
         ] {
             let err = RemoteAddress::parse(bad).unwrap_err().to_string();
             assert!(err.contains(needle), "{bad}: {err}");
@@ -244,9 +348,54 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("token");
         std::fs::write(&path, "  s3cret \nignored\n").unwrap();
-        assert_eq!(token_from_file(&path).unwrap(), "s3cret");
-        std::fs::write(&path, "\n").unwrap();
-        assert!(token_from_file(&path).is_err());
-        assert!(token_from_file(&dir.path().join("missing")).is_err());
+        let flag = "--token-file";
+        assert_eq!(token_from_file(&path, flag).unwrap(), "s3cret");
+        let refused = |contents: &[u8]| {
+            std::fs::write(&path, contents).unwrap();
+            token_from_file(&path, flag).unwrap_err().to_string()
+        };
+        assert!(refused(b"\n").contains("no token"));
+        assert!(refused(b"\xff\xfe\n").contains("not text"));
+        let long = "x".repeat(MAX_TOKEN_BYTES + 1);
+        assert!(refused(long.as_bytes()).contains("longer than 4096"));
+        let longest = "y".repeat(MAX_TOKEN_BYTES);
+        std::fs::write(&path, format!("{longest}\n")).unwrap();
+        assert_eq!(token_from_file(&path, flag).unwrap(), longest);
+        for missing in [dir.path().join("missing"), dir.path().to_path_buf()] {
+            let err = token_from_file(&missing, flag).unwrap_err().to_string();
+            assert!(err.contains("--token-file"), "{err}");
+        }
+    }
+
+    /// A program that accepts the connection and never answers is given up after the limit.
+    #[cfg(feature = "remote")]
+    #[test]
+    fn a_server_that_never_answers_is_given_up() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Accepts, reads nothing and answers nothing, holding each connection.
+        std::thread::spawn(move || {
+            let held: Vec<_> = listener.incoming().take(16).collect();
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            drop(held);
+        });
+        let (address, _) = RemoteAddress::parse(&format!("ws://127.0.0.1:{port}")).unwrap();
+        let started = std::time::Instant::now();
+        let err = connect_within(&address, 0, None, std::time::Duration::from_secs(2))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no answer within 2 s"), "{err}");
+        assert!(err.contains(&format!("127.0.0.1:{port}#0")), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    }
+
+    /// A file without end (a device) is refused after a few kilobytes, not read whole.
+    #[cfg(unix)]
+    #[test]
+    fn a_token_file_without_end_is_refused() {
+        let err = token_from_file(std::path::Path::new("/dev/zero"), "--remote-token-file")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--remote-token-file"), "{err}");
     }
 }

@@ -203,7 +203,7 @@ static WITH_KERNELS: std::sync::RwLock<Vec<(Device, ServerKernels)>> =
 /// Whether [`REMOTE_KERNELS_ENV`] turned the remote kernels off (read once per process).
 pub fn remote_kernels_off() -> bool {
     static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *OFF.get_or_init(|| std::env::var(REMOTE_KERNELS_ENV).is_ok_and(|v| v == "off"))
+    *OFF.get_or_init(|| super::kernel_switch_off(REMOTE_KERNELS_ENV).unwrap_or(false))
 }
 
 /// The kernels the server of `device` (a remote device, with or without autodiff) runs, as it
