@@ -1,7 +1,7 @@
 //! Training on remote devices, as a user would: `serve` processes on 127.0.0.1 (nothing else is
 //! reached), a trainer over them with `--devices ws://...`, a wrong token, a server that is not
-//! there, a server without this workspace's kernels, and a server killed in the middle of a run,
-//! which the run survives. (A server that cannot answer whether it has the kernels, as a plain
+//! there, a program that is not `serve`, `serve`'s refusals, a server without this workspace's
+//! kernels, and a server killed or frozen in the middle of a run, which the run survives. (A server that cannot answer whether it has the kernels, as a plain
 //! `burn::server::RemoteServer`, is tested in `ae-models/tests/remote_kernels.rs`.)
 
 #![cfg(all(feature = "cli", feature = "remote-server"))]
@@ -322,6 +322,68 @@ fn a_program_that_is_not_serve_and_a_bad_scheme_are_clear_errors() {
         );
     }
     assert!(!out.exists(), "a run folder was written");
+}
+
+/// Waits for `path` to exist, for up to `limit`.
+fn appears_within(path: &Path, limit: Duration) -> bool {
+    let start = Instant::now();
+    while !path.exists() {
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    true
+}
+
+#[test]
+fn a_frozen_server_stops_the_run_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = token_file(dir.path());
+    let server = Server::start(&token);
+    let out = dir.path().join("run");
+    let address = server.address();
+    let args = [
+        "--limit",
+        "2048",
+        "--epochs",
+        "40",
+        "--batch-size",
+        "64",
+        "--device",
+        &address,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let trainer = train(&args, TOKEN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first_checkpoint = out.join("checkpoint").join("model-1.bpk");
+    assert!(
+        appears_within(&first_checkpoint, Duration::from_secs(120)),
+        "no first checkpoint"
+    );
+    // Frozen: its connections stay open and the kernel still answers TCP for it.
+    let signal = |name: &str| {
+        Command::new("kill")
+            .args([name, &server.child.id().to_string()])
+            .status()
+            .expect("kill runs")
+    };
+    assert!(signal("-STOP").success());
+    let output = wait_within(trainer, Duration::from_secs(150));
+    signal("-CONT");
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&address)
+            && stderr.contains("without answering")
+            && stderr.contains("--resume"),
+        "{stderr}"
+    );
+    assert!(first_checkpoint.exists(), "the checkpoint was lost");
 }
 
 #[test]

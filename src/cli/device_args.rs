@@ -119,11 +119,37 @@ impl DeviceArgs {
         } else {
             strategy.check(&data_parallel)?;
         }
+        #[cfg(feature = "remote")]
+        self.watch_servers()?;
         Ok(Devices {
             spec,
             device,
             data_parallel,
             strategy,
+        })
+    }
+
+    /// Stops the process with an error when a server of the remote devices named stops answering
+    /// without closing its connections ([`ae_train::watch_servers`]), which would otherwise hold
+    /// the example forever.
+    #[cfg(feature = "remote")]
+    fn watch_servers(&self) -> Result<(), TrainError> {
+        let mut servers: Vec<_> = self
+            .named()
+            .into_iter()
+            .filter_map(|spec| spec.remote)
+            .collect();
+        servers.dedup();
+        if servers.is_empty() {
+            return Ok(());
+        }
+        ae_train::watch_servers(servers, ae_train::SILENCE_LIMIT, |message| {
+            eprintln!("error: {message}");
+            std::process::exit(1);
+        })
+        .map_err(|e| TrainError::InvalidArgument {
+            what: "--devices",
+            message: format!("cannot watch the remote servers: {e}"),
         })
     }
 

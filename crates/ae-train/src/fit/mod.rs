@@ -44,7 +44,7 @@ pub use options::{FitOptions, TrainingConfig};
 pub use precision::{LossScale, Precision, StepPrecision};
 pub use ratings::RatingsOutput;
 #[cfg(feature = "remote")]
-pub use remote::CONNECT_TIMEOUT;
+pub use remote::{CONNECT_TIMEOUT, SILENCE_LIMIT, watch_servers};
 pub use remote::{MAX_TOKEN_BYTES, RemoteAddress, TOKEN_ENV, token_from_env, token_from_file};
 pub use renderer::PlainRenderer;
 pub use run_folder::{IDENTITY_FILE, LOCK_FILE, RunLock, check_run_folder};
