@@ -127,6 +127,16 @@ const DENSE_BATCH: usize = 256;
 const CONV_BATCH: usize = 128;
 const VAE_BATCH: usize = 128;
 
+/// Refuses a kernel switch (`AE_CPU_KERNELS`, ...) with a value it does not know.
+fn check_kernel_switches() -> Result<(), TrainError> {
+    autoencoders::models::ops::check_kernel_switches().map_err(|message| {
+        TrainError::InvalidArgument {
+            what: "environment",
+            message,
+        }
+    })
+}
+
 fn default_devices() -> Vec<DeviceSpec> {
     [
         Backend::Flex,
@@ -354,6 +364,8 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
+        // The default devices are those that open: a mistyped switch would leave none.
+        check_kernel_switches()?;
         let mut devices = cli.device.named();
         if devices.is_empty() {
             devices = default_devices();

@@ -19,6 +19,8 @@
 # On a machine with more cores, TRAINER_CPUS pins the trainer away from the servers' cores 0 and
 # 1 (e.g. TRAINER_CPUS=2-15 on a 16-core host); on 2 cores it shares them, unpinned.
 set -euo pipefail
+# bash's `time` writes the locale's decimal separator; Python reads a point.
+export LC_ALL=C
 B=${B:-target/release/examples}
 EPOCHS=${EPOCHS:-3}
 TRAINER_CPUS=${TRAINER_CPUS:-}
@@ -51,13 +53,19 @@ row() {
   local name=$1 trainer=$2 batch=$3; shift 3
   local before after out="$tmp/$name" a0 b0 a1 b1 times
   local server_a server_b
-  server_a=$(sed -n 1p "$tmp/pids") server_b=$(sed -n 2p "$tmp/pids")
-  before=$(lo_bytes) a0=$(cpu_s "$server_a") b0=$(cpu_s "$server_b")
+  # One assignment a line: `set -e` sees only the last substitution's status of a line.
+  server_a=$(sed -n 1p "$tmp/pids")
+  server_b=$(sed -n 2p "$tmp/pids")
+  before=$(lo_bytes)
+  a0=$(cpu_s "$server_a")
+  b0=$(cpu_s "$server_b")
   # The trainer's wall, user and system seconds (bash's `time`, into $tmp/$name.time).
   { TIMEFORMAT='%R %U %S'; time env "${ENV[@]}" "${PIN[@]}" "$B/$trainer" --epochs "$EPOCHS" \
       --batch-size "$batch" "${LIMIT[@]}" "$@" --out "$out" > "$tmp/$name.log" 2>&1; } \
     2> "$tmp/$name.time" || { tail -5 "$tmp/$name.log"; return 1; }
-  after=$(lo_bytes) a1=$(cpu_s "$server_a") b1=$(cpu_s "$server_b")
+  after=$(lo_bytes)
+  a1=$(cpu_s "$server_a")
+  b1=$(cpu_s "$server_b")
   times=$(cat "$tmp/$name.time")
   # shellcheck disable=SC2086 # $times is three numbers
   python3 - "$out/report.json" "$name" "$batch" "$((after - before))" "$a0" "$a1" "$b0" "$b1" \

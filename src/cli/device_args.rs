@@ -134,12 +134,12 @@ impl DeviceArgs {
     /// the example forever.
     #[cfg(feature = "remote")]
     fn watch_servers(&self) -> Result<(), TrainError> {
-        let mut servers: Vec<_> = self
-            .named()
-            .into_iter()
-            .filter_map(|spec| spec.remote)
-            .collect();
-        servers.dedup();
+        let mut servers: Vec<ae_train::RemoteAddress> = Vec::new();
+        for server in self.named().into_iter().filter_map(|spec| spec.remote) {
+            if !servers.contains(&server) {
+                servers.push(server);
+            }
+        }
         if servers.is_empty() {
             return Ok(());
         }
@@ -148,7 +148,11 @@ impl DeviceArgs {
             std::process::exit(1);
         })
         .map_err(|e| TrainError::InvalidArgument {
-            what: "--devices",
+            what: if self.devices.is_empty() {
+                "--device"
+            } else {
+                "--devices"
+            },
             message: format!("cannot watch the remote servers: {e}"),
         })
     }

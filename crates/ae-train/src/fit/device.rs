@@ -114,7 +114,10 @@ impl FromStr for DeviceSpec {
     /// a remote server `ws://HOST:PORT`, optionally with `#INDEX`.
     fn from_str(text: &str) -> Result<Self, TrainError> {
         let text = text.trim();
-        if text.len() >= 5 && text[..5].eq_ignore_ascii_case("ws://") {
+        if text
+            .get(..5)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("ws://"))
+        {
             let (address, index) = RemoteAddress::parse(&format!("ws://{}", &text[5..]))?;
             return Ok(Self {
                 backend: Backend::Remote,
@@ -230,14 +233,12 @@ impl DeviceSpec {
             super::Streams::from_env()?.apply();
         }
         let device = self.create(token)?;
-        if self.backend.is_gpu() || self.backend == Backend::Remote {
+        // A remote device computed its first sum when it connected, within a time limit
+        // (`remote::connect`).
+        if self.backend.is_gpu() {
             probe(&device).map_err(|message| TrainError::DeviceUnavailable {
                 device: self.to_string(),
-                message: if self.backend == Backend::Remote {
-                    format!("the server failed a first computation ({message})")
-                } else {
-                    format!("{message}. {GPU_HINT}")
-                },
+                message: format!("{message}. {GPU_HINT}"),
             })?;
         }
         Ok(device)
@@ -316,7 +317,7 @@ const GPU_HINT: &str = "For wgpu/vulkan without a GPU, install a software Vulkan
 /// Runs `1 + 2` on the device and reads it back; a missing driver shows up here rather than in
 /// the middle of training. Backends report some failures by panicking, so the probe catches
 /// the panic and returns its message.
-fn probe(device: &Device) -> Result<(), String> {
+pub(super) fn probe(device: &Device) -> Result<(), String> {
     use burn::tensor::Tensor;
     let device = device.clone();
     let result = std::panic::catch_unwind(move || {
@@ -356,6 +357,9 @@ mod tests {
 
     #[test]
     fn parses_names_and_indices() {
+        // Not ASCII where a scheme would end: an unknown backend, not a panic.
+        assert!("flexé".parse::<DeviceSpec>().is_err());
+        assert!("wsé://h:1".parse::<DeviceSpec>().is_err());
         let spec: DeviceSpec = "cuda:1".parse().unwrap();
         assert_eq!(spec.backend, Backend::Cuda);
         assert_eq!(spec.index, Some(1));

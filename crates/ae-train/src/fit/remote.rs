@@ -134,15 +134,16 @@ pub fn token_from_file(path: &std::path::Path, flag: &'static str) -> Result<Str
     std::io::BufReader::new(file.take(MAX_TOKEN_BYTES as u64 + 2))
         .read_until(b'\n', &mut line)
         .map_err(|e| invalid(format!("cannot read {}: {e}", path.display())))?;
-    let line = std::str::from_utf8(&line)
-        .map_err(|_| invalid(format!("{} is not text", path.display())))?;
-    let token = line.trim();
-    if token.len() > MAX_TOKEN_BYTES {
+    // The length first: a cut line may end inside a character.
+    if line.trim_ascii().len() > MAX_TOKEN_BYTES {
         return Err(invalid(format!(
             "the first line of {} is longer than {MAX_TOKEN_BYTES} bytes",
             path.display()
         )));
     }
+    let line = std::str::from_utf8(&line)
+        .map_err(|_| invalid(format!("{} is not text", path.display())))?;
+    let token = line.trim();
     if token.is_empty() {
         return Err(invalid(format!(
             "{} holds no token on its first line",
@@ -242,8 +243,9 @@ fn connect_within(
     match receiver.recv_timeout(limit) {
         Ok(opened) => opened,
         Err(RecvTimeoutError::Timeout) => Err(unavailable(format!(
-            "no answer within {} s: something accepts connections there but does not answer as \
-             `serve` does (a server that hangs, or another program on that port)",
+            "no answer within {} s: something accepts connections there but did not open the \
+             device in time (a server that hangs, another program on that port, or a tunnel or \
+             device setup slower than that)",
             limit.as_secs()
         ))),
         Err(RecvTimeoutError::Disconnected) => Err(unavailable(
@@ -298,6 +300,10 @@ fn open(
                 ),
             },
         })?;
+    super::device::probe(&device).map_err(|message| TrainError::DeviceUnavailable {
+        device: format!("{address}#{index}"),
+        message: format!("the server failed a first computation ({message})"),
+    })?;
     // Whether the server runs this workspace's kernels, asked once (see `ops::remote`).
     ae_models::ops::remote::probe(&device).map_err(|message| TrainError::DeviceUnavailable {
         device: format!("{address}#{index}"),
@@ -382,19 +388,25 @@ pub fn watch_servers(
     std::thread::Builder::new()
         .name("remote server watch".into())
         .spawn(move || {
-            let mut answered: Vec<Instant> = vec![Instant::now(); servers.len()];
+            // When each server's current run of silent probes began (none while it answers): a
+            // pause of this process (Ctrl+Z) counts no silence.
+            let mut silent_since: Vec<Option<Instant>> = vec![None; servers.len()];
             loop {
-                for (server, last) in servers.iter().zip(&mut answered) {
+                for (server, since) in servers.iter().zip(&mut silent_since) {
+                    let asked = Instant::now();
                     if liveness(server, wait) != Liveness::Silent {
-                        *last = Instant::now();
-                    } else if last.elapsed() >= limit {
+                        *since = None;
+                        continue;
+                    }
+                    let since = *since.get_or_insert(asked);
+                    if since.elapsed() >= limit {
                         on_silence(format!(
                             "the server {server} has accepted connections without answering for \
-                             {} s (a frozen process?), and its devices with it: stopping. The \
-                             checkpoints of the finished epochs are kept in the run folder; \
-                             continue with --resume on devices that answer (another server, or \
-                             --device flex)",
-                            last.elapsed().as_secs()
+                             {} s (a frozen process?), and its devices with it: stopping. A \
+                             training run keeps the checkpoints of its finished epochs in its run \
+                             folder: continue it with --resume on devices that answer (another \
+                             server, or --device flex)",
+                            since.elapsed().as_secs()
                         ));
                         return;
                     }
@@ -454,6 +466,8 @@ mod tests {
         assert!(refused(b"\xff\xfe\n").contains("not text"));
         let long = "x".repeat(MAX_TOKEN_BYTES + 1);
         assert!(refused(long.as_bytes()).contains("longer than 4096"));
+        // Cut inside a two-byte character: still too long, not "not text".
+        assert!(refused("é".repeat(3000).as_bytes()).contains("longer than 4096"));
         let longest = "y".repeat(MAX_TOKEN_BYTES);
         std::fs::write(&path, format!("{longest}\n")).unwrap();
         assert_eq!(token_from_file(&path, flag).unwrap(), longest);
@@ -511,6 +525,12 @@ mod tests {
         let wait = std::time::Duration::from_millis(500);
         assert_eq!(liveness(&live, wait), Liveness::Answers);
         assert_eq!(liveness(&quiet, wait), Liveness::Silent);
+        // A closed port is not silence (Burn's client sees it at once).
+        let closed = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            address(&listener)
+        };
+        assert_eq!(liveness(&closed, wait), Liveness::Refused);
 
         let (sender, receiver) = std::sync::mpsc::channel();
         watch_servers(vec![live, quiet.clone()], wait, move |message| {
