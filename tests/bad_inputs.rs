@@ -148,6 +148,68 @@ fn resume_refuses_what_is_not_this_run() {
     ok("train_vanilla", &with(&["--epochs", "1", "--overwrite"]));
 }
 
+/// A refused run writes and deletes nothing: `--overwrite` with a batch larger than the split
+/// keeps the earlier run whole, and a refused fresh run leaves no folder that would block the
+/// corrected one.
+#[test]
+fn a_refused_run_keeps_the_earlier_run_and_leaves_no_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let out = run.to_str().unwrap();
+    ok(
+        "train_vanilla",
+        &[
+            "--limit",
+            "600",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "128",
+            "--out",
+            out,
+        ],
+    );
+    let files = |dir: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<_> = walk(dir)
+            .into_iter()
+            .map(|path| (path.display().to_string(), std::fs::read(&path).unwrap()))
+            .collect();
+        files.sort();
+        files
+    };
+    let before = files(&run);
+    let too_large = ["--limit", "300", "--epochs", "1", "--batch-size", "512"];
+    let mut args = too_large.to_vec();
+    args.extend(["--overwrite", "--out", out]);
+    refused("train_vanilla", &args, "--batch-size");
+    assert_eq!(files(&run), before, "the earlier run changed");
+
+    let fresh = dir.path().join("new").join("run");
+    let mut args = too_large.to_vec();
+    args.extend(["--out", fresh.to_str().unwrap()]);
+    refused("train_vanilla", &args, "--batch-size");
+    assert!(
+        !dir.path().join("new").exists(),
+        "a refused run left its folder"
+    );
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .flat_map(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}
+
 /// A learning rate that blows the weights up: an error saying where, no model written.
 #[test]
 fn divergence_is_an_error_and_writes_no_model() {

@@ -190,18 +190,33 @@ where
         }
     }
     let run_dir = &options.run_dir;
+    // The first folder of `run_dir`'s path that does not exist yet: a run refused before it
+    // writes anything leaves no folder behind (it would block the corrected run).
+    let created = run_dir
+        .ancestors()
+        .take_while(|folder| !folder.as_os_str().is_empty() && !folder.exists())
+        .last()
+        .map(std::path::Path::to_path_buf);
+    let abandon = |error: TrainError| {
+        if let Some(folder) = &created {
+            let _ = std::fs::remove_dir_all(folder);
+        }
+        error
+    };
     // One process per run folder; what a killed write left behind goes.
     let _lock = RunLock::acquire(run_dir)?;
     let checkpoint_dir = run_dir.join("checkpoint");
     remove_leftovers(run_dir);
     remove_leftovers(&checkpoint_dir);
     let identity = run_identity(&model, &train, &valid, config);
+    // Everything this run may still refuse (the resume, the folder, the batch size) is checked
+    // before anything is written or deleted: a refused `--overwrite` keeps the earlier run.
     let resumed_from = if options.resume {
-        let epoch = latest_complete_checkpoint(&checkpoint_dir).ok_or_else(|| {
-            TrainError::NoCheckpoint {
+        let epoch = latest_complete_checkpoint(&checkpoint_dir)
+            .ok_or_else(|| TrainError::NoCheckpoint {
                 dir: checkpoint_dir.clone(),
-            }
-        })?;
+            })
+            .map_err(abandon)?;
         check_identity(run_dir, &identity)?;
         if epoch >= config.epochs {
             return Err(TrainError::NothingToResume {
@@ -211,10 +226,41 @@ where
             });
         }
         check_checkpoint(&model, &checkpoint_dir, epoch)?;
-        adopt_for_resume(run_dir)?;
         Some(epoch)
     } else {
-        check_run_folder(run_dir, false, options.overwrite)?;
+        check_run_folder(run_dir, false, options.overwrite).map_err(abandon)?;
+        None
+    };
+    let device = &options.device;
+    let loading = SplitLoading {
+        batch_size: config.batch_size,
+        seed: config.seed,
+        num_workers: config.num_workers,
+        residency: options.residency,
+        first_epoch: resumed_from.unwrap_or(0),
+    };
+    // The warm-up is timed from here: the uploads of the splits belong to it.
+    let start = Instant::now();
+    let train_loader = train.loader(&loading, true, device);
+    let train_items = train_loader.num_items();
+    if train_items == 0 {
+        return Err(abandon(TrainError::InvalidArgument {
+            what: "batch size",
+            message: format!(
+                "the training split has {train_count} items, fewer than one batch of {}: lower \
+                 --batch-size",
+                config.batch_size
+            ),
+        }));
+    }
+    check_shares(options, train_items, config.batch_size).map_err(abandon)?;
+    let (train_loader, train_items) = equal_shares(options, train_loader, config.batch_size);
+    let valid_loader = valid.loader(&loading, false, device);
+
+    // From here on the run writes.
+    if resumed_from.is_some() {
+        adopt_for_resume(run_dir)?;
+    } else {
         if options.overwrite {
             // The earlier run's model, report and identity go together, before anything of
             // this run is written: a killed run never leaves the old model beside a new identity.
@@ -222,9 +268,7 @@ where
         }
         ae_io::start_record(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
         save_identity(run_dir, &identity)?;
-        None
-    };
-
+    }
     let metrics_path = run_dir.join("metrics.jsonl");
     // Keep the epochs the interrupted run finished (up to the checkpoint resumed from).
     let previous = match resumed_from {
@@ -234,34 +278,10 @@ where
             .collect(),
         _ => Vec::new(),
     };
-    let start = Instant::now();
     let epoch_log = EpochLog::open(&metrics_path, options.resume, start)
         .map_err(|e| TrainError::io(&metrics_path, e))?;
     let records = epoch_log.records();
 
-    let device = &options.device;
-    let loading = SplitLoading {
-        batch_size: config.batch_size,
-        seed: config.seed,
-        num_workers: config.num_workers,
-        residency: options.residency,
-        first_epoch: resumed_from.unwrap_or(0),
-    };
-    let train_loader = train.loader(&loading, true, device);
-    let train_items = train_loader.num_items();
-    if train_items == 0 {
-        return Err(TrainError::InvalidArgument {
-            what: "batch size",
-            message: format!(
-                "the training split has {train_count} items, fewer than one batch of {}: lower \
-                 --batch-size",
-                config.batch_size
-            ),
-        });
-    }
-    check_shares(options, train_items, config.batch_size)?;
-    let (train_loader, train_items) = equal_shares(options, train_loader, config.batch_size);
-    let valid_loader = valid.loader(&loading, false, device);
     let context = MetricsContext {
         read_every: options.metrics_every.max(1),
         first_epoch: resumed_from.unwrap_or(0),
