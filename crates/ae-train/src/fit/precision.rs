@@ -68,6 +68,26 @@ impl Precision {
     /// # Errors
     /// [`TrainError::InvalidArgument`] naming `--precision`, the device and what to use instead.
     pub fn check(self, device: &Device) -> Result<()> {
+        self.check_on(device, true)
+    }
+
+    /// [`Self::check`], suggesting instead only precisions the device computes in, and `f16`
+    /// only where `f16_allowed` (its loss scaling needs a run on one device).
+    pub(super) fn check_on(self, device: &Device, f16_allowed: bool) -> Result<()> {
+        let name = super::device::device_name(device);
+        // What to use instead: the half types the device computes in, then f32.
+        let instead = [Self::Bf16, Self::F16]
+            .into_iter()
+            .filter(|&other| other != self && (other != Self::F16 || f16_allowed))
+            .filter(|other| {
+                other
+                    .compute_dtype()
+                    .is_some_and(|dtype| device.supports_dtype(dtype))
+            })
+            .map(Self::name)
+            .chain(["f32"])
+            .collect::<Vec<_>>()
+            .join(" or ");
         let refuse = |message: String| {
             Err(TrainError::InvalidArgument {
                 what: "--precision",
@@ -78,28 +98,25 @@ impl Precision {
             Self::F32 => Ok(()),
             Self::Tf32 if ae_models::ops::supports_tf32(device) => Ok(()),
             Self::Tf32 => refuse(format!(
-                "tf32 needs TF32 tensor cores (CUDA on an Ampere or later GPU), which {} does not \
-                 have: use f32, or bf16/f16 where the device computes in them",
-                super::device::device_name(device)
+                "tf32 needs TF32 tensor cores (CUDA on an Ampere or later GPU), which {name} does \
+                 not have: use {instead}"
             )),
             Self::Bf16 | Self::F16 => {
                 let dtype = self.compute_dtype().unwrap_or(FloatDType::F32);
                 if device.supports_dtype(dtype) {
-                    Ok(())
-                } else {
-                    refuse(format!(
-                        "{} needs arithmetic in {}, which {} does not have (a Vulkan device may \
-                         store bf16 but not compute in it): use {}",
-                        self.name(),
-                        self.name(),
-                        super::device::device_name(device),
-                        if self == Self::Bf16 {
-                            "f16 or f32"
-                        } else {
-                            "f32"
-                        }
-                    ))
+                    return Ok(());
                 }
+                // cubecl-wgpu registers bf16 for storage only.
+                let why = if self == Self::Bf16 && name.contains("wgpu") {
+                    " (a Vulkan device may store bf16 but not compute in it)"
+                } else {
+                    ""
+                };
+                refuse(format!(
+                    "{} needs arithmetic in {}, which {name} does not have{why}: use {instead}",
+                    self.name(),
+                    self.name(),
+                ))
             }
         }
     }

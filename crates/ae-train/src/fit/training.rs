@@ -135,7 +135,7 @@ fn check_precision<M: Trainable>(
     }
     std::iter::once(&options.device)
         .chain(&options.devices)
-        .try_for_each(|device| precision.check(device))
+        .try_for_each(|device| precision.check_on(device, options.devices.len() <= 1))
 }
 
 /// Trains `model` on `train`, validating on `valid` after each epoch, with burn-train's learner:
