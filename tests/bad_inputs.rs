@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{ok, refused};
+use common::{ok, refused, refused_within};
 
 #[test]
 fn flags_out_of_range_name_the_flag() {
@@ -38,6 +38,20 @@ fn flags_out_of_range_name_the_flag() {
     refused("impute", &["--fraction", "0"], "--fraction");
     refused("backend_bench", &["--reps", "0"], "--reps");
     refused("backend_bench", &["--matmul-size", "0"], "--matmul-size");
+    // Refused before any measuring: an empty workload name, a folder for the JSON report.
+    refused_within(
+        30,
+        "backend_bench",
+        &["--workloads", "matmul,,relu"],
+        "--workloads",
+    );
+    let folder = std::env::temp_dir();
+    refused_within(
+        30,
+        "backend_bench",
+        &["--workloads", "matmul", "--json", folder.to_str().unwrap()],
+        "is a folder",
+    );
     refused("train_conv", &["--kernel-size", "4"], "kernel_size");
     refused("train_vae", &["--beta", "-1"], "--beta");
     refused(

@@ -360,6 +360,32 @@ fn measure(
     }))
 }
 
+/// Checks that a file can be written at `path` (its folder created if needed) before the
+/// measurements it will hold are taken.
+fn check_writable(path: &std::path::Path) -> Result<(), TrainError> {
+    let refuse = |message: String| TrainError::InvalidArgument {
+        what: "--json",
+        message,
+    };
+    if path.is_dir() {
+        return Err(refuse(format!(
+            "{} is a folder: name a file",
+            path.display()
+        )));
+    }
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => std::path::Path::new("."),
+    };
+    std::fs::create_dir_all(folder)
+        .map_err(|e| refuse(format!("cannot create {}: {e}", folder.display())))?;
+    let probe = folder.join(format!(".backend_bench-{}.probe", std::process::id()));
+    std::fs::File::create(&probe)
+        .map_err(|e| refuse(format!("cannot write in {}: {e}", folder.display())))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     autoencoders::allocator::keep_freed_memory();
@@ -381,6 +407,19 @@ fn main() -> std::process::ExitCode {
         } else {
             cli.workloads.clone()
         };
+        // What can be refused is refused before minutes of measuring.
+        if let Some(other) = workloads.iter().find(|w| !WORKLOADS.contains(&w.as_str())) {
+            return Err(TrainError::InvalidArgument {
+                what: "--workloads",
+                message: format!(
+                    "unknown workload {other:?}; known: {}",
+                    WORKLOADS.join(", ")
+                ),
+            });
+        }
+        if let Some(path) = &cli.json {
+            check_writable(path)?;
+        }
         let machine = MachineInfo::detect();
         println!(
             "{} ({} cores), Burn 0.22.1; devices: {}; {} timed repetitions after {} warm-up, {} steps each",
