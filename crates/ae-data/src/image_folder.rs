@@ -109,18 +109,24 @@ fn is_folder(path: &Path) -> Result<bool> {
     }
 }
 
-/// The colour of the first image under `dir` (in name order, class folders included), read from
-/// its header: [`ColorMode::Rgb`] for colour images (and those with alpha), else grayscale. The
-/// default of `--color` for image folders.
+/// The colour of the first image in `dir`'s class folders (in name order; the first at its top
+/// level when it has none, as an unlabelled folder is read), read from its header:
+/// [`ColorMode::Rgb`] for colour images (and those with alpha), else grayscale. The default of
+/// `--color` for image folders.
 ///
 /// # Errors
 /// When the folder holds no image, or the first one's header cannot be read.
 pub fn detect_color(dir: &Path) -> Result<ColorMode> {
     let mut images = Vec::new();
     collect_images(dir, &mut ae_io::Visited::new(), &mut images)?;
-    let first = images.first().ok_or_else(|| DataError::EmptyImageFolder {
-        dir: dir.to_path_buf(),
-    })?;
+    // A labelled folder's loader reads the class folders only.
+    let first = images
+        .iter()
+        .find(|image| image.parent() != Some(dir))
+        .or(images.first())
+        .ok_or_else(|| DataError::EmptyImageFolder {
+            dir: dir.to_path_buf(),
+        })?;
     ae_io::check_file(first, ae_io::Limit::data())?;
     let image_error = |source| DataError::Image {
         path: first.clone(),
@@ -211,6 +217,26 @@ pub fn load_image_folder(dir: &Path, options: &ImageFolderOptions) -> Result<Ima
                     .into_owned(),
             );
             files.extend(images.into_iter().map(|p| (p, Some(label))));
+        }
+        if files.is_empty() {
+            // Images beside the class folders are not read: say so rather than "no images".
+            let mut loose = 0;
+            for entry in ae_io::read_dir(dir, None)? {
+                if is_image(&entry) && !is_folder(&entry)? {
+                    loose += 1;
+                }
+            }
+            if loose > 0 {
+                return Err(DataError::InvalidArgument {
+                    what: "image folder",
+                    message: format!(
+                        "{0} holds {loose} image(s) at its top level and no class sub-folder \
+                         with images; the images of each class go in a sub-folder named after it \
+                         (one class: mkdir {0}/all, then move the images into it)",
+                        dir.display()
+                    ),
+                });
+            }
         }
     } else {
         let mut images = Vec::new();
@@ -336,5 +362,21 @@ mod tests {
             DataError::EmptyImageFolder { .. }
         ));
         assert!(load_image_folder(Path::new("/nonexistent/folder"), &opts).is_err());
+    }
+
+    #[test]
+    fn images_outside_class_folders_are_named_not_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        write_png(&dir.path().join("a.png"), 2, 2, [1, 2, 3]);
+        write_png(&dir.path().join("b.png"), 2, 2, [1, 2, 3]);
+        fs::create_dir(dir.path().join("empty-class")).unwrap();
+        let opts = ImageFolderOptions::new(2, 2, ColorMode::Grayscale);
+        let err = load_image_folder(dir.path(), &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("2 image(s) at its top level") && err.contains("sub-folder"),
+            "{err}"
+        );
     }
 }
