@@ -157,8 +157,13 @@ fn resume_refuses_what_is_not_this_run() {
     refused(
         "train_vanilla",
         &with(&["--epochs", "3", "--resume"]),
-        "model-2.bpk",
+        "delete that epoch's files (model-2.bpk",
     );
+    // As the error says: without epoch 2's files the run resumes from epoch 1.
+    for kind in ["model", "optim", "scheduler"] {
+        std::fs::remove_file(checkpoint.with_file_name(format!("{kind}-2.bpk"))).unwrap();
+    }
+    ok("train_vanilla", &with(&["--epochs", "3", "--resume"]));
     ok("train_vanilla", &with(&["--epochs", "1", "--overwrite"]));
 }
 

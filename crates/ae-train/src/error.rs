@@ -244,17 +244,31 @@ pub enum TrainError {
     },
 
     /// A checkpoint file cannot be loaded.
-    #[error(
-        "cannot resume from {}: {message}; delete the checkpoint folder to start over, or pass \
-         --overwrite",
-        path.display()
-    )]
+    #[error("cannot resume from {}: {message}; {}", path.display(), checkpoint_advice(path))]
     BadCheckpoint {
         /// The file.
         path: PathBuf,
         /// What is wrong.
         message: String,
     },
+}
+
+/// What to do about an unreadable checkpoint file: an epoch's file can go with its epoch (the
+/// run then resumes from the epoch before); anything else needs a fresh start.
+fn checkpoint_advice(path: &std::path::Path) -> String {
+    let epoch = path
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .and_then(|stem| stem.rsplit_once('-'))
+        .and_then(|(_, epoch)| epoch.parse::<usize>().ok());
+    match epoch {
+        Some(epoch) => format!(
+            "delete that epoch's files (model-{epoch}.bpk, optim-{epoch}.bpk, \
+             scheduler-{epoch}.bpk) to resume from the epoch before, or start over with \
+             --overwrite"
+        ),
+        None => "start over with --overwrite".into(),
+    }
 }
 
 impl TrainError {
