@@ -18,10 +18,16 @@ pub fn exit_on_error<E: std::error::Error>(main: impl FnOnce() -> Result<(), E>)
     match main() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            let mut said = err.to_string();
+            eprintln!("error: {said}");
             let mut source = err.source();
             while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
+                // Most messages quote their cause already: say only what is new.
+                let cause_text = cause.to_string();
+                if !cause_text.is_empty() && !said.contains(&cause_text) {
+                    eprintln!("  caused by: {cause_text}");
+                    said.push_str(&cause_text);
+                }
                 source = cause.source();
             }
             ExitCode::FAILURE

@@ -61,16 +61,21 @@ impl ConvStackConfig {
         if !h.is_multiple_of(factor) || !w.is_multiple_of(factor) {
             let below = |side: usize| (side / factor * factor).max(factor);
             let above = |side: usize| side.div_ceil(factor) * factor;
+            let (smaller, larger) = (
+                format!("{}x{}", below(h), below(w)),
+                format!("{}x{}", above(h), above(w)),
+            );
+            let sizes = if smaller == larger {
+                smaller
+            } else {
+                format!("{smaller} or {larger}")
+            };
             return invalid(
                 "channels",
                 format!(
                     "{} stride-2 layers need height and width divisible by {factor}, got {h}x{w}: \
-                     resize the images to {}x{} or {}x{} (--image-size), or use fewer layers",
+                     resize the images to {sizes} (--image-size), or use fewer layers",
                     self.channels.len(),
-                    below(h),
-                    below(w),
-                    above(h),
-                    above(w)
                 ),
             );
         }

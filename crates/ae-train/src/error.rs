@@ -126,9 +126,8 @@ pub enum TrainError {
     #[error(
         "the {split} loss stopped being finite at epoch {epoch}, step {step}: the model diverged. \
          Lower the learning rate (--lr, e.g. ten times lower) or check the data for extreme \
-         values, then start over (--overwrite); the checkpoints of the epochs before are kept in \
-         {}",
-        dir.display()
+         values, then start over (--overwrite){}",
+        kept_checkpoints(*epoch, dir)
     )]
     Diverged {
         /// `"train"` or `"valid"`.
@@ -251,6 +250,18 @@ pub enum TrainError {
         /// What is wrong.
         message: String,
     },
+}
+
+/// Where the checkpoints of the epochs before `epoch` are, when there are any.
+fn kept_checkpoints(epoch: usize, dir: &std::path::Path) -> String {
+    if epoch > 1 {
+        format!(
+            "; the checkpoints of the epochs before are kept in {}",
+            dir.display()
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// What to do about an unreadable checkpoint file: an epoch's file can go with its epoch (the

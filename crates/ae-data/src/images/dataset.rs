@@ -240,7 +240,11 @@ impl ImageDataset {
         if count < 2 {
             return Err(DataError::InvalidArgument {
                 what: "validation split",
-                message: format!("{} has {count} images; a split needs two", self.name),
+                message: format!(
+                    "{} has {count} images; a training and a validation split need two: give \
+                     more images (--limit)",
+                    self.name
+                ),
             });
         }
         let n_valid = ((count as f64 * valid_fraction).round() as usize).clamp(1, count - 1);

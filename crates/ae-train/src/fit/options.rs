@@ -66,6 +66,18 @@ impl TrainingConfig {
                 format!("{} is not a positive number", self.learning_rate),
             );
         }
+        // The optimizer computes in f32: a smaller rate would be 0 there, and train nothing.
+        if (self.learning_rate as f32) < f32::MIN_POSITIVE {
+            return invalid(
+                "learning rate",
+                format!(
+                    "{:e} is below f32's smallest normal number ({:e}), where the optimizer \
+                     computes: use a larger one",
+                    self.learning_rate,
+                    f32::MIN_POSITIVE
+                ),
+            );
+        }
         // AdamConfig keeps its fields private; its serialised form names them.
         let epsilon = serde_json::to_value(&self.optimizer)
             .ok()

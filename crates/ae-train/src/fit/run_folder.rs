@@ -40,6 +40,15 @@ impl RunLock {
     /// # Errors
     /// [`TrainError::FolderInUse`], or an I/O error.
     pub fn acquire(dir: &Path) -> Result<Self> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(TrainError::InvalidArgument {
+                what: "run folder",
+                message: format!(
+                    "{} is a file: name a folder for the run (--out)",
+                    dir.display()
+                ),
+            });
+        }
         fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
         let path = dir.join(LOCK_FILE);
         for _ in 0..2 {
