@@ -213,6 +213,73 @@ fn a_refused_run_keeps_the_earlier_run_and_leaves_no_folder() {
     );
 }
 
+/// Ctrl+C in the middle of training says where the checkpoints are and how to go on, and going
+/// on works.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_trainer_says_how_to_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let checkpoints = run.join("checkpoint");
+    let args = [
+        "--limit",
+        "8000",
+        "--epochs",
+        "500",
+        "--batch-size",
+        "16",
+        "--out",
+        run.to_str().unwrap(),
+    ];
+    let trainer = std::process::Command::new(common::example_path("train_vanilla"))
+        .args(args)
+        .env("AE_PROGRESS", "plain")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // burn-train keeps the newest checkpoints only: the epoch of the newest model file.
+    let newest = || {
+        std::fs::read_dir(&checkpoints)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().into_string().ok()?;
+                name.strip_prefix("model-")?
+                    .strip_suffix(".bpk")?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .max()
+    };
+    let start = std::time::Instant::now();
+    while newest().is_none() {
+        assert!(start.elapsed().as_secs() < 120, "no first checkpoint");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &trainer.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = trainer.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted")
+            && stderr.contains(&checkpoints.display().to_string())
+            && stderr.contains("--resume"),
+        "{stderr}"
+    );
+    // As it says: the same command with --resume goes on (here for one epoch more).
+    let epochs = (newest().expect("a checkpoint kept") + 1).to_string();
+    let mut resumed: Vec<&str> = args.to_vec();
+    resumed[3] = &epochs;
+    resumed.push("--resume");
+    ok("train_vanilla", &resumed);
+}
+
 /// Every file under `dir`.
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(dir)

@@ -66,7 +66,10 @@ pub struct Devices {
 impl Devices {
     /// How [`fit`](ae_train::fit) trains into `dir` on these devices: the model's device, the
     /// data-parallel ones and their strategy; the caller adds the run's other options.
+    ///
+    /// From then on Ctrl+C says where the run's checkpoints are ([`super::interrupt`]).
     pub fn fit_options(&self, dir: &Path) -> FitOptions {
+        super::interrupt::say_how_to_resume(dir);
         FitOptions::new(dir, &self.device)
             .with_devices(self.data_parallel.clone())
             .with_data_parallel(self.strategy)

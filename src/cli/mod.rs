@@ -3,6 +3,7 @@
 
 mod args;
 mod device_args;
+pub mod interrupt;
 pub mod ranges;
 
 use std::process::ExitCode;

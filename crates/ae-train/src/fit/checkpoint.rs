@@ -42,6 +42,34 @@ pub fn checkpoint_path(directory: &Path, name: &str, epoch: usize) -> PathBuf {
     directory.join(format!("{name}-{epoch}.bpk"))
 }
 
+/// Checkpoint files burn-train asked to delete while no newer complete checkpoint existed:
+/// `(file, epoch)`. burn-train saves and deletes each record kind on a thread of its own, so the
+/// model's thread can delete epoch N's model while epoch N+1's optimizer is still being written;
+/// a run stopped then would keep no complete checkpoint at all. A file waits here until a newer
+/// epoch has all three records ([`remove_superseded`]).
+static SUPERSEDED: std::sync::Mutex<Vec<(PathBuf, usize)>> = std::sync::Mutex::new(Vec::new());
+
+/// Deletes the files burn-train asked to delete in `directory` whose epoch is older than its
+/// newest complete checkpoint. [`fit`](super::fit) calls it when training ends, the
+/// checkpointers after each save and deletion.
+pub(super) fn remove_superseded(directory: &Path) {
+    let Some(complete) = latest_complete_checkpoint(directory) else {
+        return;
+    };
+    let Ok(mut pending) = SUPERSEDED.lock() else {
+        return;
+    };
+    pending.retain(|(file, epoch)| {
+        if file.parent() == Some(directory) && *epoch < complete {
+            // Gone already is as good as deleted.
+            let _ = fs::remove_file(file);
+            false
+        } else {
+            true
+        }
+    });
+}
+
 impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
     fn save(&self, epoch: usize, record: R) -> Result<(), CheckpointerError> {
         let path = self.path(epoch);
@@ -49,16 +77,18 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
         record.save(tmp.clone())?;
         fs::rename(&tmp, &path).map_err(CheckpointerError::IOError)?;
         ae_io::record_written(&path);
+        remove_superseded(&self.directory);
         Ok(())
     }
 
+    /// Deletes the record of `epoch` once a newer epoch has all three records (see
+    /// [`remove_superseded`]).
     fn delete(&self, epoch: usize) -> Result<(), CheckpointerError> {
-        match fs::remove_file(self.path(epoch)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(CheckpointerError::IOError(e))
-            }
-            _ => Ok(()),
+        if let Ok(mut pending) = SUPERSEDED.lock() {
+            pending.push((self.path(epoch), epoch));
         }
+        remove_superseded(&self.directory);
+        Ok(())
     }
 
     fn restore(&self, epoch: usize) -> Result<R, CheckpointerError> {
@@ -134,6 +164,28 @@ pub(super) fn check_checkpoint<M: Trainable>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deleted_epoch_stays_until_a_newer_one_is_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let touch =
+            |kind: &str, epoch: usize| fs::write(checkpoint_path(d, kind, epoch), b"x").unwrap();
+        for kind in CHECKPOINT_KINDS {
+            touch(kind, 1);
+        }
+        // burn-train's model thread: epoch 2's model saved, epoch 1's deleted, while the other
+        // threads still write epoch 2's optimizer and scheduler.
+        touch("model", 2);
+        let model = AtomicFileCheckpointer::new(d, "model");
+        Checkpointer::<()>::delete(&model, 1).unwrap();
+        assert_eq!(latest_complete_checkpoint(d), Some(1), "epoch 1 was lost");
+        touch("optim", 2);
+        touch("scheduler", 2);
+        remove_superseded(d);
+        assert_eq!(latest_complete_checkpoint(d), Some(2));
+        assert!(!checkpoint_path(d, "model", 1).exists());
+    }
 
     #[test]
     fn latest_complete_needs_all_three_files() {

@@ -343,6 +343,8 @@ where
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| training.launch(learner)))
     });
     let seconds = start.elapsed().as_secs_f64();
+    // The deletions burn-train asked for while a newer checkpoint was still being written.
+    super::checkpoint::remove_superseded(&checkpoint_dir);
     if let Some(error) = capture
         .as_ref()
         .and_then(|outcome| outcome.failure.lock().ok()?.take())
