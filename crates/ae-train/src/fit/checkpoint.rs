@@ -81,8 +81,8 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
         Ok(())
     }
 
-    /// Deletes the record of `epoch` once a newer epoch has all three records (see
-    /// [`remove_superseded`]).
+    /// Deletes the record of `epoch` once a newer epoch has all three records (burn-train
+    /// writes the three on separate threads: until then it is the newest complete one).
     fn delete(&self, epoch: usize) -> Result<(), CheckpointerError> {
         if let Ok(mut pending) = SUPERSEDED.lock() {
             pending.push((self.path(epoch), epoch));
