@@ -153,11 +153,39 @@ pub fn decode_image(path: &Path, options: &ImageFolderOptions) -> Result<Vec<u8>
         source,
     };
     let bytes = ae_io::read(path, ae_io::Limit::data())?;
-    let image = image::ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| DataError::io(path, e))?
-        .decode()
-        .map_err(image_error)?;
+    if bytes.is_empty() {
+        return Err(DataError::InvalidArgument {
+            what: "image",
+            message: format!(
+                "{} is empty (0 bytes): remove it, or write the image again",
+                path.display()
+            ),
+        });
+    }
+    let reader = |bytes: &[u8]| {
+        image::ImageReader::new(std::io::Cursor::new(bytes.to_vec()))
+            .with_guessed_format()
+            .map_err(|e| DataError::io(path, e))
+    };
+    let image = match reader(&bytes)?.decode() {
+        Ok(image) => image,
+        // The decoder's own allocation limit: say how large the image is.
+        Err(image::ImageError::Limits(limit)) => {
+            let size = reader(&bytes)?
+                .into_dimensions()
+                .map(|(w, h)| format!("{w}x{h} pixels"))
+                .unwrap_or_else(|_| "too large".into());
+            return Err(DataError::InvalidArgument {
+                what: "image",
+                message: format!(
+                    "{} is {size}, more than the decoder may allocate ({limit}): make it \
+                     smaller first (e.g. `convert IN -resize 4096x4096 OUT`)",
+                    path.display()
+                ),
+            });
+        }
+        Err(error) => return Err(image_error(error)),
+    };
     let (w, h) = (options.width, options.height);
     let resized = if image.width() == w && image.height() == h {
         image
@@ -362,6 +390,21 @@ mod tests {
             DataError::EmptyImageFolder { .. }
         ));
         assert!(load_image_folder(Path::new("/nonexistent/folder"), &opts).is_err());
+    }
+
+    #[test]
+    fn an_empty_image_file_is_named_as_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        write_png(&dir.path().join("a/good.png"), 2, 2, [1, 2, 3]);
+        fs::write(dir.path().join("a/empty.png"), b"").unwrap();
+        let opts = ImageFolderOptions::new(2, 2, ColorMode::Grayscale);
+        let err = load_image_folder(dir.path(), &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("empty.png") && err.contains("empty (0 bytes)"),
+            "{err}"
+        );
     }
 
     #[test]
