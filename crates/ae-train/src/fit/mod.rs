@@ -19,6 +19,8 @@ mod options;
 mod precision;
 mod ratings;
 mod remote;
+#[cfg(feature = "remote")]
+mod remote_watch;
 mod renderer;
 mod run_folder;
 mod sequence;
@@ -44,8 +46,10 @@ pub use options::{FitOptions, TrainingConfig};
 pub use precision::{LossScale, Precision, StepPrecision};
 pub use ratings::RatingsOutput;
 #[cfg(feature = "remote")]
-pub use remote::{CONNECT_TIMEOUT, SILENCE_LIMIT, watch_servers};
+pub use remote::CONNECT_TIMEOUT;
 pub use remote::{MAX_TOKEN_BYTES, RemoteAddress, TOKEN_ENV, token_from_env, token_from_file};
+#[cfg(feature = "remote")]
+pub use remote_watch::{SILENCE_LIMIT, watch_servers};
 pub use renderer::PlainRenderer;
 pub use run_folder::{IDENTITY_FILE, LOCK_FILE, RunLock, check_run_folder};
 pub use step_gate::StepGate;
