@@ -189,12 +189,14 @@ fn a_refused_run_keeps_the_earlier_run_and_leaves_no_folder() {
         ],
     );
     let files = |dir: &Path| -> Vec<(String, Vec<u8>)> {
-        let mut files: Vec<_> = walk(dir)
+        autoencoders::io::record::files_under(dir)
+            .unwrap()
             .into_iter()
-            .map(|path| (path.display().to_string(), std::fs::read(&path).unwrap()))
-            .collect();
-        files.sort();
-        files
+            .map(|name| {
+                let bytes = std::fs::read(dir.join(&name)).unwrap();
+                (name, bytes)
+            })
+            .collect()
     };
     let before = files(&run);
     let too_large = ["--limit", "300", "--epochs", "1", "--batch-size", "512"];
@@ -278,22 +280,6 @@ fn an_interrupted_trainer_says_how_to_resume() {
     resumed[3] = &epochs;
     resumed.push("--resume");
     ok("train_vanilla", &resumed);
-}
-
-/// Every file under `dir`.
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .flat_map(|entry| {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path)
-            } else {
-                vec![path]
-            }
-        })
-        .collect()
 }
 
 /// A learning rate that blows the weights up: an error saying where, no model written.
