@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{ok, refused, refused_within};
+use common::{ok, refused, refused_within, run};
 
 #[test]
 fn flags_out_of_range_name_the_flag() {
@@ -51,6 +51,20 @@ fn flags_out_of_range_name_the_flag() {
         "backend_bench",
         &["--workloads", "matmul", "--json", folder.to_str().unwrap()],
         "is a folder",
+    );
+    // The end-to-end rows are refused in the benchmark's own flags, not the trainers'.
+    let e2e = ["--device", "flex", "--workloads", "e2e-dense"];
+    refused_within(
+        30,
+        "backend_bench",
+        &[&e2e[..], &["--e2e-precision", "tf32"]].concat(),
+        "--e2e-precision: tf32 needs TF32",
+    );
+    refused_within(
+        120,
+        "backend_bench",
+        &[&e2e[..], &["--e2e-limit", "100", "--e2e-batch-size", "200"]].concat(),
+        "lower --e2e-batch-size",
     );
     refused("train_conv", &["--kernel-size", "4"], "kernel_size");
     refused("train_vae", &["--beta", "-1"], "--beta");
@@ -159,11 +173,37 @@ fn resume_refuses_what_is_not_this_run() {
         &with(&["--epochs", "3", "--resume"]),
         "delete that epoch's files (model-2.bpk",
     );
-    // As the error says: without epoch 2's files the run resumes from epoch 1.
+    // As the error says: without epoch 2's files the run resumes from epoch 1; on another
+    // device (allowed: a run whose server died continues locally), which it says and records.
     for kind in ["model", "optim", "scheduler"] {
         std::fs::remove_file(checkpoint.with_file_name(format!("{kind}-2.bpk"))).unwrap();
     }
-    ok("train_vanilla", &with(&["--epochs", "3", "--resume"]));
+    let elsewhere = if cfg!(feature = "ndarray") {
+        "ndarray"
+    } else {
+        "flex"
+    };
+    let resumed = run(
+        "train_vanilla",
+        &with(&["--epochs", "3", "--resume", "--device", elsewhere]),
+    );
+    assert_eq!(resumed.code, Some(0), "{}", resumed.stderr);
+    let log = std::fs::read_to_string(Path::new(out).join("metrics.jsonl")).unwrap();
+    let ran: Vec<String> = log
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|record| record["split"] == "train")
+        .map(|record| format!("{} {}", record["devices"], record["precision"]))
+        .collect();
+    let on = |device: &str| format!("\"{device}\" \"f32\"");
+    assert_eq!(ran, [on("flex"), on(elsewhere), on(elsewhere)]);
+    let notice = format!("ran on flex in f32; the run continues on {elsewhere} in f32");
+    assert_eq!(
+        resumed.stderr.contains(&notice),
+        elsewhere != "flex",
+        "{}",
+        resumed.stderr
+    );
     ok("train_vanilla", &with(&["--epochs", "1", "--overwrite"]));
 }
 

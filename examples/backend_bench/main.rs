@@ -430,17 +430,26 @@ fn main() -> std::process::ExitCode {
             cli.warmup,
             cli.steps
         );
+        let opened = devices
+            .iter()
+            .map(DeviceSpec::device)
+            .collect::<Result<Vec<_>, _>>()?;
+        if workloads.iter().any(|w| w.starts_with("e2e")) {
+            let precision = autoencoders::train::Precision::from(cli.e2e_precision);
+            for device in &opened {
+                precision.check(device).map_err(rows::in_bench_flags)?;
+            }
+        }
         let mut measurements = Vec::new();
-        for (spec, name) in devices.iter().zip(&names) {
-            let device = spec.device()?;
+        for (device, name) in opened.iter().zip(&names) {
             device.seed(0);
             let mut dense = None;
             for workload in &workloads {
                 eprintln!("measuring {workload} on {name} ...");
                 let mut extra = Vec::new();
                 // On the CPU on one of rayon's threads, as `fit` runs its loop.
-                let measured = ops::on_kernel_threads(&device, || {
-                    measure(&cli, workload, name, &device, &mut dense, &mut extra)
+                let measured = ops::on_kernel_threads(device, || {
+                    measure(&cli, workload, name, device, &mut dense, &mut extra)
                 })?;
                 measurements.extend(extra);
                 measurements.extend(measured);

@@ -104,7 +104,7 @@ where
         (fitted, launches)
     };
     let _ = std::fs::remove_dir_all(&dir);
-    let fitted = fitted?;
+    let fitted = fitted.map_err(in_bench_flags)?;
     if cli.e2e_capture && !fitted.captured {
         return Err(TrainError::InvalidArgument {
             what: "--e2e-capture",
@@ -117,6 +117,38 @@ where
         fitted.steady_items_per_second.unwrap_or(f64::NAN),
         (launches > 0).then(|| launches as f64 / steps.max(1) as f64),
     ))
+}
+
+/// The trainers' flags that `fit`'s errors name, and this benchmark's flags for the same setting.
+const E2E_FLAGS: [(&str, &str); 3] = [
+    ("--batch-size", "--e2e-batch-size"),
+    ("--precision", "--e2e-precision"),
+    ("--epochs", "--e2e-epochs"),
+];
+
+/// `fit`'s refusal as this benchmark's flags say it: `fit` speaks the trainers' flags
+/// (`--batch-size`), the user of `backend_bench` gave `--e2e-batch-size`.
+pub(crate) fn in_bench_flags(error: TrainError) -> TrainError {
+    let TrainError::InvalidArgument { what, message } = error else {
+        return error;
+    };
+    let what = E2E_FLAGS
+        .iter()
+        .find(|(trainer, _)| *trainer == what)
+        .map_or(what, |(_, bench)| *bench);
+    let message = E2E_FLAGS.iter().fold(message, |text, (trainer, bench)| {
+        // Only whole flags: `--precision` inside `--e2e-precision` stays.
+        text.split(' ')
+            .map(|word| match word.strip_prefix(trainer) {
+                Some(rest) if rest.is_empty() || rest.starts_with([',', ';', ')', '.']) => {
+                    format!("{bench}{rest}")
+                }
+                _ => word.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    TrainError::InvalidArgument { what, message }
 }
 
 /// Samples per second of an inference row (`*-captured`: replays of a captured reconstruction);

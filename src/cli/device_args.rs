@@ -61,6 +61,8 @@ pub struct Devices {
     pub data_parallel: Vec<Device>,
     /// How they share each step (`--strategy`).
     pub strategy: DataParallel,
+    /// The training devices as named on the command line ([`DeviceArgs::names`]).
+    pub names: Vec<String>,
 }
 
 impl Devices {
@@ -73,6 +75,7 @@ impl Devices {
         FitOptions::new(dir, &self.device)
             .with_devices(self.data_parallel.clone())
             .with_data_parallel(self.strategy)
+            .with_device_names(self.names.clone())
     }
 }
 
@@ -129,6 +132,7 @@ impl DeviceArgs {
             device,
             data_parallel,
             strategy,
+            names: self.names(),
         })
     }
 

@@ -11,6 +11,34 @@ use ae_train::{EpochMetrics, ReconstructionReport, Result, TrainError, TrainingC
 
 use crate::table::Table;
 
+/// The training epochs of `history` grouped by where and how they ran, as `epochs 1-3 on
+/// ws://host:3000 in bf16` (one stretch for a run that never moved).
+pub fn ran_in_stretches(history: &[EpochMetrics]) -> Vec<String> {
+    let mut stretches: Vec<(usize, usize, String)> = Vec::new();
+    for record in history.iter().filter(|r| r.split == "train") {
+        let ran = record.ran();
+        match stretches.last_mut() {
+            Some((_, last, how)) if *how == ran => *last = record.epoch,
+            _ => stretches.push((record.epoch, record.epoch, ran)),
+        }
+    }
+    stretches
+        .into_iter()
+        .map(|(first, last, how)| {
+            let epochs = if first == last {
+                format!("epoch {first}")
+            } else {
+                format!("epochs {first}-{last}")
+            };
+            if how.is_empty() {
+                format!("{epochs} (not recorded)")
+            } else {
+                format!("{epochs} {how}")
+            }
+        })
+        .collect()
+}
+
 /// The settings of a run, saved as `run.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunSettings {
@@ -147,6 +175,13 @@ impl RunReport {
         if self.captured {
             t.row(["training steps", "captured and replayed (--capture)"]);
         }
+        let stretches = ran_in_stretches(&self.history);
+        if stretches.len() > 1 {
+            t.row([
+                "where the epochs ran (resumed elsewhere)",
+                &stretches.join("; "),
+            ]);
+        }
         t.row(["test MSE", &format!("{:.5}", self.test.mse)]);
         t.row(["test PSNR", &format!("{:.2} dB", self.test.psnr_db)]);
         t.row([
@@ -178,4 +213,41 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     })?;
     ae_models::persist::write_atomic(path, json.as_bytes())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn epoch(epoch: usize, split: &str, devices: Option<&str>) -> EpochMetrics {
+        EpochMetrics {
+            epoch,
+            split: split.into(),
+            metrics: Default::default(),
+            elapsed_seconds: None,
+            devices: devices.map(str::to_string),
+            precision: devices.map(|_| "f32".to_string()),
+        }
+    }
+
+    #[test]
+    fn epochs_are_grouped_by_where_they_ran() {
+        let history = [
+            epoch(1, "train", None),
+            epoch(1, "valid", Some("flex")),
+            epoch(2, "train", Some("ws://h:3000")),
+            epoch(2, "valid", Some("ws://h:3000")),
+            epoch(3, "train", Some("ws://h:3000")),
+            epoch(4, "train", Some("flex")),
+        ];
+        assert_eq!(
+            ran_in_stretches(&history),
+            [
+                "epoch 1 (not recorded)",
+                "epochs 2-3 on ws://h:3000 in f32",
+                "epoch 4 on flex in f32"
+            ]
+        );
+        assert_eq!(ran_in_stretches(&history[2..5]).len(), 1);
+    }
 }

@@ -287,6 +287,8 @@ mod tests {
             split: split.into(),
             metrics: BTreeMap::from([("Loss".to_string(), loss)]),
             elapsed_seconds: None,
+            devices: None,
+            precision: None,
         }
     }
 

@@ -351,6 +351,22 @@ pub(crate) fn device_name(device: &Device) -> String {
     .map_or(debug, |(_, name)| name.to_string())
 }
 
+/// A device's backend as a user names it (`flex`, `wgpu`, `remote`, ...), for logs that do not
+/// know the name the user gave.
+pub(crate) fn backend_name(device: &Device) -> String {
+    let debug = format!("{device:?}");
+    [
+        ("Flex", "flex"),
+        ("NdArray", "ndarray"),
+        ("Cuda", "cuda"),
+        ("Wgpu", "wgpu"),
+        ("Remote", "remote"),
+    ]
+    .into_iter()
+    .find(|(key, _)| debug.contains(key))
+    .map_or(debug, |(_, name)| name.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

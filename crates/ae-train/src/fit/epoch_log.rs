@@ -24,6 +24,23 @@ pub struct EpochMetrics {
     /// Seconds from the start of the training run (this process) to the end of this split.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elapsed_seconds: Option<f64>,
+    /// The devices the epoch ran on (`flex`, `wgpu:0,wgpu:1`, `ws://host:3000`): a resumed run
+    /// may continue elsewhere. Absent in logs of earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devices: Option<String>,
+    /// The precision the epoch's steps computed in (`f32`, `bf16`, ...): a resumed run may
+    /// continue in another. Absent in logs of earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<String>,
+}
+
+impl EpochMetrics {
+    /// Where and how the epoch ran, as `on flex in f32` (empty when the log does not say).
+    pub fn ran(&self) -> String {
+        let on = self.devices.as_deref().map(|d| format!("on {d}"));
+        let within = self.precision.as_deref().map(|p| format!("in {p}"));
+        on.into_iter().chain(within).collect::<Vec<_>>().join(" ")
+    }
 }
 
 /// A burn-train [`MetricLogger`] that appends one [`EpochMetrics`] JSON line per epoch and split
@@ -38,6 +55,8 @@ pub struct EpochLog {
     current: HashMap<String, BTreeMap<String, f64>>,
     records: Arc<Mutex<Vec<EpochMetrics>>>,
     started: Instant,
+    devices: Option<String>,
+    precision: Option<String>,
 }
 
 impl EpochLog {
@@ -57,7 +76,16 @@ impl EpochLog {
             current: HashMap::new(),
             records: Arc::default(),
             started,
+            devices: None,
+            precision: None,
         })
+    }
+
+    /// Records `devices` and `precision` in every line (see [`EpochMetrics::devices`]).
+    pub fn ran_on(mut self, devices: &str, precision: &str) -> Self {
+        self.devices = Some(devices.to_string());
+        self.precision = Some(precision.to_string());
+        self
     }
 
     /// A handle on the lines logged so far; it stays valid after the logger moves into the
@@ -120,6 +148,8 @@ impl MetricLogger for EpochLog {
             split,
             metrics,
             elapsed_seconds: Some(self.started.elapsed().as_secs_f64()),
+            devices: self.devices.clone(),
+            precision: self.precision.clone(),
         };
         if let Some(file) = &mut self.file {
             let written = serde_json::to_string(&record)

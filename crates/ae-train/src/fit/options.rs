@@ -123,6 +123,10 @@ pub struct FitOptions {
     /// that draws random numbers or has batch norm) training runs the ordinary way and says why;
     /// [`Fitted::captured`](super::Fitted::captured) tells which.
     pub capture: bool,
+    /// How the training devices are named in `metrics.jsonl` and in the notice a resumed run
+    /// prints when it continues on other devices (`flex`, `wgpu:0`, `ws://host:3000`). Empty:
+    /// the backends' names (`flex`, `wgpu`, `remote`, ...).
+    pub device_names: Vec<String>,
 }
 
 impl FitOptions {
@@ -138,7 +142,14 @@ impl FitOptions {
             residency: Residency::Auto,
             metrics_every: DEFAULT_METRICS_EVERY,
             capture: false,
+            device_names: Vec::new(),
         }
+    }
+
+    /// Names the training devices as the user did (see [`FitOptions::device_names`]).
+    pub fn with_device_names(mut self, names: Vec<String>) -> Self {
+        self.device_names = names;
+        self
     }
 
     /// Trains by replaying a captured step when `capture` is true (see [`FitOptions::capture`]).

@@ -1,6 +1,7 @@
 //! The one training entry point: any [`Trainable`] model on burn-train's supervised learner.
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -103,6 +104,43 @@ where
         "valid": valid.identity(),
         "training": training,
     })
+}
+
+/// The training devices as `metrics.jsonl` names them: the user's names, else the backends'.
+fn ran_on(options: &FitOptions) -> String {
+    if options.device_names.is_empty() {
+        let names: Vec<String> = training_devices(options)
+            .iter()
+            .map(super::device::backend_name)
+            .collect();
+        names.join(",")
+    } else {
+        options.device_names.join(",")
+    }
+}
+
+/// A resumed run that continues on other devices or in another precision than the epoch it
+/// resumes after says so: the report's figures then come from both. (Allowed on purpose: a run
+/// whose server died continues locally, one whose device lacks bf16 continues in f32.)
+fn say_where_the_run_continues(
+    run_dir: &Path,
+    earlier: &EpochMetrics,
+    devices: &str,
+    precision: &str,
+) {
+    let moved = earlier.devices.as_deref().is_some_and(|d| d != devices);
+    let changed = earlier.precision.as_deref().is_some_and(|p| p != precision);
+    if moved || changed {
+        let notice = format!(
+            "--resume: epoch {} of {} ran {}; the run continues on {devices} in {precision} \
+             (metrics.jsonl records where each epoch ran)",
+            earlier.epoch,
+            run_dir.display(),
+            earlier.ran()
+        );
+        log::warn!("{notice}");
+        eprintln!("{notice}");
+    }
 }
 
 /// Checks that the model and every training device compute in `precision`.
@@ -278,8 +316,25 @@ where
             .collect(),
         _ => Vec::new(),
     };
+    if resumed_from.is_some() && metrics_path.is_file() {
+        // Lines of epochs after the checkpoint (a run resumed from an earlier epoch than it
+        // reached) would stand beside this run's lines for the same epochs.
+        let kept: String = previous
+            .iter()
+            .filter_map(|record| serde_json::to_string(record).ok())
+            .map(|line| line + "\n")
+            .collect();
+        ae_io::write_atomic(&metrics_path, kept.as_bytes())
+            .map_err(|e| TrainError::io(&metrics_path, e))?;
+    }
+    let devices = ran_on(options);
+    let precision = config.precision.name();
+    if let Some(earlier) = previous.last() {
+        say_where_the_run_continues(run_dir, earlier, &devices, precision);
+    }
     let epoch_log = EpochLog::open(&metrics_path, options.resume, start)
-        .map_err(|e| TrainError::io(&metrics_path, e))?;
+        .map_err(|e| TrainError::io(&metrics_path, e))?
+        .ran_on(&devices, precision);
     let records = epoch_log.records();
 
     let context = MetricsContext {
