@@ -43,6 +43,8 @@ struct Cli {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // The server's CPU devices allocate and free a step's tensors as a trainer's do.
+    autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| serve(&cli))
 }
 

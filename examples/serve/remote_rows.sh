@@ -15,7 +15,8 @@
 #   B=target/release/examples bash examples/serve/remote_rows.sh
 #   ROUNDS=3 EPOCHS=6 B=target/release/examples bash examples/serve/remote_rows.sh scaling
 # The second prints the scaling rows only (two servers against one, the cores used locally),
-# alternated ROUNDS times.
+# alternated ROUNDS times, at batch BATCH (default 512), on the first LIMIT_IMAGES training
+# images (default 8000; two devices need two batches of them per step).
 # On a machine with more cores, TRAINER_CPUS pins the trainer away from the servers' cores 0 and
 # 1 (e.g. TRAINER_CPUS=2-15 on a 16-core host); on 2 cores it shares them, unpinned.
 set -euo pipefail
@@ -91,19 +92,20 @@ b=$(start 1)
 echo "| run | steady images/s | ms per step | KB over loopback per step | test MSE | wall s | CPU s: trainer / server A / B |"
 echo "|---|---|---|---|---|---|---|"
 ENV=(AE_CPU_KERNELS=on)
-LIMIT=(--limit 8000)
+LIMIT=(--limit "${LIMIT_IMAGES:-8000}")
 if [ "${1:-}" = scaling ]; then
-  # Two servers against one on the conv AE at batch 512, next to the servers' cores used by one
-  # local process (core 0 alone, then cores 0 and 1: what this machine's two cores give this
-  # work at best), alternated ROUNDS times: single runs on a shared VM move by a fifth.
+  # Two servers against one on the conv AE at batch BATCH (512), next to the servers' cores used
+  # by one local process (core 0 alone, then cores 0 and 1: what this machine's two cores give
+  # this work at best), alternated ROUNDS times: single runs on a shared VM move by a fifth.
+  n=${BATCH:-512}
   for round in $(seq "${ROUNDS:-3}"); do
     PIN=(taskset -c 0)
-    row "conv-512-local-core-0-r$round" train_conv 512 --device flex
+    row "conv-$n-local-core-0-r$round" train_conv "$n" --device flex
     PIN=(taskset -c 0,1)
-    row "conv-512-local-cores-0-1-r$round" train_conv 512 --device flex
+    row "conv-$n-local-cores-0-1-r$round" train_conv "$n" --device flex
     PIN=("${TRAINER_PIN[@]}")
-    row "conv-512-one-server-r$round" train_conv 512 --device "$a"
-    row "conv-512-two-servers-r$round" train_conv 512 --devices "$a,$b"
+    row "conv-$n-one-server-r$round" train_conv "$n" --device "$a"
+    row "conv-$n-two-servers-r$round" train_conv "$n" --devices "$a,$b"
   done
   exit 0
 fi
@@ -132,7 +134,7 @@ row conv-two-servers train_conv 128 --devices "$a,$b"
 row conv-two-local train_conv 128 --devices flex,flex
 # Larger steps: the same fixed costs per step (the weights and gradients between the servers)
 # over four times the arithmetic.
-LIMIT=(--limit 8000)
+LIMIT=(--limit "${LIMIT_IMAGES:-8000}")
 PIN=(taskset -c 0)
 row conv-512-local-one-core train_conv 512 --device flex
 PIN=("${TRAINER_PIN[@]}")
