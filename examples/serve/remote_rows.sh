@@ -36,12 +36,13 @@ AE_REMOTE_TOKEN=$(cat "$tmp/token")
 start() {
   taskset -c "$1" "$B/serve" --port 0 --token-file "$tmp/token" > "$tmp/serve-$1.log" 2>&1 &
   echo $! >> "$tmp/pids"
-  for _ in $(seq 100); do
+  for _ in $(seq 300); do
     port=$(sed -n 's|.*ws://127.0.0.1:\([0-9]*\).*|\1|p' "$tmp/serve-$1.log" | head -1)
     [ -n "$port" ] && { echo "ws://127.0.0.1:$port"; return; }
     sleep 0.1
   done
-  echo "server on core $1 did not start" >&2; exit 1
+  { echo "server on core $1 did not start in 30 s; it said:"; cat "$tmp/serve-$1.log"; } >&2
+  exit 1
 }
 # Every byte sent over loopback is received over it: the receive counter counts each once.
 lo_bytes() { awk '/^ *lo:/ { printf "%.0f\n", $2 }' /proc/net/dev; }
