@@ -336,23 +336,19 @@ pub(super) fn probe(device: &Device) -> Result<(), String> {
     }
 }
 
-/// A device as a user names it (`Device`'s `Debug` spells out the dispatch layers).
+/// A device as a user names it in a sentence (`the flex (CPU) device`, `this wgpu device`).
 pub(crate) fn device_name(device: &Device) -> String {
-    let debug = format!("{device:?}");
-    [
-        ("Flex", "the flex (CPU) device"),
-        ("NdArray", "the ndarray (CPU) device"),
-        ("Cuda", "this cuda device"),
-        ("Wgpu", "this wgpu device"),
-        ("Remote", "the remote device"),
-    ]
-    .into_iter()
-    .find(|(key, _)| debug.contains(key))
-    .map_or(debug, |(_, name)| name.to_string())
+    let backend = backend_name(device);
+    match backend.as_str() {
+        "flex" | "ndarray" => format!("the {backend} (CPU) device"),
+        "remote" => "the remote device".to_string(),
+        "cuda" | "wgpu" => format!("this {backend} device"),
+        _ => backend,
+    }
 }
 
 /// A device's backend as a user names it (`flex`, `wgpu`, `remote`, ...), for logs that do not
-/// know the name the user gave.
+/// know the name the user gave (`Device`'s `Debug` spells out the dispatch layers).
 pub(crate) fn backend_name(device: &Device) -> String {
     let debug = format!("{device:?}");
     [
