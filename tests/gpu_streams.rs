@@ -20,6 +20,7 @@ struct Run {
     test_mse: Option<f64>,
     captured: Option<bool>,
     flushes: usize,
+    adapters: Vec<String>,
 }
 
 fn train(folder: &Path, streams: &str) -> Run {
@@ -49,12 +50,20 @@ fn train_with(folder: &Path, streams: &str, flags: &[&str]) -> Run {
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
     let test_mse = report.as_ref().and_then(|r| r["test"]["mse"].as_f64());
     let captured = report.as_ref().and_then(|r| r["captured"].as_bool());
+    let adapters = report
+        .as_ref()
+        .and_then(|r| r["adapters"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|a| a.as_str().map(str::to_string))
+        .collect();
     let log = std::fs::read_to_string(folder.join("stream.log")).unwrap_or_default();
     Run {
         success: output.status.success(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         test_mse,
         captured,
+        adapters,
         flushes: log
             .lines()
             .filter(|l| l.to_lowercase().contains("flush"))
@@ -76,6 +85,15 @@ fn one_stream_trains_the_same_model_without_flushes() {
         return;
     }
     assert!(per_thread.success, "per-thread: {}", per_thread.stderr);
+    // The report names the adapter, and says when it is Mesa's software renderer.
+    match &per_thread.adapters[..] {
+        [adapter] => assert!(
+            adapter.starts_with("wgpu: ")
+                && (!adapter.contains("llvmpipe") || adapter.contains("no GPU")),
+            "{adapter}"
+        ),
+        other => panic!("adapters {other:?}"),
+    }
     let single = train(folder.path(), "single");
     assert!(single.success, "single: {}", single.stderr);
     // burn-train's metric thread reads the training thread's outputs: with a stream per thread

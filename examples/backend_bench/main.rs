@@ -442,6 +442,9 @@ fn main() -> std::process::ExitCode {
         }
         let mut measurements = Vec::new();
         for (device, name) in opened.iter().zip(&names) {
+            if let Some(adapter) = autoencoders::train::GpuAdapter::of(device) {
+                println!("device {name}: {adapter}");
+            }
             device.seed(0);
             let mut dense = None;
             for workload in &workloads {

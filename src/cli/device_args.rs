@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 use clap::Args;
 
-use ae_train::{Backend, DataParallel, DeviceSpec, FitOptions, TrainError};
+use ae_train::{Backend, DataParallel, DeviceSpec, FitOptions, GpuAdapter, TrainError};
 
 /// Where to run: `--device`, `--devices`.
 #[derive(Args, Debug, Clone)]
@@ -63,6 +63,8 @@ pub struct Devices {
     pub strategy: DataParallel,
     /// The training devices as named on the command line ([`DeviceArgs::names`]).
     pub names: Vec<String>,
+    /// The GPU adapters among them, as `wgpu: NVIDIA H100 80GB HBM3` ([`GpuAdapter`]).
+    pub adapters: Vec<String>,
 }
 
 impl Devices {
@@ -127,12 +129,31 @@ impl DeviceArgs {
         }
         #[cfg(feature = "remote")]
         self.watch_servers()?;
+        let names = self.names();
+        // Which adapter a GPU name landed on, said once: `wgpu` on a machine without a GPU is
+        // Mesa's software renderer, 50-100x slower than flex.
+        let training = if data_parallel.is_empty() {
+            std::slice::from_ref(&device)
+        } else {
+            &data_parallel[..]
+        };
+        let adapters: Vec<String> = names
+            .iter()
+            .zip(training)
+            .filter_map(|(name, device)| {
+                GpuAdapter::of(device).map(|adapter| format!("{name}: {adapter}"))
+            })
+            .collect();
+        for adapter in &adapters {
+            println!("device {adapter}");
+        }
         Ok(Devices {
             spec,
             device,
             data_parallel,
             strategy,
-            names: self.names(),
+            names,
+            adapters,
         })
     }
 

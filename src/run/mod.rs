@@ -262,6 +262,7 @@ impl Run {
             mean_image_mse,
             history: fitted.epochs,
             machine: MachineInfo::detect(),
+            adapters: self.devices.adapters.clone(),
             burn: "0.22.1".into(),
             parameters: burn::module::Module::num_params(&model),
             weights: self.weights,

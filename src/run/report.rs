@@ -126,6 +126,10 @@ pub struct RunReport {
     pub history: Vec<EpochMetrics>,
     /// Where it ran.
     pub machine: MachineInfo,
+    /// The GPU adapters the devices ran on, as `wgpu: NVIDIA H100 80GB HBM3` (none on the CPU
+    /// backends).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adapters: Vec<String>,
     /// The Burn version.
     pub burn: String,
     /// The model's parameters (weights and biases).
@@ -146,6 +150,9 @@ impl RunReport {
         let mut t = Table::new(["", ""]);
         t.row(["dataset", &self.dataset]);
         t.row(["device", &self.device]);
+        for adapter in &self.adapters {
+            t.row(["GPU adapter", adapter]);
+        }
         t.row([
             "images (train / valid / test)",
             &format!(

@@ -336,6 +336,58 @@ pub(super) fn probe(device: &Device) -> Result<(), String> {
     }
 }
 
+/// The adapter a GPU device runs on, as it names itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GpuAdapter {
+    /// The part's name: `NVIDIA H100 80GB HBM3`, or Mesa's software renderer
+    /// `llvmpipe (LLVM 19.1.7, 256 bits)`.
+    pub name: String,
+    /// No card behind it: a renderer on the CPU (lavapipe), which runs the GPU code path far
+    /// slower than the CPU backends run the same work.
+    pub software: bool,
+}
+
+impl GpuAdapter {
+    /// The adapter of `device` (opening it): `None` for the CPU backends and remote devices.
+    pub fn of(device: &Device) -> Option<Self> {
+        #[cfg(any(
+            feature = "wgpu",
+            feature = "vulkan",
+            feature = "metal",
+            feature = "cuda"
+        ))]
+        {
+            device.identity().map(|identity| Self {
+                name: identity.name,
+                software: identity.physical.is_none(),
+            })
+        }
+        #[cfg(not(any(
+            feature = "wgpu",
+            feature = "vulkan",
+            feature = "metal",
+            feature = "cuda"
+        )))]
+        {
+            let _ = device;
+            None
+        }
+    }
+}
+
+impl std::fmt::Display for GpuAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.name)?;
+        if self.software {
+            write!(
+                f,
+                " (no GPU: a software renderer on the CPU, much slower than --device flex)"
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// A device as a user names it in a sentence (`the flex (CPU) device`, `this wgpu device`).
 pub(crate) fn device_name(device: &Device) -> String {
     let backend = backend_name(device);

@@ -35,7 +35,7 @@ pub use checkpoint::{
     AtomicFileCheckpointer, CHECKPOINT_KINDS, checkpoint_path, latest_complete_checkpoint,
 };
 pub use data_parallel::DataParallel;
-pub use device::{Backend, DeviceSpec};
+pub use device::{Backend, DeviceSpec, GpuAdapter};
 pub use epoch_log::{EpochLog, EpochMetrics, read_epoch_log};
 pub use image::ReconstructionOutput;
 pub use learner::{ModelSteps, Trainable};
