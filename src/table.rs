@@ -26,6 +26,19 @@ impl Table {
     }
 }
 
+/// The most characters a cell shows; a longer one (a 70,000-character label) is cut with `…`.
+pub const MAX_CELL_CHARS: usize = 120;
+
+/// `cell` as shown: at most [`MAX_CELL_CHARS`] characters.
+fn shown(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.chars().count() <= MAX_CELL_CHARS {
+        cell.into()
+    } else {
+        let kept: String = cell.chars().take(MAX_CELL_CHARS - 1).collect();
+        format!("{kept}…").into()
+    }
+}
+
 impl fmt::Display for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ncols = self
@@ -38,14 +51,19 @@ impl fmt::Display for Table {
         let mut widths = vec![0; ncols];
         for row in self.rows.iter().chain([&self.header]) {
             for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
+                *w = (*w).max(shown(cell).chars().count());
             }
         }
         let line = |f: &mut fmt::Formatter<'_>, row: &[String]| {
             let cells: Vec<String> = widths
                 .iter()
                 .enumerate()
-                .map(|(i, w)| format!("{:<w$}", row.get(i).map_or("", String::as_str)))
+                .map(|(i, &w)| {
+                    // Padded by hand: `format!`'s width stops at 65,535.
+                    let cell = shown(row.get(i).map_or("", String::as_str));
+                    let pad = w.saturating_sub(cell.chars().count());
+                    format!("{cell}{}", " ".repeat(pad))
+                })
                 .collect();
             writeln!(f, "{}", cells.join("  ").trim_end())
         };
@@ -73,5 +91,14 @@ mod tests {
             t.to_string(),
             "model    MSE\n-------  ------\nvanilla  0.0101\npca      0.02\n"
         );
+    }
+
+    #[test]
+    fn long_cells_are_cut() {
+        let mut t = Table::new(["label", "n"]);
+        t.row(["Z".repeat(70_000).as_str(), "1"]);
+        let text = t.to_string();
+        let row = text.lines().nth(2).unwrap();
+        assert_eq!(row, format!("{}…  1", "Z".repeat(MAX_CELL_CHARS - 1)));
     }
 }

@@ -416,3 +416,67 @@ fn bad_values_in_files_name_the_line() {
         "column 1",
     );
 }
+
+/// The applications on the smallest data they take, and on settings they can only refuse: a
+/// result or a clear error, never a panic, and a refusal before training and before any file of
+/// an earlier run is touched.
+#[test]
+fn applications_on_tiny_data_and_late_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let tiny = ["--epochs", "1", "--batch-size", "2"];
+    // Fewer test images than the pictures show (interpolation pairs, the impute grid).
+    let vae = out("vae");
+    ok(
+        "train_vae",
+        &[
+            &tiny[..],
+            &["--limit", "3", "--valid-fraction", "0", "--out", &vae],
+        ]
+        .concat(),
+    );
+    assert!(Path::new(&vae).join("interpolation.png").is_file());
+    ok(
+        "generate",
+        &[&tiny[..], &["--limit", "3", "--out", &out("gen")]].concat(),
+    );
+    ok(
+        "impute",
+        &[&tiny[..], &["--limit", "5", "--out", &out("imp")]].concat(),
+    );
+    // Known before training, refused before it: nothing is written.
+    refused_within(
+        30,
+        "generate",
+        &["--latent-dim", "1", "--out", &out("gen1")],
+        "--latent-dim",
+    );
+    refused_within(
+        30,
+        "recommend",
+        &["--user", "999999", "--out", &out("rec1")],
+        "--user: 999999 does not appear",
+    );
+    refused_within(
+        30,
+        "anomaly_tabular",
+        &["--rows", "10", "--out", &out("tab1")],
+        "holds 0 anomalous and 3 normal rows",
+    );
+    for name in ["gen1", "rec1", "tab1"] {
+        let folder = dir.path().join(name);
+        let files = autoencoders::io::record::files_under(&folder).unwrap_or_default();
+        assert!(files.is_empty(), "{name}: {files:?}");
+    }
+    // A refused --resume leaves the run's generated ratings file as it was.
+    let rec = out("rec");
+    ok("recommend", &["--epochs", "1", "--out", &rec]);
+    let ratings = Path::new(&rec).join("synthetic-u.data");
+    let before = std::fs::read(&ratings).unwrap();
+    refused(
+        "recommend",
+        &["--epochs", "2", "--seed", "9", "--resume", "--out", &rec],
+        "train.checksum",
+    );
+    assert_eq!(std::fs::read(&ratings).unwrap(), before);
+}

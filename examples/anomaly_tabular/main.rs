@@ -25,7 +25,7 @@ use autoencoders::data::tabular::{
     KDD_NORMAL, VectorDataset, anomaly_splits, read_csv, write_synthetic_kdd,
 };
 use autoencoders::models::{Autoencoder, OutputActivation, SavedModel, VanillaAutoencoderConfig};
-use autoencoders::run::{MachineInfo, write_json};
+use autoencoders::run::{MachineInfo, StagedFile, write_json};
 use autoencoders::table::Table;
 use autoencoders::train::anomaly::{self, AnomalyReport};
 use autoencoders::train::{TrainError, check_run_folder, errors_of, fit};
@@ -111,20 +111,21 @@ fn main() -> std::process::ExitCode {
         // A run that fit would refuse is refused before its generated data file is written.
         check_run_folder(&out.join("model"), cli.output.resume, cli.output.overwrite)?;
         let devices = cli.device.open()?;
-        let path = match &cli.csv {
-            Some(p) => p.clone(),
+        // The synthetic file takes its name once the run is accepted (`StagedFile`).
+        let (path, staged) = match &cli.csv {
+            Some(p) => (p.clone(), None),
             None => {
-                let p = out.join("synthetic-kdd.data");
-                write_synthetic_kdd(&p, cli.rows, 0.2, seed)?;
+                let staged = StagedFile::new(&out.join("synthetic-kdd.data"));
+                write_synthetic_kdd(staged.path(), cli.rows, 0.2, seed)?;
                 println!(
                     "wrote {} synthetic KDD Cup 1999-format rows to {}",
                     cli.rows,
-                    p.display()
+                    staged.target().display()
                 );
-                p
+                (staged.target().to_path_buf(), Some(staged))
             }
         };
-        let table = read_csv(&path, cli.header)?;
+        let table = read_csv(staged.as_ref().map_or(&path, |s| s.path()), cli.header)?;
         let label_column = cli.label_column.unwrap_or(table.columns.len() - 1);
         let splits = anomaly_splits(
             &table,
@@ -143,6 +144,22 @@ fn main() -> std::process::ExitCode {
             splits.train.len(),
             splits.test.len()
         );
+        // Scoring needs both kinds of test rows: known now, refused before training.
+        let test_labels = splits.test.labels().unwrap_or_default();
+        let anomalies = test_labels.iter().filter(|&&l| l == 1).count();
+        if anomalies == 0 || anomalies == test_labels.len() {
+            return Err(TrainError::InvalidArgument {
+                what: "anomaly test split",
+                message: format!(
+                    "the test split of {} holds {anomalies} anomalous and {} normal rows (normal: \
+                     label {:?} in column {label_column}); scoring needs both: check \
+                     --normal-label and --label-column, or give more rows",
+                    path.display(),
+                    test_labels.len() - anomalies,
+                    cli.normal_label
+                ),
+            });
+        }
         let device = &devices.device;
         device.seed(seed);
         // Standardised and one-hot features: linear code and output, MSE.
@@ -167,6 +184,9 @@ fn main() -> std::process::ExitCode {
             &options,
         )?;
         fitted.model.save(&model_dir)?;
+        if let Some(staged) = staged {
+            staged.commit()?;
+        }
 
         let test_scores = scores(&fitted.model, &splits.test, device)?;
         let labels: Vec<bool> = splits

@@ -16,7 +16,9 @@ use autoencoders::cli::{Defaults, ModelDirArgs, TrainerArgs, exit_on_error};
 use autoencoders::models::{AnyAutoencoder, Autoencoder, ModelConfig, VaeConfig};
 use autoencoders::run::{Run, write_json};
 use autoencoders::table::Table;
-use autoencoders::train::{TrainError, evaluate_vae, save_image_grid, values};
+use autoencoders::train::{
+    TrainError, evaluate_vae, save_image_grid, save_vae_interpolations, values,
+};
 
 const NAME: &str = "generate";
 const DEFAULTS: Defaults = Defaults::new(30, 128, 2);
@@ -44,6 +46,14 @@ fn main() -> std::process::ExitCode {
         let run = Run::prepare(NAME, &cli.common, &DEFAULTS)?;
         let out = &run.out;
         let latent = cli.common.latent_dim(&DEFAULTS);
+        // The walk spans two latent dimensions: refused before training, not after.
+        let too_small = |what: &'static str, d: usize| TrainError::InvalidArgument {
+            what,
+            message: format!("{d}: the latent walk needs at least 2 dimensions"),
+        };
+        if latent < 2 && cli.pretrained.model.is_none() {
+            return Err(too_small("--latent-dim", latent));
+        }
         let config = VaeConfig::new().with_latent_dim(latent);
         let model = run.model(&cli.pretrained, ModelConfig::Vae(config))?;
         let AnyAutoencoder::Vae(vae) = &model else {
@@ -56,6 +66,10 @@ fn main() -> std::process::ExitCode {
             });
         };
         let (test, device, shape) = (&run.data.test, run.device(), run.shape());
+        let d = vae.latent_dim();
+        if d < 2 {
+            return Err(too_small("--model's latent size", d));
+        }
 
         // Samples from the prior.
         device.seed(SEED);
@@ -70,13 +84,6 @@ fn main() -> std::process::ExitCode {
         )?;
 
         // A walk over the first two latent dimensions.
-        let d = vae.latent_dim();
-        if d < 2 {
-            return Err(TrainError::InvalidArgument {
-                what: "latent size",
-                message: "the walk needs at least 2 dimensions".into(),
-            });
-        }
         let g = cli.grid.max(2);
         let step = |i: usize| -cli.span + 2.0 * cli.span * i as f32 / (g - 1) as f32;
         let mut codes = vec![0.0f32; g * g * d];
@@ -99,19 +106,10 @@ fn main() -> std::process::ExitCode {
         save_image_grid(&out.join("latent_walk.png"), &rows, &labels, shape, 1)?;
 
         // Interpolations between pairs of test images.
-        let strips = (0..6)
-            .map(|i| {
-                let a = test.batch(2 * i..2 * i + 1, device).images;
-                let b = test.batch(2 * i + 1..2 * i + 2, device).images;
-                values(vae.interpolate(a, b, 12))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let rows: Vec<&[f32]> = strips.iter().map(Vec::as_slice).collect();
-        let labels: Vec<String> = (0..rows.len())
-            .map(|i| format!("test {} → {}", 2 * i, 2 * i + 1))
-            .collect();
-        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
-        save_image_grid(&out.join("interpolation.png"), &rows, &labels, shape, 2)?;
+        let path = out.join("interpolation.png");
+        if save_vae_interpolations(&path, vae, test, 6, 12, 2, device)? == 0 {
+            println!("(no interpolation.png: the test split holds fewer than two images)");
+        }
 
         let scores = evaluate_vae(vae, test, 250, 50, SEED, device)?;
         let mut table = Table::new(["", ""]);

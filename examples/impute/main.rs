@@ -85,6 +85,16 @@ fn main() -> std::process::ExitCode {
             Mask::Block => MaskKind::Block { size: cli.block },
         };
         let masks = make_masks(n, shape, kind, MASK_SEED)?;
+        if !masks.contains(&true) {
+            // Every figure would be a perfect 0 on nothing.
+            return Err(TrainError::InvalidArgument {
+                what: "--fraction",
+                message: format!(
+                    "{} hides no pixel of the {n} test images: use a larger fraction",
+                    cli.fraction
+                ),
+            });
+        }
         let mean_image = run.data.train.mean_image();
         let read = |t: Tensor<4>| {
             t.into_data()
@@ -159,8 +169,9 @@ fn main() -> std::process::ExitCode {
             ]);
         }
 
-        // Picture: masked (hidden shown mid-gray) / one pass / iterated / truth, 10 images.
-        let k = 10 * shape.numel();
+        // Picture: masked (hidden shown mid-gray) / one pass / iterated / truth, 10 images (or
+        // as many as the test split has).
+        let k = (10 * shape.numel()).min(truth.len());
         let masked: Vec<f32> = truth[..k]
             .iter()
             .zip(&masks[..k])

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use autoencoders::cli::exit_on_error;
+use autoencoders::cli::{exit_on_error, ranges};
 use autoencoders::data::patches::{PATCH_CLASSES, PatchOptions, write_defect_patches};
 use autoencoders::train::TrainError;
 
@@ -40,18 +40,18 @@ struct Cli {
     /// Photographs to use (file names in --photos); default: six public-domain samples.
     #[arg(long, value_delimiter = ',')]
     names: Vec<String>,
-    /// Output folder (one sub-folder per class).
+    /// Output folder (one sub-folder per class); an earlier set of patches there is replaced.
     #[arg(long, default_value = "runs/patches")]
     out: PathBuf,
     /// Patch side in pixels.
-    #[arg(long, default_value_t = 64)]
-    size: u32,
+    #[arg(long, value_parser = ranges::count::<8, 1024>, default_value_t = 64)]
+    size: usize,
     /// Distance between patches (less than --size: they overlap).
-    #[arg(long, default_value_t = 32)]
-    stride: u32,
-    /// Longer side of each photograph before cutting.
-    #[arg(long, default_value_t = 512)]
-    long_side: u32,
+    #[arg(long, value_parser = ranges::count::<1, 1024>, default_value_t = 32)]
+    stride: usize,
+    /// Longer side of each photograph before cutting (at most 8192).
+    #[arg(long, value_parser = ranges::count::<8, 8192>, default_value_t = 512)]
+    long_side: usize,
     /// Seed of the defects.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -78,10 +78,11 @@ fn main() -> std::process::ExitCode {
             cli.names.clone()
         };
         let photos: Vec<PathBuf> = names.iter().map(|n| cli.photos.join(n)).collect();
+        // The ranges above fit u32.
         let options = PatchOptions {
-            size: cli.size,
-            stride: cli.stride,
-            long_side: cli.long_side,
+            size: cli.size as u32,
+            stride: cli.stride as u32,
+            long_side: cli.long_side as u32,
         };
         let counts = write_defect_patches(&photos, &cli.out, options, cli.seed)?;
         println!(

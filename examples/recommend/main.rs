@@ -21,7 +21,7 @@ use autoencoders::data::ratings::{
     ItemRatingsDataset, SyntheticRatings, read_ratings, write_synthetic_ratings,
 };
 use autoencoders::models::{AutoRec, AutoRecConfig, SavedModel};
-use autoencoders::run::{MachineInfo, write_json};
+use autoencoders::run::{MachineInfo, StagedFile, write_json};
 use autoencoders::table::Table;
 use autoencoders::train::recommend::{RatingsReport, predict_at, ratings_report, top_n};
 use autoencoders::train::{EpochMetrics, TrainError, check_run_folder, fit};
@@ -93,12 +93,13 @@ fn main() -> std::process::ExitCode {
             check_run_folder(&out.join("model"), cli.output.resume, cli.output.overwrite)?;
         }
         let devices = cli.device.open()?;
-        let path = match &cli.ratings {
-            Some(p) => p.clone(),
+        // The synthetic file takes its name once the run is accepted (`StagedFile`).
+        let (path, staged) = match &cli.ratings {
+            Some(p) => (p.clone(), None),
             None => {
-                let p = out.join("synthetic-u.data");
+                let staged = StagedFile::new(&out.join("synthetic-u.data"));
                 let spec = SyntheticRatings::default();
-                write_synthetic_ratings(&p, spec, seed)?;
+                write_synthetic_ratings(staged.path(), spec, seed)?;
                 println!(
                     "wrote {} synthetic ratings ({} users x {} items, rank {}, noise {}) to {}",
                     spec.ratings,
@@ -106,12 +107,12 @@ fn main() -> std::process::ExitCode {
                     spec.items,
                     spec.rank,
                     spec.noise,
-                    p.display()
+                    staged.target().display()
                 );
-                p
+                (staged.target().to_path_buf(), Some(staged))
             }
         };
-        let ratings = read_ratings(&path)?;
+        let ratings = read_ratings(staged.as_ref().map_or(&path, |s| s.path()))?;
         let (users, items) = (ratings.users(), ratings.items());
         let (train, test) = ratings.split(cli.test_fraction, seed)?;
         println!(
@@ -122,6 +123,23 @@ fn main() -> std::process::ExitCode {
             train.len(),
             test.len()
         );
+        // Checked before training: a user missing from the file would be refused after it.
+        let user_id = cli.user.unwrap_or(ratings.user_ids[0]);
+        let user =
+            ratings
+                .user_ids
+                .binary_search(&user_id)
+                .map_err(|_| TrainError::InvalidArgument {
+                    what: "--user",
+                    message: format!("{user_id} does not appear in {}", path.display()),
+                })?;
+        // Predictions are clamped to the file's own scale (1-5 stars, 1-10, 0.5-5, ...).
+        let (lowest, highest) = ratings
+            .ratings
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
+                (lo.min(f64::from(r.value)), hi.max(f64::from(r.value)))
+            });
         let device = &devices.device;
         device.seed(seed);
         let model_dir = cli
@@ -133,6 +151,8 @@ fn main() -> std::process::ExitCode {
             Some(dir) => (AutoRec::load(dir, device)?, Vec::new(), None),
             None => {
                 let model = AutoRecConfig::new(users)
+                    .with_min_rating(lowest)
+                    .with_max_rating(highest.max(lowest + 1.0))
                     .with_hidden(cli.hidden)
                     .with_weight_decay(cli.weight_decay)
                     .try_init(device)?;
@@ -154,6 +174,9 @@ fn main() -> std::process::ExitCode {
                 (fitted.model, fitted.epochs, Some(fitted.seconds))
             }
         };
+        if let Some(staged) = staged {
+            staged.commit()?;
+        }
         if model.config().num_inputs != users {
             return Err(TrainError::InvalidArgument {
                 what: "model",
@@ -183,15 +206,6 @@ fn main() -> std::process::ExitCode {
         ]);
         print!("\n{table}");
 
-        let user_id = cli.user.unwrap_or(ratings.user_ids[0]);
-        let user =
-            ratings
-                .user_ids
-                .binary_search(&user_id)
-                .map_err(|_| TrainError::InvalidArgument {
-                    what: "user",
-                    message: format!("{user_id} does not appear in {}", path.display()),
-                })?;
         let every_item: Vec<(usize, usize)> = (0..items).map(|item| (item, user)).collect();
         let for_user = predict_at(&model, (users, items), &train, &every_item, 256, device)?;
         let recommended: Vec<(u64, f32)> = top_n(&for_user, user, &train, cli.top)

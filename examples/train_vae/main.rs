@@ -15,7 +15,9 @@ use autoencoders::cli::ranges::{self, MAX_WIDTH};
 use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error};
 use autoencoders::models::{VaeArchitecture, VaeConfig};
 use autoencoders::run::Run;
-use autoencoders::train::{TrainError, evaluate_vae, save_image_grid, values};
+use autoencoders::train::{
+    TrainError, evaluate_vae, save_image_grid, save_vae_interpolations, values,
+};
 
 const TRAINER: &str = "train_vae";
 const DEFAULTS: Defaults = Defaults::new(10, 128, 20);
@@ -110,24 +112,17 @@ fn main() -> std::process::ExitCode {
             2,
         )?;
         // Interpolations between consecutive pairs of test images, ends included.
-        let strips = (0..4)
-            .map(|i| {
-                let a = test.batch(2 * i..2 * i + 1, device).images;
-                let b = test.batch(2 * i + 1..2 * i + 2, device).images;
-                values(model.interpolate(a, b, 10))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let rows: Vec<&[f32]> = strips.iter().map(Vec::as_slice).collect();
-        let labels: Vec<String> = (0..rows.len())
-            .map(|i| format!("test {} → {}", 2 * i, 2 * i + 1))
-            .collect();
-        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
-        save_image_grid(&run.out.join("interpolation.png"), &rows, &labels, shape, 2)?;
+        let path = run.out.join("interpolation.png");
+        let drawn = save_vae_interpolations(&path, model, test, 4, 10, 2, device)?;
 
         print!("\n{}", trained.report.table());
+        if drawn == 0 {
+            println!("(no interpolation.png: the test split holds fewer than two images)");
+        }
         println!(
-            "artifacts: {} (samples.png, interpolation.png, reconstructions.png)",
-            run.out.display()
+            "artifacts: {} (samples.png, {}reconstructions.png)",
+            run.out.display(),
+            if drawn > 0 { "interpolation.png, " } else { "" }
         );
         Ok(())
     })

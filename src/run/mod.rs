@@ -13,6 +13,7 @@
 //!    - `checkpoint/`: burn-train checkpoints of the last epochs, for `--resume`.
 
 mod report;
+mod staged;
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +30,7 @@ use ae_train::{
 };
 
 pub use report::{MachineInfo, RunReport, RunSettings, write_json};
+pub use staged::StagedFile;
 
 use crate::cli::{Defaults, Devices, ModelDirArgs, OutputArgs, TrainerArgs};
 

@@ -7,10 +7,20 @@ use image::imageops::FilterType;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
+use crate::images::{MAX_DATASET_BYTES, MAX_PIXELS};
 use crate::{ImageDataset, ImageShape};
 
 /// The file extensions read (case-insensitive).
-pub const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
+pub const IMAGE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "jfif", "bmp"];
+
+/// Extensions of images in formats not read here: such a file in an image folder is an error
+/// (left out, it would vanish from the data without a word).
+const UNREAD_IMAGE_EXTENSIONS: [&str; 12] = [
+    "gif", "webp", "tif", "tiff", "heic", "heif", "avif", "svg", "ico", "tga", "ppm", "pgm",
+];
+
+/// The largest image file read (1 GiB): more than any image the decoder may allocate takes.
+const MAX_IMAGE_FILE_BYTES: u64 = 1 << 30;
 
 /// How colour is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,9 +92,29 @@ pub struct ImageFolder {
 }
 
 fn is_image(path: &Path) -> bool {
+    has_extension(path, &IMAGE_EXTENSIONS)
+}
+
+fn has_extension(path: &Path, extensions: &[&str]) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+        .is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+/// An image in a format not read here, as an error naming it and what to do.
+fn unread_format(path: &Path) -> DataError {
+    let format = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_uppercase())
+        .unwrap_or_default();
+    DataError::InvalidArgument {
+        what: "image folder",
+        message: format!(
+            "{} is a {format} image, a format not read here (PNG, JPEG and BMP are): convert it \
+             (e.g. `convert IN OUT.png`) or move it out of the folder",
+            path.display()
+        ),
+    }
 }
 
 /// The images under `dir`, in name order, sub-folders included: hidden entries (`.thumbnails`,
@@ -96,6 +126,8 @@ fn collect_images(dir: &Path, visited: &mut ae_io::Visited, out: &mut Vec<PathBu
             collect_images(&path, visited, out)?;
         } else if is_image(&path) {
             out.push(path);
+        } else if has_extension(&path, &UNREAD_IMAGE_EXTENSIONS) {
+            return Err(unread_format(&path));
         }
     }
     Ok(())
@@ -152,7 +184,12 @@ pub fn decode_image(path: &Path, options: &ImageFolderOptions) -> Result<Vec<u8>
         path: path.to_path_buf(),
         source,
     };
-    let bytes = ae_io::read(path, ae_io::Limit::data())?;
+    let limit = ae_io::Limit::new(
+        MAX_IMAGE_FILE_BYTES.min(ae_io::max_data_bytes()),
+        "an image file",
+        "make it smaller first (e.g. `convert IN -resize 4096x4096 OUT`)",
+    );
+    let bytes = ae_io::read(path, limit)?;
     if bytes.is_empty() {
         return Err(DataError::InvalidArgument {
             what: "image",
@@ -162,16 +199,34 @@ pub fn decode_image(path: &Path, options: &ImageFolderOptions) -> Result<Vec<u8>
             ),
         });
     }
-    let reader = |bytes: &[u8]| {
-        image::ImageReader::new(std::io::Cursor::new(bytes.to_vec()))
+    if is_cut_short_jpeg(&bytes) {
+        return Err(DataError::InvalidArgument {
+            what: "image",
+            message: format!(
+                "{} is cut short: its JPEG data has no end marker (a partial download or \
+                 copy?); copy it again, or remove it",
+                path.display()
+            ),
+        });
+    }
+    let reader = || {
+        image::ImageReader::new(std::io::Cursor::new(bytes.as_slice()))
             .with_guessed_format()
             .map_err(|e| DataError::io(path, e))
     };
-    let image = match reader(&bytes)?.decode() {
+    let decoded = reader()?.into_decoder().and_then(|mut decoder| {
+        // Turned as the camera said (EXIF orientation): a phone's portrait photo is stored
+        // sideways with a tag, and every viewer shows it upright.
+        let orientation = image::ImageDecoder::orientation(&mut decoder)?;
+        let mut image = image::DynamicImage::from_decoder(decoder)?;
+        image.apply_orientation(orientation);
+        Ok(image)
+    });
+    let image = match decoded {
         Ok(image) => image,
         // The decoder's own allocation limit: say how large the image is.
         Err(image::ImageError::Limits(limit)) => {
-            let size = reader(&bytes)?
+            let size = reader()?
                 .into_dimensions()
                 .map(|(w, h)| format!("{w}x{h} pixels"))
                 .unwrap_or_else(|_| "too large".into());
@@ -209,6 +264,21 @@ pub fn decode_image(path: &Path, options: &ImageFolderOptions) -> Result<Vec<u8>
     })
 }
 
+/// Whether `bytes` are a JPEG whose last scan has no end-of-image marker after it: a file cut
+/// short. (The decoder fills what is missing with gray without a word.) Inside a scan a `0xFF`
+/// byte is always followed by `0x00` or a restart marker, so the last start-of-scan marker
+/// (`FF DA`) is the image's own, and its end (`FF D9`) must follow.
+fn is_cut_short_jpeg(bytes: &[u8]) -> bool {
+    if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return false;
+    }
+    let Some(scan) = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]) else {
+        // No scan at all: the decoder says so itself.
+        return false;
+    };
+    !bytes[scan..].windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
 /// Reads every image under `dir`.
 ///
 /// # Errors
@@ -221,6 +291,21 @@ pub fn load_image_folder(dir: &Path, options: &ImageFolderOptions) -> Result<Ima
             message: format!("{}x{} has no pixels", options.height, options.width),
         });
     }
+    let shape = ImageShape::new(
+        options.color.channels(),
+        options.height as usize,
+        options.width as usize,
+    );
+    if shape.numel() > MAX_PIXELS {
+        return Err(DataError::InvalidArgument {
+            what: "image size",
+            message: format!(
+                "{shape} images hold {} values, more than the {MAX_PIXELS} a model here takes: \
+                 use a smaller --image-size",
+                shape.numel()
+            ),
+        });
+    }
     let mut files: Vec<(PathBuf, Option<u32>)> = Vec::new();
     let mut class_names = Vec::new();
     let mut visited = ae_io::Visited::new();
@@ -231,11 +316,39 @@ pub fn load_image_folder(dir: &Path, options: &ImageFolderOptions) -> Result<Ima
                 subfolders.push(entry);
             }
         }
+        let mut loose = 0;
+        for entry in ae_io::read_dir(dir, None)? {
+            if has_extension(&entry, &UNREAD_IMAGE_EXTENSIONS) && !is_folder(&entry)? {
+                return Err(unread_format(&entry));
+            }
+            if is_image(&entry) && !is_folder(&entry)? {
+                loose += 1;
+            }
+        }
+        if loose > 0 && !subfolders.is_empty() {
+            // Left out, they would vanish from the data without a word.
+            return Err(DataError::InvalidArgument {
+                what: "image folder",
+                message: format!(
+                    "{} holds {loose} image(s) at its top level beside its class folders; each \
+                     image goes in the sub-folder of its class: move them into one",
+                    dir.display()
+                ),
+            });
+        }
         for sub in subfolders {
             let mut images = Vec::new();
             collect_images(&sub, &mut visited, &mut images)?;
             if images.is_empty() {
-                continue;
+                // Left out, it would shift the index of every class after it.
+                return Err(DataError::InvalidArgument {
+                    what: "image folder",
+                    message: format!(
+                        "the class folder {} holds no PNG, JPEG or BMP image: add images, or \
+                         move the folder out",
+                        sub.display()
+                    ),
+                });
             }
             let label = class_names.len() as u32;
             class_names.push(
@@ -248,12 +361,6 @@ pub fn load_image_folder(dir: &Path, options: &ImageFolderOptions) -> Result<Ima
         }
         if files.is_empty() {
             // Images beside the class folders are not read: say so rather than "no images".
-            let mut loose = 0;
-            for entry in ae_io::read_dir(dir, None)? {
-                if is_image(&entry) && !is_folder(&entry)? {
-                    loose += 1;
-                }
-            }
             if loose > 0 {
                 return Err(DataError::InvalidArgument {
                     what: "image folder",
@@ -276,12 +383,19 @@ pub fn load_image_folder(dir: &Path, options: &ImageFolderOptions) -> Result<Ima
             dir: dir.to_path_buf(),
         });
     }
-    let shape = ImageShape::new(
-        options.color.channels(),
-        options.height as usize,
-        options.width as usize,
-    );
-    let mut pixels = Vec::with_capacity(files.len() * shape.numel());
+    let bytes = files.len().saturating_mul(shape.numel());
+    if bytes > MAX_DATASET_BYTES {
+        return Err(DataError::TooLargeToPlan {
+            what: "the image folder",
+            plan: format!(
+                "{} images of {shape} would need {:.1} GB",
+                files.len(),
+                bytes as f64 / 1e9
+            ),
+            remedy: "use a smaller --image-size, or fewer images".into(),
+        });
+    }
+    let mut pixels = Vec::with_capacity(bytes);
     let mut labels = Vec::with_capacity(files.len());
     let mut kept = Vec::with_capacity(files.len());
     let mut skipped = Vec::new();
@@ -379,6 +493,113 @@ mod tests {
         assert_eq!(folder.dataset.count(), 1);
         assert_eq!(folder.skipped.len(), 1);
         assert!(folder.skipped[0].0.ends_with("broken.png"));
+    }
+
+    /// A JPEG of `w` x `h`, its left half red and its right half blue, with an EXIF
+    /// orientation tag when `orientation` is given.
+    fn jpeg(w: u32, h: u32, orientation: Option<u16>) -> Vec<u8> {
+        // A little texture, so that the scan (not the tables) is most of the file.
+        let image = RgbImage::from_fn(w, h, |x, y| {
+            let t = ((x * 7 + y * 13) % 32) as u8;
+            if x < w / 2 {
+                Rgb([255 - t, t, 0])
+            } else {
+                Rgb([t, 0, 255 - t])
+            }
+        });
+        let mut bytes = Vec::new();
+        image::DynamicImage::ImageRgb8(image)
+            .write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Jpeg,
+            )
+            .unwrap();
+        if let Some(value) = orientation {
+            // APP1 "Exif": a little-endian TIFF header and one IFD entry, Orientation (0x0112),
+            // SHORT, one value.
+            let mut tiff = b"II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0".to_vec();
+            tiff.extend(value.to_le_bytes());
+            tiff.extend([0, 0, 0, 0, 0, 0]);
+            let mut app1 = b"Exif\0\0".to_vec();
+            app1.extend(tiff);
+            let mut segment = vec![0xFF, 0xE1];
+            segment.extend(((app1.len() + 2) as u16).to_be_bytes());
+            segment.extend(app1);
+            bytes.splice(2..2, segment);
+        }
+        bytes
+    }
+
+    #[test]
+    fn a_jpeg_cut_short_is_refused_and_exif_orientation_is_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = ImageFolderOptions::new(16, 8, ColorMode::Rgb);
+        // Orientation 6: stored sideways, shown turned 90 degrees clockwise, so the left
+        // (red) half of the stored 16x8 image is the top half of the 8x16 one shown.
+        let turned = dir.path().join("turned.jpg");
+        fs::write(&turned, jpeg(16, 8, Some(6))).unwrap();
+        let pixels = decode_image(&turned, &opts).unwrap();
+        let plane = 16 * 8;
+        let (red_top, red_bottom) = (pixels[8 + 3], pixels[plane - 8 + 3]);
+        assert!(red_top > 180 && red_bottom < 80, "{red_top} {red_bottom}");
+        let (blue_top, blue_bottom) = (pixels[2 * plane + 3], pixels[3 * plane - 8 + 3]);
+        assert!(
+            blue_top < 80 && blue_bottom > 180,
+            "{blue_top} {blue_bottom}"
+        );
+
+        let whole = jpeg(256, 256, None);
+        let cut = dir.path().join("cut.jpg");
+        fs::write(&cut, &whole[..whole.len() * 2 / 3]).unwrap();
+        let err = decode_image(&cut, &opts).unwrap_err().to_string();
+        assert!(err.contains("cut.jpg is cut short"), "{err}");
+        fs::write(&cut, &whole).unwrap();
+        assert!(decode_image(&cut, &opts).is_ok());
+    }
+
+    #[test]
+    fn what_would_be_left_out_without_a_word_is_refused() {
+        let opts = ImageFolderOptions::new(4, 4, ColorMode::Rgb);
+        let refused = |dir: &Path, needle: &str| {
+            let err = load_image_folder(dir, &opts).unwrap_err().to_string();
+            assert!(err.contains(needle), "{needle:?} not in {err}");
+        };
+        // A class folder with no image read here would shift every class after it.
+        let dir = tempfile::tempdir().unwrap();
+        write_png(&dir.path().join("a_cats/1.png"), 2, 2, [1, 2, 3]);
+        fs::create_dir_all(dir.path().join("b_birds")).unwrap();
+        fs::write(dir.path().join("b_birds/1.gif"), b"GIF89a").unwrap();
+        write_png(&dir.path().join("c_dogs/1.png"), 2, 2, [1, 2, 3]);
+        refused(dir.path(), "1.gif is a GIF image, a format not read here");
+        fs::remove_file(dir.path().join("b_birds/1.gif")).unwrap();
+        fs::write(dir.path().join("b_birds/notes.txt"), "not an image").unwrap();
+        refused(dir.path(), "b_birds holds no PNG, JPEG or BMP image");
+        fs::remove_dir_all(dir.path().join("b_birds")).unwrap();
+        // Images beside the class folders.
+        write_png(&dir.path().join("loose.png"), 2, 2, [1, 2, 3]);
+        refused(
+            dir.path(),
+            "1 image(s) at its top level beside its class folders",
+        );
+        fs::remove_file(dir.path().join("loose.png")).unwrap();
+        // JFIF is JPEG: read.
+        fs::write(dir.path().join("c_dogs/2.JFIF"), jpeg(4, 4, None)).unwrap();
+        assert_eq!(
+            load_image_folder(dir.path(), &opts)
+                .unwrap()
+                .dataset
+                .count(),
+            3
+        );
+        // Sizes a model cannot take are refused before anything is decoded.
+        let huge = ImageFolderOptions::new(4096, 4096, ColorMode::Rgb);
+        let err = load_image_folder(dir.path(), &huge)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("more than the 16777216 a model here takes"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -42,45 +42,184 @@ impl Default for PatchOptions {
 /// How many patches of each class were written, in [`PATCH_CLASSES`] order.
 pub type PatchCounts = [usize; 4];
 
+/// The longest [`PatchOptions::long_side`]: 8192 pixels.
+pub const MAX_LONG_SIDE: u32 = 8192;
+/// The most patches one call writes (files on disk, and the images of a later training run).
+pub const MAX_PATCHES: usize = 200_000;
+
+/// The photograph at `path` read and decoded (RGB), or an error naming it.
+fn read_photo(path: &Path) -> Result<RgbImage> {
+    let bytes = ae_io::read(path, ae_io::Limit::data())?;
+    image::load_from_memory(&bytes)
+        .map(image::DynamicImage::into_rgb8)
+        .map_err(|source| DataError::Image {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// The width and height of the photograph at `path`, from its header.
+fn photo_size(path: &Path) -> Result<(u32, u32)> {
+    let bytes = ae_io::read(path, ae_io::Limit::data())?;
+    image::ImageReader::new(std::io::Cursor::new(bytes.as_slice()))
+        .with_guessed_format()
+        .map_err(|e| DataError::io(path, e))?
+        .into_dimensions()
+        .map_err(|source| DataError::Image {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// The size a photograph of `width` x `height` is cut at, and how many patches it gives.
+fn plan(width: u32, height: u32, options: PatchOptions) -> (u32, u32, usize) {
+    let scale = options.long_side as f64 / width.max(height).max(1) as f64;
+    let (w, h) = (
+        ((width as f64 * scale).round() as u32).max(options.size),
+        ((height as f64 * scale).round() as u32).max(options.size),
+    );
+    let along = |side: u32| ((side - options.size) / options.stride + 1) as usize;
+    (w, h, along(w) * along(h))
+}
+
+/// Checks `out` is absent, empty, or an earlier output of this function (class folders of
+/// PNG files only), which the new patches then replace whole.
+fn check_output_folder(out: &Path) -> Result<()> {
+    if !out.exists() {
+        return Ok(());
+    }
+    let not_ours = |path: &Path| DataError::InvalidArgument {
+        what: "patch folder",
+        message: format!(
+            "{} holds {}, which is not an earlier set of patches: choose another --out",
+            out.display(),
+            path.display()
+        ),
+    };
+    for entry in std::fs::read_dir(out).map_err(|e| DataError::io(out, e))? {
+        let class = entry.map_err(|e| DataError::io(out, e))?.path();
+        let is_class = class
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| PATCH_CLASSES.contains(&n));
+        if !is_class || !class.is_dir() {
+            return Err(not_ours(&class));
+        }
+        for file in std::fs::read_dir(&class).map_err(|e| DataError::io(&class, e))? {
+            let file = file.map_err(|e| DataError::io(&class, e))?.path();
+            if file.extension().and_then(|e| e.to_str()) != Some("png") || !file.is_file() {
+                return Err(not_ours(&file));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Cuts every photograph of `photos` into patches under `out/<class>/`, defects drawn with a
 /// generator seeded by `seed` (the same files for the same inputs).
 ///
+/// Every photograph is read and the patches counted before anything is written; the patches go
+/// to a folder beside `out` that then takes its place, so `out` holds this call's patches and
+/// only them (an earlier set is replaced whole; a folder holding anything else is refused).
+///
 /// # Errors
-/// When a photograph cannot be read or decoded, the options leave no patch, or a patch cannot
-/// be written.
+/// When a photograph cannot be read or decoded, two have the same name, the options leave no
+/// patch or more than [`MAX_PATCHES`], `out` holds other files, or a patch cannot be written.
 pub fn write_defect_patches(
     photos: &[PathBuf],
     out: &Path,
     options: PatchOptions,
     seed: u64,
 ) -> Result<PatchCounts> {
-    if options.size < 8 || options.stride == 0 || options.long_side < options.size {
+    if options.size < 8
+        || options.stride == 0
+        || options.long_side < options.size
+        || options.long_side > MAX_LONG_SIDE
+    {
         return Err(DataError::InvalidArgument {
             what: "patch options",
             message: format!(
-                "{options:?}: patches of at least 8 pixels, a stride, a long side at least a patch"
+                "{options:?}: patches of at least 8 pixels, a stride, a long side from a patch \
+                 to {MAX_LONG_SIDE} pixels"
             ),
         });
     }
+    if photos.is_empty() {
+        return Err(DataError::InvalidArgument {
+            what: "photographs",
+            message: "no patch was cut: name one or more photographs".into(),
+        });
+    }
+    let stem = |photo: &PathBuf| {
+        photo
+            .file_stem()
+            .map_or_else(|| "photo".into(), |s| s.to_string_lossy().into_owned())
+    };
+    let stems: Vec<String> = photos.iter().map(stem).collect();
+    if let Some((i, name)) = stems
+        .iter()
+        .enumerate()
+        .find(|(i, name)| stems[..*i].contains(name))
+    {
+        return Err(DataError::InvalidArgument {
+            what: "photographs",
+            message: format!(
+                "{} and {} would both write patches named {name}-*.png: rename one",
+                photos[stems.iter().position(|s| s == name).unwrap_or(0)].display(),
+                photos[i].display()
+            ),
+        });
+    }
+    check_output_folder(out)?;
+    // Counted first: a photograph without a readable header or too many patches writes
+    // nothing (and a photograph that fails to decode later leaves nothing either).
+    let mut planned = 0;
+    for photo in photos {
+        let (width, height) = photo_size(photo)?;
+        planned += plan(width, height, options).2;
+    }
+    if planned > MAX_PATCHES {
+        return Err(DataError::TooLargeToPlan {
+            what: "the patches",
+            plan: format!(
+                "{} photographs cut as {options:?} give {planned} patches",
+                photos.len()
+            ),
+            remedy: format!(
+                "at most {MAX_PATCHES}: use a larger --stride or --size, or a smaller --long-side"
+            ),
+        });
+    }
+    let staging = PathBuf::from(format!("{}.partial-{}", out.display(), std::process::id()));
+    let written = cut_into(photos, &stems, &staging, options, seed);
+    let counts = match written {
+        Ok(counts) => counts,
+        Err(error) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(error);
+        }
+    };
+    if out.exists() {
+        std::fs::remove_dir_all(out).map_err(|e| DataError::io(out, e))?;
+    }
+    std::fs::rename(&staging, out).map_err(|e| DataError::io(out, e))?;
+    Ok(counts)
+}
+
+/// Cuts the `photos` (named `stems`) into patches under `out/<class>/`.
+fn cut_into(
+    photos: &[PathBuf],
+    stems: &[String],
+    out: &Path,
+    options: PatchOptions,
+    seed: u64,
+) -> Result<PatchCounts> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut counts = [0usize; 4];
-    for photo in photos {
-        let bytes = ae_io::read(photo, ae_io::Limit::data())?;
-        let image = image::load_from_memory(&bytes)
-            .map_err(|source| DataError::Image {
-                path: photo.clone(),
-                source,
-            })?
-            .into_rgb8();
-        let scale = options.long_side as f64 / image.width().max(image.height()) as f64;
-        let (w, h) = (
-            ((image.width() as f64 * scale).round() as u32).max(options.size),
-            ((image.height() as f64 * scale).round() as u32).max(options.size),
-        );
+    for (photo, stem) in photos.iter().zip(stems) {
+        let image = read_photo(photo)?;
+        let (w, h, _) = plan(image.width(), image.height(), options);
         let image = image::imageops::resize(&image, w, h, FilterType::Triangle);
-        let stem = photo
-            .file_stem()
-            .map_or_else(|| "photo".into(), |s| s.to_string_lossy().into_owned());
         let mut k = 0usize;
         for y in (0..=h - options.size).step_by(options.stride as usize) {
             for x in (0..=w - options.size).step_by(options.stride as usize) {
@@ -108,12 +247,6 @@ pub fn write_defect_patches(
                 k += 1;
             }
         }
-    }
-    if counts.iter().sum::<usize>() == 0 {
-        return Err(DataError::InvalidArgument {
-            what: "photographs",
-            message: "no patch was cut: name one or more photographs".into(),
-        });
     }
     Ok(counts)
 }
@@ -229,5 +362,76 @@ mod tests {
             }
         }
         assert!(write_defect_patches(&[], &out, options, 7).is_err());
+    }
+
+    #[test]
+    fn the_folder_holds_one_run_and_a_refused_run_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let photo = dir.path().join("a.png");
+        RgbImage::from_fn(200, 100, |x, y| Rgb([x as u8, y as u8, 128]))
+            .save(&photo)
+            .unwrap();
+        let out = dir.path().join("patches");
+        let cut = |long_side, photos: &[PathBuf]| {
+            let options = PatchOptions {
+                size: 32,
+                stride: 32,
+                long_side,
+            };
+            write_defect_patches(photos, &out, options, 7)
+        };
+        let files = || {
+            let mut names = Vec::new();
+            for class in PATCH_CLASSES {
+                if let Ok(entries) = std::fs::read_dir(out.join(class)) {
+                    names.extend(entries.map(|e| e.unwrap().file_name()));
+                }
+            }
+            names.len()
+        };
+        assert_eq!(
+            cut(128, std::slice::from_ref(&photo))
+                .unwrap()
+                .iter()
+                .sum::<usize>(),
+            8
+        );
+        // A second run with fewer patches replaces the first whole.
+        assert_eq!(
+            cut(64, std::slice::from_ref(&photo))
+                .unwrap()
+                .iter()
+                .sum::<usize>(),
+            2
+        );
+        assert_eq!(files(), 2);
+        // A photograph that is not one, two photographs of one name, too many patches: refused
+        // before anything is written.
+        let fake = dir.path().join("fake.png");
+        std::fs::write(&fake, "not a png").unwrap();
+        let err = cut(128, &[photo.clone(), fake]).unwrap_err().to_string();
+        assert!(err.contains("fake.png"), "{err}");
+        std::fs::create_dir_all(dir.path().join("x")).unwrap();
+        let twin = dir.path().join("x/a.png");
+        std::fs::copy(&photo, &twin).unwrap();
+        let err = cut(128, &[photo.clone(), twin]).unwrap_err().to_string();
+        assert!(err.contains("both write patches named a-*.png"), "{err}");
+        let options = PatchOptions {
+            size: 8,
+            stride: 1,
+            long_side: MAX_LONG_SIDE,
+        };
+        let err = write_defect_patches(std::slice::from_ref(&photo), &out, options, 7)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("patches"), "{err}");
+        assert_eq!(files(), 2);
+        // A folder that holds anything else is not replaced.
+        std::fs::write(out.join("notes.txt"), "mine").unwrap();
+        let err = cut(64, std::slice::from_ref(&photo))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not an earlier set of patches"), "{err}");
+        assert!(out.join("notes.txt").exists());
     }
 }

@@ -13,3 +13,4 @@ pub use dataset::ImageDataset;
 pub use item::{ImageItem, ImageShape};
 pub use loader::{DEVICE_RESIDENT_BYTES, ImageBatches, ImageLoader, Residency};
 pub use plan::{BatchPlan, PartialBatch};
+pub(crate) use resize::{MAX_DATASET_BYTES, MAX_PIXELS};

@@ -10,8 +10,11 @@ use super::item::ImageShape;
 use crate::error::{DataError, Result};
 use crate::image_folder::ColorMode;
 
-/// The most pixels one resized image may have (a 4096x4096 RGB image is 48 MiB).
-const MAX_PIXELS: usize = 1 << 24;
+/// The most values (pixels times channels) one image of a dataset may have: a model here takes
+/// at most as many inputs (`ae_models::limits::MAX_INPUT_VALUES`).
+pub(crate) const MAX_PIXELS: usize = 1 << 24;
+/// The most bytes an image dataset may take (16 GiB).
+pub(crate) const MAX_DATASET_BYTES: usize = 1 << 34;
 
 impl ImageDataset {
     /// The images at `height` x `width` (bilinear resampling, as image folders are read) in
@@ -35,7 +38,7 @@ impl ImageDataset {
             });
         }
         let bytes = self.count().saturating_mul(to.numel());
-        if bytes > 1 << 34 {
+        if bytes > MAX_DATASET_BYTES {
             return Err(DataError::TooLargeToPlan {
                 what: "the resized dataset",
                 plan: format!(

@@ -8,7 +8,10 @@ mod plots;
 mod readback;
 mod reconstruction;
 
-pub use models::{DenoisingReport, VaeReport, evaluate_denoising, evaluate_sparsity, evaluate_vae};
+pub use models::{
+    DenoisingReport, VaeReport, evaluate_denoising, evaluate_sparsity, evaluate_vae,
+    save_vae_interpolations,
+};
 pub use pictures::{png_bytes, save_image_grid, save_reconstruction_grid};
 pub use plots::{ScatterPanel, TAB10, save_loss_curves, save_scatter_panels};
 pub use readback::{int_values, read_f64, values};

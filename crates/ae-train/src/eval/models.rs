@@ -1,6 +1,8 @@
 //! Model-specific evaluation: how much a denoising model removes, a VAE's ELBO and
 //! importance-weighted likelihood, how sparse a sparse model's codes are.
 
+use std::path::Path;
+
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
@@ -11,11 +13,50 @@ use ae_models::{
     per_image_mse,
 };
 
+use super::pictures::save_image_grid;
 use super::readback::values;
 use super::reconstruction::{
     ReconstructionErrors, check_finite, check_input_shape, image_batches, real_rows,
 };
 use crate::error::Result;
+
+/// Draws the VAE's interpolations between consecutive images of `data` (0 → 1, 2 → 3, ...):
+/// one labelled row of `steps` decoded images per pair, both ends included, at most `pairs`
+/// rows, as a PNG at `path` (tiles scaled by `scale`). A dataset of fewer than two images has
+/// no pair: nothing is written.
+///
+/// Returns the number of rows drawn.
+///
+/// # Errors
+/// When the images cannot be read back from the device or the file cannot be written.
+pub fn save_vae_interpolations(
+    path: &Path,
+    model: &VariationalAutoencoder,
+    data: &ImageDataset,
+    pairs: usize,
+    steps: usize,
+    scale: u32,
+    device: &Device,
+) -> Result<usize> {
+    let pairs = pairs.min(data.count() / 2);
+    if pairs == 0 {
+        return Ok(0);
+    }
+    let strips = (0..pairs)
+        .map(|i| {
+            let a = data.batch(2 * i..2 * i + 1, device).images;
+            let b = data.batch(2 * i + 1..2 * i + 2, device).images;
+            values(model.interpolate(a, b, steps))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let rows: Vec<&[f32]> = strips.iter().map(Vec::as_slice).collect();
+    let labels: Vec<String> = (0..pairs)
+        .map(|i| format!("test {} → {}", 2 * i, 2 * i + 1))
+        .collect();
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    save_image_grid(path, &rows, &labels, data.shape(), scale)?;
+    Ok(pairs)
+}
 
 /// How well a denoising model removes its corruption on a dataset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
