@@ -86,6 +86,43 @@ fn a_colour_folder_trains_in_colour_at_the_size_asked() {
         "the reconstructions are drawn in colour"
     );
 
+    // The applications read the folder as the model takes it: `compress` says how, `explore`
+    // does it (and splits the folder with the trainer's seed).
+    let model = out.to_str().unwrap();
+    let output = run(
+        "compress",
+        &[
+            "--dataset",
+            "image-folder",
+            "--data-dir",
+            data,
+            "--model",
+            model,
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("--image-size 32x32 --color rgb"),
+        "{stderr}"
+    );
+    let server = common::explore_server::start(&[
+        "--model",
+        model,
+        "--dataset",
+        "image-folder",
+        "--data-dir",
+        data,
+    ]);
+    let info = common::explore_server::request(
+        server.port,
+        "GET",
+        "/api/info",
+        Some(common::explore_server::TOKEN),
+        b"",
+    );
+    assert_eq!(info.status, 200, "{}", String::from_utf8_lossy(&info.body));
+    drop(server);
+
     // Gray when asked, at another shape.
     let gray = dir.path().join("gray");
     let mut args = common.to_vec();

@@ -24,7 +24,8 @@ use clap::Parser;
 
 use autoencoders::cli::{DeviceArgs, exit_on_error};
 use autoencoders::data::DatasetSource;
-use autoencoders::models::{load_model, pretrained};
+use autoencoders::data::image_folder::ColorMode;
+use autoencoders::models::{Autoencoder, load_model, pretrained};
 use autoencoders::train::TrainError;
 
 use crate::explorer::Explorer;
@@ -76,11 +77,25 @@ fn main() -> std::process::ExitCode {
         }
         let device = cli.device.open()?.device;
         let (name, model, source) = match &cli.model {
-            Some(dir) => (
-                dir.display().to_string(),
-                load_model(dir, &device)?,
-                DatasetSource::from_name(&cli.dataset, cli.data_dir.as_deref())?,
-            ),
+            Some(dir) => {
+                let model = load_model(dir, &device)?;
+                let mut source = DatasetSource::from_name(&cli.dataset, cli.data_dir.as_deref())?;
+                if let DatasetSource::ImageFolder { options, seed, .. } = &mut source {
+                    // Read at the size and colour the model takes, and split as its trainer
+                    // split the folder (the seed in its run.json), so that the map shows test
+                    // images.
+                    let [channels, height, width] = model.input_shape();
+                    options.height = height as u32;
+                    options.width = width as u32;
+                    options.color = if channels == 3 {
+                        ColorMode::Rgb
+                    } else {
+                        ColorMode::Grayscale
+                    };
+                    *seed = trained_seed(dir);
+                }
+                (dir.display().to_string(), model, source)
+            }
             None => {
                 let (model, dataset) =
                     cli.pretrained
@@ -105,6 +120,16 @@ fn main() -> std::process::ExitCode {
         let explorer = Explorer::new(name, model, test, cli.limit as usize, device)?;
         serve(&cli, explorer, token)
     })
+}
+
+/// The seed the trainer of the model in `dir` split its data with (its `run.json`), or the
+/// trainers' default.
+fn trained_seed(dir: &std::path::Path) -> u64 {
+    autoencoders::io::read_to_string(&dir.join("run.json"), autoencoders::io::Limit::JSON)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|run| run["training"]["seed"].as_u64())
+        .unwrap_or_else(|| autoencoders::train::TrainingConfig::new().seed)
 }
 
 /// The API's token: from --token-file, AE_EXPLORE_TOKEN, or 128 random bits. It goes into the

@@ -302,10 +302,13 @@ impl Run {
         let model = load_model(dir, self.device())?;
         if model.input_shape() != self.shape().dims() {
             // The same check as evaluation's, with the folder's name.
+            let [channels, height, width] = model.input_shape();
+            let color = if channels == 3 { "rgb" } else { "gray" };
             return Err(TrainError::InvalidArgument {
                 what: "--model",
                 message: format!(
-                    "{} takes {:?} images but {} has {}",
+                    "{} takes {:?} images but {} has {}: read the data as the model takes it \
+                     with --image-size {height}x{width} --color {color}",
                     dir.display(),
                     model.input_shape(),
                     self.settings.dataset.name(),
