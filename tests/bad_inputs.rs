@@ -66,6 +66,29 @@ fn flags_out_of_range_name_the_flag() {
         &[&e2e[..], &["--e2e-limit", "100", "--e2e-batch-size", "200"]].concat(),
         "lower --e2e-batch-size",
     );
+    // Refused before anything trains: a size or class named twice, more neighbours than
+    // labels, more PCA components than images, an empty query.
+    refused(
+        "compare_pca",
+        &["--sizes", "2,2"],
+        "--sizes: 2 is named twice",
+    );
+    refused(
+        "compare_pca",
+        &["--limit", "20", "--sizes", "32"],
+        "at most 17 components",
+    );
+    refused(
+        "anomaly_oneclass",
+        &["--classes", "1,1"],
+        "class 1 is named twice",
+    );
+    refused(
+        "latent_classify",
+        &["--limit", "2000", "--k", "100", "--fractions", "0.01"],
+        "100 neighbours among the 18 labelled images",
+    );
+    refused("text_autoencoder", &["--query", " "], "--query");
     refused("train_conv", &["--kernel-size", "4"], "kernel_size");
     refused("train_vae", &["--beta", "-1"], "--beta");
     refused(

@@ -223,6 +223,16 @@ fn check_plan(
     asked: bool,
     test_labels: &[u32],
 ) -> Result<(), TrainError> {
+    if let Some(twice) = classes
+        .iter()
+        .enumerate()
+        .find_map(|(i, k)| classes[..i].contains(k).then_some(k))
+    {
+        return Err(TrainError::InvalidArgument {
+            what: "--classes",
+            message: format!("class {twice} is named twice: name each class once"),
+        });
+    }
     if !asked && classes.len() > MAX_DEFAULT_CLASSES {
         return Err(TrainError::InvalidArgument {
             what: "--classes",

@@ -46,9 +46,34 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
+        if let Some(twice) = cli
+            .sizes
+            .iter()
+            .enumerate()
+            .find_map(|(i, s)| cli.sizes[..i].contains(s).then_some(s))
+        {
+            return Err(TrainError::InvalidArgument {
+                what: "--sizes",
+                message: format!("{twice} is named twice: name each size once"),
+            });
+        }
         let run = Run::prepare(NAME, &cli.common, &DEFAULTS)?;
         let (out, device) = (&run.out, run.device());
         let (train, test) = (&run.data.train, &run.data.test);
+        // PCA has at most as many components as the data has dimensions and training images,
+        // less one: refused before any autoencoder trains.
+        let most = run.shape().numel().min(train.count().saturating_sub(1));
+        if let Some(&size) = cli.sizes.iter().find(|&&s| s > most) {
+            return Err(TrainError::InvalidArgument {
+                what: "--sizes",
+                message: format!(
+                    "{size}: PCA of {} training images of {} values has at most {most} \
+                     components; use sizes up to {most}",
+                    train.count(),
+                    run.shape().numel()
+                ),
+            });
+        }
         let mut rows = Vec::new();
         let mut scatter = None;
         for &size in &cli.sizes {

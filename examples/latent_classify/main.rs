@@ -87,6 +87,27 @@ fn main() -> std::process::ExitCode {
         let run = Run::prepare(NAME, &cli.common, &DEFAULTS)?;
         // Before the autoencoder trains: a dataset of thousands of classes is refused at once.
         check_classes(run.data.train.num_classes())?;
+        // k neighbours among fewer labelled images would be all of them, reported as k-NN.
+        let labelled = cli
+            .fractions
+            .iter()
+            .map(|&f| {
+                (
+                    f,
+                    labelled_subset(run.data.train.count(), f, cli.common.train.seed).len(),
+                )
+            })
+            .min_by_key(|&(_, n)| n);
+        if let Some((fraction, n)) = labelled.filter(|&(_, n)| n < cli.k) {
+            return Err(TrainError::InvalidArgument {
+                what: "--k",
+                message: format!(
+                    "{} neighbours among the {n} labelled images of --fractions {fraction}: use \
+                     a smaller --k or a larger fraction",
+                    cli.k
+                ),
+            });
+        }
         let out = &run.out;
         let latent = cli.common.latent_dim(&DEFAULTS);
         let config = VanillaAutoencoderConfig::new().with_latent_dim(latent);

@@ -44,7 +44,7 @@ enum Tokenizer {
 #[command(about = "Sentence autoencoder (LSTM encoder-decoder) on a text corpus")]
 struct Cli {
     /// A text file (one sentence per line, or `fortune` entries separated by `%` lines) or a
-    /// folder of such files.
+    /// folder of such files (its `.txt` files and its files without an extension).
     #[arg(long, default_value = FORTUNES_DIR)]
     corpus: PathBuf,
     /// Word- or character-level tokens.
@@ -163,6 +163,12 @@ fn main() -> std::process::ExitCode {
     exit_on_error(|| -> Result<(), TrainError> {
         cli.input.apply();
         OutputArgs::check_outside(&cli.output.dir(NAME), &cli.corpus, "--corpus")?;
+        if cli.query.iter().any(|q| q.trim().is_empty()) {
+            return Err(TrainError::InvalidArgument {
+                what: "--query",
+                message: "an empty query has no neighbours: give a sentence".into(),
+            });
+        }
         let training = cli.train.config(&DEFAULTS)?;
         let devices = cli.device.open()?;
         let device = &devices.device;
@@ -271,6 +277,16 @@ fn main() -> std::process::ExitCode {
         let query_codes = encode_sentences(&model, &query_data, 256, device)?;
         let mut neighbours = Vec::new();
         for (query, code) in queries.iter().zip(query_codes.chunks(dim)) {
+            if vocabulary
+                .encode(query)
+                .iter()
+                .all(|&id| id == autoencoders::data::text::UNK)
+            {
+                eprintln!(
+                    "note: no token of {query:?} is in the vocabulary: its code, and so its \
+                     neighbours, say nothing about it"
+                );
+            }
             let nearest: Vec<(String, f32)> = nearest_neighbours(&codes, dim, code, 5)
                 .into_iter()
                 .map(|(i, s)| (vocabulary.decode(&train.items()[i].ids), s))

@@ -91,8 +91,19 @@ impl Run {
                 message: format!("{valid_fraction} is not in [0, 1)"),
             });
         }
+        let out = args.out_dir(name);
+        if out.exists() && !out.is_dir() {
+            // Found at once, not when the first file goes in after the work is done.
+            return Err(TrainError::InvalidArgument {
+                what: "--out",
+                message: format!(
+                    "{} is not a folder: name a folder for the run",
+                    out.display()
+                ),
+            });
+        }
         if let Some(data_dir) = &args.data.data_dir {
-            OutputArgs::check_outside(&args.out_dir(name), data_dir, "--data-dir")?;
+            OutputArgs::check_outside(&out, data_dir, "--data-dir")?;
         }
         let mut source = args.data.source()?;
         // An image folder's train/test split follows the run's seed, as every other draw does.

@@ -242,7 +242,7 @@ impl ImageDataset {
                 what: "validation split",
                 message: format!(
                     "{} has {count} images; a training and a validation split need two: give \
-                     more images (--limit)",
+                     more images (or a larger --limit)",
                     self.name
                 ),
             });

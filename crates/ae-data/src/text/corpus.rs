@@ -4,18 +4,24 @@ use super::vocabulary::TokenizerKind;
 use crate::error::{DataError, Result};
 /// Reads text from a file or a folder of files: a file with a line holding only `%` is read as
 /// `fortune` entries (each entry's lines joined by spaces), any other as one sentence per line;
-/// a folder contributes every file without an extension (`fortune` data files, not their `.dat`
-/// indexes), in name order. Whitespace runs become single spaces; empty entries are dropped.
+/// a folder contributes every `.txt` file and every file without an extension (`fortune` data
+/// files, not their `.dat` indexes or `.u8` links), in name order. Whitespace runs become single
+/// spaces; empty entries are dropped.
 ///
 /// # Errors
 /// When the path cannot be read, a file is not UTF-8 (the line is named), or nothing is left.
 pub fn read_corpus(path: &Path) -> Result<Vec<String>> {
     let files: Vec<PathBuf> = if path.is_dir() {
-        // Every entry is read or an error; only hidden ones and files with an extension (the
-        // `.dat` indexes of `fortune` files) are left out, by rule.
+        // Every entry is read or an error; only hidden ones and files with another extension
+        // than `.txt` (the `.dat` indexes of `fortune` files, their `.u8` links) are left out,
+        // by rule.
+        let is_text = |p: &Path| {
+            p.extension()
+                .is_none_or(|e| e.to_str().is_some_and(|e| e.eq_ignore_ascii_case("txt")))
+        };
         ae_io::read_dir(path, None)?
             .into_iter()
-            .filter(|p| p.extension().is_none() && !p.is_dir())
+            .filter(|p| is_text(p) && !p.is_dir())
             .collect()
     } else {
         vec![path.to_path_buf()]
@@ -55,7 +61,15 @@ pub fn read_corpus(path: &Path) -> Result<Vec<String>> {
     if entries.is_empty() {
         return Err(DataError::InvalidArgument {
             what: "corpus",
-            message: format!("{} holds no text", path.display()),
+            message: if path.is_dir() {
+                format!(
+                    "{} holds no text: a folder's .txt files and files without an extension \
+                     (fortune files) are read",
+                    path.display()
+                )
+            } else {
+                format!("{} holds no text", path.display())
+            },
         });
     }
     Ok(entries)

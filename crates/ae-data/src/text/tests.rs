@@ -82,6 +82,38 @@ fn corpus_reads_fortune_files_and_line_files() {
     std::fs::write(&empty, "\n \n").unwrap();
     assert!(read_corpus(&empty).is_err());
     assert!(read_corpus(&dir.path().join("missing")).is_err());
+
+    // A folder of .txt files is read (in name order), other extensions are not.
+    let texts = tempfile::tempdir().unwrap();
+    std::fs::write(
+        texts.path().join("b.TXT"),
+        "second file
+",
+    )
+    .unwrap();
+    std::fs::write(
+        texts.path().join("a.txt"),
+        "first file
+",
+    )
+    .unwrap();
+    std::fs::write(
+        texts.path().join("notes.md"),
+        "# not read
+",
+    )
+    .unwrap();
+    assert_eq!(
+        read_corpus(texts.path()).unwrap(),
+        ["first file", "second file"]
+    );
+    std::fs::remove_file(texts.path().join("a.txt")).unwrap();
+    std::fs::remove_file(texts.path().join("b.TXT")).unwrap();
+    let error = read_corpus(texts.path()).unwrap_err().to_string();
+    assert!(
+        error.contains(".txt files and files without an extension"),
+        "{error}"
+    );
 }
 
 #[test]

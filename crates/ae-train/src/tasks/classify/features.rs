@@ -75,11 +75,20 @@ fn gather(x: &[f32], dim: usize, rows: &[usize]) -> Vec<f32> {
 /// examples per class), which these few-label comparisons are not built for.
 pub const MAX_CLASSES: usize = 1000;
 
-/// `Ok` when `classes` is within [`MAX_CLASSES`], else an error with the figure and what to do.
+/// `Ok` when `classes` is from 2 to [`MAX_CLASSES`], else an error with the figure and what to do.
 ///
 /// # Errors
 /// [`TrainError::InvalidArgument`] naming the number of classes.
 pub fn check_classes(classes: usize) -> Result<()> {
+    if classes < 2 {
+        // Every classifier would be right every time, and report it as a result.
+        return Err(TrainError::InvalidArgument {
+            what: "dataset",
+            message: format!(
+                "{classes} class: classification needs two or more (one sub-folder per class)"
+            ),
+        });
+    }
     if classes > MAX_CLASSES {
         return Err(TrainError::InvalidArgument {
             what: "dataset",

@@ -179,8 +179,8 @@ fn classifier_training_rejects_bad_input() {
     let wide = ImageDataset::new(
         "wide",
         ae_data::ImageShape::new(1, 4, 5),
-        vec![0; 20],
-        Some(vec![0]),
+        vec![0; 40],
+        Some(vec![0, 1]),
         vec![],
     )
     .unwrap();
