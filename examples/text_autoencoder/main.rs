@@ -216,7 +216,8 @@ fn main() -> std::process::ExitCode {
                     .with_embed_dim(cli.embed_dim)
                     .with_hidden_dim(cli.hidden_dim)
                     .with_latent_dim(cli.latent.latent_dim(&DEFAULTS))
-                    .with_word_dropout(cli.word_dropout);
+                    .with_word_dropout(cli.word_dropout)
+                    .with_vocab_checksum(Some(vocabulary.checksum()));
                 let model = config.try_init(device)?;
                 let options = devices
                     .fit_options(&model_dir)

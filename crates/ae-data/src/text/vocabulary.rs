@@ -141,7 +141,22 @@ impl Vocabulary {
         }
     }
 
-    /// Number of tokens, special ones included.
+    /// A checksum of the tokenizer and the tokens in index order ([`ae_io::checksum`]): a model
+    /// records it, so that a `vocab.json` of another run with as many tokens is told apart.
+    pub fn checksum(&self) -> String {
+        let kind = match self.kind {
+            TokenizerKind::Word => "word",
+            TokenizerKind::Char => "char",
+        };
+        // Each token ends with a 0 byte: ["ab", "c"] and ["a", "bc"] differ.
+        ae_io::checksum(
+            std::iter::once(kind)
+                .chain(self.tokens.iter().map(String::as_str))
+                .flat_map(|token| token.bytes().chain([0])),
+        )
+    }
+
+    /// The number of tokens, the special ones included.
     pub fn len(&self) -> usize {
         self.tokens.len()
     }

@@ -25,6 +25,10 @@ pub struct TextAutoencoderConfig {
     /// from the previous word.
     #[config(default = 0.0)]
     pub word_dropout: f64,
+    /// The checksum of the vocabulary the model was trained with (`ae_data`'s
+    /// `Vocabulary::checksum`): a `vocab.json` of another run with as many tokens is refused
+    /// where the model is loaded with one. `None` in folders written before it was recorded.
+    pub vocab_checksum: Option<String>,
 }
 
 /// Padding token index.

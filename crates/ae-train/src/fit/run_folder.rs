@@ -349,15 +349,7 @@ pub fn save_identity(dir: &Path, identity: &Value) -> Result<()> {
     Ok(())
 }
 
-/// A checksum of bytes (FNV-1a, 64 bits): enough to tell two datasets apart in an identity.
-pub fn checksum(bytes: impl IntoIterator<Item = u8>) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{hash:016x}")
-}
+pub use ae_io::checksum;
 
 #[cfg(test)]
 mod tests {

@@ -35,6 +35,19 @@ pub fn load_text_model(dir: &Path, device: &Device) -> Result<(TextAutoencoder, 
             ),
         });
     }
+    if let Some(expected) = &model.config().vocab_checksum
+        && *expected != vocabulary.checksum()
+    {
+        return Err(TrainError::InvalidArgument {
+            what: "--model",
+            message: format!(
+                "{}: {VOCAB_FILE} holds other tokens than the model was trained with (as many, \
+                 in another order or others): the two files come from different runs; use a \
+                 folder written by one run",
+                dir.display()
+            ),
+        });
+    }
     Ok((model, vocabulary))
 }
 
@@ -183,6 +196,42 @@ mod tests {
             [data::PAD, data::BOS, data::EOS, data::UNK],
             [model::PAD, model::BOS, model::EOS, model::UNK]
         );
+    }
+
+    #[test]
+    fn a_vocabulary_of_another_run_is_refused_even_of_the_same_size() {
+        use ae_data::text::TokenizerKind;
+        use ae_models::TextAutoencoderConfig;
+        let device = Device::flex();
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = |words: &[&str]| {
+            let all = ae_data::text::SPECIAL_TOKENS
+                .iter()
+                .chain(words)
+                .map(|t| t.to_string())
+                .collect();
+            Vocabulary::from_tokens(TokenizerKind::Word, all)
+        };
+        let vocabulary = tokens(&["cat", "dog", "sat"]);
+        let model = TextAutoencoderConfig::new(vocabulary.len())
+            .with_embed_dim(4)
+            .with_hidden_dim(4)
+            .with_latent_dim(2)
+            .with_vocab_checksum(Some(vocabulary.checksum()))
+            .try_init(&device)
+            .unwrap();
+        model.save(dir.path()).unwrap();
+        vocabulary.save(&dir.path().join(VOCAB_FILE)).unwrap();
+        assert!(load_text_model(dir.path(), &device).is_ok());
+        // The same number of tokens in another order: every id would mean another word.
+        tokens(&["dog", "cat", "sat"])
+            .save(&dir.path().join(VOCAB_FILE))
+            .unwrap();
+        let err = load_text_model(dir.path(), &device)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("holds other tokens"), "{err}");
     }
 
     #[test]
