@@ -502,4 +502,22 @@ fn applications_on_tiny_data_and_late_refusals() {
         "train.checksum",
     );
     assert_eq!(std::fs::read(&ratings).unwrap(), before);
+    // Its model scored on another split of the data would be scored on ratings it trained on.
+    let model = Path::new(&rec).join("model");
+    refused(
+        "recommend",
+        &[
+            "--model",
+            model.to_str().unwrap(),
+            "--seed",
+            "9",
+            "--out",
+            &out("rec2"),
+        ],
+        "was trained on another training split",
+    );
+    ok(
+        "recommend",
+        &["--model", model.to_str().unwrap(), "--out", &out("rec3")],
+    );
 }

@@ -24,7 +24,7 @@ use autoencoders::models::{AutoRec, AutoRecConfig, SavedModel};
 use autoencoders::run::{MachineInfo, StagedFile, write_json};
 use autoencoders::table::Table;
 use autoencoders::train::recommend::{RatingsReport, predict_at, ratings_report, top_n};
-use autoencoders::train::{EpochMetrics, TrainError, check_run_folder, fit};
+use autoencoders::train::{EpochMetrics, TrainError, check_run_folder, check_trained_on, fit};
 
 const NAME: &str = "recommend";
 // AutoRec's code is its hidden layer (--hidden).
@@ -148,7 +148,11 @@ fn main() -> std::process::ExitCode {
             .clone()
             .unwrap_or_else(|| out.join("model"));
         let (model, epochs, seconds) = match &cli.pretrained.model {
-            Some(dir) => (AutoRec::load(dir, device)?, Vec::new(), None),
+            Some(dir) => {
+                // Scored on this split only if it is the one it trained on.
+                check_trained_on(dir, &ItemRatingsDataset::new(users, items, &train, &train))?;
+                (AutoRec::load(dir, device)?, Vec::new(), None)
+            }
             None => {
                 let model = AutoRecConfig::new(users)
                     .with_min_rating(lowest)

@@ -29,7 +29,7 @@ use autoencoders::table::Table;
 use autoencoders::train::text::{
     TextReport, VOCAB_FILE, encode_sentences, evaluate_text, load_text_model, nearest_neighbours,
 };
-use autoencoders::train::{EpochMetrics, TrainError, fit};
+use autoencoders::train::{EpochMetrics, TrainError, check_trained_on, fit};
 
 const NAME: &str = "text_autoencoder";
 const DEFAULTS: Defaults = Defaults::new(10, 64, 64).with_learning_rate(2e-3);
@@ -210,7 +210,13 @@ fn main() -> std::process::ExitCode {
         );
 
         let (model, epochs, seconds) = match saved {
-            Some((model, _)) => (model, Vec::new(), None),
+            Some((model, _)) => {
+                if let Some(dir) = &cli.pretrained.model {
+                    // Scored on this split only if it is the one it trained on.
+                    check_trained_on(dir, &train)?;
+                }
+                (model, Vec::new(), None)
+            }
             None => {
                 let config = TextAutoencoderConfig::new(vocabulary.len())
                     .with_embed_dim(cli.embed_dim)

@@ -51,7 +51,7 @@ pub use remote::{MAX_TOKEN_BYTES, RemoteAddress, TOKEN_ENV, token_from_env, toke
 #[cfg(feature = "remote")]
 pub use remote_watch::{SILENCE_LIMIT, watch_servers};
 pub use renderer::PlainRenderer;
-pub use run_folder::{IDENTITY_FILE, LOCK_FILE, RunLock, check_run_folder};
+pub use run_folder::{IDENTITY_FILE, LOCK_FILE, RunLock, check_run_folder, check_trained_on};
 pub use step_gate::StepGate;
 pub use step_sums::{StepSum, StepSums, masked_sum, row_sums};
 pub use streams::{STREAMS_ENV, Streams};

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::loaders::TrainingSplit;
 use crate::error::{Result, TrainError};
 
 /// The lock file in a run folder, holding the owner's process id.
@@ -335,6 +336,43 @@ pub fn check_identity(dir: &Path, identity: &Value) -> Result<()> {
             field,
             found,
             expected,
+        }),
+    }
+}
+
+/// Checks that the model `fit` trained into `dir` was trained on `train` (the training split its
+/// `fit.json` records): a model of an earlier run scored on another file, or on another split of
+/// the same file, would be scored on items it trained on. A folder without `fit.json` (a model
+/// saved by hand) is not checked.
+///
+/// # Errors
+/// [`TrainError::InvalidArgument`] naming `--model`, the field that differs and what to pass;
+/// [`TrainError::BadCheckpoint`] for a `fit.json` that is not one.
+pub fn check_trained_on<B, S: TrainingSplit<B>>(dir: &Path, train: &S) -> Result<()> {
+    let path = dir.join(IDENTITY_FILE);
+    if !path.is_file() {
+        return Ok(());
+    }
+    let text = ae_io::read_to_string(&path, ae_io::Limit::JSON)?;
+    let saved: Value = serde_json::from_str(&text).map_err(|e| TrainError::BadCheckpoint {
+        path: path.clone(),
+        message: format!("not a run identity: {e}"),
+    })?;
+    let expected: Value = serde_json::to_string(&train.identity())
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or(Value::Null);
+    match first_difference("train", &saved["train"], &expected) {
+        None => Ok(()),
+        Some((field, found, expected)) => Err(TrainError::InvalidArgument {
+            what: "--model",
+            message: format!(
+                "{} was trained on another training split ({field} = {found}, this run's = \
+                 {expected}): its test figures here would include items it trained on; pass \
+                 the data, --seed and --test-fraction it was trained with, or train a model on \
+                 this data",
+                dir.display()
+            ),
         }),
     }
 }
