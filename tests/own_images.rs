@@ -105,6 +105,29 @@ fn a_colour_folder_trains_in_colour_at_the_size_asked() {
         !output.status.success() && stderr.contains("--image-size 32x32 --color rgb"),
         "{stderr}"
     );
+    // The folder split by another seed would put training images in the test split.
+    let output = run(
+        "compress",
+        &[
+            "--dataset",
+            "image-folder",
+            "--data-dir",
+            data,
+            "--image-size",
+            "32",
+            "--seed",
+            "7",
+            "--model",
+            model,
+            "--out",
+            dir.path().join("compressed").to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("pass --seed 42"),
+        "{stderr}"
+    );
     let server = common::explore_server::start(&[
         "--model",
         model,

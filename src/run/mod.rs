@@ -304,6 +304,44 @@ impl Run {
         Ok(self.train_into(model, &self.out.join("model"))?.model)
     }
 
+    /// An image folder is split into train and test by the run's seed: a model trained with
+    /// another seed (its `run.json` says) would be scored on images it trained on. Other
+    /// datasets have a fixed test split; a folder without `run.json` is not checked.
+    fn check_same_test_split(&self, dir: &Path) -> Result<()> {
+        let ae_data::DatasetSource::ImageFolder {
+            seed,
+            test_fraction,
+            ..
+        } = &self.settings.dataset
+        else {
+            return Ok(());
+        };
+        let Ok(text) = ae_io::read_to_string(&dir.join("run.json"), ae_io::Limit::JSON) else {
+            return Ok(());
+        };
+        let trained: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let dataset = &trained["dataset"];
+        if dataset["kind"] != "image-folder" {
+            return Ok(());
+        }
+        let (their_seed, their_fraction) =
+            (dataset["seed"].as_u64(), dataset["test_fraction"].as_f64());
+        if their_seed != Some(*seed) || their_fraction != Some(*test_fraction) {
+            let their_seed = their_seed.map_or("?".into(), |s| s.to_string());
+            return Err(TrainError::InvalidArgument {
+                what: "--model",
+                message: format!(
+                    "{} was trained on this image folder split by --seed {their_seed} (test \
+                     fraction {}), this run splits it by --seed {seed} ({test_fraction}): its \
+                     test images would include some it trained on; pass --seed {their_seed}",
+                    dir.display(),
+                    their_fraction.map_or("?".into(), |f| f.to_string()),
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// Loads a trained model folder (any trainer's output folder) onto the run's device, checking
     /// that it takes the run's images.
     ///
@@ -311,6 +349,7 @@ impl Run {
     /// When the folder cannot be loaded, or the model takes images of another shape.
     pub fn load_model(&self, dir: &Path) -> Result<AnyAutoencoder> {
         let model = load_model(dir, self.device())?;
+        self.check_same_test_split(dir)?;
         if model.input_shape() != self.shape().dims() {
             // The same check as evaluation's, with the folder's name.
             let [channels, height, width] = model.input_shape();
