@@ -107,8 +107,12 @@ impl DatasetSource {
                 for (path, reason) in &folder.skipped {
                     eprintln!("warning: skipped {}: {reason}", path.display());
                 }
+                let name = folder.dataset.name().to_string();
                 let (train, test) = folder.dataset.split(*test_fraction, *seed)?;
-                Ok(TrainTest { train, test })
+                Ok(TrainTest {
+                    train: train.named(format!("{name}/train")),
+                    test: test.named(format!("{name}/test")),
+                })
             }
         }
     }

@@ -2,12 +2,37 @@
 
 use std::path::PathBuf;
 
+impl ModelError {
+    /// This error, naming `path` when it is a configuration's value read from that file.
+    pub(crate) fn in_config_file(self, path: &std::path::Path) -> Self {
+        match self {
+            Self::InvalidConfig { field, message } => Self::InvalidConfigFile {
+                path: path.to_path_buf(),
+                field,
+                message,
+            },
+            other => other,
+        }
+    }
+}
+
 /// What can go wrong when building, saving or loading a model.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     /// A configuration value is out of range or inconsistent with another.
     #[error("invalid model configuration: `{field}` {message}")]
     InvalidConfig {
+        /// The field (dotted path for nested configs).
+        field: &'static str,
+        /// What is wrong and what to use instead.
+        message: String,
+    },
+
+    /// A configuration file's value is out of range or inconsistent with another.
+    #[error("{}: invalid model configuration: `{field}` {message}", path.display())]
+    InvalidConfigFile {
+        /// The configuration file.
+        path: PathBuf,
         /// The field (dotted path for nested configs).
         field: &'static str,
         /// What is wrong and what to use instead.

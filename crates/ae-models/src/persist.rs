@@ -283,8 +283,10 @@ pub trait SavedModel: Module + Sized {
     /// Loads a model saved by [`SavedModel::save`] onto `device`, refusing weights that are not
     /// all finite.
     fn load(dir: &Path, device: &Device) -> Result<Self> {
-        let config: Self::Config = load_config(Self::KIND, &dir.join(CONFIG_FILE))?;
-        let model = Self::from_config(&config, device)?;
+        let config_path = dir.join(CONFIG_FILE);
+        let config: Self::Config = load_config(Self::KIND, &config_path)?;
+        let model =
+            Self::from_config(&config, device).map_err(|e| e.in_config_file(&config_path))?;
         let path = dir.join(WEIGHTS_FILE);
         let model = load_weights(model, &path)?;
         check_finite_weights(&model, &path)?;

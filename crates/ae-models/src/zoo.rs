@@ -331,9 +331,11 @@ into_any!(
 /// Loads any saved model folder (a trainer's artifact folder, or one written by `save`) in one
 /// call: reads `config.json`, builds the model it names, loads `model.bpk`.
 pub fn load_model(dir: &Path, device: &Device) -> Result<AnyAutoencoder> {
-    let config = ModelConfig::load(&dir.join(CONFIG_FILE))?;
+    let config_path = dir.join(CONFIG_FILE);
+    let config = ModelConfig::load(&config_path)?;
     let weights = dir.join(WEIGHTS_FILE);
-    let model = load_any_from(config, &WeightsSource::File(&weights), device)?;
+    let model = load_any_from(config, &WeightsSource::File(&weights), device)
+        .map_err(|e| e.in_config_file(&config_path))?;
     crate::persist::check_finite_weights(&model, &weights)?;
     Ok(model)
 }

@@ -59,6 +59,24 @@ fn try_folder(config: &[u8], weights: &[u8]) {
     assert_memory_bound();
 }
 
+/// A configuration out of bounds names its file, not only its field.
+#[test]
+fn a_refused_configuration_names_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let preset = serde_json::to_string(&ModelConfig::preset("keras-mlp").unwrap()).unwrap();
+    let huge = preset.replace("\"latent_dim\":32", "\"latent_dim\":1000000000");
+    assert_ne!(huge, preset, "the preset's latent_dim was found");
+    std::fs::write(dir.path().join(CONFIG_FILE), huge).unwrap();
+    let err = load_model(dir.path(), &Device::flex())
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("config.json: invalid model configuration: `latent_dim`"),
+        "{err}"
+    );
+}
+
 /// Numbers that make allocations explode when a configuration is not bounded.
 #[test]
 fn huge_sizes_in_a_config_are_refused_before_allocating() {

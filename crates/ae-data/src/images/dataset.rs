@@ -89,6 +89,12 @@ impl ImageDataset {
         &self.name
     }
 
+    /// The same images under another name (the images are shared, not copied).
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
     /// The shape every image has.
     pub fn shape(&self) -> ImageShape {
         self.shape

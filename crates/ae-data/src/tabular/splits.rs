@@ -65,6 +65,16 @@ pub fn anomaly_splits(
     }
     let encoder = TabularEncoder::fit(table, train_rows, label_column)?;
     let dim = encoder.width();
+    if dim == 0 {
+        return Err(DataError::InvalidArgument {
+            what: "table",
+            message: format!(
+                "{} has no column besides the label (column {label_column}): nothing to score \
+                 rows by",
+                table.path.display()
+            ),
+        });
+    }
     let make = |rows: &[usize]| -> Result<VectorDataset> {
         let labels = rows
             .iter()

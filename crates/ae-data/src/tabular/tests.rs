@@ -85,6 +85,19 @@ fn synthetic_kdd_has_the_format_and_splits() {
     assert_eq!(categorical, vec![1, 2, 3]);
     let batch = splits.test.batch(0..4, &Device::flex());
     assert_eq!(batch.images.dims(), [4, 1, 1, splits.encoder.width()]);
+
+    // A table of labels only has nothing to score rows by.
+    let labels_only = dir.path().join("labels.csv");
+    let rows: String = (0..100)
+        .map(|i| if i % 4 == 0 { "bad\n" } else { "ok\n" })
+        .collect();
+    std::fs::write(&labels_only, rows).unwrap();
+    let table = read_csv(&labels_only, false).unwrap();
+    let err = anomaly_splits(&table, 0, "ok", 0.3, 0.1, 1)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no column besides the label"), "{err}");
 }
 
 /// A few non-numbers in an otherwise numeric column are an error naming the line and column;

@@ -21,8 +21,9 @@ pub const VOCAB_FILE: &str = "vocab.json";
 /// # Errors
 /// When a file cannot be loaded, or the vocabulary's size is not the model's.
 pub fn load_text_model(dir: &Path, device: &Device) -> Result<(TextAutoencoder, Vocabulary)> {
-    let vocabulary = Vocabulary::load(&dir.join(VOCAB_FILE))?;
+    // The model first: a folder of another kind of model says so, not "no vocab.json".
     let model = TextAutoencoder::load(dir, device)?;
+    let vocabulary = Vocabulary::load(&dir.join(VOCAB_FILE))?;
     let expected = model.config().vocab_size;
     if vocabulary.len() != expected {
         return Err(TrainError::InvalidArgument {
