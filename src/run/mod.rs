@@ -111,11 +111,9 @@ impl Run {
             *seed = training.seed;
         }
         let devices = args.device.open()?;
-        let loaded = source.load()?;
-        let (train, test) = match args.data.limit {
-            Some(n) => (loaded.train.take(n), loaded.test.take(n)),
-            None => (loaded.train, loaded.test),
-        };
+        // An image folder decodes only the images --limit keeps.
+        let loaded = source.load_limited(args.data.limit)?;
+        let (train, test) = (loaded.train, loaded.test);
         let (train, test) = (args.data.reshape(train)?, args.data.reshape(test)?);
         if let ae_data::DatasetSource::ImageFolder { options, .. } = &source {
             println!(

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
-use crate::image_folder::{ColorMode, ImageFolderOptions, load_image_folder};
+use crate::image_folder::{
+    ColorMode, ImageFolderOptions, load_image_folder, load_image_folder_split,
+};
 use crate::mnist::{self, TrainTest};
 
 /// Where a dataset comes from.
@@ -115,6 +117,36 @@ impl DatasetSource {
                 })
             }
         }
+    }
+
+    /// Loads the train and test splits, the first `limit` images of each: as [`load`](Self::load)
+    /// then `take(limit)`, but an image folder decodes only the images kept.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub fn load_limited(&self, limit: Option<usize>) -> Result<TrainTest> {
+        if let (
+            Self::ImageFolder {
+                dir,
+                options,
+                test_fraction,
+                seed,
+            },
+            Some(limit),
+        ) = (self, limit)
+            && let Some((train, test)) =
+                load_image_folder_split(dir, options, *test_fraction, *seed, limit)?
+        {
+            return Ok(TrainTest { train, test });
+        }
+        let loaded = self.load()?;
+        Ok(match limit {
+            Some(n) => TrainTest {
+                train: loaded.train.take(n),
+                test: loaded.test.take(n),
+            },
+            None => loaded,
+        })
     }
 
     /// A short name for tables and file names.

@@ -26,6 +26,30 @@ pub struct ImageDataset {
     class_names: Arc<Vec<String>>,
 }
 
+/// `0..count` in a seeded random order: the same seed always gives the same order.
+fn seeded_order(count: usize, seed: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..count).collect();
+    order.shuffle(&mut StdRng::seed_from_u64(seed));
+    order
+}
+
+/// The rows of a split of `count` items: (held out, kept), `fraction` of them held out after a
+/// seeded shuffle (rounded, at least one of each); `None` for fewer than two items. The one
+/// rule of [`ImageDataset::split`] and of image folders read in part.
+pub(crate) fn split_rows(
+    count: usize,
+    fraction: f64,
+    seed: u64,
+) -> Option<(Vec<usize>, Vec<usize>)> {
+    if count < 2 {
+        return None;
+    }
+    let held_out = ((count as f64 * fraction).round() as usize).clamp(1, count - 1);
+    let mut order = seeded_order(count, seed);
+    let kept = order.split_off(held_out);
+    Some((order, kept))
+}
+
 impl ImageDataset {
     /// Makes a dataset from `N * shape.numel()` bytes and, optionally, `N` labels.
     ///
@@ -224,9 +248,7 @@ impl ImageDataset {
 
     /// A seeded random permutation of `0..count`: the same seed always gives the same order.
     pub fn permutation(&self, seed: u64) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..self.count()).collect();
-        order.shuffle(&mut StdRng::seed_from_u64(seed));
-        order
+        seeded_order(self.count(), seed)
     }
 
     /// Splits into (train, validation) after a seeded shuffle; `valid_fraction` of the images go
@@ -253,12 +275,10 @@ impl ImageDataset {
                 ),
             });
         }
-        let n_valid = ((count as f64 * valid_fraction).round() as usize).clamp(1, count - 1);
-        let order = self.permutation(seed);
-        let (valid, train) = order.split_at(n_valid);
+        let (valid, train) = split_rows(count, valid_fraction, seed).unwrap_or_default();
         Ok((
-            self.subset(format!("{}/train-split", self.name), train)?,
-            self.subset(format!("{}/valid-split", self.name), valid)?,
+            self.subset(format!("{}/train-split", self.name), &train)?,
+            self.subset(format!("{}/valid-split", self.name), &valid)?,
         ))
     }
 

@@ -10,6 +10,7 @@ mod resize;
 
 pub use batcher::{ImageBatch, ImageBatcher};
 pub use dataset::ImageDataset;
+pub(crate) use dataset::split_rows;
 pub use item::{ImageItem, ImageShape};
 pub use loader::{DEVICE_RESIDENT_BYTES, ImageBatches, ImageLoader, Residency};
 pub use plan::{BatchPlan, PartialBatch};
