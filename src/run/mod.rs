@@ -294,7 +294,16 @@ impl Run {
     /// As [`Run::load_model`] and [`Run::train_into`].
     pub fn model(&self, pretrained: &ModelDirArgs, config: ModelConfig) -> Result<AnyAutoencoder> {
         if let Some(dir) = &pretrained.model {
-            return self.load_model(dir);
+            let model = self.load_model(dir)?;
+            // Flags that shape or train a model have nothing to act on: say so once.
+            println!(
+                "using {} as trained ({} model, a latent size of {}): --latent-dim, --epochs and \
+                 the other model and training flags are not used",
+                dir.display(),
+                model.config().kind(),
+                model.latent_dim()
+            );
+            return Ok(model);
         }
         let model = config
             .with_input_shape(self.shape().dims())

@@ -82,11 +82,42 @@ fn plan(width: u32, height: u32, options: PatchOptions) -> (u32, u32, usize) {
     (w, h, along(w) * along(h))
 }
 
-/// Checks `out` is absent, empty, or an earlier output of this function (class folders of
-/// PNG files only), which the new patches then replace whole.
+/// The file that marks a folder of patches as written by [`write_defect_patches`]: only such a
+/// folder is replaced.
+pub const PATCHES_MARKER: &str = ".photo-patches";
+
+/// Checks `out` names a folder that is absent, empty, or an earlier output of this function
+/// (its marker, and class folders of PNG files only), which the new patches then replace whole.
 fn check_output_folder(out: &Path) -> Result<()> {
+    if out.file_name().is_none() {
+        return Err(DataError::InvalidArgument {
+            what: "patch folder",
+            message: format!(
+                "{} does not name a folder of its own (its patches replace it): name one, e.g. \
+                 runs/patches",
+                out.display()
+            ),
+        });
+    }
     if !out.exists() {
         return Ok(());
+    }
+    let empty = std::fs::read_dir(out)
+        .map_err(|e| DataError::io(out, e))?
+        .next()
+        .is_none();
+    if empty {
+        return Ok(());
+    }
+    if !out.join(PATCHES_MARKER).is_file() {
+        return Err(DataError::InvalidArgument {
+            what: "patch folder",
+            message: format!(
+                "{} holds files that photo_patches did not write (no {PATCHES_MARKER}): choose \
+                 another --out, or empty it",
+                out.display()
+            ),
+        });
     }
     let not_ours = |path: &Path| DataError::InvalidArgument {
         what: "patch folder",
@@ -98,10 +129,11 @@ fn check_output_folder(out: &Path) -> Result<()> {
     };
     for entry in std::fs::read_dir(out).map_err(|e| DataError::io(out, e))? {
         let class = entry.map_err(|e| DataError::io(out, e))?.path();
-        let is_class = class
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| PATCH_CLASSES.contains(&n));
+        let name = class.file_name().and_then(|n| n.to_str());
+        if name == Some(PATCHES_MARKER) {
+            continue;
+        }
+        let is_class = name.is_some_and(|n| PATCH_CLASSES.contains(&n));
         if !is_class || !class.is_dir() {
             return Err(not_ours(&class));
         }
@@ -191,7 +223,13 @@ pub fn write_defect_patches(
         });
     }
     let staging = PathBuf::from(format!("{}.partial-{}", out.display(), std::process::id()));
-    let written = cut_into(photos, &stems, &staging, options, seed);
+    let written = cut_into(photos, &stems, &staging, options, seed).and_then(|counts| {
+        crate::idx::write_atomic(
+            &staging.join(PATCHES_MARKER),
+            b"patches written by photo_patches (write_defect_patches); the next run replaces them\n",
+        )?;
+        Ok(counts)
+    });
     let counts = match written {
         Ok(counts) => counts,
         Err(error) => {
@@ -426,12 +464,29 @@ mod tests {
             .to_string();
         assert!(err.contains("patches"), "{err}");
         assert_eq!(files(), 2);
-        // A folder that holds anything else is not replaced.
+        // A folder that holds anything else is not replaced; nor is one of class folders of
+        // PNGs that this function did not write (a user's own images), nor `.`.
         std::fs::write(out.join("notes.txt"), "mine").unwrap();
         let err = cut(64, std::slice::from_ref(&photo))
             .unwrap_err()
             .to_string();
         assert!(err.contains("not an earlier set of patches"), "{err}");
         assert!(out.join("notes.txt").exists());
+        std::fs::remove_file(out.join("notes.txt")).unwrap();
+        std::fs::remove_file(out.join(PATCHES_MARKER)).unwrap();
+        let err = cut(64, std::slice::from_ref(&photo))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did not write"), "{err}");
+        assert_eq!(files(), 2);
+        let options = PatchOptions {
+            size: 32,
+            stride: 32,
+            long_side: 64,
+        };
+        let err = write_defect_patches(std::slice::from_ref(&photo), Path::new("."), options, 7)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("does not name a folder of its own"), "{err}");
     }
 }
