@@ -118,7 +118,8 @@ fn main() -> std::process::ExitCode {
                 let staged = StagedFile::new(&out.join("synthetic-kdd.data"));
                 write_synthetic_kdd(staged.path(), cli.rows, 0.2, seed)?;
                 println!(
-                    "wrote {} synthetic KDD Cup 1999-format rows to {}",
+                    "generated {} synthetic KDD Cup 1999-format rows, kept as {} once the run is \
+                     accepted",
                     cli.rows,
                     staged.target().display()
                 );

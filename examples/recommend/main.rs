@@ -101,7 +101,8 @@ fn main() -> std::process::ExitCode {
                 let spec = SyntheticRatings::default();
                 write_synthetic_ratings(staged.path(), spec, seed)?;
                 println!(
-                    "wrote {} synthetic ratings ({} users x {} items, rank {}, noise {}) to {}",
+                    "generated {} synthetic ratings ({} users x {} items, rank {}, noise {}), kept \
+                     as {} once the run is accepted",
                     spec.ratings,
                     spec.users,
                     spec.items,

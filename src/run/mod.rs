@@ -316,6 +316,7 @@ impl Run {
     /// datasets have a fixed test split; a folder without `run.json` is not checked.
     fn check_same_test_split(&self, dir: &Path) -> Result<()> {
         let ae_data::DatasetSource::ImageFolder {
+            dir: data_dir,
             seed,
             test_fraction,
             ..
@@ -328,7 +329,12 @@ impl Run {
         };
         let trained: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         let dataset = &trained["dataset"];
-        if dataset["kind"] != "image-folder" {
+        // Another folder's model: its images are not this folder's.
+        let same_folder = dataset["dir"].as_str().is_some_and(|theirs| {
+            let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+            canonical(Path::new(theirs)) == canonical(data_dir)
+        });
+        if dataset["kind"] != "image-folder" || !same_folder {
             return Ok(());
         }
         let (their_seed, their_fraction) =

@@ -180,6 +180,34 @@ pub fn detect_color(dir: &Path) -> Result<ColorMode> {
 
 /// Decodes one image file to `[C, H, W]` bytes of the requested size and colour.
 pub fn decode_image(path: &Path, options: &ImageFolderOptions) -> Result<Vec<u8>> {
+    let image = read_image(path)?;
+    let (w, h) = (options.width, options.height);
+    let resized = if image.width() == w && image.height() == h {
+        image
+    } else {
+        image.resize_exact(w, h, FilterType::Triangle)
+    };
+    Ok(match options.color {
+        ColorMode::Grayscale => resized.into_luma8().into_raw(),
+        ColorMode::Rgb => {
+            // HWC (interleaved) to CHW (planar), the layout of a [N, C, H, W] tensor.
+            let hwc = resized.into_rgb8().into_raw();
+            let plane = (w * h) as usize;
+            let mut chw = vec![0u8; 3 * plane];
+            for (i, px) in hwc.chunks_exact(3).enumerate() {
+                for c in 0..3 {
+                    chw[c * plane + i] = px[c];
+                }
+            }
+            chw
+        }
+    })
+}
+
+/// Reads and decodes one image file as a user's viewer shows it: an empty file, a JPEG cut
+/// short and an image larger than the decoder may allocate are errors naming the file and what
+/// to do; the EXIF orientation is applied.
+pub(crate) fn read_image(path: &Path) -> Result<image::DynamicImage> {
     let image_error = |source| DataError::Image {
         path: path.to_path_buf(),
         source,
@@ -241,42 +269,58 @@ pub fn decode_image(path: &Path, options: &ImageFolderOptions) -> Result<Vec<u8>
         }
         Err(error) => return Err(image_error(error)),
     };
-    let (w, h) = (options.width, options.height);
-    let resized = if image.width() == w && image.height() == h {
-        image
-    } else {
-        image.resize_exact(w, h, FilterType::Triangle)
-    };
-    Ok(match options.color {
-        ColorMode::Grayscale => resized.into_luma8().into_raw(),
-        ColorMode::Rgb => {
-            // HWC (interleaved) to CHW (planar), the layout of a [N, C, H, W] tensor.
-            let hwc = resized.into_rgb8().into_raw();
-            let plane = (w * h) as usize;
-            let mut chw = vec![0u8; 3 * plane];
-            for (i, px) in hwc.chunks_exact(3).enumerate() {
-                for c in 0..3 {
-                    chw[c * plane + i] = px[c];
-                }
-            }
-            chw
-        }
-    })
+    Ok(image)
 }
 
-/// Whether `bytes` are a JPEG whose last scan has no end-of-image marker after it: a file cut
-/// short. (The decoder fills what is missing with gray without a word.) Inside a scan a `0xFF`
-/// byte is always followed by `0x00` or a restart marker, so the last start-of-scan marker
-/// (`FF DA`) is the image's own, and its end (`FF D9`) must follow.
+/// Whether `bytes` are a JPEG that ends before its end-of-image marker: a file cut short. (The
+/// decoder fills what is missing with gray without a word.) The markers are walked from the
+/// start: each segment skipped by its length, each scan's entropy-coded data to the next marker
+/// (inside it `FF 00` is a data byte and `FF D0`-`FF D7` restart markers), until `FF D9`. What
+/// follows the end marker (a motion photo's video) is not looked at; a file that is not laid
+/// out as JPEG markers is left to the decoder.
 fn is_cut_short_jpeg(bytes: &[u8]) -> bool {
-    if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
         return false;
     }
-    let Some(scan) = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]) else {
-        // No scan at all: the decoder says so itself.
-        return false;
-    };
-    !bytes[scan..].windows(2).any(|w| w == [0xFF, 0xD9])
+    let mut i = 2;
+    loop {
+        // A marker: 0xFF (fill bytes allowed), then its code.
+        if bytes.get(i) != Some(&0xFF) {
+            return i >= bytes.len();
+        }
+        while bytes.get(i) == Some(&0xFF) {
+            i += 1;
+        }
+        let Some(&code) = bytes.get(i) else {
+            return true;
+        };
+        i += 1;
+        match code {
+            0xD9 => return false,
+            0x01 | 0xD0..=0xD7 => continue,
+            _ => {}
+        }
+        let Some(length) = bytes.get(i..i + 2) else {
+            return true;
+        };
+        let length = usize::from(u16::from_be_bytes([length[0], length[1]]));
+        if length < 2 {
+            return false;
+        }
+        i += length;
+        if code == 0xDA {
+            // The scan's data runs to the next marker that is not a data byte or a restart.
+            loop {
+                match (bytes.get(i), bytes.get(i + 1)) {
+                    (Some(0xFF), Some(0x00 | 0xD0..=0xD7)) => i += 2,
+                    (Some(0xFF), Some(0xFF)) => i += 1,
+                    (Some(0xFF), Some(_)) => break,
+                    (Some(_), _) => i += 1,
+                    (None, _) => return true,
+                }
+            }
+        }
+    }
 }
 
 /// The image files under `dir` in the order they are read, each with its class (when read from
@@ -635,6 +679,17 @@ mod tests {
         assert!(err.contains("cut.jpg is cut short"), "{err}");
         fs::write(&cut, &whole).unwrap();
         assert!(decode_image(&cut, &opts).is_ok());
+        // Whole, with data after its end marker (a motion photo's video), start-of-scan bytes
+        // among it: read.
+        let mut motion = whole.clone();
+        motion.extend([0x00, 0xFF, 0xDA, 0x00, 0x08, 0x12, 0xFF, 0xD8, 0x34]);
+        fs::write(&cut, &motion).unwrap();
+        assert!(decode_image(&cut, &opts).is_ok());
+        // Cut inside a header segment, or right after the start of the scan: cut short.
+        for end in [20, whole.len() / 2, whole.len() - 2] {
+            assert!(is_cut_short_jpeg(&whole[..end]), "cut at {end}");
+        }
+        assert!(!is_cut_short_jpeg(&whole));
     }
 
     #[test]

@@ -47,15 +47,10 @@ pub const MAX_LONG_SIDE: u32 = 8192;
 /// The most patches one call writes (files on disk, and the images of a later training run).
 pub const MAX_PATCHES: usize = 200_000;
 
-/// The photograph at `path` read and decoded (RGB), or an error naming it.
+/// The photograph at `path` read and decoded (RGB), as image folders read images (a JPEG cut
+/// short refused, the EXIF orientation applied), or an error naming it.
 fn read_photo(path: &Path) -> Result<RgbImage> {
-    let bytes = ae_io::read(path, ae_io::Limit::data())?;
-    image::load_from_memory(&bytes)
-        .map(image::DynamicImage::into_rgb8)
-        .map_err(|source| DataError::Image {
-            path: path.to_path_buf(),
-            source,
-        })
+    crate::image_folder::read_image(path).map(image::DynamicImage::into_rgb8)
 }
 
 /// The width and height of the photograph at `path`, from its header.
@@ -95,6 +90,15 @@ fn check_output_folder(out: &Path) -> Result<()> {
             message: format!(
                 "{} does not name a folder of its own (its patches replace it): name one, e.g. \
                  runs/patches",
+                out.display()
+            ),
+        });
+    }
+    if out.is_symlink() {
+        return Err(DataError::InvalidArgument {
+            what: "patch folder",
+            message: format!(
+                "{} is a link: name the folder it leads to (its patches replace it)",
                 out.display()
             ),
         });
@@ -222,7 +226,12 @@ pub fn write_defect_patches(
             ),
         });
     }
-    let staging = PathBuf::from(format!("{}.partial-{}", out.display(), std::process::id()));
+    // Beside `out` (not inside it: `--out runs/patches/` names the same folder), hidden.
+    let beside = |what: &str| {
+        let name = out.file_name().unwrap_or_default().to_string_lossy();
+        out.with_file_name(format!(".{name}.{what}-{}", std::process::id()))
+    };
+    let staging = beside("partial");
     let written = cut_into(photos, &stems, &staging, options, seed).and_then(|counts| {
         crate::idx::write_atomic(
             &staging.join(PATCHES_MARKER),
@@ -237,10 +246,22 @@ pub fn write_defect_patches(
             return Err(error);
         }
     };
-    if out.exists() {
-        std::fs::remove_dir_all(out).map_err(|e| DataError::io(out, e))?;
+    // The earlier set moves aside first, and goes only once the new one has taken its place.
+    let earlier = beside("earlier");
+    let replaced = out.exists();
+    if replaced {
+        std::fs::rename(out, &earlier).map_err(|e| DataError::io(out, e))?;
     }
-    std::fs::rename(&staging, out).map_err(|e| DataError::io(out, e))?;
+    if let Err(e) = std::fs::rename(&staging, out) {
+        if replaced {
+            let _ = std::fs::rename(&earlier, out);
+        }
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(DataError::io(out, e));
+    }
+    if replaced {
+        let _ = std::fs::remove_dir_all(&earlier);
+    }
     Ok(counts)
 }
 
@@ -443,6 +464,30 @@ mod tests {
             2
         );
         assert_eq!(files(), 2);
+        // `--out DIR/` names the same folder (its staging folder goes beside it, not inside).
+        let slashed = PathBuf::from(format!("{}/", out.display()));
+        let options = PatchOptions {
+            size: 32,
+            stride: 32,
+            long_side: 128,
+        };
+        let counts = write_defect_patches(std::slice::from_ref(&photo), &slashed, options, 7);
+        assert_eq!(counts.unwrap().iter().sum::<usize>(), 8);
+        assert_eq!(files(), 8);
+        assert_eq!(
+            cut(64, std::slice::from_ref(&photo))
+                .unwrap()
+                .iter()
+                .sum::<usize>(),
+            2
+        );
+        // Nothing is left beside it.
+        let beside: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".patches"))
+            .collect();
+        assert!(beside.is_empty(), "{beside:?}");
         // A photograph that is not one, two photographs of one name, too many patches: refused
         // before anything is written.
         let fake = dir.path().join("fake.png");

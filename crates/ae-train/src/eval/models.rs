@@ -23,7 +23,7 @@ use crate::error::Result;
 /// Draws the VAE's interpolations between consecutive images of `data` (0 → 1, 2 → 3, ...):
 /// one labelled row of `steps` decoded images per pair, both ends included, at most `pairs`
 /// rows, as a PNG at `path` (tiles scaled by `scale`). A dataset of fewer than two images has
-/// no pair: nothing is written.
+/// no pair: nothing is written, and an earlier file at `path` is removed.
 ///
 /// Returns the number of rows drawn.
 ///
@@ -40,6 +40,8 @@ pub fn save_vae_interpolations(
 ) -> Result<usize> {
     let pairs = pairs.min(data.count() / 2);
     if pairs == 0 {
+        // An earlier run's picture would pass for this one's.
+        let _ = std::fs::remove_file(path);
         return Ok(0);
     }
     let strips = (0..pairs)
