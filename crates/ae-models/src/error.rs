@@ -28,6 +28,19 @@ pub enum ModelError {
         message: String,
     },
 
+    /// A path given as a model folder is none: missing, a file, or without `config.json`.
+    #[error(
+        "{}: {what}; a model folder is a trainer's output folder (config.json and model.bpk): \
+         train one there first, or name another",
+        path.display()
+    )]
+    NotAModelFolder {
+        /// The path given.
+        path: PathBuf,
+        /// What it is instead.
+        what: &'static str,
+    },
+
     /// A configuration file's value is out of range or inconsistent with another.
     #[error("{}: invalid model configuration: `{field}` {message}", path.display())]
     InvalidConfigFile {

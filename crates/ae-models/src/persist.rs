@@ -227,6 +227,24 @@ pub fn read_kind(path: &Path) -> Result<String> {
         })
 }
 
+/// Checks `dir` looks like a model folder before its files are read, so that a mistyped path
+/// says what a model folder is rather than that one file is missing.
+pub(crate) fn check_model_folder(dir: &Path) -> Result<()> {
+    let what = if !dir.exists() {
+        "no such folder"
+    } else if !dir.is_dir() {
+        "not a folder"
+    } else if !dir.join(CONFIG_FILE).exists() {
+        "a folder without config.json"
+    } else {
+        return Ok(());
+    };
+    Err(ModelError::NotAModelFolder {
+        path: dir.to_path_buf(),
+        what,
+    })
+}
+
 /// Loads a configuration saved by [`save_config`], checking that it is of `kind`. A parse error
 /// names the file, line and column.
 pub fn load_config<C: Config>(kind: &str, path: &Path) -> Result<C> {
@@ -283,6 +301,7 @@ pub trait SavedModel: Module + Sized {
     /// Loads a model saved by [`SavedModel::save`] onto `device`, refusing weights that are not
     /// all finite.
     fn load(dir: &Path, device: &Device) -> Result<Self> {
+        check_model_folder(dir)?;
         let config_path = dir.join(CONFIG_FILE);
         let config: Self::Config = load_config(Self::KIND, &config_path)?;
         let model =

@@ -331,6 +331,7 @@ into_any!(
 /// Loads any saved model folder (a trainer's artifact folder, or one written by `save`) in one
 /// call: reads `config.json`, builds the model it names, loads `model.bpk`.
 pub fn load_model(dir: &Path, device: &Device) -> Result<AnyAutoencoder> {
+    crate::persist::check_model_folder(dir)?;
     let config_path = dir.join(CONFIG_FILE);
     let config = ModelConfig::load(&config_path)?;
     let weights = dir.join(WEIGHTS_FILE);

@@ -77,6 +77,28 @@ fn a_refused_configuration_names_its_file() {
     );
 }
 
+/// A path that is no model folder says what a model folder is.
+#[test]
+fn a_path_that_is_no_model_folder_says_what_one_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, "mine").unwrap();
+    for (path, what) in [
+        (dir.path().join("missing"), "no such folder"),
+        (file, "not a folder"),
+        (dir.path().to_path_buf(), "a folder without config.json"),
+    ] {
+        let err = load_model(&path, &Device::flex())
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(what) && err.contains("a trainer's output folder"),
+            "{err}"
+        );
+    }
+}
+
 /// Numbers that make allocations explode when a configuration is not bounded.
 #[test]
 fn huge_sizes_in_a_config_are_refused_before_allocating() {
