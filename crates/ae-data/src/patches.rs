@@ -175,8 +175,9 @@ pub fn write_defect_patches(
         return Err(DataError::InvalidArgument {
             what: "patch options",
             message: format!(
-                "{options:?}: patches of at least 8 pixels, a stride, a long side from a patch \
-                 to {MAX_LONG_SIDE} pixels"
+                "--size {} --stride {} --long-side {}: patches of at least 8 pixels, a stride \
+                 of at least 1, and a long side from --size to {MAX_LONG_SIDE} pixels",
+                options.size, options.stride, options.long_side
             ),
         });
     }
