@@ -191,7 +191,7 @@ pub struct ImageDataArgs {
     #[arg(long, value_parser = ranges::image_size, value_name = "H[xW]")]
     pub image_size: Option<(usize, usize)>,
     /// Colour: gray or rgb. Default: the dataset's own (gray for the MNIST-format datasets; for
-    /// an image folder, the colour of its first image).
+    /// an image folder, rgb if any of up to 64 of its images is in colour).
     #[arg(long, value_enum)]
     pub color: Option<Color>,
     #[command(flatten)]

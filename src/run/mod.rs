@@ -127,7 +127,7 @@ impl Run {
                 if args.data.color.is_some() {
                     "as asked"
                 } else {
-                    "the colour of its first image"
+                    "rgb when any image looked at is in colour"
                 }
             );
         }

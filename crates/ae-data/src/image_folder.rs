@@ -141,37 +141,57 @@ fn is_folder(path: &Path) -> Result<bool> {
     }
 }
 
-/// The colour of the first image in `dir`'s class folders (in name order; the first at its top
-/// level when it has none, as an unlabelled folder is read), read from its header:
-/// [`ColorMode::Rgb`] for colour images (and those with alpha), else grayscale. The default of
-/// `--color` for image folders.
+/// Images whose headers [`detect_color`] reads, at most.
+pub const COLOR_SAMPLE: usize = 64;
+
+/// The colour of `dir`'s images, read from the headers of up to [`COLOR_SAMPLE`] of them spread
+/// over the folder (its class folders' images, in name order; its own when it has no class
+/// folder, as an unlabelled folder is read): [`ColorMode::Rgb`] when any is in colour (or has
+/// alpha), else grayscale. The default of `--color` for image folders: a folder of mostly
+/// colour photographs whose first image is gray is read in colour.
 ///
 /// # Errors
-/// When the folder holds no image, or the first one's header cannot be read.
+/// When the folder holds no image, or a header looked at cannot be read.
 pub fn detect_color(dir: &Path) -> Result<ColorMode> {
     let mut images = Vec::new();
     collect_images(dir, &mut ae_io::Visited::new(), &mut images)?;
     // A labelled folder's loader reads the class folders only.
-    let first = images
+    let in_classes: Vec<&PathBuf> = images
         .iter()
-        .find(|image| image.parent() != Some(dir))
-        .or(images.first())
-        .ok_or_else(|| DataError::EmptyImageFolder {
-            dir: dir.to_path_buf(),
-        })?;
-    ae_io::check_file(first, ae_io::Limit::data())?;
-    let image_error = |source| DataError::Image {
-        path: first.clone(),
-        source,
+        .filter(|image| image.parent() != Some(dir))
+        .collect();
+    let read = if in_classes.is_empty() {
+        images.iter().collect()
+    } else {
+        in_classes
     };
-    let color = image::ImageReader::open(first)
-        .map_err(|e| DataError::io(first, e))?
+    if read.is_empty() {
+        return Err(DataError::EmptyImageFolder {
+            dir: dir.to_path_buf(),
+        });
+    }
+    let step = read.len().div_ceil(COLOR_SAMPLE);
+    for image in read.into_iter().step_by(step) {
+        if header_color(image)? == ColorMode::Rgb {
+            return Ok(ColorMode::Rgb);
+        }
+    }
+    Ok(ColorMode::Grayscale)
+}
+
+/// The colour an image's header declares.
+fn header_color(path: &Path) -> Result<ColorMode> {
+    ae_io::check_file(path, ae_io::Limit::data())?;
+    let decoder = image::ImageReader::open(path)
+        .map_err(|e| DataError::io(path, e))?
         .with_guessed_format()
-        .map_err(|e| DataError::io(first, e))?
+        .map_err(|e| DataError::io(path, e))?
         .into_decoder()
-        .map_err(image_error)?;
-    let color = image::ImageDecoder::color_type(&color);
-    Ok(if color.has_color() {
+        .map_err(|source| DataError::Image {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(if image::ImageDecoder::color_type(&decoder).has_color() {
         ColorMode::Rgb
     } else {
         ColorMode::Grayscale
@@ -786,6 +806,24 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+    }
+
+    #[test]
+    fn colour_is_detected_from_more_than_the_first_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let gray = |path: &Path| {
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            image::GrayImage::from_pixel(2, 2, image::Luma([90]))
+                .save(path)
+                .unwrap();
+        };
+        gray(&dir.path().join("a/1.png"));
+        gray(&dir.path().join("b/1.png"));
+        // An image beside the class folders is not read, so its colour does not count.
+        write_png(&dir.path().join("top.png"), 2, 2, [200, 10, 10]);
+        assert_eq!(detect_color(dir.path()).unwrap(), ColorMode::Grayscale);
+        write_png(&dir.path().join("b/2.png"), 2, 2, [200, 10, 10]);
+        assert_eq!(detect_color(dir.path()).unwrap(), ColorMode::Rgb);
     }
 
     #[test]
