@@ -14,4 +14,4 @@ pub(crate) use dataset::split_rows;
 pub use item::{ImageItem, ImageShape};
 pub use loader::{DEVICE_RESIDENT_BYTES, ImageBatches, ImageLoader, Residency};
 pub use plan::{BatchPlan, PartialBatch};
-pub(crate) use resize::{MAX_DATASET_BYTES, MAX_PIXELS};
+pub(crate) use resize::{MAX_PIXELS, dataset_bytes};

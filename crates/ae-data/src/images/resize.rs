@@ -14,7 +14,29 @@ use crate::image_folder::ColorMode;
 /// at most as many inputs (`ae_models::limits::MAX_INPUT_VALUES`).
 pub(crate) const MAX_PIXELS: usize = 1 << 24;
 /// The most bytes an image dataset may take (16 GiB).
-pub(crate) const MAX_DATASET_BYTES: usize = 1 << 34;
+const MAX_DATASET_BYTES: usize = 1 << 34;
+
+/// The bytes of `count` images of `shape`, refused past [`MAX_DATASET_BYTES`] with the sizes,
+/// `what` would be allocated and the `remedy`: checked before anything is allocated.
+pub(crate) fn dataset_bytes(
+    count: usize,
+    shape: ImageShape,
+    what: &'static str,
+    remedy: &str,
+) -> Result<usize> {
+    let bytes = count.saturating_mul(shape.numel());
+    if bytes > MAX_DATASET_BYTES {
+        return Err(DataError::TooLargeToPlan {
+            what,
+            plan: format!(
+                "{count} images of {shape} would need {:.1} GB",
+                bytes as f64 / 1e9
+            ),
+            remedy: remedy.into(),
+        });
+    }
+    Ok(bytes)
+}
 
 impl ImageDataset {
     /// The images at `height` x `width` (bilinear resampling, as image folders are read) in
@@ -37,18 +59,12 @@ impl ImageDataset {
                 message: format!("{height}x{width} must have from 1 to 2^24 pixels"),
             });
         }
-        let bytes = self.count().saturating_mul(to.numel());
-        if bytes > MAX_DATASET_BYTES {
-            return Err(DataError::TooLargeToPlan {
-                what: "the resized dataset",
-                plan: format!(
-                    "{} images of {to} would need {:.1} GB",
-                    self.count(),
-                    bytes as f64 / 1e9
-                ),
-                remedy: "use a smaller --image-size or --limit".into(),
-            });
-        }
+        dataset_bytes(
+            self.count(),
+            to,
+            "the resized dataset",
+            "use a smaller --image-size or --limit",
+        )?;
         let pixels: Vec<u8> = (0..self.count())
             .into_par_iter()
             .flat_map_iter(|i| {

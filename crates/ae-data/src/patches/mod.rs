@@ -53,17 +53,12 @@ fn read_photo(path: &Path) -> Result<RgbImage> {
     crate::image_folder::read_image(path).map(image::DynamicImage::into_rgb8)
 }
 
-/// The width and height of the photograph at `path`, from its header.
+/// The width and height of the photograph at `path`, from its header (the file is not read
+/// whole: it is decoded later, once).
 fn photo_size(path: &Path) -> Result<(u32, u32)> {
-    let bytes = ae_io::read(path, ae_io::Limit::data())?;
-    image::ImageReader::new(std::io::Cursor::new(bytes.as_slice()))
-        .with_guessed_format()
-        .map_err(|e| DataError::io(path, e))?
-        .into_dimensions()
-        .map_err(|source| DataError::Image {
-            path: path.to_path_buf(),
-            source,
-        })
+    Ok(image::ImageDecoder::dimensions(
+        &crate::image_folder::read_header(path)?,
+    ))
 }
 
 /// The size a photograph of `width` x `height` is cut at, and how many patches it gives.
@@ -131,18 +126,13 @@ fn check_output_folder(out: &Path) -> Result<()> {
             path.display()
         ),
     };
-    for entry in std::fs::read_dir(out).map_err(|e| DataError::io(out, e))? {
-        let class = entry.map_err(|e| DataError::io(out, e))?.path();
+    // The marker is hidden: the folder's other entries are what it must hold.
+    for class in ae_io::read_dir(out, None)? {
         let name = class.file_name().and_then(|n| n.to_str());
-        if name == Some(PATCHES_MARKER) {
-            continue;
-        }
-        let is_class = name.is_some_and(|n| PATCH_CLASSES.contains(&n));
-        if !is_class || !class.is_dir() {
+        if !name.is_some_and(|n| PATCH_CLASSES.contains(&n)) || !class.is_dir() {
             return Err(not_ours(&class));
         }
-        for file in std::fs::read_dir(&class).map_err(|e| DataError::io(&class, e))? {
-            let file = file.map_err(|e| DataError::io(&class, e))?.path();
+        for file in ae_io::read_dir(&class, None)? {
             if file.extension().and_then(|e| e.to_str()) != Some("png") || !file.is_file() {
                 return Err(not_ours(&file));
             }
@@ -381,158 +371,4 @@ fn put(patch: &mut RgbImage, x: i64, y: i64, colour: Rgb<u8>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn patches_alternate_normal_and_defects_with_the_same_files_for_a_seed() {
-        let dir = tempfile::tempdir().unwrap();
-        let photo = dir.path().join("gradient.png");
-        RgbImage::from_fn(200, 100, |x, y| Rgb([x as u8, y as u8, 128]))
-            .save(&photo)
-            .unwrap();
-        let options = PatchOptions {
-            size: 32,
-            stride: 32,
-            long_side: 128,
-        };
-        let out = dir.path().join("patches");
-        let counts = write_defect_patches(std::slice::from_ref(&photo), &out, options, 7).unwrap();
-        // 128x64 after scaling: a 4x2 grid, every other patch normal, the others in turn.
-        assert_eq!(counts, [2, 4, 1, 1]);
-        let normal = image::open(out.join("normal").join("gradient-0000.png")).unwrap();
-        assert_eq!((normal.width(), normal.height()), (32, 32));
-        // A defect changes its patch; the same seed writes the same files.
-        let blotted = image::open(out.join("blot").join("gradient-0001.png")).unwrap();
-        let scaled = image::imageops::resize(
-            &image::open(&photo).unwrap().into_rgb8(),
-            128,
-            64,
-            FilterType::Triangle,
-        );
-        let clean = image::imageops::crop_imm(&scaled, 32, 0, 32, 32).to_image();
-        assert_ne!(blotted.to_rgb8(), clean);
-        let again = dir.path().join("again");
-        write_defect_patches(&[photo], &again, options, 7).unwrap();
-        for class in PATCH_CLASSES {
-            for entry in std::fs::read_dir(out.join(class)).unwrap() {
-                let path = entry.unwrap().path();
-                let twin = again.join(class).join(path.file_name().unwrap());
-                assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(twin).unwrap());
-            }
-        }
-        assert!(write_defect_patches(&[], &out, options, 7).is_err());
-    }
-
-    #[test]
-    fn the_folder_holds_one_run_and_a_refused_run_writes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let photo = dir.path().join("a.png");
-        RgbImage::from_fn(200, 100, |x, y| Rgb([x as u8, y as u8, 128]))
-            .save(&photo)
-            .unwrap();
-        let out = dir.path().join("patches");
-        let cut = |long_side, photos: &[PathBuf]| {
-            let options = PatchOptions {
-                size: 32,
-                stride: 32,
-                long_side,
-            };
-            write_defect_patches(photos, &out, options, 7)
-        };
-        let files = || {
-            let mut names = Vec::new();
-            for class in PATCH_CLASSES {
-                if let Ok(entries) = std::fs::read_dir(out.join(class)) {
-                    names.extend(entries.map(|e| e.unwrap().file_name()));
-                }
-            }
-            names.len()
-        };
-        assert_eq!(
-            cut(128, std::slice::from_ref(&photo))
-                .unwrap()
-                .iter()
-                .sum::<usize>(),
-            8
-        );
-        // A second run with fewer patches replaces the first whole.
-        assert_eq!(
-            cut(64, std::slice::from_ref(&photo))
-                .unwrap()
-                .iter()
-                .sum::<usize>(),
-            2
-        );
-        assert_eq!(files(), 2);
-        // `--out DIR/` names the same folder (its staging folder goes beside it, not inside).
-        let slashed = PathBuf::from(format!("{}/", out.display()));
-        let options = PatchOptions {
-            size: 32,
-            stride: 32,
-            long_side: 128,
-        };
-        let counts = write_defect_patches(std::slice::from_ref(&photo), &slashed, options, 7);
-        assert_eq!(counts.unwrap().iter().sum::<usize>(), 8);
-        assert_eq!(files(), 8);
-        assert_eq!(
-            cut(64, std::slice::from_ref(&photo))
-                .unwrap()
-                .iter()
-                .sum::<usize>(),
-            2
-        );
-        // Nothing is left beside it.
-        let beside: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with(".patches"))
-            .collect();
-        assert!(beside.is_empty(), "{beside:?}");
-        // A photograph that is not one, two photographs of one name, too many patches: refused
-        // before anything is written.
-        let fake = dir.path().join("fake.png");
-        std::fs::write(&fake, "not a png").unwrap();
-        let err = cut(128, &[photo.clone(), fake]).unwrap_err().to_string();
-        assert!(err.contains("fake.png"), "{err}");
-        std::fs::create_dir_all(dir.path().join("x")).unwrap();
-        let twin = dir.path().join("x/a.png");
-        std::fs::copy(&photo, &twin).unwrap();
-        let err = cut(128, &[photo.clone(), twin]).unwrap_err().to_string();
-        assert!(err.contains("both write patches named a-*.png"), "{err}");
-        let options = PatchOptions {
-            size: 8,
-            stride: 1,
-            long_side: MAX_LONG_SIDE,
-        };
-        let err = write_defect_patches(std::slice::from_ref(&photo), &out, options, 7)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("patches"), "{err}");
-        assert_eq!(files(), 2);
-        // A folder that holds anything else is not replaced; nor is one of class folders of
-        // PNGs that this function did not write (a user's own images), nor `.`.
-        std::fs::write(out.join("notes.txt"), "mine").unwrap();
-        let err = cut(64, std::slice::from_ref(&photo))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("not an earlier set of patches"), "{err}");
-        assert!(out.join("notes.txt").exists());
-        std::fs::remove_file(out.join("notes.txt")).unwrap();
-        std::fs::remove_file(out.join(PATCHES_MARKER)).unwrap();
-        let err = cut(64, std::slice::from_ref(&photo))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("did not write"), "{err}");
-        assert_eq!(files(), 2);
-        let options = PatchOptions {
-            size: 32,
-            stride: 32,
-            long_side: 64,
-        };
-        let err = write_defect_patches(std::slice::from_ref(&photo), Path::new("."), options, 7)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("does not name a folder of its own"), "{err}");
-    }
-}
+mod tests;
