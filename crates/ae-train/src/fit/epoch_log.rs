@@ -60,15 +60,17 @@ pub struct EpochLog {
 }
 
 impl EpochLog {
-    /// Opens `path`, appending when `append` (a resumed run) and truncating otherwise; elapsed
-    /// times count from `started`.
-    pub fn open(path: &Path, append: bool, started: Instant) -> std::io::Result<Self> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(append)
-            .write(true)
-            .truncate(!append)
-            .open(path)?;
+    /// Opens `path` holding the lines of `previous` only (the epochs a resumed run keeps, none
+    /// for a fresh run: the lines of epochs after a resume's checkpoint would stand beside the
+    /// new ones), written atomically, then appended to; elapsed times count from `started`.
+    pub fn open(path: &Path, previous: &[EpochMetrics], started: Instant) -> std::io::Result<Self> {
+        let kept: String = previous
+            .iter()
+            .filter_map(|record| serde_json::to_string(record).ok())
+            .map(|line| line + "\n")
+            .collect();
+        ae_io::write_atomic(path, kept.as_bytes())?;
+        let file = OpenOptions::new().append(true).open(path)?;
         Ok(Self {
             file: Some(file),
             path: path.to_path_buf(),

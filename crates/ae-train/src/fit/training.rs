@@ -316,23 +316,12 @@ where
             .collect(),
         _ => Vec::new(),
     };
-    if resumed_from.is_some() && metrics_path.is_file() {
-        // Lines of epochs after the checkpoint (a run resumed from an earlier epoch than it
-        // reached) would stand beside this run's lines for the same epochs.
-        let kept: String = previous
-            .iter()
-            .filter_map(|record| serde_json::to_string(record).ok())
-            .map(|line| line + "\n")
-            .collect();
-        ae_io::write_atomic(&metrics_path, kept.as_bytes())
-            .map_err(|e| TrainError::io(&metrics_path, e))?;
-    }
     let devices = ran_on(options);
     let precision = config.precision.name();
     if let Some(earlier) = previous.last() {
         say_where_the_run_continues(run_dir, earlier, &devices, precision);
     }
-    let epoch_log = EpochLog::open(&metrics_path, options.resume, start)
+    let epoch_log = EpochLog::open(&metrics_path, &previous, start)
         .map_err(|e| TrainError::io(&metrics_path, e))?
         .ran_on(&devices, precision);
     let records = epoch_log.records();
