@@ -28,8 +28,10 @@
 
 #![warn(missing_docs)]
 
+mod checksum;
 pub mod record;
 
+pub use checksum::checksum;
 pub use record::{RunRecord, read_record, record_found, record_written, start_record};
 
 use std::collections::HashSet;
@@ -429,17 +431,6 @@ pub fn read_dir(path: &Path, visited: Option<&mut Visited>) -> Result<Vec<PathBu
 
 /// The suffix of the temporary files [`write_atomic`] writes through.
 pub const TEMPORARY_SUFFIX: &str = "ae-tmp";
-
-/// A checksum of bytes (FNV-1a, 64 bits, as 16 hex digits): enough to tell two datasets, or two
-/// vocabularies, apart; not a cryptographic hash.
-pub fn checksum(bytes: impl IntoIterator<Item = u8>) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{hash:016x}")
-}
 
 /// The temporary file an atomic write of `path` goes through, in the same folder:
 /// `NAME.<process id>.ae-tmp`, a name no user file has by chance, so that leftovers of a killed
