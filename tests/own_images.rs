@@ -89,44 +89,29 @@ fn a_colour_folder_trains_in_colour_at_the_size_asked() {
     // The applications read the folder as the model takes it: `compress` says how, `explore`
     // does it (and splits the folder with the trainer's seed).
     let model = out.to_str().unwrap();
-    let output = run(
-        "compress",
-        &[
-            "--dataset",
-            "image-folder",
-            "--data-dir",
-            data,
-            "--model",
-            model,
-        ],
-    );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !output.status.success() && stderr.contains("--image-size 32x32 --color rgb"),
-        "{stderr}"
-    );
+    let folder = [
+        "--dataset",
+        "image-folder",
+        "--data-dir",
+        data,
+        "--model",
+        model,
+    ];
+    common::refused("compress", &folder, "--image-size 32x32 --color rgb");
     // The folder split by another seed would put training images in the test split.
-    let output = run(
+    let compressed = dir.path().join("compressed");
+    let other_seed = [
+        "--image-size",
+        "32",
+        "--seed",
+        "7",
+        "--out",
+        compressed.to_str().unwrap(),
+    ];
+    common::refused(
         "compress",
-        &[
-            "--dataset",
-            "image-folder",
-            "--data-dir",
-            data,
-            "--image-size",
-            "32",
-            "--seed",
-            "7",
-            "--model",
-            model,
-            "--out",
-            dir.path().join("compressed").to_str().unwrap(),
-        ],
-    );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !output.status.success() && stderr.contains("pass --seed 42"),
-        "{stderr}"
+        &[&folder[..], &other_seed].concat(),
+        "pass --seed 42",
     );
     let server = common::explore_server::start(&[
         "--model",

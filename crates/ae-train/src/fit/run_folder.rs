@@ -317,19 +317,8 @@ fn first_difference(
 /// [`TrainError::RunMismatch`] naming the first field that differs; an I/O or parse error of
 /// the file.
 pub fn check_identity(dir: &Path, identity: &Value) -> Result<()> {
-    let path = dir.join(IDENTITY_FILE);
-    let text = ae_io::read_to_string(&path, ae_io::Limit::JSON)?;
-    let saved: Value = serde_json::from_str(&text).map_err(|e| TrainError::BadCheckpoint {
-        path: path.clone(),
-        message: format!("not a run identity: {e}"),
-    })?;
-    // Compared as read back from JSON text on both sides: serde_json's float parsing does not
-    // always give back the bits it printed.
-    let expected: Value = serde_json::to_string(identity)
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_else(|| identity.clone());
-    match first_difference("", &saved, &expected) {
+    let saved = read_identity(dir)?;
+    match first_difference("", &saved, &as_read_back(identity)) {
         None => Ok(()),
         Some((field, found, expected)) => Err(TrainError::RunMismatch {
             dir: dir.to_path_buf(),
@@ -338,6 +327,25 @@ pub fn check_identity(dir: &Path, identity: &Value) -> Result<()> {
             expected,
         }),
     }
+}
+
+/// The run identity saved in `dir`'s `fit.json`.
+fn read_identity(dir: &Path) -> Result<Value> {
+    let path = dir.join(IDENTITY_FILE);
+    let text = ae_io::read_to_string(&path, ae_io::Limit::JSON)?;
+    serde_json::from_str(&text).map_err(|e| TrainError::BadCheckpoint {
+        path,
+        message: format!("not a run identity: {e}"),
+    })
+}
+
+/// `value` as it reads back from its JSON text, to compare with one read from a file:
+/// serde_json's float parsing does not always give back the bits it printed.
+fn as_read_back(value: &Value) -> Value {
+    serde_json::to_string(value)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_else(|| value.clone())
 }
 
 /// Checks that the model `fit` trained into `dir` was trained on `train` (the training split its
@@ -349,20 +357,11 @@ pub fn check_identity(dir: &Path, identity: &Value) -> Result<()> {
 /// [`TrainError::InvalidArgument`] naming `--model`, the field that differs and what to pass;
 /// [`TrainError::BadCheckpoint`] for a `fit.json` that is not one.
 pub fn check_trained_on<B, S: TrainingSplit<B>>(dir: &Path, train: &S) -> Result<()> {
-    let path = dir.join(IDENTITY_FILE);
-    if !path.is_file() {
+    if !dir.join(IDENTITY_FILE).is_file() {
         return Ok(());
     }
-    let text = ae_io::read_to_string(&path, ae_io::Limit::JSON)?;
-    let saved: Value = serde_json::from_str(&text).map_err(|e| TrainError::BadCheckpoint {
-        path: path.clone(),
-        message: format!("not a run identity: {e}"),
-    })?;
-    let expected: Value = serde_json::to_string(&train.identity())
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or(Value::Null);
-    match first_difference("train", &saved["train"], &expected) {
+    let saved = read_identity(dir)?;
+    match first_difference("train", &saved["train"], &as_read_back(&train.identity())) {
         None => Ok(()),
         Some((field, found, expected)) => Err(TrainError::InvalidArgument {
             what: "--model",
