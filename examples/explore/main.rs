@@ -125,11 +125,10 @@ fn main() -> std::process::ExitCode {
 /// The seed the trainer of the model in `dir` split its data with (its `run.json`), or the
 /// trainers' default.
 fn trained_seed(dir: &std::path::Path) -> u64 {
-    autoencoders::io::read_to_string(&dir.join("run.json"), autoencoders::io::Limit::JSON)
-        .ok()
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .and_then(|run| run["training"]["seed"].as_u64())
-        .unwrap_or_else(|| autoencoders::train::TrainingConfig::new().seed)
+    autoencoders::run::RunSettings::load(dir).map_or_else(
+        || autoencoders::train::TrainingConfig::new().seed,
+        |trained| trained.training.seed,
+    )
 }
 
 /// The API's token: from --token-file, AE_EXPLORE_TOKEN, or 128 random bits. It goes into the

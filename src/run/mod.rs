@@ -324,31 +324,28 @@ impl Run {
         else {
             return Ok(());
         };
-        let Ok(text) = ae_io::read_to_string(&dir.join("run.json"), ae_io::Limit::JSON) else {
+        let Some(ae_data::DatasetSource::ImageFolder {
+            dir: their_dir,
+            seed: their_seed,
+            test_fraction: their_fraction,
+            ..
+        }) = RunSettings::load(dir).map(|trained| trained.dataset)
+        else {
             return Ok(());
         };
-        let trained: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-        let dataset = &trained["dataset"];
         // Another folder's model: its images are not this folder's.
-        let same_folder = dataset["dir"].as_str().is_some_and(|theirs| {
-            let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-            canonical(Path::new(theirs)) == canonical(data_dir)
-        });
-        if dataset["kind"] != "image-folder" || !same_folder {
-            return Ok(());
-        }
-        let (their_seed, their_fraction) =
-            (dataset["seed"].as_u64(), dataset["test_fraction"].as_f64());
-        if their_seed != Some(*seed) || their_fraction != Some(*test_fraction) {
-            let their_seed = their_seed.map_or("?".into(), |s| s.to_string());
+        let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        if canonical(&their_dir) == canonical(data_dir)
+            && (their_seed != *seed || their_fraction != *test_fraction)
+        {
             return Err(TrainError::InvalidArgument {
                 what: "--model",
                 message: format!(
                     "{} was trained on this image folder split by --seed {their_seed} (test \
-                     fraction {}), this run splits it by --seed {seed} ({test_fraction}): its \
-                     test images would include some it trained on; pass --seed {their_seed}",
+                     fraction {their_fraction}), this run splits it by --seed {seed} \
+                     ({test_fraction}): its test images would include some it trained on; pass \
+                     --seed {their_seed}",
                     dir.display(),
-                    their_fraction.map_or("?".into(), |f| f.to_string()),
                 ),
             });
         }

@@ -57,6 +57,15 @@ pub struct RunSettings {
     pub limit: Option<usize>,
 }
 
+impl RunSettings {
+    /// The settings a trainer saved in `dir` (its `run.json`), or `None` when it holds none
+    /// that this version reads (a model saved by hand, or by an older version).
+    pub fn load(dir: &Path) -> Option<Self> {
+        let text = ae_io::read_to_string(&dir.join("run.json"), ae_io::Limit::JSON).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
+
 /// Facts about the machine a run was measured on.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MachineInfo {
