@@ -30,6 +30,24 @@ fn flags_out_of_range_name_the_flag() {
     ] {
         refused("train_vanilla", args, flag);
     }
+    // A run folder that holds the current folder (walking it would list the whole tree).
+    for (out, place) in [
+        ("..", "above the current folder"),
+        (".", "the current folder"),
+    ] {
+        refused(
+            "train_vanilla",
+            &["--limit", "64", "--epochs", "1", "--out", out],
+            &format!("{out} is {place}"),
+        );
+    }
+    // A remote device named twice (refused before connecting: nothing listens on port 9).
+    refused_within(
+        30,
+        "train_vanilla",
+        &["--devices", "ws://127.0.0.1:9,ws://127.0.0.1:9#0"],
+        "ws://127.0.0.1:9#0 is named twice",
+    );
     refused("generate", &["--grid", "100000"], "--grid");
     refused("generate", &["--span", "NaN"], "--span");
     refused("latent_classify", &["--fractions", "0"], "--fractions");
@@ -51,6 +69,20 @@ fn flags_out_of_range_name_the_flag() {
         "backend_bench",
         &["--workloads", "matmul", "--json", folder.to_str().unwrap()],
         "is a folder",
+    );
+    // A run that measures nothing (flex cannot replay a captured step) is a failure.
+    refused_within(
+        60,
+        "backend_bench",
+        &["--device", "flex", "--workloads", "dense-train-captured"],
+        "nothing was measured",
+    );
+    // A device node for the JSON report, which the report's rename would have replaced.
+    refused_within(
+        30,
+        "backend_bench",
+        &["--workloads", "matmul", "--json", "/dev/null"],
+        "it is a character device, not a regular file",
     );
     // The end-to-end rows are refused in the benchmark's own flags, not the trainers'.
     let e2e = ["--device", "flex", "--workloads", "e2e-dense"];
@@ -499,7 +531,7 @@ fn applications_on_tiny_data_and_late_refusals() {
     refused(
         "recommend",
         &["--epochs", "2", "--seed", "9", "--resume", "--out", &rec],
-        "train.checksum",
+        "the train split's data differ: another --seed,",
     );
     assert_eq!(std::fs::read(&ratings).unwrap(), before);
     // Its model scored on another split of the data would be scored on ratings it trained on.

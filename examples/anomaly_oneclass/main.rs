@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use autoencoders::cli::ranges;
 use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error};
+use autoencoders::models::persist::{SaveFolder, round_weights};
 use autoencoders::models::{AnyAutoencoder, ModelConfig};
 use autoencoders::run::{MachineInfo, Run, write_json};
 use autoencoders::table::Table;
@@ -136,9 +137,11 @@ fn main() -> std::process::ExitCode {
                 run.training(),
                 &run.fit_options(&dir),
             )?;
-            fitted.model.save(&dir)?;
+            // Scored as stored (`--weights f16`: rounded to 16 bits).
+            let model = round_weights(fitted.model, run.weights());
+            model.save_folder_as(&dir, run.weights())?;
             let score = |set| -> Result<Vec<f64>, TrainError> {
-                match &fitted.model {
+                match &model {
                     AnyAutoencoder::Vae(vae) => anomaly::vae_scores(vae, set, 500, seed, device),
                     other => anomaly::reconstruction_scores(other, set, 500, device),
                 }

@@ -184,12 +184,15 @@ fn main() -> std::process::ExitCode {
             &training,
             &options,
         )?;
-        fitted.model.save(&model_dir)?;
+        // Scored below as stored (`--weights f16`: rounded to 16 bits).
+        let model = fitted
+            .model
+            .save_rounded(&model_dir, cli.output.weights.into())?;
         if let Some(staged) = staged {
             staged.commit()?;
         }
 
-        let test_scores = scores(&fitted.model, &splits.test, device)?;
+        let test_scores = scores(&model, &splits.test, device)?;
         let labels: Vec<bool> = splits
             .test
             .labels()
@@ -200,7 +203,7 @@ fn main() -> std::process::ExitCode {
         let report = anomaly::report(
             &test_scores,
             &labels,
-            &scores(&fitted.model, &splits.valid, device)?,
+            &scores(&model, &splits.valid, device)?,
             cli.percentile,
         )?;
         let mut by_label: BTreeMap<String, (usize, usize)> = BTreeMap::new();

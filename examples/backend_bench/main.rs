@@ -100,9 +100,10 @@ struct Cli {
     /// models that cannot be captured are refused); their rows are named `e2e-dense-captured`.
     #[arg(long)]
     e2e_capture: bool,
-    /// Batch size of the inference rows (default: 1024 dense, 512 conv); a small batch shows the
-    /// host's cost per forward pass, which a captured graph cuts.
-    #[arg(long, value_parser = ranges::count::<1, MAX_WIDTH>)]
+    /// Batch size of the inference rows (default: 1024 dense, 512 conv; at most 65,536, ~1.6 GB
+    /// of the conv AE's activations); a small batch shows the host's cost per forward pass,
+    /// which a captured graph cuts.
+    #[arg(long, value_parser = ranges::count::<1, 65_536>)]
     infer_batch_size: Option<usize>,
     /// Write the measurements as JSON here.
     #[arg(long)]
@@ -367,12 +368,9 @@ fn check_writable(path: &std::path::Path) -> Result<(), TrainError> {
         what: "--json",
         message,
     };
-    if path.is_dir() {
-        return Err(refuse(format!(
-            "{} is a folder: name a file",
-            path.display()
-        )));
-    }
+    // A device, FIFO, link or folder would be replaced by the file's rename.
+    autoencoders::io::check_replaceable(path)
+        .map_err(|e| refuse(format!("{}: {e}", path.display())))?;
     let folder = match path.parent() {
         Some(folder) if !folder.as_os_str().is_empty() => folder,
         _ => std::path::Path::new("."),
@@ -439,6 +437,11 @@ fn main() -> std::process::ExitCode {
             for device in &opened {
                 precision.check(device).map_err(rows::in_bench_flags)?;
             }
+        } else if cli.e2e_limit.is_some() || cli.e2e_batch_size.is_some() || cli.e2e_capture {
+            eprintln!(
+                "note: the --e2e-* flags set the e2e-* workloads, and none is measured here \
+                 (--workloads e2e-dense,e2e-conv,e2e-vae)"
+            );
         }
         let mut measurements = Vec::new();
         for (device, name) in opened.iter().zip(&names) {
@@ -457,6 +460,14 @@ fn main() -> std::process::ExitCode {
                 measurements.extend(extra);
                 measurements.extend(measured);
             }
+        }
+        if measurements.is_empty() {
+            return Err(TrainError::InvalidArgument {
+                what: "--workloads",
+                message: "nothing was measured: every workload asked for was skipped on every \
+                          device (the lines above say why)"
+                    .into(),
+            });
         }
         let mut table = Table::new(["workload", "device", "median", "min - max", "unit"]);
         for m in &measurements {

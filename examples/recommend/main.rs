@@ -175,8 +175,11 @@ fn main() -> std::process::ExitCode {
                     &training,
                     &options,
                 )?;
-                fitted.model.save(&model_dir)?;
-                (fitted.model, fitted.epochs, Some(fitted.seconds))
+                // Scored below as stored (`--weights f16`: rounded to 16 bits).
+                let model = fitted
+                    .model
+                    .save_rounded(&model_dir, cli.output.weights.into())?;
+                (model, fitted.epochs, Some(fitted.seconds))
             }
         };
         if let Some(staged) = staged {

@@ -231,9 +231,12 @@ fn main() -> std::process::ExitCode {
                     .with_resume(cli.output.resume)
                     .with_overwrite(cli.output.overwrite);
                 let fitted = fit(model, train.clone(), test.clone(), &training, &options)?;
-                fitted.model.save(&model_dir)?;
+                // Scored below as stored (`--weights f16`: rounded to 16 bits).
+                let model = fitted
+                    .model
+                    .save_rounded(&model_dir, cli.output.weights.into())?;
                 vocabulary.save(&model_dir.join(VOCAB_FILE))?;
-                (fitted.model, fitted.epochs, Some(fitted.seconds))
+                (model, fitted.epochs, Some(fitted.seconds))
             }
         };
 

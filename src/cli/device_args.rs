@@ -18,8 +18,8 @@ pub struct DeviceArgs {
     pub device: Option<DeviceSpec>,
     /// Several devices, e.g. `cuda:0,cuda:1` or `ws://gpu1:3000,ws://gpu2:3000`: training runs
     /// data-parallel on them (burn-train's multi-device strategy; the first also validates and
-    /// evaluates). Replaces --device.
-    #[arg(long, value_delimiter = ',')]
+    /// evaluates). Instead of --device.
+    #[arg(long, value_delimiter = ',', conflicts_with = "device")]
     pub devices: Vec<DeviceSpec>,
     /// How the devices share each step: multi (burn-train's multi-device strategy: any devices,
     /// the gradients summed on the first) or ddp (PyTorch's DistributedDataParallel: CUDA
@@ -110,6 +110,7 @@ impl DeviceArgs {
             Some(path) => Some(ae_train::token_from_file(path, "--remote-token-file")?),
             None => ae_train::token_from_env(),
         };
+        self.check_remote_named_once()?;
         let open = |spec: &DeviceSpec| spec.device_with_token(token.as_deref());
         let data_parallel = self
             .devices
@@ -183,6 +184,31 @@ impl DeviceArgs {
             },
             message: format!("cannot watch the remote servers: {e}"),
         })
+    }
+
+    /// Refuses a remote device named twice in `--devices`: burn-train's two workers would share
+    /// one connection's device and take turns on it (measured: 10 s a step instead of 0.3).
+    /// (A local device twice, `flex,flex`, is two workers on one machine's cores, as intended.)
+    fn check_remote_named_once(&self) -> Result<(), TrainError> {
+        let remote: Vec<(&ae_train::RemoteAddress, usize)> = self
+            .devices
+            .iter()
+            .filter_map(|spec| Some((spec.remote.as_ref()?, spec.index.unwrap_or(0))))
+            .collect();
+        for (i, device) in remote.iter().enumerate() {
+            if remote[..i].contains(device) {
+                return Err(TrainError::InvalidArgument {
+                    what: "--devices",
+                    message: format!(
+                        "{}#{} is named twice: each remote device trains one share of a step; \
+                         name it once, or serve more devices (`serve --devices`, or a second \
+                         server)",
+                        device.0, device.1
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The device names, as `run.json` records them.

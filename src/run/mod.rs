@@ -170,6 +170,11 @@ impl Run {
         })
     }
 
+    /// The precision trained weights are stored at (`--weights`).
+    pub fn weights(&self) -> WeightsPrecision {
+        self.weights
+    }
+
     /// The device models live on.
     pub fn device(&self) -> &Device {
         &self.devices.device

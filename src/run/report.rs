@@ -204,6 +204,15 @@ impl RunReport {
             "test MSE of the mean image",
             &format!("{:.5}", self.mean_image_mse),
         ]);
+        if self.test.mse > self.mean_image_mse {
+            // A model that collapsed to one output (a learning rate too high for ReLUs) or one
+            // trained too little: both look like results in the rows above.
+            t.row([
+                "note",
+                "the model reconstructs worse than the mean image: train longer (--epochs), or \
+                 lower --lr if the loss rose",
+            ]);
+        }
         for (name, value) in &self.extra {
             t.row([name.as_str(), &format!("{value:.4}")]);
         }
@@ -265,5 +274,44 @@ mod tests {
             ]
         );
         assert_eq!(ran_in_stretches(&history[2..5]).len(), 1);
+    }
+
+    /// A model that reconstructs worse than the mean image gets a note saying what to do.
+    #[test]
+    fn a_model_worse_than_the_mean_image_gets_a_note() {
+        let report = |mse: f64| RunReport {
+            trainer: "train_vanilla".into(),
+            dataset: "mnist-sample".into(),
+            device: "flex".into(),
+            images: [7200, 800, 2000],
+            image_shape: "1x28x28".into(),
+            epochs: 2,
+            train_seconds: 1.0,
+            train_images_per_second: 14400.0,
+            warmup_seconds: None,
+            steady_images_per_second: None,
+            captured: false,
+            test: ae_train::ReconstructionReport {
+                dataset: "mnist-sample".into(),
+                images: 2000,
+                mse,
+                psnr_db: 10.0,
+            },
+            mean_image_mse: 0.06728,
+            history: Vec::new(),
+            machine: MachineInfo::detect(),
+            adapters: Vec::new(),
+            burn: "0.22.1".into(),
+            parameters: 0,
+            weights: WeightsPrecision::default(),
+            extra: Vec::new(),
+        };
+        let worse = report(0.11442).table().to_string();
+        assert!(
+            worse.contains("reconstructs worse than the mean image"),
+            "{worse}"
+        );
+        let better = report(0.01716).table().to_string();
+        assert!(!better.contains("note"), "{better}");
     }
 }

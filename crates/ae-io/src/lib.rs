@@ -462,8 +462,11 @@ pub fn is_temporary(path: &Path) -> bool {
 /// written in the run folder above it, if any ([`record`]).
 ///
 /// # Errors
-/// The operating system's error (the temporary file is removed).
+/// The operating system's error (the temporary file is removed), or an error of kind
+/// `InvalidInput` when `path` is something other than a regular file (a device, a FIFO, a link,
+/// a folder): the rename would replace it (`--json /dev/null` would delete the device node).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    check_replaceable(path)?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
@@ -477,6 +480,30 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     })?;
     record_written(path);
     Ok(())
+}
+
+/// Checks that `path` is absent or a regular file, which a rename may replace.
+///
+/// # Errors
+/// `InvalidInput`, saying what `path` is.
+pub fn check_replaceable(path: &Path) -> std::io::Result<()> {
+    let Ok(metadata) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    let kind = if metadata.file_type().is_symlink() {
+        "a symbolic link"
+    } else {
+        kind_of(&metadata)
+    };
+    if metadata.file_type().is_file() {
+        return Ok(());
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!(
+            "it is {kind}, not a regular file; it was left as it is: name a regular file or a new one"
+        ),
+    ))
 }
 
 #[cfg(unix)]

@@ -18,13 +18,17 @@ fn quickly<T>(f: impl FnOnce() -> T) -> T {
     value
 }
 
+fn make_fifo(path: &Path) {
+    let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates the file.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+}
+
 #[test]
 fn a_fifo_is_refused_without_blocking() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("data.csv");
-    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: a valid NUL-terminated path; mkfifo only creates the file.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    make_fifo(&fifo);
     for result in [
         quickly(|| read(&fifo, Limit::JSON).map(|_| ())),
         quickly(|| open(&fifo, Limit::JSON).map(|_| ())),
@@ -161,4 +165,44 @@ fn temporary_files_are_ours_only() {
     assert!(!tmp.exists());
     write_atomic(&dir.path().join("sub/dir/file.json"), b"{}").unwrap();
     assert!(dir.path().join("sub/dir/file.json").is_file());
+}
+
+#[test]
+fn writes_never_replace_what_is_not_a_regular_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    make_fifo(&fifo);
+    let target = dir.path().join("target.json");
+    std::fs::write(&target, b"kept").unwrap();
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let folder = dir.path().join("folder");
+    std::fs::create_dir(&folder).unwrap();
+    for (path, kind) in [
+        (fifo.as_path(), "a FIFO"),
+        (link.as_path(), "a symbolic link"),
+        (folder.as_path(), "a folder"),
+        (Path::new("/dev/null"), "a character device"),
+    ] {
+        let err = write_atomic(path, b"{}").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{path:?}");
+        assert!(err.to_string().contains(kind), "{path:?}: {err}");
+        assert!(!temporary_path(path).exists());
+    }
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), b"kept");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+    write_atomic(&target, b"new").unwrap();
+    assert_eq!(std::fs::read(&target).unwrap(), b"new");
 }

@@ -298,6 +298,14 @@ pub trait SavedModel: Module + Sized {
         save_weights_as(self.clone(), &dir.join(WEIGHTS_FILE), precision)
     }
 
+    /// As [`SavedModel::save_as`], returning the model as stored: its weights rounded to
+    /// `precision`, so that figures computed with it afterwards are the saved file's.
+    fn save_rounded(self, dir: &Path, precision: WeightsPrecision) -> Result<Self> {
+        let model = round_weights(self, precision);
+        model.save_as(dir, precision)?;
+        Ok(model)
+    }
+
     /// Loads a model saved by [`SavedModel::save`] onto `device`, refusing weights that are not
     /// all finite.
     fn load(dir: &Path, device: &Device) -> Result<Self> {

@@ -121,12 +121,14 @@ pub enum TrainError {
         dir: PathBuf,
     },
 
-    /// The loss stopped being finite: training stopped, the last finite checkpoint is kept and
-    /// no model was written.
+    /// The loss stopped being finite, or grew past
+    /// [`GROWTH_LIMIT`](crate::GROWTH_LIMIT) times its first step's value: training
+    /// stopped, the earlier epochs' checkpoints are kept and no model was written.
     #[error(
-        "the {split} loss stopped being finite at epoch {epoch}, step {step}: the model diverged. \
-         Lower the learning rate (--lr, e.g. ten times lower) or check the data for extreme \
-         values, then start over (--overwrite){}",
+        "the {split} loss {}: the model diverged. Lower the learning rate (--lr, e.g. ten times \
+         lower; or raise --adam-epsilon if it was set below its default) or check the data for \
+         extreme values, then start over (--overwrite){}",
+        how_it_diverged(*epoch, *step, *grew),
         kept_checkpoints(*epoch, dir)
     )]
     Diverged {
@@ -136,6 +138,8 @@ pub enum TrainError {
         epoch: usize,
         /// The step within the epoch, from 1.
         step: usize,
+        /// For a loss that stayed finite: its first step's value and the mean it reached.
+        grew: Option<(f64, f64)>,
         /// The checkpoint folder.
         dir: PathBuf,
     },
@@ -169,9 +173,10 @@ pub enum TrainError {
     /// `--resume` found a run that is not the one asked for.
     #[error(
         "cannot resume {}: it holds a run with {field} = {found}, but this run has {field} = \
-         {expected}; resume with the same settings, start over with --overwrite, or use another \
+         {expected}{}; resume with the same settings, start over with --overwrite, or use another \
          --out",
-        dir.display()
+        dir.display(),
+        which_data_differ(field)
     )]
     RunMismatch {
         /// The run folder.
@@ -253,6 +258,27 @@ pub enum TrainError {
 }
 
 /// Where the checkpoints of the epochs before `epoch` are, when there are any.
+/// What a difference in a split's identity (its size or checksum) comes from, in flags.
+fn which_data_differ(field: &str) -> String {
+    match field.split('.').next() {
+        Some(split @ ("train" | "valid")) => format!(
+            " (the {split} split's data differ: another --seed, --limit, --valid-fraction, \
+             --dataset or data file)"
+        ),
+        _ => String::new(),
+    }
+}
+
+fn how_it_diverged(epoch: usize, step: usize, grew: Option<(f64, f64)>) -> String {
+    match grew {
+        Some((first, reached)) => format!(
+            "grew from {first:.4} at its first step to a mean of {reached:.3e} by epoch {epoch}, \
+             step {step}"
+        ),
+        None => format!("stopped being finite at epoch {epoch}, step {step}"),
+    }
+}
+
 fn kept_checkpoints(epoch: usize, dir: &std::path::Path) -> String {
     if epoch > 1 {
         format!(

@@ -61,6 +61,8 @@ pub struct CapturedFit {
     failure: Arc<Mutex<Option<TrainError>>>,
     /// Whether the step was captured (false once it fell back to ordinary steps).
     captured: Arc<AtomicBool>,
+    /// Whether the note on a left-out partial batch was printed (once a run).
+    partial_batch_noted: AtomicBool,
 }
 
 /// How a training split steps.
@@ -87,6 +89,7 @@ impl CapturedFit {
             resume,
             failure: Arc::default(),
             captured: Arc::default(),
+            partial_batch_noted: AtomicBool::new(false),
         }
     }
 
@@ -184,6 +187,37 @@ impl CapturedFit {
             };
             iteration += 1;
             let progress = batches.progress();
+            // The tables' loader (Burn's) keeps an epoch's last partial batch, which a step
+            // captured for whole batches cannot take: it is left out, as the image loaders
+            // leave it out.
+            if matches!(steps, Steps::Captured(_))
+                && batch.mask.is_none()
+                && batch.images.dims()[0] < self.batch_size
+            {
+                if iteration == 1 {
+                    // The whole split is less than a batch: nothing would train.
+                    let error = TrainError::InvalidArgument {
+                        what: "--capture",
+                        message: format!(
+                            "the training split has {} items, fewer than one batch of {}, and a \
+                             captured step trains whole batches: lower --batch-size",
+                            batch.images.dims()[0],
+                            self.batch_size
+                        ),
+                    };
+                    self.fail(error, interrupter);
+                    break;
+                }
+                if !self.partial_batch_noted.swap(true, Ordering::Relaxed) {
+                    eprintln!(
+                        "--capture: each epoch's last partial batch ({} items) is left out: \
+                         a captured step trains whole batches of {}",
+                        batch.images.dims()[0],
+                        self.batch_size
+                    );
+                }
+                continue;
+            }
             let output = match steps {
                 Steps::Captured(step) => {
                     learner.lr_step();
@@ -435,11 +469,23 @@ fn capture_settings(config: &TrainingConfig, options: &FitOptions) -> Result<Cap
         );
     };
     check_in_place(&options.device).map_err(|_| {
-        format!(
-            "{} cannot replay a captured step (GPU backends built without `fusion` can: wgpu, \
-             vulkan, metal, cuda)",
-            super::device::device_name(&options.device)
-        )
+        let device = super::device::device_name(&options.device);
+        let gpu = !matches!(
+            super::device::backend_name(&options.device).as_str(),
+            "flex" | "ndarray" | "remote"
+        );
+        if gpu && ae_models::ops::kernel_switch_off(ae_models::ops::GPU_KERNELS_ENV) == Ok(true) {
+            format!(
+                "{device} replays a captured step with this workspace's GPU kernels, which {}=off \
+                 turns off",
+                ae_models::ops::GPU_KERNELS_ENV
+            )
+        } else {
+            format!(
+                "{device} cannot replay a captured step (GPU backends built without `fusion` \
+                 can: wgpu, vulkan, metal, cuda)"
+            )
+        }
     })?;
     Ok(adam.captured(config.learning_rate as f32))
 }

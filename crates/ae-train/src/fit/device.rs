@@ -229,8 +229,10 @@ impl DeviceSpec {
             what: "environment",
             message,
         })?;
+        // Checked on every backend: a misspelt `AE_STREAMS` is refused before a GPU run too.
+        let streams = super::Streams::from_env()?;
         if self.backend.is_gpu() {
-            super::Streams::from_env()?.apply();
+            streams.apply();
         }
         let device = self.create(token)?;
         // A remote device computed its first sum when it connected, within a time limit

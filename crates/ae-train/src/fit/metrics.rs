@@ -17,7 +17,8 @@ use burn::train::metric::{
 
 use super::step_sums::{StepSum, StepSums};
 
-/// Where a loss first stopped being finite.
+/// Where a loss first stopped being finite, or had grown past [`GROWTH_LIMIT`] times its first
+/// step's value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Divergence {
     /// `"train"` or `"valid"`.
@@ -26,7 +27,15 @@ pub struct Divergence {
     pub epoch: usize,
     /// The step within the epoch, from 1.
     pub step: usize,
+    /// For a loss that stayed finite: its first step's value and the epoch's mean it reached.
+    pub grew: Option<(f64, f64)>,
 }
+
+/// How many times its first step's value the train loss may reach before training stops as
+/// diverged. A loss that explodes without overflowing (a VAE at `--lr 1e6` reaches 1.9e33 and
+/// stays finite) would otherwise end in a model and a report that look like results; an
+/// autoencoder's loss starts near its largest (an untrained model) and training lowers it.
+pub const GROWTH_LIMIT: f64 = 1e4;
 
 /// What the metrics of one [`fit`](crate::fit) share: how often they read back, the epoch the
 /// run starts after, and where the loss metric reports a divergence.
@@ -87,6 +96,8 @@ pub struct DeviceMeanMetric {
     fresh: bool,
     /// For the loss: where to report a non-finite value, and the epochs ended so far.
     watch: Option<Arc<Mutex<Option<Divergence>>>>,
+    /// For the loss: the first training step's value in this run (read once, at that step).
+    first_loss: Option<f64>,
     first_epoch: usize,
     epochs_ended: usize,
     split: &'static str,
@@ -107,6 +118,7 @@ impl DeviceMeanMetric {
             last: None,
             fresh: false,
             watch: None,
+            first_loss: None,
             first_epoch: context.first_epoch,
             epochs_ended: 0,
             split: "train",
@@ -152,27 +164,39 @@ impl DeviceMeanMetric {
         }
         let (sum, weight) = (values[0], values[1]);
         let bad = values[2];
-        if let Some(watch) = &self.watch
-            && (bad > 0.0 || !sum.is_finite())
-        {
+        let mean = sum / weight;
+        let epoch = self.first_epoch + self.epochs_ended + 1;
+        let divergence = if bad > 0.0 || !sum.is_finite() {
             // Once the weights are not finite, every later loss is not either: the first bad
             // step is the count of steps less the count of bad ones.
-            let divergence = Divergence {
+            Some(Divergence {
                 split: self.split,
-                epoch: self.first_epoch + self.epochs_ended + 1,
+                epoch,
                 step: self.steps + 1 - (bad.round() as usize).clamp(1, self.steps.max(1)),
-            };
+                grew: None,
+            })
+        } else {
+            self.first_loss
+                .filter(|&first| self.split == "train" && first > 0.0)
+                .filter(|&first| mean > GROWTH_LIMIT * first)
+                .map(|first| Divergence {
+                    split: self.split,
+                    epoch,
+                    step: self.steps,
+                    grew: Some((first, mean)),
+                })
+        };
+        if let (Some(watch), Some(divergence)) = (&self.watch, divergence) {
             if let Ok(mut slot) = watch.lock() {
                 slot.get_or_insert(divergence);
             }
             return Err(TensorReadError::Execution(ExecutionError::WithContext {
                 reason: format!(
-                    "the {} loss is not finite from epoch {} step {}",
+                    "the {} loss diverged by epoch {} step {}",
                     divergence.split, divergence.epoch, divergence.step
                 ),
             }));
         }
-        let mean = sum / weight;
         Ok(Some(match self.reduction {
             Reduction::Mean => mean,
             Reduction::RootMean => mean.sqrt(),
@@ -235,9 +259,16 @@ impl Metric for DeviceMeanMetric {
                 self.sums.push(sums);
             }
             self.steps += 1;
-            if self.steps.is_multiple_of(self.read_every) {
+            // The loss reads its first training step once: what later reads are compared with
+            // (one wait for the device per run).
+            let first_of_run =
+                self.watch.is_some() && self.split == "train" && self.first_loss.is_none();
+            if first_of_run || self.steps.is_multiple_of(self.read_every) {
                 self.last = self.read()?;
                 self.fresh = true;
+                if first_of_run {
+                    self.first_loss = self.last;
+                }
             }
         }
         Ok(self.entry())
@@ -424,8 +455,49 @@ mod tests {
             Some(Divergence {
                 split: "train",
                 epoch: 3,
-                step: 3
+                step: 3,
+                grew: None,
             })
         );
+    }
+
+    /// A loss that grows past `GROWTH_LIMIT` times its first step's value stops training
+    /// though it stays finite; one that falls, or a validation loss, does not.
+    #[test]
+    fn a_loss_that_explodes_while_finite_is_a_divergence() {
+        for device in devices() {
+            a_loss_that_explodes_while_finite_is_a_divergence_on(device);
+        }
+    }
+
+    fn a_loss_that_explodes_while_finite_is_a_divergence_on(device: Device) {
+        let train = MetricMetadata {
+            lr: Some(1e-3.into()),
+            ..meta()
+        };
+        let run = |losses: &[f32], metadata: &MetricMetadata| {
+            let context = MetricsContext::new(4);
+            let mut metric = DeviceMeanMetric::loss(&context);
+            let mut failed_at = None;
+            for (i, &loss) in losses.iter().enumerate() {
+                let mut sums = StepSums::default();
+                let one = Tensor::<1>::from_floats([1.0], &device);
+                sums.add_mean("loss", Tensor::<1>::from_floats([loss], &device), one);
+                if metric.update(&sums, metadata).is_err() {
+                    failed_at.get_or_insert(i + 1);
+                }
+            }
+            (failed_at, context.divergence())
+        };
+        let (failed_at, divergence) = run(&[2.0, 3.0, 1e5, 1e5], &train);
+        assert_eq!(failed_at, Some(4));
+        let divergence = divergence.expect("diverged");
+        assert_eq!((divergence.epoch, divergence.step), (1, 4));
+        let (first, reached) = divergence.grew.expect("grew");
+        assert_eq!(first, 2.0);
+        assert!((reached - (2.0 + 3.0 + 2e5) / 4.0).abs() < 1.0, "{reached}");
+        // A hundred times its first value, on the way down, or in validation: no divergence.
+        assert_eq!(run(&[2.0, 200.0, 1.0, 0.5], &train), (None, None));
+        assert_eq!(run(&[2.0, 3.0, 1e5, 1e5], &meta()), (None, None));
     }
 }

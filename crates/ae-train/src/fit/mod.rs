@@ -40,7 +40,7 @@ pub use epoch_log::{EpochLog, EpochMetrics, read_epoch_log};
 pub use image::ReconstructionOutput;
 pub use learner::{ModelSteps, Trainable};
 pub use loaders::TrainingSplit;
-pub use metrics::{DeviceMeanMetric, Divergence, MetricsContext, Reduction};
+pub use metrics::{DeviceMeanMetric, Divergence, GROWTH_LIMIT, MetricsContext, Reduction};
 pub use optim::{FusedAdam, adam_optimizer};
 pub use options::{FitOptions, TrainingConfig};
 pub use precision::{LossScale, Precision, StepPrecision};

@@ -190,6 +190,37 @@ pub fn foreign_files(dir: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
+/// Refuses a run folder that is the current folder or holds it (`.`, `..`, `/`): a run owns its
+/// folder (a lock and a record go in, `--overwrite` empties it of what runs wrote), and the walk
+/// of what it holds would list the whole tree below.
+///
+/// # Errors
+/// [`TrainError::InvalidArgument`] naming `--out`.
+pub fn check_not_above_working_dir(dir: &Path) -> Result<()> {
+    let (Ok(folder), Ok(working)) = (
+        dir.canonicalize(),
+        std::env::current_dir().and_then(|d| d.canonicalize()),
+    ) else {
+        // A folder that does not exist yet holds nothing.
+        return Ok(());
+    };
+    if working.starts_with(&folder) {
+        let place = if working == folder {
+            "the current folder"
+        } else {
+            "above the current folder"
+        };
+        return Err(TrainError::InvalidArgument {
+            what: "--out",
+            message: format!(
+                "{} is {place}: a run owns its folder; name a folder of its own, e.g. runs/NAME",
+                dir.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// The checks [`fit`](crate::fit) makes of a run folder before it writes anything, without
 /// writing anything: for a program that writes files of its own beside the run first (generated
 /// data), so that a run `fit` would refuse leaves them alone.
@@ -198,6 +229,7 @@ pub fn foreign_files(dir: &Path) -> Result<Vec<String>> {
 /// [`TrainError::FolderHoldsRun`] (an earlier run, without `overwrite` or `resume`) or
 /// [`TrainError::FolderHoldsOtherFiles`].
 pub fn check_run_folder(dir: &Path, resume: bool, overwrite: bool) -> Result<()> {
+    check_not_above_working_dir(dir)?;
     if resume || !dir.is_dir() {
         return Ok(());
     }

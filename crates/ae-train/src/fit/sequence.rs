@@ -2,14 +2,15 @@
 //! accuracy and perplexity (padding excluded) as metrics.
 
 use burn::tensor::Tensor;
-use burn::train::metric::{AccuracyMetric, LossMetric, PerplexityMetric};
+use burn::train::metric::{AccuracyMetric, Adaptor, PerplexityMetric};
 use burn::train::{SequenceOutput, SupervisedTraining};
 
 use ae_data::text::{PAD, TextBatch};
 use ae_models::TextAutoencoder;
 
 use super::learner::{ModelSteps, Trainable, model_identity};
-use super::metrics::MetricsContext;
+use super::metrics::{DeviceMeanMetric, MetricsContext};
+use super::step_sums::StepSums;
 
 impl Trainable for TextAutoencoder {
     type Batch = TextBatch;
@@ -44,17 +45,29 @@ impl Trainable for TextAutoencoder {
         false
     }
 
-    /// burn's own metrics, read back every step (sentences are short work on any device).
+    /// The loss as every model's (which stops training when it diverges), and burn's own token
+    /// accuracy and perplexity, read back every step (sentences are short work on any device).
     fn register_metrics(
         &self,
         training: SupervisedTraining<ModelSteps<Self>>,
-        _context: &MetricsContext,
+        context: &MetricsContext,
     ) -> SupervisedTraining<ModelSteps<Self>> {
         training.metrics((
-            LossMetric::new(),
+            DeviceMeanMetric::loss(context),
             AccuracyMetric::new().with_pad_token(PAD),
             PerplexityMetric::new().with_pad_token(PAD),
         ))
+    }
+}
+
+/// The loss's sum: each step's mean cross-entropy per token, weighted by one step (as burn's
+/// `LossMetric` weighs it, so the epoch's loss is the mean of the steps' losses).
+impl Adaptor<StepSums> for SequenceOutput {
+    fn adapt(&self) -> StepSums {
+        let mut sums = StepSums::default();
+        let one = Tensor::ones([1], &self.loss.device());
+        sums.add_mean("loss", self.loss.clone(), one);
+        sums
     }
 }
 

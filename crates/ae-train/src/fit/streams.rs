@@ -33,12 +33,16 @@ impl Streams {
     }
 
     fn parse(value: Option<&str>) -> Result<Self, TrainError> {
-        match value.map(str::trim) {
+        // Any case, as the kernel switches (`AE_GPU_KERNELS=OFF`).
+        match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
             None | Some("") | Some("single") => Ok(Self::Single),
             Some("per-thread") => Ok(Self::PerThread),
-            Some(other) => Err(TrainError::InvalidArgument {
+            Some(_) => Err(TrainError::InvalidArgument {
                 what: "AE_STREAMS",
-                message: format!("`{other}`: use `single` (the default) or `per-thread`"),
+                message: format!(
+                    "`{}`: use `single` (the default) or `per-thread`",
+                    value.unwrap_or_default().trim()
+                ),
             }),
         }
     }
@@ -72,6 +76,10 @@ mod tests {
         assert_eq!(Streams::parse(Some("single")).unwrap(), Streams::Single);
         assert_eq!(
             Streams::parse(Some(" per-thread ")).unwrap(),
+            Streams::PerThread
+        );
+        assert_eq!(
+            Streams::parse(Some("PER-THREAD")).unwrap(),
             Streams::PerThread
         );
         let err = Streams::parse(Some("perthread")).unwrap_err().to_string();

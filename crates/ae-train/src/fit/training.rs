@@ -241,6 +241,7 @@ where
         }
         error
     };
+    super::run_folder::check_not_above_working_dir(run_dir)?;
     // One process per run folder; what a killed write left behind goes.
     let _lock = RunLock::acquire(run_dir)?;
     let checkpoint_dir = run_dir.join("checkpoint");
@@ -401,6 +402,7 @@ where
             split: divergence.split,
             epoch: divergence.epoch,
             step: divergence.step,
+            grew: divergence.grew,
             dir: checkpoint_dir,
         });
     }
