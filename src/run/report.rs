@@ -170,6 +170,9 @@ impl RunReport {
             ),
         ]);
         t.row(["image shape (channels x height x width)", &self.image_shape]);
+        if self.parameters > 0 {
+            t.row(["parameters", &thousands(self.parameters)]);
+        }
         t.row(["epochs", &self.epochs.to_string()]);
         t.row([
             "training wall time",
@@ -228,6 +231,19 @@ impl RunReport {
     pub fn save(&self, dir: &Path) -> Result<()> {
         write_json(&dir.join("report.json"), self)
     }
+}
+
+/// `222384` as `222,384`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// Writes `value` as pretty JSON, atomically (creating the folder if needed).
@@ -306,6 +322,9 @@ mod tests {
             weights: WeightsPrecision::default(),
             extra: Vec::new(),
         };
+        assert_eq!(thousands(222384), "222,384");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(999), "999");
         let worse = report(0.11442).table().to_string();
         assert!(
             worse.contains("reconstructs worse than the mean image"),

@@ -181,3 +181,46 @@ fn a_captured_resume_from_another_runs_adam_state_is_refused_naming_the_file() {
     // Nothing was lost: the run's own model checkpoint is still there.
     assert!(run.join("checkpoint/model-1.bpk").is_file());
 }
+
+/// A table's loader (Burn's) keeps each epoch's last partial batch, which a captured step leaves
+/// out, as the image loaders do; a split smaller than one batch is refused, not left untrained.
+#[test]
+fn a_captured_table_leaves_out_the_partial_batch() {
+    let _alone = ONE_DEVICE_USER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let Some(device) = common::wgpu() else {
+        return;
+    };
+    let rows = |n: usize| {
+        let values = (0..n * 12).map(|i| ((i * 7) % 13) as f32 / 13.0).collect();
+        ae_data::tabular::VectorDataset::new(12, values, None).unwrap()
+    };
+    let table_model = || {
+        device.seed(3);
+        VanillaAutoencoderConfig::new()
+            .with_input_shape([1, 1, 12])
+            .with_hidden(vec![8])
+            .with_latent_dim(4)
+            .init(&device)
+    };
+    let config = TrainingConfig::new().with_epochs(3).with_batch_size(32);
+    let dir = tempfile::tempdir().unwrap();
+    // 100 rows: three whole batches of 32 and one of 4 each epoch.
+    let options = FitOptions::new(dir.path(), &device).with_capture(true);
+    let fitted = fit(table_model(), rows(100), rows(40), &config, &options).unwrap();
+    assert!(fitted.captured);
+    let log = losses(dir.path());
+    assert!(log[4].2 < log[0].2, "{log:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let options = FitOptions::new(dir.path(), &device).with_capture(true);
+    let err = fit(table_model(), rows(20), rows(40), &config, &options)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("fewer than one batch of 32, and a captured step trains whole batches"),
+        "{err}"
+    );
+}

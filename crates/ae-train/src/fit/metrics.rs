@@ -261,14 +261,13 @@ impl Metric for DeviceMeanMetric {
             self.steps += 1;
             // The loss reads its first training step once: what later reads are compared with
             // (one wait for the device per run).
-            let first_of_run =
-                self.watch.is_some() && self.split == "train" && self.first_loss.is_none();
-            if first_of_run || self.steps.is_multiple_of(self.read_every) {
+            // (Not shown: a step's value beside the epochs' running means would read as one.)
+            if self.watch.is_some() && self.split == "train" && self.first_loss.is_none() {
+                self.first_loss = self.read()?;
+            }
+            if self.steps.is_multiple_of(self.read_every) {
                 self.last = self.read()?;
                 self.fresh = true;
-                if first_of_run {
-                    self.first_loss = self.last;
-                }
             }
         }
         Ok(self.entry())

@@ -359,8 +359,9 @@ where
                 AtomicFileCheckpointer::new(&checkpoint_dir, "optim"),
                 AtomicFileCheckpointer::new(&checkpoint_dir, "scheduler"),
             )
-            .num_epochs(config.epochs)
-            .summary();
+            // No `.summary()`: burn-train's closes a run with its model's `Debug` text (60 lines
+            // of a dense AE, and the step's internals); the trainers print a table of their own.
+            .num_epochs(config.epochs);
         training = model.register_metrics(training, &context);
         let terminal = std::io::stdout().is_terminal()
             && std::env::var(PROGRESS_ENV).map_or(true, |v| v != "plain");
