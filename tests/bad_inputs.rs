@@ -531,7 +531,7 @@ fn applications_on_tiny_data_and_late_refusals() {
     refused(
         "recommend",
         &["--epochs", "2", "--seed", "9", "--resume", "--out", &rec],
-        "the train split's data differ: another --seed,",
+        "the train split's data differ: another data file or dataset, --seed,",
     );
     assert_eq!(std::fs::read(&ratings).unwrap(), before);
     // Its model scored on another split of the data would be scored on ratings it trained on.

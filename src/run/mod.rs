@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 
 use ae_data::{ImageBatch, ImageDataset, ImageShape, Residency};
-use ae_models::persist::round_weights;
+use ae_models::persist::{check_storable, round_weights};
 use ae_models::{
     AnyAutoencoder, Autoencoder, ModelConfig, SaveFolder, WeightsPrecision, load_model,
 };
@@ -238,13 +238,15 @@ impl Run {
         let (model, full_precision_mse) = match self.weights {
             WeightsPrecision::F32 => (fitted.model, None),
             precision => {
+                check_storable(&fitted.model, precision, dir)?;
                 let mse = evaluate(&fitted.model, test, batch_size, device)?.mse;
                 (round_weights(fitted.model, precision), Some(mse))
             }
         };
-        // Written once training is done: a refused resume leaves the folder's run.json alone.
-        write_json(&dir.join("run.json"), &self.settings)?;
         model.save_folder_as(dir, self.weights)?;
+        // Written once training is done and the model saved: a refused resume, or a model that
+        // could not be saved, leaves the folder's run.json as it was.
+        write_json(&dir.join("run.json"), &self.settings)?;
 
         let test_report = evaluate(&model, test, batch_size, device)?;
         if let Some(batch) = image_batches(test, batch_size, device).next() {

@@ -113,6 +113,21 @@ pub enum ModelError {
         count: usize,
     },
 
+    /// Weights too large for the precision they were to be stored at.
+    #[error(
+        "{count} weights of {} are larger than {precision} can store (65,504 for f16): save it with \
+         --weights f32 (or `WeightsPrecision::F32`); the model was not written",
+        path.display()
+    )]
+    WeightsOutOfRange {
+        /// The model folder.
+        path: PathBuf,
+        /// How many weights are too large.
+        count: usize,
+        /// The precision asked for.
+        precision: crate::persist::WeightsPrecision,
+    },
+
     /// No pretrained model of that name was trained on that dataset.
     #[error(
         "no pretrained `{model}` trained on `{dataset}`; the pretrained models are: {available}"

@@ -34,19 +34,30 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// # Errors
 /// [`ModelError::ReadBack`] when the count cannot be read from the device.
 pub fn non_finite_parameters<M: Module>(module: &M) -> Result<usize> {
+    count_parameters(module, None)
+}
+
+/// How many float parameters are not finite (`above` `None`) or finite with a magnitude above
+/// `above`.
+fn count_parameters<M: Module>(module: &M, above: Option<f32>) -> Result<usize> {
     struct Counter {
+        above: Option<f32>,
         count: Option<Tensor<1>>,
     }
     impl ModuleVisitor for Counter {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let bad = param.val().is_finite().bool_not().float().sum();
+            let bad = match self.above {
+                None => param.val().is_finite().bool_not(),
+                Some(limit) => param.val().abs().greater_elem(limit),
+            };
+            let bad = bad.float().sum();
             self.count = Some(match self.count.take() {
                 Some(count) => count + bad,
                 None => bad,
             });
         }
     }
-    let mut counter = Counter { count: None };
+    let mut counter = Counter { above, count: None };
     module.visit(&mut counter);
     let Some(count) = counter.count else {
         return Ok(0);
@@ -95,6 +106,33 @@ impl std::fmt::Display for WeightsPrecision {
             Self::F32 => "f32",
             Self::F16 => "f16",
         })
+    }
+}
+
+/// The largest magnitude `f16` holds; a weight above it would be stored as infinite.
+const F16_MAX: f32 = 65504.0;
+
+/// Fails when `module` holds weights `precision` cannot store (f16: a magnitude above 65,504),
+/// naming `path`; before [`round_weights`], which would turn them into infinities that then
+/// read as a diverged model.
+///
+/// # Errors
+/// [`ModelError::WeightsOutOfRange`], or a read-back error.
+pub fn check_storable<M: Module>(
+    module: &M,
+    precision: WeightsPrecision,
+    path: &Path,
+) -> Result<()> {
+    if precision == WeightsPrecision::F32 {
+        return Ok(());
+    }
+    match count_parameters(module, Some(F16_MAX))? {
+        0 => Ok(()),
+        count => Err(ModelError::WeightsOutOfRange {
+            path: path.to_path_buf(),
+            count,
+            precision,
+        }),
     }
 }
 
@@ -301,6 +339,7 @@ pub trait SavedModel: Module + Sized {
     /// As [`SavedModel::save_as`], returning the model as stored: its weights rounded to
     /// `precision`, so that figures computed with it afterwards are the saved file's.
     fn save_rounded(self, dir: &Path, precision: WeightsPrecision) -> Result<Self> {
+        check_storable(&self, precision, dir)?;
         let model = round_weights(self, precision);
         model.save_as(dir, precision)?;
         Ok(model)

@@ -257,28 +257,33 @@ pub enum TrainError {
     },
 }
 
-/// Where the checkpoints of the epochs before `epoch` are, when there are any.
-/// What a difference in a split's identity (its size or checksum) comes from, in flags.
+/// What a difference in a split's identity (its size or checksum) comes from.
 fn which_data_differ(field: &str) -> String {
     match field.split('.').next() {
         Some(split @ ("train" | "valid")) => format!(
-            " (the {split} split's data differ: another --seed, --limit, --valid-fraction, \
-             --dataset or data file)"
+            " (the {split} split's data differ: another data file or dataset, --seed, or a flag \
+             that sizes or splits the data)"
         ),
         _ => String::new(),
     }
 }
 
+/// How the loss diverged: grew (from what, to what) or stopped being finite, and where.
 fn how_it_diverged(epoch: usize, step: usize, grew: Option<(f64, f64)>) -> String {
     match grew {
         Some((first, reached)) => format!(
-            "grew from {first:.4} at its first step to a mean of {reached:.3e} by epoch {epoch}, \
-             step {step}"
+            "grew from {} at its start to a mean of {reached:.3e} by epoch {epoch}, step {step}",
+            if (1e-3..1e5).contains(&first) {
+                format!("{first:.4}")
+            } else {
+                format!("{first:.3e}")
+            }
         ),
         None => format!("stopped being finite at epoch {epoch}, step {step}"),
     }
 }
 
+/// Where the checkpoints of the epochs before `epoch` are, when there are any.
 fn kept_checkpoints(epoch: usize, dir: &std::path::Path) -> String {
     if epoch > 1 {
         format!(

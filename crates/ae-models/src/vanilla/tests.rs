@@ -187,6 +187,41 @@ fn half_precision_weights_halve_the_file_and_load_as_their_rounded_values() {
     );
 }
 
+/// Weights past f16's range are refused by name before anything is written (rounded, they
+/// would be infinite and read as a diverged model); f32 stores them.
+#[test]
+fn weights_too_large_for_f16_are_refused_before_anything_is_written() {
+    use crate::persist::{SavedModel, WeightsPrecision};
+    use burn::module::{Module, ModuleMapper, Param};
+    struct Times(f32);
+    impl ModuleMapper for Times {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let factor = self.0;
+            param.map(|tensor| tensor * factor)
+        }
+    }
+    let device = Device::flex();
+    let model = VanillaAutoencoderConfig::new()
+        .with_latent_dim(5)
+        .init(&device)
+        .map(&mut Times(1e6));
+    let dir = tempfile::tempdir().unwrap();
+    let half = dir.path().join("half");
+    let err = model
+        .clone()
+        .save_rounded(&half, WeightsPrecision::F16)
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains("larger than f16 can store") && err.contains("--weights f32"),
+        "{err}"
+    );
+    assert!(!half.exists());
+    let full = dir.path().join("full");
+    model.save_rounded(&full, WeightsPrecision::F32).unwrap();
+    assert!(VanillaAutoencoder::load(&full, &device).is_ok());
+}
+
 #[test]
 fn loading_the_wrong_weights_is_an_error() {
     let device = Device::flex();

@@ -187,30 +187,17 @@ impl CapturedFit {
             };
             iteration += 1;
             let progress = batches.progress();
-            // The tables' loader (Burn's) keeps an epoch's last partial batch, which a step
-            // captured for whole batches cannot take: it is left out, as the image loaders
-            // leave it out.
+            // The tables' loader (Burn's) keeps an epoch's partial batch (last, or anywhere with
+            // several loader threads), which a step captured for whole batches cannot take: it
+            // is left out, as the image loaders leave it out. (`fit` refuses a split smaller
+            // than one batch.)
             if matches!(steps, Steps::Captured(_))
                 && batch.mask.is_none()
                 && batch.images.dims()[0] < self.batch_size
             {
-                if iteration == 1 {
-                    // The whole split is less than a batch: nothing would train.
-                    let error = TrainError::InvalidArgument {
-                        what: "--capture",
-                        message: format!(
-                            "the training split has {} items, fewer than one batch of {}, and a \
-                             captured step trains whole batches: lower --batch-size",
-                            batch.images.dims()[0],
-                            self.batch_size
-                        ),
-                    };
-                    self.fail(error, interrupter);
-                    break;
-                }
                 if !self.partial_batch_noted.swap(true, Ordering::Relaxed) {
                     eprintln!(
-                        "--capture: each epoch's last partial batch ({} items) is left out: \
+                        "--capture: each epoch's partial batch ({} items) is left out: \
                          a captured step trains whole batches of {}",
                         batch.images.dims()[0],
                         self.batch_size

@@ -47,6 +47,10 @@ pub struct MetricsContext {
     pub first_epoch: usize,
     /// Filled by the loss metric when the loss stops being finite.
     pub divergence: Arc<Mutex<Option<Divergence>>>,
+    /// What the train loss's growth is measured against in a resumed run: the first epoch's
+    /// train loss (a trained model's loss would make a small baseline). `None`: the run's first
+    /// step.
+    pub loss_baseline: Option<f64>,
 }
 
 impl MetricsContext {
@@ -96,7 +100,8 @@ pub struct DeviceMeanMetric {
     fresh: bool,
     /// For the loss: where to report a non-finite value, and the epochs ended so far.
     watch: Option<Arc<Mutex<Option<Divergence>>>>,
-    /// For the loss: the first training step's value in this run (read once, at that step).
+    /// For the loss: the first training step's value in this run (read once, at that step), or
+    /// [`MetricsContext::loss_baseline`].
     first_loss: Option<f64>,
     first_epoch: usize,
     epochs_ended: usize,
@@ -130,6 +135,7 @@ impl DeviceMeanMetric {
     pub fn loss(context: &MetricsContext) -> Self {
         let mut metric = Self::new("loss", "Loss", context);
         metric.watch = Some(context.divergence.clone());
+        metric.first_loss = context.loss_baseline.filter(|&loss| loss > 0.0);
         metric
     }
 
@@ -262,8 +268,9 @@ impl Metric for DeviceMeanMetric {
             // The loss reads its first training step once: what later reads are compared with
             // (one wait for the device per run).
             // (Not shown: a step's value beside the epochs' running means would read as one.)
+            // A first loss of 0 (nothing to grow from) is read again at the next step.
             if self.watch.is_some() && self.split == "train" && self.first_loss.is_none() {
-                self.first_loss = self.read()?;
+                self.first_loss = self.read()?.filter(|&loss| loss > 0.0);
             }
             if self.steps.is_multiple_of(self.read_every) {
                 self.last = self.read()?;

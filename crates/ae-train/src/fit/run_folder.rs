@@ -190,9 +190,10 @@ pub fn foreign_files(dir: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Refuses a run folder that is the current folder or holds it (`.`, `..`, `/`): a run owns its
-/// folder (a lock and a record go in, `--overwrite` empties it of what runs wrote), and the walk
-/// of what it holds would list the whole tree below.
+/// Refuses a run folder that holds the current folder (`..`, `/`), or is the current folder
+/// while that holds anything but a run (`.` in a project): a run owns its folder (a lock and a
+/// record go in, `--overwrite` empties it of what runs wrote), and the walk of what it holds
+/// would list the whole tree below. (`cd runs/x` and `--resume --out .` stays possible.)
 ///
 /// # Errors
 /// [`TrainError::InvalidArgument`] naming `--out`.
@@ -204,7 +205,11 @@ pub fn check_not_above_working_dir(dir: &Path) -> Result<()> {
         // A folder that does not exist yet holds nothing.
         return Ok(());
     };
-    if working.starts_with(&folder) {
+    let a_run_or_nothing = || {
+        folder.join(ae_io::record::RECORD_FILE).is_file()
+            || std::fs::read_dir(&folder).is_ok_and(|mut entries| entries.next().is_none())
+    };
+    if working.starts_with(&folder) && !(working == folder && a_run_or_nothing()) {
         let place = if working == folder {
             "the current folder"
         } else {

@@ -292,6 +292,31 @@ where
             ),
         }));
     }
+    // Planned before anything is written: a run that cannot be captured says so and trains the
+    // ordinary way; one that can must have a whole batch to capture.
+    let capture = options
+        .capture
+        .then(|| {
+            let resume = resumed_from.map(|epoch| {
+                (
+                    super::checkpoint_path(&checkpoint_dir, "optim", epoch),
+                    epoch,
+                )
+            });
+            plan_capture(&model, config, options, resume)
+        })
+        .flatten();
+    if capture.is_some() && train_count < config.batch_size {
+        // The tables' loader (Burn's) keeps a partial batch, which a captured step leaves out.
+        return Err(abandon(TrainError::InvalidArgument {
+            what: "--capture",
+            message: format!(
+                "the training split has {train_count} items, fewer than one batch of {}, and a \
+                 captured step trains whole batches: lower --batch-size",
+                config.batch_size
+            ),
+        }));
+    }
     check_shares(options, train_items, config.batch_size).map_err(abandon)?;
     let (train_loader, train_items) = equal_shares(options, train_loader, config.batch_size);
     let valid_loader = valid.loader(&loading, false, device);
@@ -330,21 +355,13 @@ where
     let context = MetricsContext {
         read_every: options.metrics_every.max(1),
         first_epoch: resumed_from.unwrap_or(0),
+        loss_baseline: previous
+            .iter()
+            .find(|record| record.split == "train")
+            .and_then(|record| record.metrics.get("Loss").copied()),
         ..MetricsContext::default()
     };
     device.seed(config.seed);
-    let capture = options
-        .capture
-        .then(|| {
-            let resume = resumed_from.map(|epoch| {
-                (
-                    super::checkpoint_path(&checkpoint_dir, "optim", epoch),
-                    epoch,
-                )
-            });
-            plan_capture(&model, config, options, resume)
-        })
-        .flatten();
     let (strategy, capture) = capture.unzip();
     // On the CPU the loop runs on one of rayon's threads, which then does its share of every
     // kernel's work instead of waiting for it (see `on_kernel_threads`); burn-train's learner is
