@@ -126,14 +126,28 @@ impl QuantizedCodes {
         let body = body.ok_or_else(|| bad(format!("header of {header_len} bytes is cut short")))?;
         let header: CodesHeader =
             serde_json::from_slice(&data[12..body]).map_err(|e| bad(format!("header: {e}")))?;
-        let expected = header.count * header.latent_dim;
-        if data.len() - body != expected
+        let expected = header.count.checked_mul(header.latent_dim);
+        if expected != Some(data.len() - body)
             || header.min.len() != header.latent_dim
             || header.max.len() != header.latent_dim
         {
             return Err(bad(format!(
-                "{} code bytes, the header announces {expected}",
-                data.len() - body
+                "{} code bytes and {} / {} ranges, the header announces {} codes of {}",
+                data.len() - body,
+                header.min.len(),
+                header.max.len(),
+                header.count,
+                header.latent_dim
+            )));
+        }
+        // A range that is not finite, or upside down, would decode to NaN or garbage.
+        if let Some(j) = (0..header.latent_dim).find(|&j| {
+            let (min, max) = (header.min[j], header.max[j]);
+            !(min.is_finite() && max.is_finite() && min <= max)
+        }) {
+            return Err(bad(format!(
+                "dimension {j}'s range [{}, {}] is not a finite range",
+                header.min[j], header.max[j]
             )));
         }
         Ok(Self {
@@ -174,5 +188,59 @@ mod tests {
         let err = QuantizedCodes::load(&path).unwrap_err();
         assert!(err.to_string().contains("c.aeq"), "{err}");
         assert!(QuantizedCodes::quantize("x", &[1.0, 2.0, 3.0], 2).is_err());
+    }
+
+    proptest::proptest! {
+        /// Arbitrary bytes behind the magic, and mutations of a good file, load as codes or as
+        /// an error, never a panic; what loads dequantizes to finite values.
+        #[test]
+        fn any_bytes_load_or_fail_cleanly(
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+            flips in proptest::collection::vec((0usize..512, proptest::prelude::any::<u8>()), 0..8),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("c.aeq");
+            let mut raw = MAGIC.to_vec();
+            raw.extend(&tail);
+            std::fs::write(&path, &raw).unwrap();
+            let _ = QuantizedCodes::load(&path);
+            let good = QuantizedCodes::quantize("vae", &[0.5, -1.0, 2.0, 3.0, 0.0, 1.0], 3)
+                .unwrap()
+                .to_file_bytes()
+                .unwrap();
+            let mut mutated = good.clone();
+            for (at, byte) in flips {
+                let at = at % mutated.len();
+                mutated[at] = byte;
+            }
+            std::fs::write(&path, &mutated).unwrap();
+            if let Ok(codes) = QuantizedCodes::load(&path) {
+                proptest::prop_assert!(codes.dequantize().iter().all(|v| v.is_finite()));
+            }
+        }
+    }
+
+    #[test]
+    fn overflowing_counts_and_bad_ranges_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.aeq");
+        let write = |header: &str, body: &[u8]| {
+            let mut raw = MAGIC.to_vec();
+            raw.extend((header.len() as u32).to_le_bytes());
+            raw.extend(header.as_bytes());
+            raw.extend(body);
+            std::fs::write(&path, raw).unwrap();
+        };
+        write(
+            r#"{"model":"x","count":18446744073709551615,"latent_dim":2,"min":[0,0],"max":[1,1]}"#,
+            &[1, 2],
+        );
+        assert!(QuantizedCodes::load(&path).is_err());
+        write(
+            r#"{"model":"x","count":1,"latent_dim":2,"min":[0,1],"max":[1,0]}"#,
+            &[1, 2],
+        );
+        let err = QuantizedCodes::load(&path).unwrap_err().to_string();
+        assert!(err.contains("dimension 1's range"), "{err}");
     }
 }
