@@ -1,0 +1,95 @@
+//! What a run folder holds, what `--overwrite` removes and `--resume` adopts.
+
+use super::*;
+use serde_json::json;
+
+#[test]
+fn a_live_lock_refuses_and_a_stale_one_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = RunLock::acquire(dir.path()).unwrap();
+    let err = RunLock::acquire(dir.path()).unwrap_err();
+    assert!(matches!(err, TrainError::FolderInUse { .. }), "{err}");
+    drop(lock);
+    assert!(!dir.path().join(LOCK_FILE).exists());
+    // A lock left by a process that no longer exists.
+    fs::write(dir.path().join(LOCK_FILE), "4194304000").unwrap();
+    let _lock = RunLock::acquire(dir.path()).unwrap();
+}
+
+#[test]
+fn identities_are_compared_field_by_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = json!({"model": {"kind": "vanilla", "config": {"latent_dim": 32}}});
+    save_identity(dir.path(), &saved).unwrap();
+    check_identity(dir.path(), &saved).unwrap();
+    let other = json!({"model": {"kind": "vanilla", "config": {"latent_dim": 16}}});
+    match check_identity(dir.path(), &other).unwrap_err() {
+        TrainError::RunMismatch {
+            field,
+            found,
+            expected,
+            ..
+        } => {
+            assert_eq!(field, "model.config.latent_dim");
+            assert_eq!((found.as_str(), expected.as_str()), ("32", "16"));
+        }
+        e => panic!("{e}"),
+    }
+}
+
+#[test]
+fn only_our_leftovers_and_our_files_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name);
+    ae_io::start_record(dir.path()).unwrap();
+    let ours = ae_io::temporary_path(&at("model.bpk"));
+    fs::write(&ours, "x").unwrap();
+    fs::write(at("notes.tmp"), "a user's").unwrap();
+    remove_leftovers(dir.path());
+    assert!(!ours.exists() && at("notes.tmp").exists());
+
+    // What runs wrote (recorded, or logs) goes; the user's files stay, and are named.
+    ae_io::write_atomic(&at("model.bpk"), b"weights").unwrap();
+    ae_io::write_atomic(&at("checkpoint/model-1.bpk"), b"c").unwrap();
+    fs::create_dir_all(at("train/epoch-1")).unwrap();
+    fs::write(at("train/epoch-1/Loss.log"), "0.1").unwrap();
+    fs::write(at("train/mine.txt"), "a user's").unwrap();
+    fs::write(at("metrics.jsonl"), "{}").unwrap();
+    assert_eq!(
+        foreign_files(dir.path()).unwrap(),
+        vec!["notes.tmp".to_string(), "train/mine.txt".to_string()]
+    );
+    let err = check_owned(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("notes.tmp, train/mine.txt"), "{err}");
+    clear_run(dir.path()).unwrap();
+    for gone in ["model.bpk", "checkpoint", "train/epoch-1", "metrics.jsonl"] {
+        assert!(!at(gone).exists(), "{gone}");
+    }
+    assert!(at("notes.tmp").exists() && at("train/mine.txt").exists());
+    assert_eq!(
+        ae_io::read_record(dir.path()),
+        Some(ae_io::RunRecord::default())
+    );
+    assert_ne!(checksum([1, 2]), checksum([2, 1]));
+}
+
+#[test]
+fn a_folder_from_before_records_is_adopted_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name);
+    for name in ["fit.json", "model.bpk", "report.json", "user.csv"] {
+        fs::write(at(name), "x").unwrap();
+    }
+    fs::create_dir_all(at("checkpoint")).unwrap();
+    fs::write(at("checkpoint/optim-3.bpk"), "x").unwrap();
+    assert_eq!(
+        foreign_files(dir.path()).unwrap(),
+        vec!["user.csv".to_string()]
+    );
+    adopt_for_resume(dir.path()).unwrap();
+    let record = ae_io::read_record(dir.path()).unwrap();
+    assert!(record.written.contains("checkpoint/optim-3.bpk"));
+    assert!(record.found.contains("user.csv"));
+    clear_run(dir.path()).unwrap();
+    assert!(!at("model.bpk").exists() && at("user.csv").exists());
+}
