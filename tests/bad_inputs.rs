@@ -214,9 +214,18 @@ fn resume_refuses_what_is_not_this_run() {
         "learning_rate",
     );
     refused("train_vae", &with(&["--epochs", "3", "--resume"]), "kind");
+    // A finished run resumed: its last checkpoint is the model (an application goes on with
+    // what follows training); a checkpoint past --epochs is refused.
+    let finished = run("train_vanilla", &with(&["--epochs", "2", "--resume"]));
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    assert!(
+        finished.stderr.contains("trained all 2 epochs") && finished.stderr.contains("--epochs 3"),
+        "{}",
+        finished.stderr
+    );
     refused(
         "train_vanilla",
-        &with(&["--epochs", "2", "--resume"]),
+        &with(&["--epochs", "1", "--resume"]),
         "--epochs 3",
     );
     // The newest checkpoint cut short (a truncated file): a typed error, not burn-train's panic.

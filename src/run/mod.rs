@@ -193,10 +193,20 @@ impl Run {
     /// How [`fit`] runs for a model trained into `dir`: the run's devices, `--resume` and
     /// `--overwrite`.
     pub fn fit_options(&self, dir: &Path) -> FitOptions {
+        // `--resume` of an application that trains several models (one per class, per code
+        // size) reaches models it had not finished, or not begun: those train from the start.
+        let finished_nothing =
+            self.resume && ae_train::latest_complete_checkpoint(&dir.join("checkpoint")).is_none();
+        if finished_nothing {
+            eprintln!(
+                "--resume: nothing finished in {} yet; training it from the start",
+                dir.display()
+            );
+        }
         self.devices
             .fit_options(dir)
-            .with_resume(self.resume)
-            .with_overwrite(self.overwrite)
+            .with_resume(self.resume && !finished_nothing)
+            .with_overwrite(self.overwrite || (finished_nothing && dir.exists()))
             .with_residency(self.residency)
             .with_capture(self.capture)
     }

@@ -174,14 +174,18 @@ impl RunReport {
             t.row(["parameters", &thousands(self.parameters)]);
         }
         t.row(["epochs", &self.epochs.to_string()]);
-        t.row([
-            "training wall time",
-            &format!("{:.1} s", self.train_seconds),
-        ]);
-        t.row([
-            "training throughput",
-            &format!("{:.0} images/s", self.train_images_per_second),
-        ]);
+        if self.train_seconds > 0.0 {
+            t.row([
+                "training wall time",
+                &format!("{:.1} s", self.train_seconds),
+            ]);
+            t.row([
+                "training throughput",
+                &format!("{:.0} images/s", self.train_images_per_second),
+            ]);
+        } else {
+            t.row(["training", "done before (--resume of a finished run)"]);
+        }
         if let Some(warmup) = self.warmup_seconds {
             t.row(["warm-up (to the end of epoch 1)", &format!("{warmup:.1} s")]);
         }

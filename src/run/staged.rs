@@ -19,7 +19,9 @@ pub struct StagedFile {
 impl StagedFile {
     /// A file to become `target`, written first at a temporary name beside it
     /// (`ae_io::temporary_path`, which the run folders' clean-up recognises).
+    /// What a killed earlier process staged for the same target is removed first.
     pub fn new(target: &Path) -> Self {
+        remove_stale(target);
         Self {
             staged: ae_io::temporary_path(target),
             target: target.to_path_buf(),
@@ -51,6 +53,46 @@ impl StagedFile {
     }
 }
 
+/// Removes `target`'s staged files (`NAME.<pid>.ae-tmp`) whose process is gone: a run killed
+/// before it committed its data file left one beside `--out`'s results. (Linux only, where
+/// `/proc` says which processes live; a live process's staged file is its own.)
+fn remove_stale(target: &Path) {
+    #[cfg(target_os = "linux")]
+    {
+        let (Some(folder), Some(name)) = (
+            target.parent(),
+            target.file_name().and_then(|name| name.to_str()),
+        ) else {
+            return;
+        };
+        let folder = if folder.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            folder
+        };
+        let Ok(entries) = std::fs::read_dir(folder) else {
+            return;
+        };
+        for path in entries.flatten().map(|entry| entry.path()) {
+            let pid = path
+                .file_name()
+                .and_then(|file| file.to_str())
+                .and_then(|file| file.strip_prefix(name)?.strip_prefix('.'))
+                .and_then(|rest| rest.strip_suffix(".ae-tmp"))
+                .and_then(|pid| pid.parse::<u32>().ok());
+            if let Some(pid) = pid
+                && pid != std::process::id()
+                && !Path::new(&format!("/proc/{pid}")).exists()
+                && path.is_file()
+            {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = target;
+}
+
 impl Drop for StagedFile {
     fn drop(&mut self) {
         if !self.committed {
@@ -78,5 +120,23 @@ mod tests {
         accepted.commit().unwrap();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "accepted run");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// What a killed process staged is removed by the next run's staging; a user's file of a
+    /// like name stays.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_killed_runs_staged_file_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("synthetic.data");
+        // No process has this id (above Linux's largest, 2^22).
+        let stale = dir.path().join("synthetic.data.4000000.ae-tmp");
+        let user = dir.path().join("synthetic.data.backup");
+        std::fs::write(&stale, "killed run").unwrap();
+        std::fs::write(&user, "mine").unwrap();
+        let staged = StagedFile::new(&target);
+        assert!(!stale.exists());
+        assert!(user.exists());
+        drop(staged);
     }
 }

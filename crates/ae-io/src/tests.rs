@@ -151,8 +151,13 @@ fn temporary_files_are_ours_only() {
     let path = dir.path().join("model.bpk");
     let tmp = temporary_path(&path);
     assert!(is_temporary(&tmp), "{}", tmp.display());
+    assert!(is_temporary(Path::new(
+        "model-220.bpk.16425.ae-tmp.16425-657.tmp"
+    )));
     for user in [
         "notes.tmp",
+        "model.bpk.16425-657.tmp",
+        "model-2.bpk.1.ae-tmp.x-1.tmp",
         "model.bpk.tmp",
         "x.ae-tmp",
         "a.b.ae-tmp",

@@ -17,20 +17,35 @@ pub fn temporary_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Whether `path` is a temporary file of [`temporary_path`]'s form (any process id).
+/// Whether `path` is a temporary file of [`temporary_path`]'s form (any process id), or the
+/// temporary file a writer of Burn's makes beside one of them (`model-3.bpk.123.ae-tmp.123-4.tmp`:
+/// burn-pack writes through `<path>.<pid>-<n>.tmp` itself).
 pub fn is_temporary(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return false;
     };
+    if let Some((ours, counter)) = name
+        .strip_suffix(".tmp")
+        .and_then(|rest| rest.rsplit_once('.'))
+        && counter
+            .split_once('-')
+            .is_some_and(|(a, b)| is_number(a) && is_number(b))
+        && is_temporary(Path::new(ours))
+    {
+        return true;
+    }
     let Some(rest) = name.strip_suffix(TEMPORARY_SUFFIX) else {
         return false;
     };
     let Some(rest) = rest.strip_suffix('.') else {
         return false;
     };
-    rest.rsplit_once('.').is_some_and(|(stem, pid)| {
-        !stem.is_empty() && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
-    })
+    rest.rsplit_once('.')
+        .is_some_and(|(stem, pid)| !stem.is_empty() && is_number(pid))
+}
+
+fn is_number(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Writes `bytes` to `path` through [`temporary_path`] and a rename, creating the folder if

@@ -231,7 +231,7 @@ pub enum TrainError {
         pid: u32,
     },
 
-    /// `--resume` found a checkpoint at or past the last epoch asked for.
+    /// `--resume` found a checkpoint past the last epoch asked for.
     #[error(
         "the run in {} already trained {checkpoint} epochs and --epochs asks for {epochs}; pass \
          --epochs {} or more to continue it",

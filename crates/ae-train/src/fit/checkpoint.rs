@@ -121,7 +121,7 @@ pub(super) fn check_checkpoint<M: Trainable>(
     model: &M,
     dir: &std::path::Path,
     epoch: usize,
-) -> crate::error::Result<()> {
+) -> crate::error::Result<M> {
     use burn::optim::OptimizerRecord;
     use burn::optim::lr_scheduler::LrSchedulerRecord;
     use burn::store::ModuleRecord;
@@ -158,7 +158,7 @@ pub(super) fn check_checkpoint<M: Trainable>(
         .map_err(|e| bad("optim", e.to_string()))?;
     Checkpointer::<LrSchedulerRecord>::restore(&load("scheduler"), epoch)
         .map_err(|e| bad("scheduler", e.to_string()))?;
-    Ok(())
+    Ok(loaded.model)
 }
 
 #[cfg(test)]

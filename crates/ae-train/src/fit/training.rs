@@ -143,6 +143,35 @@ fn say_where_the_run_continues(
     }
 }
 
+/// What `fit` returns when `--resume` finds a run that trained all its epochs: the model of its
+/// last checkpoint and its epoch log, saying so.
+fn finished_run<M>(run_dir: &Path, model: M, epochs: usize) -> Result<Fitted<M>> {
+    let notice = format!(
+        "--resume: {} trained all {epochs} epochs; its last checkpoint is the model (--epochs {} \
+         or more trains on)",
+        run_dir.display(),
+        epochs + 1
+    );
+    log::warn!("{notice}");
+    eprintln!("{notice}");
+    let metrics_path = run_dir.join("metrics.jsonl");
+    let log = if metrics_path.is_file() {
+        read_epoch_log(&metrics_path)?
+    } else {
+        Vec::new()
+    };
+    Ok(Fitted {
+        model,
+        epochs: log.into_iter().filter(|r| r.epoch <= epochs).collect(),
+        resumed_from: Some(epochs),
+        seconds: 0.0,
+        train_items: 0,
+        warmup_seconds: None,
+        steady_items_per_second: None,
+        captured: false,
+    })
+}
+
 /// Checks that the model and every training device compute in `precision`.
 fn check_precision<M: Trainable>(
     model: &M,
@@ -257,14 +286,20 @@ where
             })
             .map_err(abandon)?;
         check_identity(run_dir, &identity)?;
-        if epoch >= config.epochs {
+        if epoch > config.epochs {
             return Err(TrainError::NothingToResume {
                 dir: run_dir.clone(),
                 checkpoint: epoch,
                 epochs: config.epochs,
             });
         }
-        check_checkpoint(&model, &checkpoint_dir, epoch)?;
+        let checkpointed = check_checkpoint(&model, &checkpoint_dir, epoch)?;
+        if epoch == config.epochs {
+            // Training finished before the process stopped (in an application's later work, or
+            // its second model): the last checkpoint is the trained model, and what follows
+            // training goes on from it.
+            return finished_run(run_dir, checkpointed, epoch);
+        }
         Some(epoch)
     } else {
         check_run_folder(run_dir, false, options.overwrite).map_err(abandon)?;
