@@ -264,6 +264,9 @@ fn which_data_differ(field: &str) -> String {
             " (the {split} split's data differ: another data file or dataset, --seed, or a flag \
              that sizes or splits the data)"
         ),
+        _ if field.ends_with("vocab_size") => " (the vocabulary is built from the training \
+             split: another corpus, --seed or split changes it)"
+            .to_string(),
         _ => String::new(),
     }
 }
@@ -324,3 +327,25 @@ impl TrainError {
 
 /// Result alias of this crate.
 pub type Result<T, E = TrainError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The refusals of a resume and a divergence say what a user changes.
+    #[test]
+    fn messages_name_what_to_change() {
+        assert!(which_data_differ("train.checksum").contains("--seed"));
+        assert!(which_data_differ("model.config.vocab_size").contains("vocabulary"));
+        assert_eq!(which_data_differ("model.config.latent_dim"), "");
+        assert_eq!(
+            how_it_diverged(1, 7, Some((550.7131, 1.936e33))),
+            "grew from 550.7131 at its start to a mean of 1.936e33 by epoch 1, step 7"
+        );
+        assert!(how_it_diverged(1, 7, Some((2e-6, 1.0))).starts_with("grew from 2.000e-6"));
+        assert_eq!(
+            how_it_diverged(2, 3, None),
+            "stopped being finite at epoch 2, step 3"
+        );
+    }
+}

@@ -476,6 +476,12 @@ where
     }
     let epochs_run = config.epochs - resumed_from.unwrap_or(0);
     let this_run = records.lock().map(|r| r.clone()).unwrap_or_default();
+    // Captured steps leave out a table's partial batch (the image loaders never make one).
+    let train_items = if captured {
+        train_items - train_items % config.batch_size
+    } else {
+        train_items
+    };
     let (warmup_seconds, steady_items_per_second) = warmup_and_steady(&this_run, train_items);
     let mut epochs: Vec<EpochMetrics> = previous;
     epochs.extend(this_run);
