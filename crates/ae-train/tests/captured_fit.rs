@@ -210,7 +210,11 @@ fn a_captured_table_leaves_out_the_partial_batch() {
     let options = FitOptions::new(dir.path(), &device).with_capture(true);
     let fitted = fit(table_model(), rows(100), rows(40), &config, &options).unwrap();
     assert!(fitted.captured);
-    assert_eq!(fitted.train_items, 3 * 96, "three epochs of three whole batches");
+    assert_eq!(
+        fitted.train_items,
+        3 * 96,
+        "three epochs of three whole batches"
+    );
     let log = losses(dir.path());
     assert!(log[4].2 < log[0].2, "{log:?}");
 
