@@ -194,9 +194,11 @@ impl Run {
     /// `--overwrite`.
     pub fn fit_options(&self, dir: &Path) -> FitOptions {
         // `--resume` of an application that trains several models (one per class, per code
-        // size) reaches models it had not finished, or not begun: those train from the start.
+        // size) reaches models it had not begun, or stopped before their first checkpoint:
+        // those train from the start. (Only an application's own model folders: a trainer's
+        // `--out`, or a folder holding a model or a checkpoint, is resumed or refused by `fit`.)
         let finished_nothing =
-            self.resume && ae_train::latest_complete_checkpoint(&dir.join("checkpoint")).is_none();
+            self.resume && dir != self.out && (!dir.exists() || stopped_before_a_checkpoint(dir));
         if finished_nothing {
             eprintln!(
                 "--resume: nothing finished in {} yet; training it from the start",
@@ -394,5 +396,43 @@ impl Run {
             });
         }
         Ok(model)
+    }
+}
+/// Whether the model folder `dir` holds a run stopped before its first checkpoint: no model, no
+/// report, and a checkpoint folder that is absent or readable and holds no complete epoch.
+fn stopped_before_a_checkpoint(dir: &Path) -> bool {
+    let checkpoint = dir.join("checkpoint");
+    let no_checkpoint = match std::fs::read_dir(&checkpoint) {
+        Ok(_) => ae_train::latest_complete_checkpoint(&checkpoint).is_none(),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    };
+    no_checkpoint
+        && ["model.bpk", "run.json", "report.json"]
+            .iter()
+            .all(|file| !dir.join(file).exists())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only a model folder that finished nothing is trained again from the start on `--resume`.
+    #[test]
+    fn a_folder_that_finished_nothing_is_told_from_one_that_did() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path();
+        std::fs::write(part.join("fit.json"), "{}").unwrap();
+        assert!(stopped_before_a_checkpoint(part));
+        let checkpoint = part.join("checkpoint");
+        std::fs::create_dir(&checkpoint).unwrap();
+        std::fs::write(checkpoint.join("model-1.bpk"), "x").unwrap();
+        assert!(stopped_before_a_checkpoint(part), "an incomplete epoch");
+        for kind in ["optim", "scheduler"] {
+            std::fs::write(checkpoint.join(format!("{kind}-1.bpk")), "x").unwrap();
+        }
+        assert!(!stopped_before_a_checkpoint(part), "a complete epoch");
+        std::fs::remove_dir_all(&checkpoint).unwrap();
+        std::fs::write(part.join("model.bpk"), "x").unwrap();
+        assert!(!stopped_before_a_checkpoint(part), "a saved model");
     }
 }
