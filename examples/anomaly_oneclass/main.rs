@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use autoencoders::cli::ranges;
 use autoencoders::cli::{Defaults, TrainerArgs, exit_on_error};
-use autoencoders::models::persist::{SaveFolder, check_storable, round_weights};
+use autoencoders::models::persist::SaveFolder;
 use autoencoders::models::{AnyAutoencoder, ModelConfig};
 use autoencoders::run::{MachineInfo, Run, write_json};
 use autoencoders::table::Table;
@@ -138,9 +138,7 @@ fn main() -> std::process::ExitCode {
                 &run.fit_options(&dir),
             )?;
             // Scored as stored (`--weights f16`: rounded to 16 bits).
-            check_storable(&fitted.model, run.weights(), &dir)?;
-            let model = round_weights(fitted.model, run.weights());
-            model.save_folder_as(&dir, run.weights())?;
+            let model = fitted.model.save_rounded(&dir, run.weights())?;
             let score = |set| -> Result<Vec<f64>, TrainError> {
                 match &model {
                     AnyAutoencoder::Vae(vae) => anomaly::vae_scores(vae, set, 500, seed, device),

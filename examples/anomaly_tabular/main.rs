@@ -24,7 +24,7 @@ use autoencoders::cli::{
 use autoencoders::data::tabular::{
     KDD_NORMAL, VectorDataset, anomaly_splits, read_csv, write_synthetic_kdd,
 };
-use autoencoders::models::{Autoencoder, OutputActivation, SavedModel, VanillaAutoencoderConfig};
+use autoencoders::models::{Autoencoder, OutputActivation, SaveFolder, VanillaAutoencoderConfig};
 use autoencoders::run::{MachineInfo, StagedFile, write_json};
 use autoencoders::table::Table;
 use autoencoders::train::anomaly::{self, AnomalyReport};

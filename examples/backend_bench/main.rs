@@ -23,7 +23,7 @@ use autoencoders::cli::ranges::{self, MAX_WIDTH};
 use autoencoders::cli::{DeviceArgs, PrecisionArg, StrategyArg, exit_on_error};
 use autoencoders::data::{ImageBatcher, fashion_mnist};
 use autoencoders::models::{ConvAutoencoderConfig, VaeConfig, VanillaAutoencoderConfig, ops};
-use autoencoders::run::{MachineInfo, write_json};
+use autoencoders::run::{MachineInfo, check_writable, write_json};
 use autoencoders::table::Table;
 use autoencoders::train::{Backend, DeviceSpec, TrainError};
 use burn::data::dataloader::batcher::Batcher;
@@ -361,29 +361,6 @@ fn measure(
     }))
 }
 
-/// Checks that a file can be written at `path` (its folder created if needed) before the
-/// measurements it will hold are taken.
-fn check_writable(path: &std::path::Path) -> Result<(), TrainError> {
-    let refuse = |message: String| TrainError::InvalidArgument {
-        what: "--json",
-        message,
-    };
-    // A device, FIFO, link or folder would be replaced by the file's rename.
-    autoencoders::io::check_replaceable(path)
-        .map_err(|e| refuse(format!("{}: {e}", path.display())))?;
-    let folder = match path.parent() {
-        Some(folder) if !folder.as_os_str().is_empty() => folder,
-        _ => std::path::Path::new("."),
-    };
-    std::fs::create_dir_all(folder)
-        .map_err(|e| refuse(format!("cannot create {}: {e}", folder.display())))?;
-    let probe = folder.join(format!(".backend_bench-{}.probe", std::process::id()));
-    std::fs::File::create(&probe)
-        .map_err(|e| refuse(format!("cannot write in {}: {e}", folder.display())))?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(())
-}
-
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     autoencoders::allocator::keep_freed_memory();
@@ -416,7 +393,7 @@ fn main() -> std::process::ExitCode {
             });
         }
         if let Some(path) = &cli.json {
-            check_writable(path)?;
+            check_writable(path, "--json")?;
         }
         let machine = MachineInfo::detect();
         println!(

@@ -20,7 +20,7 @@ use autoencoders::cli::{
 use autoencoders::data::ratings::{
     ItemRatingsDataset, SyntheticRatings, read_ratings, write_synthetic_ratings,
 };
-use autoencoders::models::{AutoRec, AutoRecConfig, SavedModel};
+use autoencoders::models::{AutoRec, AutoRecConfig, SaveFolder, SavedModel};
 use autoencoders::run::{MachineInfo, StagedFile, write_json};
 use autoencoders::table::Table;
 use autoencoders::train::recommend::{RatingsReport, predict_at, ratings_report, top_n};

@@ -23,7 +23,7 @@ use autoencoders::data::text::{
     FORTUNES_DIR, TextDataset, TokenizerKind, Vocabulary, read_corpus, sentences_for_training,
     split_train_test,
 };
-use autoencoders::models::{SavedModel, TextAutoencoderConfig};
+use autoencoders::models::{SaveFolder, TextAutoencoderConfig};
 use autoencoders::run::{MachineInfo, write_json};
 use autoencoders::table::Table;
 use autoencoders::train::text::{

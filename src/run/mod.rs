@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 
 use ae_data::{ImageBatch, ImageDataset, ImageShape, Residency};
-use ae_models::persist::{check_storable, round_weights};
 use ae_models::{
     AnyAutoencoder, Autoencoder, ModelConfig, SaveFolder, WeightsPrecision, load_model,
 };
@@ -29,7 +28,7 @@ use ae_train::{
     save_reconstruction_grid, values,
 };
 
-pub use report::{MachineInfo, RunReport, RunSettings, write_json};
+pub use report::{MachineInfo, RunReport, RunSettings, check_writable, write_json};
 pub use staged::StagedFile;
 
 use crate::cli::{Defaults, Devices, ModelDirArgs, OutputArgs, TrainerArgs};
@@ -247,15 +246,11 @@ impl Run {
         // Evaluated in batches of the training size: on a GPU, the kernels validation compiled.
         let batch_size = self.training().batch_size;
         // Weights stored at a lower precision are scored as stored, the f32 weights beside them.
-        let (model, full_precision_mse) = match self.weights {
-            WeightsPrecision::F32 => (fitted.model, None),
-            precision => {
-                check_storable(&fitted.model, precision, dir)?;
-                let mse = evaluate(&fitted.model, test, batch_size, device)?.mse;
-                (round_weights(fitted.model, precision), Some(mse))
-            }
+        let full_precision_mse = match self.weights {
+            WeightsPrecision::F32 => None,
+            _ => Some(evaluate(&fitted.model, test, batch_size, device)?.mse),
         };
-        model.save_folder_as(dir, self.weights)?;
+        let model = fitted.model.save_rounded(dir, self.weights)?;
         // Written once training is done and the model saved: a refused resume, or a model that
         // could not be saved, leaves the folder's run.json as it was.
         write_json(&dir.join("run.json"), &self.settings)?;

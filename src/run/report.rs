@@ -250,6 +250,29 @@ fn thousands(n: usize) -> String {
     out
 }
 
+/// Checks that [`write_json`] can write `path` (given as `flag`), its folder created if needed,
+/// before the work whose results it will hold.
+///
+/// # Errors
+/// [`TrainError::InvalidArgument`] naming `flag` and the path.
+pub fn check_writable(path: &Path, flag: &'static str) -> Result<()> {
+    // The file is written through `probe` and renamed, which would replace a device, FIFO,
+    // link or folder at `path`.
+    let probe = ae_io::temporary_path(path);
+    let folder = path
+        .parent()
+        .filter(|folder| !folder.as_os_str().is_empty());
+    ae_io::check_replaceable(path)
+        .and_then(|()| folder.map_or(Ok(()), std::fs::create_dir_all))
+        .and_then(|()| std::fs::File::create(&probe).map(drop))
+        .map_err(|e| TrainError::InvalidArgument {
+            what: flag,
+            message: format!("{}: {e}", path.display()),
+        })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 /// Writes `value` as pretty JSON, atomically (creating the folder if needed).
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let json = serde_json::to_string_pretty(value).map_err(|e| TrainError::InvalidArgument {

@@ -336,15 +336,6 @@ pub trait SavedModel: Module + Sized {
         save_weights_as(self.clone(), &dir.join(WEIGHTS_FILE), precision)
     }
 
-    /// As [`SavedModel::save_as`], returning the model as stored: its weights rounded to
-    /// `precision`, so that figures computed with it afterwards are the saved file's.
-    fn save_rounded(self, dir: &Path, precision: WeightsPrecision) -> Result<Self> {
-        check_storable(&self, precision, dir)?;
-        let model = round_weights(self, precision);
-        model.save_as(dir, precision)?;
-        Ok(model)
-    }
-
     /// Loads a model saved by [`SavedModel::save`] onto `device`, refusing weights that are not
     /// all finite.
     fn load(dir: &Path, device: &Device) -> Result<Self> {
@@ -376,6 +367,22 @@ pub trait SaveFolder {
     /// # Errors
     /// As [`SavedModel::save`].
     fn save_folder_as(&self, dir: &Path, precision: WeightsPrecision) -> Result<()>;
+
+    /// As [`SaveFolder::save_folder_as`], returning the model as stored: its weights rounded to
+    /// `precision`, so that figures computed with it afterwards are the saved file's. Weights
+    /// `precision` cannot hold are refused before anything is written ([`check_storable`]).
+    ///
+    /// # Errors
+    /// [`ModelError::WeightsOutOfRange`], or as [`SavedModel::save`].
+    fn save_rounded(self, dir: &Path, precision: WeightsPrecision) -> Result<Self>
+    where
+        Self: Module + Sized,
+    {
+        check_storable(&self, precision, dir)?;
+        let model = round_weights(self, precision);
+        model.save_folder_as(dir, precision)?;
+        Ok(model)
+    }
 }
 
 impl<M: SavedModel> SaveFolder for M {

@@ -191,7 +191,7 @@ fn half_precision_weights_halve_the_file_and_load_as_their_rounded_values() {
 /// would be infinite and read as a diverged model); f32 stores them.
 #[test]
 fn weights_too_large_for_f16_are_refused_before_anything_is_written() {
-    use crate::persist::{SavedModel, WeightsPrecision};
+    use crate::persist::{SaveFolder, WeightsPrecision};
     use burn::module::{Module, ModuleMapper, Param};
     struct Times(f32);
     impl ModuleMapper for Times {

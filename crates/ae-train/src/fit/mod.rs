@@ -4,6 +4,7 @@
 
 mod adam_record;
 mod captured_fit;
+mod captured_plan;
 mod captured_step;
 mod captured_validation;
 mod checkpoint;

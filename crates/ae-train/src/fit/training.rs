@@ -9,7 +9,7 @@ use burn::module::Module;
 use burn::train::logger::FileMetricLogger;
 use burn::train::{Learner, SupervisedTraining, TrainingStrategy};
 
-use super::captured_fit::plan_capture;
+use super::captured_plan::plan_capture;
 use super::checkpoint::{AtomicFileCheckpointer, check_checkpoint, latest_complete_checkpoint};
 use super::data_parallel::{
     DataParallel, check_shares, check_strategy, equal_shares, execution_strategy, training_devices,
