@@ -408,6 +408,49 @@ fn divergence_is_an_error_and_writes_no_model() {
     assert!(!out.join("model.bpk").exists());
 }
 
+/// An application's results go with its model: an `--overwrite` run that fails in training
+/// leaves neither the earlier `compress.json` nor its pictures beside the new model folder, and
+/// a user's own file in the folder stays.
+#[test]
+fn overwrite_removes_an_applications_earlier_results_with_its_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("compress");
+    let args = |more: &[&'static str]| -> Vec<String> {
+        let mut args: Vec<String> = ["--limit", "600", "--epochs", "1", "--out"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.push(out.to_str().unwrap().to_string());
+        args.extend(more.iter().map(|s| s.to_string()));
+        args
+    };
+    fn strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    ok("compress", &strs(&args(&[])));
+    for result in ["compress.json", "codes.aeq", "compressed.png"] {
+        assert!(out.join(result).is_file(), "{result} not written");
+    }
+    std::fs::write(out.join("notes.txt"), "a user's").unwrap();
+    refused(
+        "compress",
+        &strs(&args(&["--overwrite", "--lr", "1e12"])),
+        "diverged",
+    );
+    for result in [
+        "compress.json",
+        "codes.aeq",
+        "compressed.png",
+        "model/model.bpk",
+    ] {
+        assert!(
+            !out.join(result).exists(),
+            "{result} of the earlier run kept"
+        );
+    }
+    assert!(out.join("notes.txt").is_file());
+}
+
 /// A model folder whose weights are not finite is refused by the applications.
 #[test]
 fn a_model_with_non_finite_weights_is_refused() {

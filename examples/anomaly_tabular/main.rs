@@ -172,11 +172,9 @@ fn main() -> std::process::ExitCode {
             .with_output_activation(OutputActivation::Identity)
             .try_init(device)?;
         let model_dir = out.join("model");
-        let options = devices
-            .fit_options(&model_dir)
-            .with_capture(cli.train.capture)
-            .with_resume(cli.output.resume)
-            .with_overwrite(cli.output.overwrite);
+        let options = cli
+            .output
+            .app_fit_options(&devices, &out, &model_dir, cli.train.capture);
         let fitted = fit(
             model,
             splits.train.clone(),

@@ -152,7 +152,9 @@ fn main() -> std::process::ExitCode {
             Some(dir) => {
                 // Scored on this split only if it is the one it trained on.
                 check_trained_on(dir, &ItemRatingsDataset::new(users, items, &train, &train))?;
-                (AutoRec::load(dir, device)?, Vec::new(), None)
+                let model = AutoRec::load(dir, device)?;
+                cli.output.begin_app_folder(&out)?;
+                (model, Vec::new(), None)
             }
             None => {
                 let model = AutoRecConfig::new(users)
@@ -163,11 +165,9 @@ fn main() -> std::process::ExitCode {
                     .try_init(device)?;
                 // Each item's training ratings are its input; the targets are its training
                 // ratings when training and its held-out ratings when validating.
-                let options = devices
-                    .fit_options(&model_dir)
-                    .with_capture(cli.train.capture)
-                    .with_resume(cli.output.resume)
-                    .with_overwrite(cli.output.overwrite);
+                let options =
+                    cli.output
+                        .app_fit_options(&devices, &out, &model_dir, cli.train.capture);
                 let fitted = fit(
                     model,
                     ItemRatingsDataset::new(users, items, &train, &train),

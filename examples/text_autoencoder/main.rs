@@ -215,6 +215,7 @@ fn main() -> std::process::ExitCode {
                     // Scored on this split only if it is the one it trained on.
                     check_trained_on(dir, &train)?;
                 }
+                cli.output.begin_app_folder(&out)?;
                 (model, Vec::new(), None)
             }
             None => {
@@ -225,11 +226,9 @@ fn main() -> std::process::ExitCode {
                     .with_word_dropout(cli.word_dropout)
                     .with_vocab_checksum(Some(vocabulary.checksum()));
                 let model = config.try_init(device)?;
-                let options = devices
-                    .fit_options(&model_dir)
-                    .with_capture(cli.train.capture)
-                    .with_resume(cli.output.resume)
-                    .with_overwrite(cli.output.overwrite);
+                let options =
+                    cli.output
+                        .app_fit_options(&devices, &out, &model_dir, cli.train.capture);
                 let fitted = fit(model, train.clone(), test.clone(), &training, &options)?;
                 // Scored below as stored (`--weights f16`: rounded to 16 bits).
                 let model = fitted

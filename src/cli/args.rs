@@ -10,9 +10,9 @@ use clap::Args;
 use ae_data::image_folder::ColorMode;
 use ae_data::{DatasetSource, ImageDataset, Residency};
 use ae_models::WeightsPrecision;
-use ae_train::{Precision, TrainError, TrainingConfig};
+use ae_train::{AppFolder, FitOptions, Precision, TrainError, TrainingConfig};
 
-use super::device_args::DeviceArgs;
+use super::device_args::{DeviceArgs, Devices};
 
 use super::ranges::{self, MAX_EPOCHS, MAX_WIDTH};
 
@@ -310,6 +310,42 @@ impl OutputArgs {
         self.out
             .clone()
             .unwrap_or_else(|| PathBuf::from("runs").join(name))
+    }
+
+    /// The application folder `out` as `fit` keeps it around its model folders: `--overwrite`
+    /// removes the earlier run's results there once the new run is accepted.
+    pub fn app_folder(&self, out: &Path) -> AppFolder {
+        AppFolder {
+            dir: out.to_path_buf(),
+            start_over: self.overwrite && !self.resume,
+        }
+    }
+
+    /// How `fit` trains the model folder `model_dir` of the application folder `out`: on
+    /// `devices`, with `--resume`, `--overwrite` and `capture`.
+    pub fn app_fit_options(
+        &self,
+        devices: &Devices,
+        out: &Path,
+        model_dir: &Path,
+        capture: bool,
+    ) -> FitOptions {
+        devices
+            .fit_options(model_dir)
+            .with_capture(capture)
+            .with_resume(self.resume)
+            .with_overwrite(self.overwrite)
+            .with_app_folder(self.app_folder(out))
+    }
+
+    /// Before an application scores a model given with `--model` (it trains none): the results
+    /// of an earlier run in `out` go with `--overwrite`, as when it trains.
+    ///
+    /// # Errors
+    /// The operating system's error, naming the file.
+    pub fn begin_app_folder(&self, out: &Path) -> Result<(), TrainError> {
+        let app = self.app_folder(out);
+        ae_train::begin_app_folder(&app.dir, app.start_over)
     }
 
     /// Refuses an output folder `out` inside the input folder `input` (given as `flag`): the

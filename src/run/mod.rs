@@ -24,8 +24,8 @@ use ae_models::{
     AnyAutoencoder, Autoencoder, ModelConfig, SaveFolder, WeightsPrecision, load_model,
 };
 use ae_train::{
-    FitOptions, Result, TrainError, Trainable, TrainingConfig, evaluate, fit, image_batches,
-    save_reconstruction_grid, values,
+    AppFolder, FitOptions, Result, TrainError, Trainable, TrainingConfig, begin_app_folder,
+    evaluate, fit, image_batches, save_reconstruction_grid, values,
 };
 
 pub use report::{MachineInfo, RunReport, RunSettings, check_writable, write_json};
@@ -204,12 +204,27 @@ impl Run {
                 dir.display()
             );
         }
-        self.devices
+        let options = self
+            .devices
             .fit_options(dir)
             .with_resume(self.resume && !finished_nothing)
             .with_overwrite(self.overwrite || (finished_nothing && dir.exists()))
             .with_residency(self.residency)
-            .with_capture(self.capture)
+            .with_capture(self.capture);
+        if dir == self.out {
+            options
+        } else {
+            options.with_app_folder(self.app_folder())
+        }
+    }
+
+    /// The output folder as an application's (its model folders inside): `--overwrite` removes
+    /// the earlier run's results there once the new run is accepted.
+    pub fn app_folder(&self) -> AppFolder {
+        AppFolder {
+            dir: self.out.clone(),
+            start_over: self.overwrite && !self.resume,
+        }
     }
 
     /// Trains `model` into the output folder: see [`Run::train_into`].
@@ -309,6 +324,8 @@ impl Run {
     pub fn model(&self, pretrained: &ModelDirArgs, config: ModelConfig) -> Result<AnyAutoencoder> {
         if let Some(dir) = &pretrained.model {
             let model = self.load_model(dir)?;
+            let app = self.app_folder();
+            begin_app_folder(&app.dir, app.start_over)?;
             // Flags that shape or train a model have nothing to act on: say so once.
             println!(
                 "using {} as trained ({} model, a latent size of {}): --latent-dim, --epochs and \

@@ -294,6 +294,7 @@ mod tests {
             metrics: Default::default(),
             elapsed_seconds: None,
             devices: devices.map(str::to_string),
+            hardware: None,
             precision: devices.map(|_| "f32".to_string()),
         }
     }

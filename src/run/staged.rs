@@ -49,6 +49,8 @@ impl StagedFile {
             source,
         })?;
         self.committed = true;
+        // Listed with the results of the application folder, when it keeps a record.
+        ae_io::record_written(&self.target);
         Ok(())
     }
 }

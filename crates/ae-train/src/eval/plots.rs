@@ -288,6 +288,7 @@ mod tests {
             metrics: BTreeMap::from([("Loss".to_string(), loss)]),
             elapsed_seconds: None,
             devices: None,
+            hardware: None,
             precision: None,
         }
     }

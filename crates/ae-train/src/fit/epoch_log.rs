@@ -12,6 +12,10 @@ use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
 use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
 use serde::{Deserialize, Serialize};
 
+use super::data_parallel::training_devices;
+use super::device::{GpuAdapter, backend_name};
+use super::options::FitOptions;
+
 /// The metrics of one split of one epoch (epoch means, e.g. `{"Loss": 0.031, "PSNR": 16.2}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
@@ -28,6 +32,11 @@ pub struct EpochMetrics {
     /// may continue elsewhere. Absent in logs of earlier versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devices: Option<String>,
+    /// What the devices are, one per device: a GPU's adapter as it names itself (`NVIDIA H100
+    /// 80GB HBM3`), else the device's name (`flex`, `ws://host:3000`). A resume compares these,
+    /// so that `wgpu` and `wgpu:0` naming one card is no move. Absent in logs of earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware: Option<String>,
     /// The precision the epoch's steps computed in (`f32`, `bf16`, ...): a resumed run may
     /// continue in another. Absent in logs of earlier versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,6 +49,65 @@ impl EpochMetrics {
         let on = self.devices.as_deref().map(|d| format!("on {d}"));
         let within = self.precision.as_deref().map(|p| format!("in {p}"));
         on.into_iter().chain(within).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// Where a run's epochs run, as each line of `metrics.jsonl` records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct RanOn {
+    /// The training devices as the user named them, else the backends' names.
+    devices: String,
+    /// What they are ([`EpochMetrics::hardware`]).
+    hardware: String,
+    /// The precision of the steps.
+    precision: String,
+}
+
+impl RanOn {
+    /// The training devices of `options`, computing in `precision`.
+    pub(super) fn of(options: &FitOptions, precision: &str) -> Self {
+        let training = training_devices(options);
+        let names: Vec<String> = if options.device_names.len() == training.len() {
+            options.device_names.clone()
+        } else {
+            training.iter().map(backend_name).collect()
+        };
+        let hardware: Vec<String> = training
+            .iter()
+            .zip(&names)
+            .map(|(device, name)| GpuAdapter::of(device).map_or_else(|| name.clone(), |a| a.name))
+            .collect();
+        Self {
+            devices: names.join(","),
+            hardware: hardware.join(","),
+            precision: precision.to_string(),
+        }
+    }
+
+    /// The notice a run resumed in `run_dir` prints when it continues elsewhere, or in another
+    /// precision, than its epoch `earlier` ran. Other names for the same parts (`wgpu` and
+    /// `wgpu:0` on a one-GPU machine) are no move.
+    pub(super) fn change_from(&self, run_dir: &Path, earlier: &EpochMetrics) -> Option<String> {
+        let moved = earlier
+            .devices
+            .as_deref()
+            .is_some_and(|d| d != self.devices)
+            && earlier.hardware.as_deref() != Some(self.hardware.as_str());
+        let changed = earlier
+            .precision
+            .as_deref()
+            .is_some_and(|p| p != self.precision);
+        (moved || changed).then(|| {
+            format!(
+                "--resume: epoch {} of {} ran {}; the run continues on {} in {} (metrics.jsonl \
+                 records where each epoch ran)",
+                earlier.epoch,
+                run_dir.display(),
+                earlier.ran(),
+                self.devices,
+                self.precision
+            )
+        })
     }
 }
 
@@ -56,6 +124,7 @@ pub struct EpochLog {
     records: Arc<Mutex<Vec<EpochMetrics>>>,
     started: Instant,
     devices: Option<String>,
+    hardware: Option<String>,
     precision: Option<String>,
 }
 
@@ -79,14 +148,16 @@ impl EpochLog {
             records: Arc::default(),
             started,
             devices: None,
+            hardware: None,
             precision: None,
         })
     }
 
-    /// Records `devices` and `precision` in every line (see [`EpochMetrics::devices`]).
-    pub fn ran_on(mut self, devices: &str, precision: &str) -> Self {
-        self.devices = Some(devices.to_string());
-        self.precision = Some(precision.to_string());
+    /// Records where the epochs run in every line (see [`EpochMetrics::devices`]).
+    pub(super) fn ran_on(mut self, ran_on: &RanOn) -> Self {
+        self.devices = Some(ran_on.devices.clone());
+        self.hardware = Some(ran_on.hardware.clone());
+        self.precision = Some(ran_on.precision.clone());
         self
     }
 
@@ -151,6 +222,7 @@ impl MetricLogger for EpochLog {
             metrics,
             elapsed_seconds: Some(self.started.elapsed().as_secs_f64()),
             devices: self.devices.clone(),
+            hardware: self.hardware.clone(),
             precision: self.precision.clone(),
         };
         if let Some(file) = &mut self.file {
@@ -182,4 +254,47 @@ pub fn read_epoch_log(path: &Path) -> crate::Result<Vec<EpochMetrics>> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn earlier(devices: &str, hardware: Option<&str>, precision: &str) -> EpochMetrics {
+        EpochMetrics {
+            epoch: 2,
+            split: "train".into(),
+            metrics: BTreeMap::new(),
+            elapsed_seconds: None,
+            devices: Some(devices.into()),
+            hardware: hardware.map(Into::into),
+            precision: Some(precision.into()),
+        }
+    }
+
+    #[test]
+    fn a_resume_says_when_it_moves_to_other_parts_or_precision() {
+        let here = RanOn {
+            devices: "wgpu:0".into(),
+            hardware: "NVIDIA H100 80GB HBM3".into(),
+            precision: "f32".into(),
+        };
+        let dir = Path::new("runs/x");
+        // Another name for the same card: no notice.
+        let same_card = earlier("wgpu", Some("NVIDIA H100 80GB HBM3"), "f32");
+        assert_eq!(here.change_from(dir, &same_card), None);
+        // Another card, a log of an earlier version (no hardware), another precision: said.
+        for moved in [
+            earlier("wgpu", Some("llvmpipe (LLVM 19.1.7, 256 bits)"), "f32"),
+            earlier("wgpu", None, "f32"),
+            earlier("wgpu:0", Some("NVIDIA H100 80GB HBM3"), "bf16"),
+        ] {
+            let notice = here.change_from(dir, &moved).expect("a notice");
+            assert!(
+                notice.contains("the run continues on wgpu:0 in f32"),
+                "{notice}"
+            );
+        }
+        assert_eq!(here.change_from(dir, &earlier("wgpu:0", None, "f32")), None);
+    }
 }

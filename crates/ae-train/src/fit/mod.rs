@@ -43,7 +43,7 @@ pub use learner::{ModelSteps, Trainable};
 pub use loaders::TrainingSplit;
 pub use metrics::{DeviceMeanMetric, Divergence, GROWTH_LIMIT, MetricsContext, Reduction};
 pub use optim::{FusedAdam, adam_optimizer};
-pub use options::{FitOptions, TrainingConfig};
+pub use options::{AppFolder, FitOptions, TrainingConfig};
 pub use precision::{LossScale, Precision, StepPrecision};
 pub use ratings::RatingsOutput;
 #[cfg(feature = "remote")]
@@ -52,7 +52,9 @@ pub use remote::{MAX_TOKEN_BYTES, RemoteAddress, TOKEN_ENV, token_from_env, toke
 #[cfg(feature = "remote")]
 pub use remote_watch::{SILENCE_LIMIT, watch_servers};
 pub use renderer::PlainRenderer;
-pub use run_folder::{IDENTITY_FILE, LOCK_FILE, RunLock, check_run_folder, check_trained_on};
+pub use run_folder::{
+    IDENTITY_FILE, LOCK_FILE, RunLock, begin_app_folder, check_run_folder, check_trained_on,
+};
 pub use step_gate::StepGate;
 pub use step_sums::{StepSum, StepSums, masked_sum, row_sums};
 pub use streams::{STREAMS_ENV, Streams};

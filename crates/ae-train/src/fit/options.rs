@@ -127,6 +127,22 @@ pub struct FitOptions {
     /// prints when it continues on other devices (`flex`, `wgpu:0`, `ws://host:3000`). Empty:
     /// the backends' names (`flex`, `wgpu`, `remote`, ...).
     pub device_names: Vec<String>,
+    /// The application folder around `run_dir` whose results (written after training) go with
+    /// the run: see [`AppFolder`]. `None` for a trainer, whose run folder holds everything.
+    pub app_folder: Option<AppFolder>,
+}
+
+/// An application's folder around its model folders, as [`begin_app_folder`] keeps it: when
+/// `fit` starts writing, the folder's record is started, and with `start_over` (`--overwrite`)
+/// the earlier run's results in it are removed, with the model's earlier run.
+///
+/// [`begin_app_folder`]: super::begin_app_folder
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppFolder {
+    /// The folder (`runs/compress`).
+    pub dir: PathBuf,
+    /// Whether the earlier run's results go (`--overwrite`, not `--resume`).
+    pub start_over: bool,
 }
 
 impl FitOptions {
@@ -143,7 +159,14 @@ impl FitOptions {
             metrics_every: DEFAULT_METRICS_EVERY,
             capture: false,
             device_names: Vec::new(),
+            app_folder: None,
         }
+    }
+
+    /// Trains a model folder of the application folder `app_folder` (see [`AppFolder`]).
+    pub fn with_app_folder(mut self, app_folder: AppFolder) -> Self {
+        self.app_folder = Some(app_folder);
+        self
     }
 
     /// Names the training devices as the user did (see [`FitOptions::device_names`]).

@@ -14,7 +14,7 @@ use super::checkpoint::{AtomicFileCheckpointer, check_checkpoint, latest_complet
 use super::data_parallel::{
     DataParallel, check_shares, check_strategy, equal_shares, execution_strategy, training_devices,
 };
-use super::epoch_log::{EpochLog, EpochMetrics, read_epoch_log};
+use super::epoch_log::{EpochLog, EpochMetrics, RanOn, read_epoch_log};
 use super::learner::{ModelSteps, Trainable};
 use super::loaders::{SplitLoading, TrainingSplit};
 use super::metrics::MetricsContext;
@@ -22,8 +22,8 @@ use super::options::{FitOptions, TrainingConfig};
 use super::precision::Precision;
 use super::renderer::PlainRenderer;
 use super::run_folder::{
-    RunLock, adopt_for_resume, check_identity, check_run_folder, clear_run, remove_leftovers,
-    save_identity,
+    RunLock, adopt_for_resume, begin_app_folder, check_identity, check_run_folder, clear_run,
+    remove_leftovers, save_identity,
 };
 use super::step_gate::StepGate;
 use crate::error::{Result, TrainError};
@@ -104,43 +104,6 @@ where
         "valid": valid.identity(),
         "training": training,
     })
-}
-
-/// The training devices as `metrics.jsonl` names them: the user's names, else the backends'.
-fn ran_on(options: &FitOptions) -> String {
-    if options.device_names.is_empty() {
-        let names: Vec<String> = training_devices(options)
-            .iter()
-            .map(super::device::backend_name)
-            .collect();
-        names.join(",")
-    } else {
-        options.device_names.join(",")
-    }
-}
-
-/// A resumed run that continues on other devices or in another precision than the epoch it
-/// resumes after says so: the report's figures then come from both. (Allowed on purpose: a run
-/// whose server died continues locally, one whose device lacks bf16 continues in f32.)
-fn say_where_the_run_continues(
-    run_dir: &Path,
-    earlier: &EpochMetrics,
-    devices: &str,
-    precision: &str,
-) {
-    let moved = earlier.devices.as_deref().is_some_and(|d| d != devices);
-    let changed = earlier.precision.as_deref().is_some_and(|p| p != precision);
-    if moved || changed {
-        let notice = format!(
-            "--resume: epoch {} of {} ran {}; the run continues on {devices} in {precision} \
-             (metrics.jsonl records where each epoch ran)",
-            earlier.epoch,
-            run_dir.display(),
-            earlier.ran()
-        );
-        log::warn!("{notice}");
-        eprintln!("{notice}");
-    }
 }
 
 /// What `fit` returns when `--resume` finds a run that trained all its epochs: the model of its
@@ -357,6 +320,9 @@ where
     let valid_loader = valid.loader(&loading, false, device);
 
     // From here on the run writes.
+    if let Some(app) = &options.app_folder {
+        begin_app_folder(&app.dir, app.start_over && resumed_from.is_none())?;
+    }
     if resumed_from.is_some() {
         adopt_for_resume(run_dir)?;
     } else {
@@ -377,14 +343,16 @@ where
             .collect(),
         _ => Vec::new(),
     };
-    let devices = ran_on(options);
-    let precision = config.precision.name();
-    if let Some(earlier) = previous.last() {
-        say_where_the_run_continues(run_dir, earlier, &devices, precision);
+    let ran_on = RanOn::of(options, config.precision.name());
+    // Allowed on purpose (a run whose server died continues locally, one whose device lacks
+    // bf16 continues in f32), and said: the report's figures then come from both.
+    if let Some(notice) = previous.last().and_then(|e| ran_on.change_from(run_dir, e)) {
+        log::warn!("{notice}");
+        eprintln!("{notice}");
     }
     let epoch_log = EpochLog::open(&metrics_path, &previous, start)
         .map_err(|e| TrainError::io(&metrics_path, e))?
-        .ran_on(&devices, precision);
+        .ran_on(&ran_on);
     let records = epoch_log.records();
 
     let context = MetricsContext {

@@ -304,18 +304,62 @@ pub fn check_owned(dir: &Path) -> Result<()> {
 /// ([`check_owned`]).
 pub fn clear_run(dir: &Path) -> Result<()> {
     for relative in run_files(dir)? {
-        let path = dir.join(&relative);
-        fs::remove_file(&path).map_err(|e| TrainError::io(&path, e))?;
-        // The folders the file was in, when it was their last entry.
-        let mut parent = path.parent();
-        while let Some(folder) = parent.filter(|p| *p != dir) {
-            if fs::remove_dir(folder).is_err() {
-                break;
-            }
-            parent = folder.parent();
-        }
+        remove_with_empty_parents(dir, &dir.join(&relative))?;
     }
     ae_io::start_record(dir).map_err(|e| TrainError::io(dir, e))
+}
+
+/// Removes `path`, and the folders below `dir` it was in when it was their last entry.
+fn remove_with_empty_parents(dir: &Path, path: &Path) -> Result<()> {
+    fs::remove_file(path).map_err(|e| TrainError::io(path, e))?;
+    let mut parent = path.parent();
+    while let Some(folder) = parent.filter(|p| *p != dir) {
+        if fs::remove_dir(folder).is_err() {
+            break;
+        }
+        parent = folder.parent();
+    }
+    Ok(())
+}
+
+/// An application's folder, around the model folders it trains (`compress`'s `model/`,
+/// `compare_pca`'s `ae-8/`), holding the results it writes after training beside them
+/// (`compress.json`, pictures): its own record lists those results, so that a run starting over
+/// (`start_over`, i.e. `--overwrite`) removes the earlier run's results with its model, before it
+/// writes anything. A killed `--overwrite` run then never leaves the earlier results beside a
+/// new model. The model folders have records of their own and are left to [`fit`](super::fit);
+/// files the workspace did not write stay. Without `start_over` the record is only started
+/// (the results of an earlier run are replaced as the new ones are written).
+///
+/// # Errors
+/// The operating system's error, naming the file.
+pub fn begin_app_folder(dir: &Path, start_over: bool) -> Result<()> {
+    let io = |e| TrainError::io(dir, e);
+    let Some(record) = ae_io::read_record(dir) else {
+        return ae_io::start_record(dir).map_err(io);
+    };
+    if !start_over {
+        return Ok(());
+    }
+    for relative in ae_io::record::files_under(dir)? {
+        if !record.written.contains(&relative) || in_own_run_folder(dir, &relative) {
+            continue;
+        }
+        remove_with_empty_parents(dir, &dir.join(&relative))?;
+    }
+    ae_io::start_record(dir).map_err(io)
+}
+
+/// Whether `relative` lies in a folder below `dir` with a record of its own (a model folder).
+fn in_own_run_folder(dir: &Path, relative: &str) -> bool {
+    let mut folder = Path::new(relative).parent();
+    while let Some(inner) = folder.filter(|f| !f.as_os_str().is_empty()) {
+        if dir.join(inner).join(ae_io::record::RECORD_FILE).is_file() {
+            return true;
+        }
+        folder = inner.parent();
+    }
+    false
 }
 
 /// The first place where `found` and `expected` differ, as a dotted path with both values.

@@ -93,3 +93,36 @@ fn a_folder_from_before_records_is_adopted_on_resume() {
     clear_run(dir.path()).unwrap();
     assert!(!at("model.bpk").exists() && at("user.csv").exists());
 }
+
+#[test]
+fn starting_over_removes_an_applications_results_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name);
+    fs::write(at("notes.txt"), "a user's").unwrap();
+    begin_app_folder(dir.path(), false).unwrap();
+    // Results beside the model folder are recorded in the application's record; the model
+    // folder's files in its own.
+    ae_io::write_atomic(&at("compress.json"), b"{}").unwrap();
+    ae_io::write_atomic(&at("pictures/grid.png"), b"png").unwrap();
+    ae_io::start_record(&at("model")).unwrap();
+    ae_io::write_atomic(&at("model/model.bpk"), b"weights").unwrap();
+    let record = ae_io::read_record(dir.path()).unwrap();
+    assert_eq!(
+        record.written.iter().collect::<Vec<_>>(),
+        ["compress.json", "pictures/grid.png"]
+    );
+    // A later run that does not start over keeps them (and its record).
+    begin_app_folder(dir.path(), false).unwrap();
+    assert!(at("compress.json").exists());
+    begin_app_folder(dir.path(), true).unwrap();
+    assert!(!at("compress.json").exists() && !at("pictures").exists());
+    assert!(at("model/model.bpk").exists() && at("notes.txt").exists());
+    assert_eq!(
+        ae_io::read_record(dir.path()),
+        Some(ae_io::RunRecord::default())
+    );
+    // A hand-made record naming a model file removes nothing of the model folder.
+    fs::write(at(ae_io::record::RECORD_FILE), "wrote model/model.bpk\n").unwrap();
+    begin_app_folder(dir.path(), true).unwrap();
+    assert!(at("model/model.bpk").exists());
+}
