@@ -312,6 +312,7 @@ impl Run {
             report.add(FULL_PRECISION_MSE, mse);
         }
         report.save(dir)?;
+        fitted.lock.check_in_place()?;
         Ok(Trained { model, report })
     }
 

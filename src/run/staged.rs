@@ -76,12 +76,15 @@ fn remove_stale(target: &Path) {
             return;
         };
         for path in entries.flatten().map(|entry| entry.path()) {
+            // `NAME.<pid>.ae-tmp`, or the temporary file of a write into it cut short
+            // (`NAME.<pid>.ae-tmp.<pid>.ae-tmp`): the staging process decides.
             let pid = path
                 .file_name()
                 .and_then(|file| file.to_str())
                 .and_then(|file| file.strip_prefix(name)?.strip_prefix('.'))
-                .and_then(|rest| rest.strip_suffix(".ae-tmp"))
-                .and_then(|pid| pid.parse::<u32>().ok());
+                .and_then(|rest| rest.split_once('.'))
+                .filter(|(_, tail)| *tail == "ae-tmp" || tail.starts_with("ae-tmp."))
+                .and_then(|(pid, _)| pid.parse::<u32>().ok());
             if let Some(pid) = pid
                 && pid != std::process::id()
                 && !Path::new(&format!("/proc/{pid}")).exists()
@@ -133,11 +136,15 @@ mod tests {
         let target = dir.path().join("synthetic.data");
         // No process has this id (above Linux's largest, 2^22).
         let stale = dir.path().join("synthetic.data.4000000.ae-tmp");
+        let cut_short = dir
+            .path()
+            .join("synthetic.data.4000000.ae-tmp.4000000.ae-tmp");
         let user = dir.path().join("synthetic.data.backup");
         std::fs::write(&stale, "killed run").unwrap();
+        std::fs::write(&cut_short, "killed in a write").unwrap();
         std::fs::write(&user, "mine").unwrap();
         let staged = StagedFile::new(&target);
-        assert!(!stale.exists());
+        assert!(!stale.exists() && !cut_short.exists());
         assert!(user.exists());
         drop(staged);
     }

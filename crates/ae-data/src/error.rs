@@ -20,6 +20,16 @@ pub enum DataError {
         source: std::io::Error,
     },
 
+    /// A file could not be written (a full disk, a read-only folder).
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The file is named `*.gz` but does not start with the gzip magic bytes.
     #[error(
         "{} is named like a gzip file but is not gzip data (it starts with {found:02x?}); \

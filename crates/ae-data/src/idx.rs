@@ -259,7 +259,10 @@ pub fn write_idx(path: &Path, dims: &[usize], data: &[u8]) -> Result<()> {
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, creating
 /// the folder if needed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    ae_io::write_atomic(path, bytes).map_err(|e| DataError::io(path, e))
+    ae_io::write_atomic(path, bytes).map_err(|source| DataError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -80,6 +80,19 @@ pub enum TrainError {
     #[error("training failed: {0}")]
     Training(String),
 
+    /// A log of the run could not be written while training (a full disk, a folder removed):
+    /// training stopped before the epoch's checkpoint.
+    #[error("cannot write {}: {source}; training stopped. {next}", path.display())]
+    WriteFailed {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+        /// What the user can do: resume from the last complete checkpoint, or start over.
+        next: String,
+    },
+
     /// The loss of a training loop outside `fit` (a classifier) stopped being finite.
     #[error(
         "the {what} diverged: its loss is {loss} at step {step}; lower its learning rate, or \
@@ -112,8 +125,9 @@ pub enum TrainError {
 
     /// A resume was asked for but there is no complete checkpoint to resume from.
     #[error(
-        "nothing to resume in {}: no epoch has all of model-N.bpk, optim-N.bpk and scheduler-N.bpk; \
-         start without --resume",
+        "nothing to resume in {}: no epoch has all of model-N.bpk, optim-N.bpk and scheduler-N.bpk \
+         (the run stopped before its first epoch's checkpoint, or they were deleted): start over \
+         with --overwrite instead (it deletes what the run wrote), or use another --out",
         dir.display()
     )]
     NoCheckpoint {
@@ -191,15 +205,18 @@ pub enum TrainError {
 
     /// A fresh run was started in a folder that holds another run.
     #[error(
-        "{} holds an earlier run ({what}); continue it with --resume, start over with \
-         --overwrite (its checkpoints and logs are deleted), or use another --out",
-        dir.display()
+        "{} holds an earlier run ({what}); {}start over with --overwrite (its checkpoints and \
+         logs are deleted), or use another --out",
+        dir.display(),
+        if *resumable { "continue it with --resume, " } else { "it finished no epoch to resume from: " }
     )]
     FolderHoldsRun {
         /// The run folder.
         dir: PathBuf,
         /// What was found.
         what: String,
+        /// Whether it has a complete checkpoint `--resume` continues from.
+        resumable: bool,
     },
 
     /// A fresh run was asked for in a folder holding files no run of this workspace wrote.

@@ -113,11 +113,20 @@ pub(crate) fn write_png(
         std::fs::create_dir_all(parent).map_err(|e| TrainError::io(parent, e))?;
     }
     let tmp = ae_io::temporary_path(path);
-    save(&tmp).map_err(|source| TrainError::Image {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))?;
+    // A picture that cannot be written (a full disk) leaves no temporary file behind.
+    let remove_tmp = |error| {
+        let _ = std::fs::remove_file(&tmp);
+        error
+    };
+    save(&tmp)
+        .map_err(|source| TrainError::Image {
+            path: path.to_path_buf(),
+            source,
+        })
+        .map_err(remove_tmp)?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| TrainError::io(path, e))
+        .map_err(remove_tmp)?;
     ae_io::record_written(path);
     Ok(())
 }

@@ -74,8 +74,14 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
     fn save(&self, epoch: usize, record: R) -> Result<(), CheckpointerError> {
         let path = self.path(epoch);
         let tmp = ae_io::temporary_path(&path);
-        record.save(tmp.clone())?;
-        fs::rename(&tmp, &path).map_err(CheckpointerError::IOError)?;
+        // A record that cannot be written (a full disk) leaves no temporary file behind.
+        let saved = record
+            .save(tmp.clone())
+            .and_then(|()| fs::rename(&tmp, &path).map_err(CheckpointerError::IOError));
+        if saved.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        saved?;
         ae_io::record_written(&path);
         remove_superseded(&self.directory);
         Ok(())
@@ -112,6 +118,39 @@ pub fn latest_complete_checkpoint(directory: &Path) -> Option<usize> {
                 .all(|kind| checkpoint_path(directory, kind, epoch).is_file())
         })
         .max()
+}
+
+/// After a resumed run: deletes the checkpoints of epochs other than the last two and `best`,
+/// what burn-train keeps of a run it trained from the start. (Its strategies know only the
+/// epochs of their own process, so the epochs before a resume were never deleted: two more sets
+/// of records on every resume.)
+pub(super) fn keep_as_a_fresh_run(directory: &Path, best: Option<usize>) {
+    let Some(last) = latest_complete_checkpoint(directory) else {
+        return;
+    };
+    let Ok(entries) = fs::read_dir(directory) else {
+        return;
+    };
+    for path in entries.flatten().map(|entry| entry.path()) {
+        let epoch = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .and_then(|name| {
+                let (kind, rest) = name.split_once('-')?;
+                CHECKPOINT_KINDS
+                    .contains(&kind)
+                    .then_some(rest)?
+                    .strip_suffix(".bpk")?
+                    .parse::<usize>()
+                    .ok()
+            });
+        if let Some(epoch) = epoch
+            && epoch + 1 < last
+            && Some(epoch) != best
+        {
+            let _ = fs::remove_file(path);
+        }
+    }
 }
 
 /// Loads the three records of checkpoint `epoch` the way burn-train will, and the model's into
@@ -201,5 +240,31 @@ mod tests {
         assert_eq!(latest_complete_checkpoint(d), Some(2));
         fs::write(checkpoint_path(d, "scheduler", 3), b"x").unwrap();
         assert_eq!(latest_complete_checkpoint(d), Some(3));
+    }
+
+    #[test]
+    fn a_resumed_run_keeps_what_a_fresh_run_keeps() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for epoch in 1..=5 {
+            for kind in CHECKPOINT_KINDS {
+                fs::write(checkpoint_path(d, kind, epoch), "x").unwrap();
+            }
+        }
+        fs::write(d.join("notes-1.bpk"), "a user's").unwrap();
+        keep_as_a_fresh_run(d, Some(2));
+        let mut left: Vec<String> = fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let expected: Vec<String> = [2, 4, 5]
+            .iter()
+            .flat_map(|e| ["model", "optim", "scheduler"].map(|k| format!("{k}-{e}.bpk")))
+            .chain(["notes-1.bpk".to_string()])
+            .collect();
+        let mut expected = expected;
+        expected.sort();
+        assert_eq!(left, expected);
     }
 }

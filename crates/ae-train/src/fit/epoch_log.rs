@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::data_parallel::training_devices;
 use super::device::{GpuAdapter, backend_name};
 use super::options::FitOptions;
+use super::step_logs::LogFailure;
 
 /// The metrics of one split of one epoch (epoch means, e.g. `{"Loss": 0.031, "PSNR": 16.2}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,6 +127,7 @@ pub struct EpochLog {
     devices: Option<String>,
     hardware: Option<String>,
     precision: Option<String>,
+    failure: Option<LogFailure>,
 }
 
 impl EpochLog {
@@ -150,7 +152,14 @@ impl EpochLog {
             devices: None,
             hardware: None,
             precision: None,
+            failure: None,
         })
+    }
+
+    /// A line that cannot be written stops training through `failure` (see [`LogFailure`]).
+    pub(super) fn stopping_on_failure(mut self, failure: LogFailure) -> Self {
+        self.failure = Some(failure);
+        self
     }
 
     /// Records where the epochs run in every line (see [`EpochMetrics::devices`]).
@@ -226,13 +235,22 @@ impl MetricLogger for EpochLog {
             precision: self.precision.clone(),
         };
         if let Some(file) = &mut self.file {
+            // One write of the whole line; a failed one is cut back off, so that the file
+            // never ends in half a line (a resume reads every line).
+            let length = file.metadata().map(|m| m.len());
             let written = serde_json::to_string(&record)
                 .map_err(std::io::Error::other)
-                .and_then(|line| writeln!(file, "{line}"))
-                .and_then(|_| file.flush());
+                .and_then(|line| file.write_all(format!("{line}\n").as_bytes()))
+                .and_then(|()| file.flush());
             if let Err(e) = written {
-                log::warn!("cannot write {}: {e}", self.path.display());
+                if let Ok(length) = length {
+                    let _ = file.set_len(length);
+                }
                 self.file = None;
+                match &self.failure {
+                    Some(failure) => failure.record(&self.path, e),
+                    None => log::warn!("cannot write {}: {e}", self.path.display()),
+                }
             }
         }
         if let Ok(mut records) = self.records.lock() {
@@ -242,18 +260,36 @@ impl MetricLogger for EpochLog {
 }
 
 /// Reads a `metrics.jsonl` file back.
+///
+/// A last line without its newline that does not parse is left out with a warning: a write
+/// cut short (a full disk, a killed process) tore it, and the epoch it was for is trained again
+/// on `--resume`.
 pub fn read_epoch_log(path: &Path) -> crate::Result<Vec<EpochMetrics>> {
     let text = ae_io::read_to_string(path, ae_io::Limit::data())?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, line)| {
-            serde_json::from_str(line).map_err(|e| crate::TrainError::InvalidArgument {
-                what: "metrics log",
-                message: format!("{} line {}: {e}", path.display(), i + 1),
-            })
-        })
-        .collect()
+    let torn = (!text.ends_with('\n')).then(|| text.lines().count());
+    let mut records = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(record) => records.push(record),
+            Err(e) if torn == Some(i + 1) => {
+                log::warn!(
+                    "{} line {}: left out, cut short ({e})",
+                    path.display(),
+                    i + 1
+                );
+            }
+            Err(e) => {
+                return Err(crate::TrainError::InvalidArgument {
+                    what: "metrics log",
+                    message: format!("{} line {}: {e}", path.display(), i + 1),
+                });
+            }
+        }
+    }
+    Ok(records)
 }
 
 #[cfg(test)]
@@ -296,5 +332,17 @@ mod tests {
             );
         }
         assert_eq!(here.change_from(dir, &earlier("wgpu:0", None, "f32")), None);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_left_out_and_any_other_bad_line_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.jsonl");
+        let line = serde_json::to_string(&earlier("flex", None, "f32")).unwrap();
+        std::fs::write(&path, format!("{line}\n{}", &line[..line.len() / 2])).unwrap();
+        assert_eq!(read_epoch_log(&path).unwrap().len(), 1);
+        std::fs::write(&path, format!("{}\n{line}\n", &line[..line.len() / 2])).unwrap();
+        let err = read_epoch_log(&path).unwrap_err().to_string();
+        assert!(err.contains("line 1"), "{err}");
     }
 }

@@ -26,6 +26,7 @@ mod renderer;
 mod run_folder;
 mod sequence;
 mod step_gate;
+mod step_logs;
 mod step_sums;
 mod streams;
 mod training;

@@ -6,8 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::train::logger::FileMetricLogger;
-use burn::train::{Learner, SupervisedTraining, TrainingStrategy};
+use burn::train::{Interrupter, Learner, SupervisedTraining, TrainingStrategy};
 
 use super::captured_plan::plan_capture;
 use super::checkpoint::{AtomicFileCheckpointer, check_checkpoint, latest_complete_checkpoint};
@@ -26,6 +25,7 @@ use super::run_folder::{
     remove_leftovers, save_identity,
 };
 use super::step_gate::StepGate;
+use super::step_logs::{LogFailure, StepLogs};
 use crate::error::{Result, TrainError};
 
 /// Environment variable: `plain` forces line-by-line progress even on a terminal.
@@ -53,6 +53,11 @@ pub struct Fitted<M> {
     /// Whether this run's training steps were captured and replayed ([`FitOptions::capture`];
     /// the epochs before a resume may have been either).
     pub captured: bool,
+    /// The run folder's lock, held until this value (or what is left of it once the model is
+    /// moved out) is dropped: what the caller writes into the run folder after training (the
+    /// model, the report, pictures) is covered, and no second run starts in between.
+    /// [`RunLock::check_in_place`] once those are written.
+    pub lock: RunLock,
 }
 
 /// The warm-up (to the end of the first training split) and the steady training rate (items per
@@ -106,9 +111,20 @@ where
     })
 }
 
+/// The epoch of the lowest validation loss, which burn-train's checkpointing keeps.
+fn best_valid_epoch(epochs: &[EpochMetrics]) -> Option<usize> {
+    epochs
+        .iter()
+        .filter(|record| record.split == "valid")
+        .filter_map(|record| Some((record.epoch, *record.metrics.get("Loss")?)))
+        .filter(|(_, loss)| loss.is_finite())
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(epoch, _)| epoch)
+}
+
 /// What `fit` returns when `--resume` finds a run that trained all its epochs: the model of its
 /// last checkpoint and its epoch log, saying so.
-fn finished_run<M>(run_dir: &Path, model: M, epochs: usize) -> Result<Fitted<M>> {
+fn finished_run<M>(run_dir: &Path, model: M, epochs: usize, lock: RunLock) -> Result<Fitted<M>> {
     let notice = format!(
         "--resume: {} trained all {epochs} epochs; its last checkpoint is the model (--epochs {} \
          or more trains on)",
@@ -123,15 +139,21 @@ fn finished_run<M>(run_dir: &Path, model: M, epochs: usize) -> Result<Fitted<M>>
     } else {
         Vec::new()
     };
+    let log: Vec<EpochMetrics> = log.into_iter().filter(|r| r.epoch <= epochs).collect();
+    // Drawn again: the run may have stopped before it drew them (a full disk).
+    if !log.is_empty() {
+        crate::eval::save_loss_curves(&run_dir.join("loss.png"), &log)?;
+    }
     Ok(Fitted {
         model,
-        epochs: log.into_iter().filter(|r| r.epoch <= epochs).collect(),
+        epochs: log,
         resumed_from: Some(epochs),
         seconds: 0.0,
         train_items: 0,
         warmup_seconds: None,
         steady_items_per_second: None,
         captured: false,
+        lock,
     })
 }
 
@@ -229,13 +251,20 @@ where
         .map(std::path::Path::to_path_buf);
     let abandon = |error: TrainError| {
         if let Some(folder) = &created {
-            let _ = std::fs::remove_dir_all(folder);
+            // Only what this run made, the lock file and the folders, if empty: another
+            // process may have created the same folder meanwhile and written into it.
+            let _ = std::fs::remove_file(run_dir.join(super::LOCK_FILE));
+            for dir in run_dir.ancestors() {
+                if std::fs::remove_dir(dir).is_err() || dir == folder {
+                    break;
+                }
+            }
         }
         error
     };
     super::run_folder::check_not_above_working_dir(run_dir)?;
     // One process per run folder; what a killed write left behind goes.
-    let _lock = RunLock::acquire(run_dir)?;
+    let lock = RunLock::acquire(run_dir)?;
     let checkpoint_dir = run_dir.join("checkpoint");
     remove_leftovers(run_dir);
     remove_leftovers(&checkpoint_dir);
@@ -261,7 +290,7 @@ where
             // Training finished before the process stopped (in an application's later work, or
             // its second model): the last checkpoint is the trained model, and what follows
             // training goes on from it.
-            return finished_run(run_dir, checkpointed, epoch);
+            return finished_run(run_dir, checkpointed, epoch, lock);
         }
         Some(epoch)
     } else {
@@ -369,11 +398,14 @@ where
     // On the CPU the loop runs on one of rayon's threads, which then does its share of every
     // kernel's work instead of waiting for it (see `on_kernel_threads`); burn-train's learner is
     // built there too, as it cannot move between threads.
+    let interrupter = Interrupter::new();
+    let log_failure = LogFailure::new(interrupter.clone());
     let launched = ae_models::ops::on_kernel_threads(device, || {
         let mut training = SupervisedTraining::new(run_dir, train_loader, valid_loader)
-            // burn-train's file logger first: checkpoint selection reads metric history from it.
-            .with_metric_logger(FileMetricLogger::new(run_dir))
-            .with_metric_logger(epoch_log)
+            .with_interrupter(interrupter.clone())
+            // The per-step logs first: checkpoint selection reads metric history from them.
+            .with_metric_logger(StepLogs::new(run_dir, log_failure.clone()))
+            .with_metric_logger(epoch_log.stopping_on_failure(log_failure.clone()))
             .with_custom_checkpointers(
                 AtomicFileCheckpointer::new(&checkpoint_dir, "model"),
                 AtomicFileCheckpointer::new(&checkpoint_dir, "optim"),
@@ -411,6 +443,19 @@ where
     let seconds = start.elapsed().as_secs_f64();
     // The deletions burn-train asked for while a newer checkpoint was still being written.
     super::checkpoint::remove_superseded(&checkpoint_dir);
+    if let Some((path, source)) = log_failure.take() {
+        let next = match latest_complete_checkpoint(&checkpoint_dir) {
+            Some(epoch) => format!(
+                "The epochs up to {epoch} are checkpointed in {}: once the folder can be written \
+                 again (free space), --resume continues from there",
+                checkpoint_dir.display()
+            ),
+            None => "No epoch had finished: once the folder can be written again (free space), \
+                     start over with --overwrite"
+                .to_string(),
+        };
+        return Err(TrainError::WriteFailed { path, source, next });
+    }
     if let Some(error) = capture
         .as_ref()
         .and_then(|outcome| outcome.failure.lock().ok()?.take())
@@ -453,6 +498,9 @@ where
     let (warmup_seconds, steady_items_per_second) = warmup_and_steady(&this_run, train_items);
     let mut epochs: Vec<EpochMetrics> = previous;
     epochs.extend(this_run);
+    if resumed_from.is_some() {
+        super::checkpoint::keep_as_a_fresh_run(&checkpoint_dir, best_valid_epoch(&epochs));
+    }
     log::info!("{epochs_run} epochs in {seconds:.1} s");
     crate::eval::save_loss_curves(&run_dir.join("loss.png"), &epochs)?;
     Ok(Fitted {
@@ -464,5 +512,6 @@ where
         warmup_seconds,
         steady_items_per_second,
         captured,
+        lock,
     })
 }

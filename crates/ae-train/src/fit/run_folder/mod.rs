@@ -28,15 +28,19 @@ fn alive(pid: u32) -> bool {
     }
 }
 
-/// The lock of a run folder, released (the file removed) when dropped.
+/// The lock of a run folder: an advisory lock (`flock`) on its `.lock` file, which holds the
+/// owner's process id for the message of a refused run. The operating system releases it when
+/// the process ends, however it ends, so a killed run's lock is never in the way; two runs
+/// starting at once cannot both take it. Released (the file removed) when dropped.
 #[derive(Debug)]
 pub struct RunLock {
     path: PathBuf,
+    file: fs::File,
 }
 
 impl RunLock {
-    /// Takes the lock of `dir` (created if needed): fails when a live process holds it; takes
-    /// over a lock whose process is gone.
+    /// Takes the lock of `dir` (created if needed): fails when another process (or another
+    /// lock of this one) holds it.
     ///
     /// # Errors
     /// [`TrainError::FolderInUse`], or an I/O error.
@@ -52,49 +56,99 @@ impl RunLock {
         }
         fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
         let path = dir.join(LOCK_FILE);
-        for _ in 0..2 {
-            match fs::OpenOptions::new()
+        let io = |e| TrainError::io(&path, e);
+        // A lock file removed by its holder between our open and our lock is not the folder's
+        // lock any more: open again.
+        for _ in 0..8 {
+            let mut file = fs::OpenOptions::new()
+                .read(true)
                 .write(true)
-                .create_new(true)
+                .create(true)
+                .truncate(false)
                 .open(&path)
-            {
-                Ok(mut file) => {
-                    use std::io::Write;
-                    write!(file, "{}", std::process::id()).map_err(|e| TrainError::io(&path, e))?;
-                    return Ok(Self { path });
+                .map_err(io)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(TrainError::FolderInUse {
+                        dir: dir.to_path_buf(),
+                        lock: path.clone(),
+                        pid: holder(&path),
+                    });
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = ae_io::read_to_string(&path, ae_io::Limit::JSON)
-                        .ok()
-                        .and_then(|t| t.trim().parse::<u32>().ok());
-                    match holder {
-                        Some(pid) if alive(pid) => {
-                            return Err(TrainError::FolderInUse {
-                                dir: dir.to_path_buf(),
-                                lock: path,
-                                pid,
-                            });
-                        }
-                        // A stale lock (its process is gone) or an unreadable one: take over.
-                        _ => {
-                            log::warn!("removing the stale lock {}", path.display());
-                            let _ = fs::remove_file(&path);
-                        }
-                    }
-                }
-                Err(e) => return Err(TrainError::io(&path, e)),
+                Err(fs::TryLockError::Error(e)) => return Err(io(e)),
             }
+            if !same_file(&file, &path) {
+                continue;
+            }
+            use std::io::Write;
+            file.set_len(0).map_err(io)?;
+            write!(file, "{}", std::process::id()).map_err(io)?;
+            return Ok(Self { path, file });
+        }
+        Err(io(std::io::Error::other("could not take the lock")))
+    }
+}
+
+impl RunLock {
+    /// Checks that the run folder is still where the lock was taken, once the run has written
+    /// into it: a folder removed or moved meanwhile was re-created by the next write and holds
+    /// only what came after (a run that seemed to end well would leave no model where it says).
+    ///
+    /// # Errors
+    /// [`TrainError::Io`] naming the folder.
+    pub fn check_in_place(&self) -> Result<()> {
+        if same_file(&self.file, &self.path) {
+            return Ok(());
         }
         Err(TrainError::io(
-            &path,
-            std::io::Error::other("could not take the lock"),
+            self.path.parent().unwrap_or(Path::new(".")),
+            std::io::Error::other(
+                "the run folder was removed or moved while the run wrote into it, and holds only \
+                 what came after; train again (--overwrite)",
+            ),
         ))
+    }
+}
+
+/// The process id a lock file holds (0 when it cannot be read: its holder is writing it).
+fn holder(path: &Path) -> u32 {
+    for _ in 0..20 {
+        if let Some(pid) = ae_io::read_to_string(path, ae_io::Limit::JSON)
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok())
+        {
+            return pid;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    0
+}
+
+/// Whether `path` still names the open `file`.
+fn same_file(file: &fs::File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), fs::metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        true
     }
 }
 
 impl Drop for RunLock {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        // Removed while still locked, and only if it is still this lock's file (the folder may
+        // have been moved or replaced); the lock itself goes with the file handle.
+        if same_file(&self.file, &self.path) {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -108,6 +162,31 @@ pub fn remove_leftovers(dir: &Path) {
     for entry in entries.flatten() {
         let path = entry.path();
         if ae_io::is_temporary(&path) && path.is_file() {
+            log::warn!("removing {} left by an interrupted write", path.display());
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// [`remove_leftovers`] in a folder no lock covers: only the temporary files of processes that
+/// are gone (the process id is the one of the outermost temporary name: a staged data file's
+/// own write is its stager's).
+fn remove_dead_leftovers(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for path in entries.flatten().map(|entry| entry.path()) {
+        let writer = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .and_then(|name| name.split_once(".ae-tmp"))
+            .and_then(|(named, _)| named.rsplit_once('.'))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok());
+        if let Some(pid) = writer
+            && !alive(pid)
+            && ae_io::is_temporary(&path)
+            && path.is_file()
+        {
             log::warn!("removing {} left by an interrupted write", path.display());
             let _ = fs::remove_file(path);
         }
@@ -247,6 +326,7 @@ pub fn check_run_folder(dir: &Path, resume: bool, overwrite: bool) -> Result<()>
         return Err(TrainError::FolderHoldsRun {
             dir: dir.to_path_buf(),
             what,
+            resumable: super::checkpoint::latest_complete_checkpoint(&checkpoint_dir).is_some(),
         });
     }
     check_owned(dir)
@@ -329,12 +409,16 @@ fn remove_with_empty_parents(dir: &Path, path: &Path) -> Result<()> {
 /// writes anything. A killed `--overwrite` run then never leaves the earlier results beside a
 /// new model. The model folders have records of their own and are left to [`fit`](super::fit);
 /// files the workspace did not write stay. Without `start_over` the record is only started
-/// (the results of an earlier run are replaced as the new ones are written).
+/// (the results of an earlier run are replaced as the new ones are written). Temporary files of
+/// killed writes go either way.
 ///
 /// # Errors
 /// The operating system's error, naming the file.
 pub fn begin_app_folder(dir: &Path, start_over: bool) -> Result<()> {
     let io = |e| TrainError::io(dir, e);
+    // What a killed write of an earlier run left (`compress.json.<pid>.ae-tmp`); no lock
+    // covers the folder itself, so only files of processes that are gone.
+    remove_dead_leftovers(dir);
     let Some(record) = ae_io::read_record(dir) else {
         return ae_io::start_record(dir).map_err(io);
     };

@@ -9,11 +9,34 @@ fn a_live_lock_refuses_and_a_stale_one_is_taken_over() {
     let lock = RunLock::acquire(dir.path()).unwrap();
     let err = RunLock::acquire(dir.path()).unwrap_err();
     assert!(matches!(err, TrainError::FolderInUse { .. }), "{err}");
+    assert!(
+        err.to_string().contains(&std::process::id().to_string()),
+        "{err}"
+    );
+    lock.check_in_place().unwrap();
     drop(lock);
     assert!(!dir.path().join(LOCK_FILE).exists());
-    // A lock left by a process that no longer exists.
+    // A lock file left by a process that no longer exists holds no lock.
     fs::write(dir.path().join(LOCK_FILE), "4194304000").unwrap();
     let _lock = RunLock::acquire(dir.path()).unwrap();
+    assert_eq!(
+        fs::read_to_string(dir.path().join(LOCK_FILE)).unwrap(),
+        std::process::id().to_string()
+    );
+}
+
+#[test]
+fn a_run_folder_moved_under_its_lock_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let lock = RunLock::acquire(&run).unwrap();
+    fs::rename(&run, dir.path().join("moved")).unwrap();
+    fs::create_dir_all(&run).unwrap();
+    let err = lock.check_in_place().unwrap_err().to_string();
+    assert!(err.contains("removed or moved"), "{err}");
+    drop(lock);
+    // Its file in the moved folder is not removed in the new one's name.
+    assert!(dir.path().join("moved").join(LOCK_FILE).exists());
 }
 
 #[test]
@@ -121,6 +144,13 @@ fn starting_over_removes_an_applications_results_and_nothing_else() {
         ae_io::read_record(dir.path()),
         Some(ae_io::RunRecord::default())
     );
+    // Temporary files of killed writes go, a live process's (this one's) stay.
+    let dead = at("compress.json.4000000.ae-tmp");
+    let live = ae_io::temporary_path(&at("synthetic.data"));
+    fs::write(&dead, "cut short").unwrap();
+    fs::write(&live, "staged").unwrap();
+    begin_app_folder(dir.path(), false).unwrap();
+    assert!(!dead.exists() && live.exists());
     // A hand-made record naming a model file removes nothing of the model folder.
     fs::write(at(ae_io::record::RECORD_FILE), "wrote model/model.bpk\n").unwrap();
     begin_app_folder(dir.path(), true).unwrap();
