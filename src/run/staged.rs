@@ -86,6 +86,7 @@ fn remove_stale(target: &Path) {
                 .filter(|(_, tail)| *tail == "ae-tmp" || tail.starts_with("ae-tmp."))
                 .and_then(|(pid, _)| pid.parse::<u32>().ok());
             if let Some(pid) = pid
+                && ae_io::is_temporary(&path)
                 && pid != std::process::id()
                 && !Path::new(&format!("/proc/{pid}")).exists()
                 && path.is_file()

@@ -17,6 +17,7 @@
 mod error;
 mod eval;
 mod fit;
+mod quiet;
 mod tasks;
 
 pub use error::{Result, TrainError};

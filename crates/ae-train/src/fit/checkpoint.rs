@@ -9,6 +9,7 @@ use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError};
 use burn::module::Module;
 
 use super::Trainable;
+use super::step_logs::LogFailure;
 
 /// The three record kinds burn-train checkpoints each epoch.
 pub const CHECKPOINT_KINDS: [&str; 3] = ["model", "optim", "scheduler"];
@@ -19,6 +20,7 @@ pub const CHECKPOINT_KINDS: [&str; 3] = ["model", "optim", "scheduler"];
 pub struct AtomicFileCheckpointer {
     directory: PathBuf,
     name: String,
+    stop: Option<LogFailure>,
 }
 
 impl AtomicFileCheckpointer {
@@ -29,7 +31,15 @@ impl AtomicFileCheckpointer {
         Self {
             directory: directory.to_path_buf(),
             name: name.to_string(),
+            stop: None,
         }
+    }
+
+    /// Saves nothing once a log of the run failed: the epoch's logs may be incomplete (a log
+    /// can fail after the learner last checked whether to stop), and the run is stopping.
+    pub(super) fn unless_failed(mut self, failure: LogFailure) -> Self {
+        self.stop = Some(failure);
+        self
     }
 
     fn path(&self, epoch: usize) -> PathBuf {
@@ -72,6 +82,9 @@ pub(super) fn remove_superseded(directory: &Path) {
 
 impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
     fn save(&self, epoch: usize, record: R) -> Result<(), CheckpointerError> {
+        if self.stop.as_ref().is_some_and(LogFailure::is_set) {
+            return Ok(());
+        }
         let path = self.path(epoch);
         let tmp = ae_io::temporary_path(&path);
         // A record that cannot be written (a full disk) leaves no temporary file behind.

@@ -322,23 +322,17 @@ const GPU_HINT: &str = "For wgpu/vulkan without a GPU, install a software Vulkan
 pub(super) fn probe(device: &Device) -> Result<(), String> {
     use burn::tensor::Tensor;
     let device = device.clone();
-    // The default hook would print the panic (cudarc's missing `libcuda` is some 30 lines) above
-    // the error that says it better; the message goes into that error.
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let result = std::panic::catch_unwind(move || {
+    // Quietly: the default hook would print the panic (cudarc's missing `libcuda` is some 30
+    // lines) above the error that says it better; the message goes into that error.
+    let result = crate::quiet::catch_quietly(move || {
         Tensor::<1>::from_floats([1.0, 2.0], &device)
             .sum()
             .into_scalar::<f32>()
     });
-    std::panic::set_hook(hook);
     match result {
         Ok(v) if (v - 3.0).abs() < 1e-6 => Ok(()),
         Ok(v) => Err(format!("the device computed 1 + 2 = {v}")),
-        Err(panic) => Err(panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        Err(panic) => Err(crate::quiet::panic_message(panic.as_ref())
             .unwrap_or_else(|| "the backend panicked".to_string())),
     }
 }

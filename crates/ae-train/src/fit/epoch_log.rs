@@ -259,6 +259,47 @@ impl MetricLogger for EpochLog {
     }
 }
 
+/// The warm-up (to the end of the first training split) and the steady training rate (items per
+/// second over the later training splits, each timed from the end of the validation split
+/// before it) of a run's epoch records.
+pub(super) fn warmup_and_steady(
+    records: &[EpochMetrics],
+    items: usize,
+) -> (Option<f64>, Option<f64>) {
+    let end = |epoch: usize, split: &str| {
+        records
+            .iter()
+            .find(|r| r.epoch == epoch && r.split == split)
+            .and_then(|r| r.elapsed_seconds)
+    };
+    let Some(first) = records.iter().map(|r| r.epoch).min() else {
+        return (None, None);
+    };
+    let warmup = end(first, "train");
+    let last = records.iter().map(|r| r.epoch).max().unwrap_or(first);
+    let mut seconds = 0.0;
+    for epoch in first + 1..=last {
+        match (end(epoch - 1, "valid"), end(epoch, "train")) {
+            (Some(start), Some(stop)) => seconds += stop - start,
+            _ => return (warmup, None),
+        }
+    }
+    let epochs = last - first;
+    let steady = (epochs > 0 && seconds > 0.0).then(|| (epochs * items) as f64 / seconds);
+    (warmup, steady)
+}
+
+/// The epoch of the lowest validation loss, which burn-train's checkpointing keeps.
+pub(super) fn best_valid_epoch(epochs: &[EpochMetrics]) -> Option<usize> {
+    epochs
+        .iter()
+        .filter(|record| record.split == "valid")
+        .filter_map(|record| Some((record.epoch, *record.metrics.get("Loss")?)))
+        .filter(|(_, loss)| loss.is_finite())
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(epoch, _)| epoch)
+}
+
 /// Reads a `metrics.jsonl` file back.
 ///
 /// A last line without its newline that does not parse is left out with a warning: a write

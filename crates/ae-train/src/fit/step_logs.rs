@@ -4,7 +4,7 @@
 //! error; on a full disk the panics cascade through its destructors and abort the process (exit
 //! 134), and this is where a filling disk usually shows first, before a checkpoint.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -41,6 +41,12 @@ impl LogFailure {
             .stop(Some("a training log could not be written"));
     }
 
+    /// Whether a failure was recorded: the epoch's checkpoint is then not saved (a log may
+    /// fail after the learner last checked whether to stop).
+    pub(super) fn is_set(&self) -> bool {
+        self.first.lock().map_or(true, |first| first.is_some())
+    }
+
     /// The first failure, if any.
     pub(super) fn take(&self) -> Option<(PathBuf, std::io::Error)> {
         self.first.lock().ok()?.take()
@@ -52,6 +58,9 @@ pub(super) struct StepLogs {
     dir: PathBuf,
     names: HashMap<MetricId, String>,
     open: HashMap<String, (PathBuf, BufWriter<File>)>,
+    /// The files this process has begun: an epoch trained again after a resume starts its
+    /// file afresh (as burn-train's logger does) instead of appending to the killed run's lines.
+    begun: HashSet<PathBuf>,
     epoch: Option<usize>,
     failure: LogFailure,
     failed: bool,
@@ -64,6 +73,7 @@ impl StepLogs {
             dir: dir.to_path_buf(),
             names: HashMap::new(),
             open: HashMap::new(),
+            begun: HashSet::new(),
             epoch: None,
             failure,
             failed: false,
@@ -98,10 +108,18 @@ impl StepLogs {
         let key = format!("{name}_{split}");
         if !self.open.contains_key(&key) {
             let path = self.path(name, epoch, split);
+            let first = self.begun.insert(path.clone());
             let opened = path
                 .parent()
                 .map_or(Ok(()), std::fs::create_dir_all)
-                .and_then(|()| OpenOptions::new().create(true).append(true).open(&path));
+                .and_then(|()| {
+                    OpenOptions::new()
+                        .create(true)
+                        .append(!first)
+                        .write(true)
+                        .truncate(first)
+                        .open(&path)
+                });
             match opened {
                 Ok(file) => {
                     self.open.insert(key.clone(), (path, BufWriter::new(file)));
@@ -110,7 +128,7 @@ impl StepLogs {
             }
         }
         if let Some((path, file)) = self.open.get_mut(&key)
-            && let Err(error) = writeln!(file, "{value}")
+            && let Err(error) = file.write_all(format!("{value}\n").as_bytes())
         {
             let path = path.clone();
             self.fail(&path, error);
@@ -152,22 +170,35 @@ impl MetricLogger for StepLogs {
         epoch: usize,
         split: &Split,
     ) -> Result<Vec<NumericEntry>, String> {
+        // Never an error: burn-train's event store panics on one (and may abort the process
+        // unwinding); a log that cannot be read or written has stopped training already, and
+        // checkpoint selection makes do with the values it has.
         let path = self.path(name, epoch, split);
-        if let Some((_, file)) = self.open.get_mut(&format!("{name}_{split}")) {
-            file.flush()
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        if let Some((_, file)) = self.open.get_mut(&format!("{name}_{split}"))
+            && let Err(error) = file.flush()
+        {
+            self.fail(&path, error);
         }
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+            Err(e) => {
+                log::warn!("cannot read {}: {e}", path.display());
+                String::new()
+            }
         };
-        text.lines()
+        Ok(text
+            .lines()
             .filter(|line| !line.is_empty())
-            .map(|line| {
-                NumericEntry::deserialize(line).map_err(|e| format!("{}: {e}", path.display()))
+            .filter_map(|line| match NumericEntry::deserialize(line) {
+                Ok(entry) => Some(entry),
+                Err(e) => {
+                    // A line cut short by a full disk or a killed process.
+                    log::warn!("{}: left out {line:?} ({e})", path.display());
+                    None
+                }
             })
-            .collect()
+            .collect())
     }
 
     fn log_metric_definition(&mut self, definition: MetricDefinition) {
@@ -228,5 +259,38 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join("valid/epoch-2/Loss.log")).unwrap();
         assert_eq!(text, "0.5\n0.25\n");
         assert!(failure.take().is_none());
+        // burn-train's own logger reads the same files the same way.
+        let mut burns = burn::train::logger::FileMetricLogger::new(dir.path());
+        let read = burns.read_numeric("Loss", 2, &Split::Valid).unwrap();
+        assert_eq!(
+            read.iter().map(|e| e.current()).collect::<Vec<_>>(),
+            [0.5, 0.25]
+        );
+    }
+
+    #[test]
+    fn a_resumed_epoch_starts_its_log_afresh_and_a_torn_line_is_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("valid/epoch-3/Loss.log");
+        std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+        // A killed run's epoch 3, cut in the middle of a line.
+        std::fs::write(&log, "0.5\n0.2").unwrap();
+        let mut logs = StepLogs::new(dir.path(), LogFailure::new(Interrupter::new()));
+        let read = logs.read_numeric("Loss", 3, &Split::Valid).unwrap();
+        assert_eq!(read.len(), 2, "0.2 parses: only its newline is missing");
+        std::fs::write(&log, "0.5\n0.25,6").unwrap();
+        assert_eq!(
+            logs.read_numeric("Loss", 3, &Split::Valid).unwrap().len(),
+            2
+        );
+        std::fs::write(&log, "0.5\n0.25,").unwrap();
+        assert_eq!(
+            logs.read_numeric("Loss", 3, &Split::Valid).unwrap().len(),
+            1
+        );
+        // Trained again after the resume: the file holds this run's values only.
+        logs.append("Loss", "0.125", 3, &Split::Valid);
+        drop(logs);
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "0.125\n");
     }
 }

@@ -13,7 +13,9 @@ use super::checkpoint::{AtomicFileCheckpointer, check_checkpoint, latest_complet
 use super::data_parallel::{
     DataParallel, check_shares, check_strategy, equal_shares, execution_strategy, training_devices,
 };
-use super::epoch_log::{EpochLog, EpochMetrics, RanOn, read_epoch_log};
+use super::epoch_log::{
+    EpochLog, EpochMetrics, RanOn, best_valid_epoch, read_epoch_log, warmup_and_steady,
+};
 use super::learner::{ModelSteps, Trainable};
 use super::loaders::{SplitLoading, TrainingSplit};
 use super::metrics::MetricsContext;
@@ -60,33 +62,6 @@ pub struct Fitted<M> {
     pub lock: RunLock,
 }
 
-/// The warm-up (to the end of the first training split) and the steady training rate (items per
-/// second over the later training splits, each timed from the end of the validation split
-/// before it) of a run's epoch records.
-fn warmup_and_steady(records: &[EpochMetrics], items: usize) -> (Option<f64>, Option<f64>) {
-    let end = |epoch: usize, split: &str| {
-        records
-            .iter()
-            .find(|r| r.epoch == epoch && r.split == split)
-            .and_then(|r| r.elapsed_seconds)
-    };
-    let Some(first) = records.iter().map(|r| r.epoch).min() else {
-        return (None, None);
-    };
-    let warmup = end(first, "train");
-    let last = records.iter().map(|r| r.epoch).max().unwrap_or(first);
-    let mut seconds = 0.0;
-    for epoch in first + 1..=last {
-        match (end(epoch - 1, "valid"), end(epoch, "train")) {
-            (Some(start), Some(stop)) => seconds += stop - start,
-            _ => return (warmup, None),
-        }
-    }
-    let epochs = last - first;
-    let steady = (epochs > 0 && seconds > 0.0).then(|| (epochs * items) as f64 / seconds);
-    (warmup, steady)
-}
-
 /// What defines a run: the model (its kind and configuration), the data of both splits, and the
 /// training settings but the number of epochs (which a resumed run may raise), the loader
 /// threads and the precision.
@@ -109,17 +84,6 @@ where
         "valid": valid.identity(),
         "training": training,
     })
-}
-
-/// The epoch of the lowest validation loss, which burn-train's checkpointing keeps.
-fn best_valid_epoch(epochs: &[EpochMetrics]) -> Option<usize> {
-    epochs
-        .iter()
-        .filter(|record| record.split == "valid")
-        .filter_map(|record| Some((record.epoch, *record.metrics.get("Loss")?)))
-        .filter(|(_, loss)| loss.is_finite())
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(epoch, _)| epoch)
 }
 
 /// What `fit` returns when `--resume` finds a run that trained all its epochs: the model of its
@@ -407,9 +371,12 @@ where
             .with_metric_logger(StepLogs::new(run_dir, log_failure.clone()))
             .with_metric_logger(epoch_log.stopping_on_failure(log_failure.clone()))
             .with_custom_checkpointers(
-                AtomicFileCheckpointer::new(&checkpoint_dir, "model"),
-                AtomicFileCheckpointer::new(&checkpoint_dir, "optim"),
-                AtomicFileCheckpointer::new(&checkpoint_dir, "scheduler"),
+                AtomicFileCheckpointer::new(&checkpoint_dir, "model")
+                    .unless_failed(log_failure.clone()),
+                AtomicFileCheckpointer::new(&checkpoint_dir, "optim")
+                    .unless_failed(log_failure.clone()),
+                AtomicFileCheckpointer::new(&checkpoint_dir, "scheduler")
+                    .unless_failed(log_failure.clone()),
             )
             // No `.summary()`: burn-train's closes a run with its model's `Debug` text (60 lines
             // of a dense AE, and the step's internals); the trainers print a table of their own.

@@ -160,13 +160,7 @@ pub fn flat_images(data: &ImageDataset, device: &Device) -> Tensor<2> {
 /// Burn's SVD of `covariance`, or `None` where it panics, without the panic's message and
 /// backtrace on the terminal (the caller reports the failure as an error).
 fn quiet_svd(covariance: Tensor<2>) -> Option<(Tensor<2>, Tensor<1>, Tensor<2>)> {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let decomposed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        burn::linalg::svd::<2, 1>(covariance, SVD_SWEEPS)
-    }));
-    std::panic::set_hook(hook);
-    decomposed.ok()
+    crate::quiet::catch_quietly(|| burn::linalg::svd::<2, 1>(covariance, SVD_SWEEPS)).ok()
 }
 
 #[cfg(all(test, feature = "flex"))]

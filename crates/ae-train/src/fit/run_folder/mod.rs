@@ -2,12 +2,15 @@
 //! removed, and the run's identity (`fit.json`) checked before a resume or a fresh start.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
 use super::loaders::TrainingSplit;
 use crate::error::{Result, TrainError};
+
+mod lock;
+pub use lock::RunLock;
 
 /// The lock file in a run folder, holding the owner's process id.
 pub const LOCK_FILE: &str = ".lock";
@@ -15,7 +18,7 @@ pub const LOCK_FILE: &str = ".lock";
 /// data, the training settings but the number of epochs).
 pub const IDENTITY_FILE: &str = "fit.json";
 
-/// Whether process `pid` is alive (Linux: `/proc/<pid>`; elsewhere a lock is trusted unless its
+/// Whether process `pid` is alive (Linux: `/proc/<pid>`; elsewhere a file is trusted unless its
 /// process is this one).
 fn alive(pid: u32) -> bool {
     if pid == std::process::id() {
@@ -25,130 +28,6 @@ fn alive(pid: u32) -> bool {
         Path::new("/proc").join(pid.to_string()).exists()
     } else {
         true
-    }
-}
-
-/// The lock of a run folder: an advisory lock (`flock`) on its `.lock` file, which holds the
-/// owner's process id for the message of a refused run. The operating system releases it when
-/// the process ends, however it ends, so a killed run's lock is never in the way; two runs
-/// starting at once cannot both take it. Released (the file removed) when dropped.
-#[derive(Debug)]
-pub struct RunLock {
-    path: PathBuf,
-    file: fs::File,
-}
-
-impl RunLock {
-    /// Takes the lock of `dir` (created if needed): fails when another process (or another
-    /// lock of this one) holds it.
-    ///
-    /// # Errors
-    /// [`TrainError::FolderInUse`], or an I/O error.
-    pub fn acquire(dir: &Path) -> Result<Self> {
-        if dir.exists() && !dir.is_dir() {
-            return Err(TrainError::InvalidArgument {
-                what: "run folder",
-                message: format!(
-                    "{} is a file: name a folder for the run (--out)",
-                    dir.display()
-                ),
-            });
-        }
-        fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
-        let path = dir.join(LOCK_FILE);
-        let io = |e| TrainError::io(&path, e);
-        // A lock file removed by its holder between our open and our lock is not the folder's
-        // lock any more: open again.
-        for _ in 0..8 {
-            let mut file = fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .map_err(io)?;
-            match file.try_lock() {
-                Ok(()) => {}
-                Err(fs::TryLockError::WouldBlock) => {
-                    return Err(TrainError::FolderInUse {
-                        dir: dir.to_path_buf(),
-                        lock: path.clone(),
-                        pid: holder(&path),
-                    });
-                }
-                Err(fs::TryLockError::Error(e)) => return Err(io(e)),
-            }
-            if !same_file(&file, &path) {
-                continue;
-            }
-            use std::io::Write;
-            file.set_len(0).map_err(io)?;
-            write!(file, "{}", std::process::id()).map_err(io)?;
-            return Ok(Self { path, file });
-        }
-        Err(io(std::io::Error::other("could not take the lock")))
-    }
-}
-
-impl RunLock {
-    /// Checks that the run folder is still where the lock was taken, once the run has written
-    /// into it: a folder removed or moved meanwhile was re-created by the next write and holds
-    /// only what came after (a run that seemed to end well would leave no model where it says).
-    ///
-    /// # Errors
-    /// [`TrainError::Io`] naming the folder.
-    pub fn check_in_place(&self) -> Result<()> {
-        if same_file(&self.file, &self.path) {
-            return Ok(());
-        }
-        Err(TrainError::io(
-            self.path.parent().unwrap_or(Path::new(".")),
-            std::io::Error::other(
-                "the run folder was removed or moved while the run wrote into it, and holds only \
-                 what came after; train again (--overwrite)",
-            ),
-        ))
-    }
-}
-
-/// The process id a lock file holds (0 when it cannot be read: its holder is writing it).
-fn holder(path: &Path) -> u32 {
-    for _ in 0..20 {
-        if let Some(pid) = ae_io::read_to_string(path, ae_io::Limit::JSON)
-            .ok()
-            .and_then(|text| text.trim().parse::<u32>().ok())
-        {
-            return pid;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    0
-}
-
-/// Whether `path` still names the open `file`.
-fn same_file(file: &fs::File, path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        match (file.metadata(), fs::metadata(path)) {
-            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-            _ => false,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (file, path);
-        true
-    }
-}
-
-impl Drop for RunLock {
-    fn drop(&mut self) {
-        // Removed while still locked, and only if it is still this lock's file (the folder may
-        // have been moved or replaced); the lock itself goes with the file handle.
-        if same_file(&self.file, &self.path) {
-            let _ = fs::remove_file(&self.path);
-        }
     }
 }
 
