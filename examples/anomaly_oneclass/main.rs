@@ -139,6 +139,7 @@ fn main() -> std::process::ExitCode {
             )?;
             // Scored as stored (`--weights f16`: rounded to 16 bits).
             let model = fitted.model.save_rounded(&dir, run.weights())?;
+            fitted.lock.check_in_place()?;
             let score = |set| -> Result<Vec<f64>, TrainError> {
                 match &model {
                     AnyAutoencoder::Vae(vae) => anomaly::vae_scores(vae, set, 500, seed, device),

@@ -186,6 +186,7 @@ fn main() -> std::process::ExitCode {
         let model = fitted
             .model
             .save_rounded(&model_dir, cli.output.weights.into())?;
+        fitted.lock.check_in_place()?;
         if let Some(staged) = staged {
             staged.commit()?;
         }

@@ -179,6 +179,7 @@ fn main() -> std::process::ExitCode {
                 let model = fitted
                     .model
                     .save_rounded(&model_dir, cli.output.weights.into())?;
+                fitted.lock.check_in_place()?;
                 (model, fitted.epochs, Some(fitted.seconds))
             }
         };

@@ -235,6 +235,7 @@ fn main() -> std::process::ExitCode {
                     .model
                     .save_rounded(&model_dir, cli.output.weights.into())?;
                 vocabulary.save(&model_dir.join(VOCAB_FILE))?;
+                fitted.lock.check_in_place()?;
                 (model, fitted.epochs, Some(fitted.seconds))
             }
         };

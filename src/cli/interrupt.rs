@@ -38,11 +38,19 @@ fn install() {
             if let Some(signal) = signals.forever().next() {
                 let dir = RUN_DIR.lock().ok().and_then(|dir| dir.clone());
                 if let Some(dir) = dir {
-                    eprintln!(
-                        "\ninterrupted: the checkpoints of the finished epochs are kept in {}; \
-                         continue with the same command and --resume",
-                        dir.join("checkpoint").display()
-                    );
+                    let checkpoints = dir.join("checkpoint");
+                    match ae_train::latest_complete_checkpoint(&checkpoints) {
+                        Some(epoch) => eprintln!(
+                            "\ninterrupted: the checkpoints of the finished epochs (up to {epoch}) \
+                             are kept in {}; continue with the same command and --resume",
+                            checkpoints.display()
+                        ),
+                        None => eprintln!(
+                            "\ninterrupted before the first epoch's checkpoint: nothing to resume \
+                             in {}; start over with the same command and --overwrite",
+                            dir.display()
+                        ),
+                    }
                 }
                 // The status a shell gives a process ended by the signal.
                 std::process::exit(128 + signal);

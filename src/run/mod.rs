@@ -257,6 +257,8 @@ impl Run {
             self.training(),
             &self.fit_options(dir),
         )?;
+        // A folder removed or moved during training: nothing more is written in its name.
+        fitted.lock.check_in_place()?;
         let device = self.device();
         // Evaluated in batches of the training size: on a GPU, the kernels validation compiled.
         let batch_size = self.training().batch_size;

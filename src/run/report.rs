@@ -264,10 +264,14 @@ pub fn check_writable(path: &Path, flag: &'static str) -> Result<()> {
         .filter(|folder| !folder.as_os_str().is_empty());
     ae_io::check_replaceable(path)
         .and_then(|()| folder.map_or(Ok(()), std::fs::create_dir_all))
-        .and_then(|()| std::fs::File::create(&probe).map(drop))
-        .map_err(|e| TrainError::InvalidArgument {
-            what: flag,
-            message: format!("{}: {e}", path.display()),
+        // A byte, not an empty file: a full disk still makes empty files.
+        .and_then(|()| std::fs::write(&probe, b"{"))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&probe);
+            TrainError::InvalidArgument {
+                what: flag,
+                message: format!("{}: {e}", path.display()),
+            }
         })?;
     let _ = std::fs::remove_file(&probe);
     Ok(())

@@ -234,9 +234,9 @@ pub enum TrainError {
 
     /// Another process is training in the run folder.
     #[error(
-        "{} is in use by process {pid} (lock file {}); wait for it to finish, or use another \
-         --out",
+        "{} is in use by {} (lock file {}); wait for it to finish, or use another --out",
         dir.display(),
+        if *pid == 0 { "another process".to_string() } else { format!("process {pid}") },
         lock.display()
     )]
     FolderInUse {
@@ -244,7 +244,7 @@ pub enum TrainError {
         dir: PathBuf,
         /// The lock file.
         lock: PathBuf,
-        /// The process holding it.
+        /// The process holding it (0 when its file did not say yet).
         pid: u32,
     },
 

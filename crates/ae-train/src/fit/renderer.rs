@@ -174,7 +174,15 @@ impl TrainingProgressLogger for PlainRenderer {
     }
 
     fn end(&mut self) {
-        println!("{}: done", self.label);
+        // burn-train calls this however training ended: an error, if any, follows.
+        if self.epoch < self.total_epochs {
+            println!(
+                "{}: stopped in epoch {} of {}",
+                self.label, self.epoch, self.total_epochs
+            );
+        } else {
+            println!("{}: done", self.label);
+        }
     }
 
     fn log_event_training(&mut self, _event: String) {

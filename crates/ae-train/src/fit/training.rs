@@ -86,6 +86,19 @@ where
     })
 }
 
+/// What a user can do after training stopped on an error, once `fixed` (as "once the cause is
+/// fixed"): resume from the newest complete checkpoint, or start over when there is none.
+fn what_next(checkpoint_dir: &Path, fixed: &str) -> String {
+    match latest_complete_checkpoint(checkpoint_dir) {
+        Some(epoch) => format!(
+            "The epochs up to {epoch} are checkpointed in {}: once {fixed}, --resume continues \
+             from there",
+            checkpoint_dir.display()
+        ),
+        None => format!("No epoch had finished: once {fixed}, start over with --overwrite"),
+    }
+}
+
 /// What `fit` returns when `--resume` finds a run that trained all its epochs: the model of its
 /// last checkpoint and its epoch log, saying so.
 fn finished_run<M>(run_dir: &Path, model: M, epochs: usize, lock: RunLock) -> Result<Fitted<M>> {
@@ -411,16 +424,10 @@ where
     // The deletions burn-train asked for while a newer checkpoint was still being written.
     super::checkpoint::remove_superseded(&checkpoint_dir);
     if let Some((path, source)) = log_failure.take() {
-        let next = match latest_complete_checkpoint(&checkpoint_dir) {
-            Some(epoch) => format!(
-                "The epochs up to {epoch} are checkpointed in {}: once the folder can be written \
-                 again (free space), --resume continues from there",
-                checkpoint_dir.display()
-            ),
-            None => "No epoch had finished: once the folder can be written again (free space), \
-                     start over with --overwrite"
-                .to_string(),
-        };
+        let next = what_next(
+            &checkpoint_dir,
+            "the folder can be written again (free space)",
+        );
         return Err(TrainError::WriteFailed { path, source, next });
     }
     if let Some(error) = capture
@@ -441,7 +448,16 @@ where
     }
     let mut used = options.devices.clone();
     used.push(device.clone());
-    let failure = |message| super::remote::training_failure(&used, message, &checkpoint_dir);
+    let failure = |message: String| {
+        match super::remote::training_failure(&used, message, &checkpoint_dir) {
+            // What burn-train reported (a checkpoint it could not write, ...), and what now.
+            TrainError::Training(message) => TrainError::Training(format!(
+                "{message}. {}",
+                what_next(&checkpoint_dir, "the cause is fixed")
+            )),
+            other => other,
+        }
+    };
     let result = launched.map_err(|panic| {
         failure(
             panic

@@ -90,8 +90,9 @@ impl RunLock {
         Err(TrainError::io(
             self.path.parent().unwrap_or(Path::new(".")),
             std::io::Error::other(
-                "the run folder was removed or moved while the run wrote into it, and holds only \
-                 what came after; train again (--overwrite)",
+                "the run folder was removed or moved while the run wrote into it; a folder of \
+                 that name now holds only what came after: remove it, or use another --out, and \
+                 train again",
             ),
         ))
     }
