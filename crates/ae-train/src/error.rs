@@ -236,7 +236,13 @@ pub enum TrainError {
     #[error(
         "{} is in use by {} (lock file {}); wait for it to finish, or use another --out",
         dir.display(),
-        if *pid == 0 { "another process".to_string() } else { format!("process {pid}") },
+        match *pid {
+            0 => "another process".to_string(),
+            own if own == std::process::id() => {
+                "this process (a `Fitted` it holds keeps the lock: drop it first)".to_string()
+            }
+            other => format!("process {other}"),
+        },
         lock.display()
     )]
     FolderInUse {

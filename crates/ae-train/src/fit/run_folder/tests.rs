@@ -9,10 +9,7 @@ fn a_live_lock_refuses_and_a_stale_one_is_taken_over() {
     let lock = RunLock::acquire(dir.path()).unwrap();
     let err = RunLock::acquire(dir.path()).unwrap_err();
     assert!(matches!(err, TrainError::FolderInUse { .. }), "{err}");
-    assert!(
-        err.to_string().contains(&std::process::id().to_string()),
-        "{err}"
-    );
+    assert!(err.to_string().contains("in use by this process"), "{err}");
     lock.check_in_place().unwrap();
     drop(lock);
     assert!(!dir.path().join(LOCK_FILE).exists());
