@@ -77,20 +77,14 @@ fn remove_stale(target: &Path) {
         };
         for path in entries.flatten().map(|entry| entry.path()) {
             // `NAME.<pid>.ae-tmp`, or the temporary file of a write into it cut short
-            // (`NAME.<pid>.ae-tmp.<pid>.ae-tmp`): the staging process decides.
-            let pid = path
+            // (`NAME.<pid>.ae-tmp.<pid>.ae-tmp`).
+            let staged_for_target = path
                 .file_name()
                 .and_then(|file| file.to_str())
                 .and_then(|file| file.strip_prefix(name)?.strip_prefix('.'))
                 .and_then(|rest| rest.split_once('.'))
-                .filter(|(_, tail)| *tail == "ae-tmp" || tail.starts_with("ae-tmp."))
-                .and_then(|(pid, _)| pid.parse::<u32>().ok());
-            if let Some(pid) = pid
-                && ae_io::is_temporary(&path)
-                && pid != std::process::id()
-                && !Path::new(&format!("/proc/{pid}")).exists()
-                && path.is_file()
-            {
+                .is_some_and(|(pid, _)| pid.bytes().all(|b| b.is_ascii_digit()));
+            if staged_for_target && ae_io::is_left_by_dead_process(&path) && path.is_file() {
                 let _ = std::fs::remove_file(&path);
             }
         }

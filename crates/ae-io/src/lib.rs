@@ -34,7 +34,10 @@ mod write;
 
 pub use checksum::checksum;
 pub use record::{RunRecord, read_record, record_found, record_written, start_record};
-pub use write::{TEMPORARY_SUFFIX, check_replaceable, is_temporary, temporary_path, write_atomic};
+pub use write::{
+    TEMPORARY_SUFFIX, check_replaceable, is_left_by_dead_process, is_temporary, temporary_path,
+    write_atomic,
+};
 
 use std::collections::HashSet;
 use std::fs::{File, Metadata};

@@ -44,6 +44,26 @@ pub fn is_temporary(path: &Path) -> bool {
         .is_some_and(|(stem, pid)| !stem.is_empty() && is_number(pid))
 }
 
+/// Whether `path` is a temporary file ([`is_temporary`]) whose writer is gone: the process id of
+/// its outermost temporary name (a staged file's own write is its stager's) names no live
+/// process. Linux only, where `/proc` says which processes live; elsewhere, and for this
+/// process's own files, `false`. For folders no lock covers, where a live writer's file must stay.
+pub fn is_left_by_dead_process(path: &Path) -> bool {
+    let writer = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .and_then(|name| name.split_once(&format!(".{TEMPORARY_SUFFIX}")))
+        .and_then(|(named, _)| named.rsplit_once('.'))
+        .and_then(|(_, pid)| pid.parse::<u32>().ok());
+    let Some(pid) = writer else {
+        return false;
+    };
+    is_temporary(path)
+        && pid != std::process::id()
+        && cfg!(target_os = "linux")
+        && !Path::new("/proc").join(pid.to_string()).exists()
+}
+
 fn is_number(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
 }

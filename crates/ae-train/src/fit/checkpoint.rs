@@ -115,6 +115,16 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
     }
 }
 
+/// The kind and epoch of a checkpoint record's file name (`optim-3.bpk`: `("optim", 3)`).
+pub(super) fn checkpoint_file(name: &str) -> Option<(&str, usize)> {
+    let (kind, rest) = name.split_once('-')?;
+    let epoch = rest.strip_suffix(".bpk")?;
+    if !CHECKPOINT_KINDS.contains(&kind) || !epoch.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((kind, epoch.parse().ok()?))
+}
+
 /// The newest epoch for which the model, optimizer and scheduler checkpoints all exist.
 pub fn latest_complete_checkpoint(directory: &Path) -> Option<usize> {
     let entries = fs::read_dir(directory).ok()?;
@@ -122,8 +132,7 @@ pub fn latest_complete_checkpoint(directory: &Path) -> Option<usize> {
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            let epoch = name.strip_prefix("model-")?.strip_suffix(".bpk")?;
-            epoch.parse::<usize>().ok()
+            checkpoint_file(&name).map(|(_, epoch)| epoch)
         })
         .filter(|&epoch| {
             CHECKPOINT_KINDS
@@ -148,15 +157,8 @@ pub(super) fn keep_as_a_fresh_run(directory: &Path, best: Option<usize>) {
         let epoch = path
             .file_name()
             .and_then(|name| name.to_str())
-            .and_then(|name| {
-                let (kind, rest) = name.split_once('-')?;
-                CHECKPOINT_KINDS
-                    .contains(&kind)
-                    .then_some(rest)?
-                    .strip_suffix(".bpk")?
-                    .parse::<usize>()
-                    .ok()
-            });
+            .and_then(checkpoint_file)
+            .map(|(_, epoch)| epoch);
         if let Some(epoch) = epoch
             && epoch + 1 < last
             && Some(epoch) != best

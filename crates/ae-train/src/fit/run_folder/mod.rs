@@ -18,19 +18,6 @@ pub const LOCK_FILE: &str = ".lock";
 /// data, the training settings but the number of epochs).
 pub const IDENTITY_FILE: &str = "fit.json";
 
-/// Whether process `pid` is alive (Linux: `/proc/<pid>`; elsewhere a file is trusted unless its
-/// process is this one).
-fn alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return true;
-    }
-    if cfg!(target_os = "linux") {
-        Path::new("/proc").join(pid.to_string()).exists()
-    } else {
-        true
-    }
-}
-
 /// Removes the temporary files a killed write of this workspace left in `dir` (named by
 /// [`ae_io::temporary_path`], not recursive): under the lock, no other writer can own them. A
 /// user's own `*.tmp` files are left alone.
@@ -48,24 +35,13 @@ pub fn remove_leftovers(dir: &Path) {
 }
 
 /// [`remove_leftovers`] in a folder no lock covers: only the temporary files of processes that
-/// are gone (the process id is the one of the outermost temporary name: a staged data file's
-/// own write is its stager's).
+/// are gone ([`ae_io::is_left_by_dead_process`]).
 fn remove_dead_leftovers(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for path in entries.flatten().map(|entry| entry.path()) {
-        let writer = path
-            .file_name()
-            .and_then(|name| name.to_str())
-            .and_then(|name| name.split_once(".ae-tmp"))
-            .and_then(|(named, _)| named.rsplit_once('.'))
-            .and_then(|(_, pid)| pid.parse::<u32>().ok());
-        if let Some(pid) = writer
-            && !alive(pid)
-            && ae_io::is_temporary(&path)
-            && path.is_file()
-        {
+        if ae_io::is_left_by_dead_process(&path) && path.is_file() {
             log::warn!("removing {} left by an interrupted write", path.display());
             let _ = fs::remove_file(path);
         }
@@ -110,13 +86,10 @@ fn is_unrecorded_artifact(relative: &str) -> bool {
     ) {
         return true;
     }
-    relative.strip_prefix("checkpoint/").is_some_and(|name| {
-        ["model-", "optim-", "scheduler-"].iter().any(|kind| {
-            name.strip_prefix(kind)
-                .and_then(|n| n.strip_suffix(".bpk"))
-                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        })
-    })
+    relative
+        .strip_prefix("checkpoint/")
+        .and_then(super::checkpoint::checkpoint_file)
+        .is_some()
 }
 
 /// The files of `dir` its runs wrote: those in its record (or, in a folder without one that
