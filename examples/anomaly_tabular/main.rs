@@ -116,7 +116,7 @@ fn main() -> std::process::ExitCode {
             Some(p) => (p.clone(), None),
             None => {
                 let staged = StagedFile::new(&out.join("synthetic-kdd.data"));
-                write_synthetic_kdd(staged.path(), cli.rows, 0.2, seed)?;
+                staged.write(|path| write_synthetic_kdd(path, cli.rows, 0.2, seed))?;
                 println!(
                     "generated {} synthetic KDD Cup 1999-format rows, kept as {} once the run is \
                      accepted",

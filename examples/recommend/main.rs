@@ -99,7 +99,7 @@ fn main() -> std::process::ExitCode {
             None => {
                 let staged = StagedFile::new(&out.join("synthetic-u.data"));
                 let spec = SyntheticRatings::default();
-                write_synthetic_ratings(staged.path(), spec, seed)?;
+                staged.write(|path| write_synthetic_ratings(path, spec, seed))?;
                 println!(
                     "generated {} synthetic ratings ({} users x {} items, rank {}, noise {}), kept \
                      as {} once the run is accepted",

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use ae_data::DataError;
 use ae_train::{Result, TrainError};
 
 /// A file written beside its final name ([`StagedFile::path`]) and moved there by
@@ -39,12 +40,31 @@ impl StagedFile {
         &self.target
     }
 
+    /// Writes the file at its staged path with `write`. A failed write is an error naming the
+    /// file by the name it takes (the staged name is the workspace's business, not the user's).
+    ///
+    /// # Errors
+    /// `write`'s error; a file that cannot be written as [`TrainError::Write`] naming
+    /// [`target`](Self::target).
+    pub fn write(
+        &self,
+        write: impl FnOnce(&Path) -> std::result::Result<(), DataError>,
+    ) -> Result<()> {
+        write(&self.staged).map_err(|error| match error {
+            DataError::Write { source, .. } => TrainError::Write {
+                path: self.target.clone(),
+                source,
+            },
+            other => other.into(),
+        })
+    }
+
     /// Moves the file to its name, replacing an earlier one.
     ///
     /// # Errors
     /// When the file cannot be renamed.
     pub fn commit(mut self) -> Result<()> {
-        std::fs::rename(&self.staged, &self.target).map_err(|source| TrainError::Io {
+        std::fs::rename(&self.staged, &self.target).map_err(|source| TrainError::Write {
             path: self.target.clone(),
             source,
         })?;
@@ -120,6 +140,27 @@ mod tests {
         accepted.commit().unwrap();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "accepted run");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// A write that fails (here: into a folder that does not exist) names the file the user
+    /// will look for, not its staged name.
+    #[test]
+    fn a_failed_write_names_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("gone").join("synthetic.data");
+        let staged = StagedFile::new(&target);
+        let error = staged
+            .write(|path| {
+                std::fs::write(path, "rows").map_err(|source| DataError::Write {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            })
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(matches!(error, TrainError::Write { .. }), "{message}");
+        assert!(message.starts_with(&format!("cannot write {}: ", target.display())));
+        assert!(!message.contains("ae-tmp"), "{message}");
     }
 
     /// What a killed process staged is removed by the next run's staging; a user's file of a

@@ -56,10 +56,10 @@ pub enum ModelError {
     #[error(transparent)]
     Input(#[from] ae_io::InputError),
 
-    /// A file could not be read or written.
-    #[error("cannot access {}: {source}", path.display())]
-    Io {
-        /// The file.
+    /// A file could not be written (a full disk, a read-only folder).
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file or folder.
         path: PathBuf,
         /// The operating system's error.
         #[source]

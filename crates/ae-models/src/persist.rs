@@ -22,7 +22,7 @@ pub const WEIGHTS_FILE: &str = "model.bpk";
 /// Writes `bytes` to `path` through a temporary file and a rename, creating the folder if
 /// needed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    ae_io::write_atomic(path, bytes).map_err(|source| ModelError::Io {
+    ae_io::write_atomic(path, bytes).map_err(|source| ModelError::Write {
         path: path.to_path_buf(),
         source,
     })
@@ -328,7 +328,7 @@ pub trait SavedModel: Module + Sized {
     /// As [`SavedModel::save`], with the weights stored at `precision`.
     fn save_as(&self, dir: &Path, precision: WeightsPrecision) -> Result<()> {
         check_finite_weights(self, dir)?;
-        fs::create_dir_all(dir).map_err(|e| ModelError::Io {
+        fs::create_dir_all(dir).map_err(|e| ModelError::Write {
             path: dir.to_path_buf(),
             source: e,
         })?;

@@ -56,7 +56,17 @@ pub enum TrainError {
     #[error(transparent)]
     Model(#[from] ae_models::ModelError),
 
-    /// A file could not be written or read.
+    /// A file or folder could not be written (a full disk, a read-only folder).
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A file could not be read, or a folder listed or cleared.
     #[error("cannot access {}: {source}", path.display())]
     Io {
         /// The file or folder.
@@ -342,6 +352,13 @@ fn checkpoint_advice(path: &std::path::Path) -> String {
 impl TrainError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Write {
             path: path.into(),
             source,
         }

@@ -110,7 +110,7 @@ pub(crate) fn write_png(
     save: impl FnOnce(&Path) -> image::ImageResult<()>,
 ) -> Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| TrainError::io(parent, e))?;
+        std::fs::create_dir_all(parent).map_err(|e| TrainError::write(parent, e))?;
     }
     let tmp = ae_io::temporary_path(path);
     // A picture that cannot be written (a full disk) leaves no temporary file behind.
@@ -125,7 +125,7 @@ pub(crate) fn write_png(
         })
         .map_err(remove_tmp)?;
     std::fs::rename(&tmp, path)
-        .map_err(|e| TrainError::io(path, e))
+        .map_err(|e| TrainError::write(path, e))
         .map_err(remove_tmp)?;
     ae_io::record_written(path);
     Ok(())

@@ -337,7 +337,7 @@ where
             // this run is written: a killed run never leaves the old model beside a new identity.
             clear_run(run_dir)?;
         }
-        ae_io::start_record(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
+        ae_io::start_record(run_dir).map_err(|e| TrainError::write(run_dir, e))?;
         save_identity(run_dir, &identity)?;
     }
     let metrics_path = run_dir.join("metrics.jsonl");
@@ -357,7 +357,7 @@ where
         eprintln!("{notice}");
     }
     let epoch_log = EpochLog::open(&metrics_path, &previous, start)
-        .map_err(|e| TrainError::io(&metrics_path, e))?
+        .map_err(|e| TrainError::write(&metrics_path, e))?
         .ran_on(&ran_on);
     let records = epoch_log.records();
 

@@ -32,9 +32,9 @@ impl RunLock {
                 ),
             });
         }
-        fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
+        fs::create_dir_all(dir).map_err(|e| TrainError::write(dir, e))?;
         let path = dir.join(LOCK_FILE);
-        let io = |e| TrainError::io(&path, e);
+        let io = |e| TrainError::write(&path, e);
         // A lock file removed by its holder between our open and our lock is not the folder's
         // lock any more: open again.
         for _ in 0..8 {
@@ -72,7 +72,10 @@ impl RunLock {
                 .and_then(|()| write!(file, "{}", std::process::id()));
             return Ok(Self { path, file });
         }
-        Err(io(std::io::Error::other("could not take the lock")))
+        Err(TrainError::io(
+            &path,
+            std::io::Error::other("could not take the lock"),
+        ))
     }
 }
 

@@ -238,7 +238,7 @@ pub fn clear_run(dir: &Path) -> Result<()> {
     for relative in run_files(dir)? {
         remove_with_empty_parents(dir, &dir.join(&relative))?;
     }
-    ae_io::start_record(dir).map_err(|e| TrainError::io(dir, e))
+    ae_io::start_record(dir).map_err(|e| TrainError::write(dir, e))
 }
 
 /// Removes `path`, and the folders below `dir` it was in when it was their last entry.
