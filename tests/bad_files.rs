@@ -52,6 +52,33 @@ fn special_files_and_link_loops_are_refused_at_once() {
         "more than the 100 bytes allowed",
     );
 
+    // A gzip file's limit is what it decompresses to (it was a fixed 2 GiB: a 457 KB file
+    // took 1 GB of memory under `--max-input-size 1M`).
+    let gz = at("gz");
+    std::fs::create_dir(&gz).unwrap();
+    for (name, dims) in [
+        ("train-images-idx3-ubyte.gz", &[2000usize, 28, 28][..]),
+        ("train-labels-idx1-ubyte.gz", &[2000][..]),
+    ] {
+        let n: usize = dims.iter().product();
+        ae_data::idx::write_idx(&gz.join(name), dims, &vec![0u8; n]).unwrap();
+    }
+    refused_within(
+        10,
+        "train_vanilla",
+        &[
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            gz.to_str().unwrap(),
+            "--max-input-size",
+            "100K",
+            "--out",
+            out,
+        ],
+        "decompresses to more than 102400 bytes",
+    );
+
     let zero = at("u.data");
     std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
     refused_within(

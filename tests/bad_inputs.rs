@@ -187,6 +187,29 @@ fn splits_of_different_shapes_are_refused() {
     );
 }
 
+/// A dataset whose test split is empty is refused before training: it ended in a report of
+/// "test MSE -0.00000" (and NaN tables, a codes file that could not be read back).
+#[test]
+fn an_empty_test_split_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, dims: &[usize]| {
+        let n: usize = dims.iter().product();
+        ae_data::idx::write_idx(&dir.path().join(name), dims, &vec![0u8; n]).unwrap();
+    };
+    write("train-images-idx3-ubyte", &[20, 28, 28]);
+    write("train-labels-idx1-ubyte", &[20]);
+    write("t10k-images-idx3-ubyte", &[0, 28, 28]);
+    write("t10k-labels-idx1-ubyte", &[0]);
+    let data = dir.path().to_str().unwrap();
+    for example in ["train_vanilla", "compress"] {
+        refused(
+            example,
+            &["--dataset", "mnist", "--data-dir", data, "--epochs", "1"],
+            "the test split holds no images",
+        );
+    }
+}
+
 /// `--resume` on another run, too few epochs, a truncated checkpoint; a fresh run into a folder
 /// that holds a run.
 #[test]

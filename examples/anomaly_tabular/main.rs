@@ -35,6 +35,8 @@ const DEFAULTS: Defaults = Defaults::new(20, 256, 8);
 
 #[derive(Parser)]
 #[command(about = "Anomaly detection on tabular data (CSV; KDD Cup 1999 by default)")]
+// `--residency` places image splits; tables and ratings are batched from the host.
+#[command(mut_arg("residency", |a| a.hide(true)))]
 struct Cli {
     /// The CSV file (default: generate a synthetic KDD Cup 1999-format file of --rows rows).
     #[arg(long)]
@@ -140,7 +142,7 @@ fn main() -> std::process::ExitCode {
         println!(
             "{}: {} rows, {} columns -> {dim} features; training on {} normal rows, testing on {}",
             path.display(),
-            table.rows.len(),
+            table.len(),
             table.columns.len(),
             splits.train.len(),
             splits.test.len()
@@ -233,7 +235,7 @@ fn main() -> std::process::ExitCode {
         summary_table.row(["best F1", &format!("{:.4}", report.best_f1.f1)]);
         let summary = Summary {
             file: path.display().to_string(),
-            rows: table.rows.len(),
+            rows: table.len(),
             features: dim,
             train_rows: splits.train.len(),
             test_rows: splits.test.len(),

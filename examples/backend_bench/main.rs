@@ -58,6 +58,10 @@ const WORKLOADS: [&str; 20] = [
 
 #[derive(Parser)]
 #[command(about = "Throughput of the zoo's workloads on every compiled backend")]
+#[command(mut_arg("devices", |a| a.help(
+    "The devices to measure, one after the other (e.g. flex,wgpu); default: every backend \
+     compiled in that has a device here"
+)))]
 struct Cli {
     /// The devices to measure, one after the other: --devices flex,wgpu, or --device (default:
     /// every backend compiled in that has a device here).

@@ -46,6 +46,15 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
+        if let Some(dim) = cli.common.latent.latent_dim {
+            return Err(TrainError::InvalidArgument {
+                what: "--latent-dim",
+                message: format!(
+                    "compare_pca trains one autoencoder per code size: use --sizes {dim} (or a \
+                     list, e.g. --sizes 2,{dim})"
+                ),
+            });
+        }
         if let Some(twice) = cli
             .sizes
             .iter()
@@ -145,6 +154,7 @@ fn main() -> std::process::ExitCode {
             "\n{} (test split), PCA and the autoencoder fitted on the same training images\n{table}",
             run.settings.dataset.name()
         );
+        println!("artifacts: {} (compare_pca.json)", run.out.display());
         if scatter.is_some() {
             println!(
                 "latent_2d.png: test codes of PCA (left) and the autoencoder (right), colour = class (legend below)"

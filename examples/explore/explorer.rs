@@ -77,6 +77,16 @@ impl Explorer {
         limit: usize,
         device: Device,
     ) -> Result<Self> {
+        if test.count() < 2 {
+            return Err(TrainError::InvalidArgument {
+                what: "data",
+                message: format!(
+                    "the test split holds {} image(s); the map needs at least 2: give a \
+                     dataset with more test images",
+                    test.count()
+                ),
+            });
+        }
         let test = test.take(limit);
         autoencoders::train::check_input_shape(&model, &test)?;
         if test.count() < 2 {

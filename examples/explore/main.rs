@@ -32,6 +32,8 @@ use crate::explorer::Explorer;
 
 #[derive(Parser)]
 #[command(about = "Explore a trained autoencoder's codes in the browser")]
+// One device serves the page: the trainers' data-parallel flags are not shown (and are refused).
+#[command(mut_arg("devices", |a| a.hide(true)), mut_arg("strategy", |a| a.hide(true)))]
 struct Cli {
     /// A shipped model, MODEL/DATASET (`cargo run --example explore -- --list` lists them).
     #[arg(long, default_value = "vae-mlp/mnist-sample", conflicts_with = "model")]
@@ -75,6 +77,14 @@ fn main() -> std::process::ExitCode {
             }
             return Ok(());
         }
+        if cli.device.devices.len() > 1 {
+            return Err(TrainError::InvalidArgument {
+                what: "--devices",
+                message: "the explorer runs on one device: give --device".into(),
+            });
+        }
+        // Bound first: a port in use is said at once, not after the test images are encoded.
+        let listener = bind(&cli)?;
         let device = cli.device.open()?.device;
         let (name, model, source) = match &cli.model {
             Some(dir) => {
@@ -118,7 +128,7 @@ fn main() -> std::process::ExitCode {
         eprintln!("encoding the test images of {} ...", source.name());
         let test = source.load()?.test;
         let explorer = Explorer::new(name, model, test, cli.limit as usize, device)?;
-        serve(&cli, explorer, token)
+        serve(&cli, listener, explorer, token)
     })
 }
 
@@ -174,22 +184,32 @@ fn token(cli: &Cli) -> Result<String, TrainError> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn serve(cli: &Cli, explorer: Explorer, token: String) -> Result<(), TrainError> {
+/// The listening socket of `--bind` and `--port`.
+fn bind(cli: &Cli) -> Result<std::net::TcpListener, TrainError> {
+    let address = std::net::SocketAddr::new(cli.bind, cli.port);
+    let refused = |e: std::io::Error| TrainError::InvalidArgument {
+        what: "--port",
+        message: format!("cannot listen on {address}: {e}; pick another --port (0: any free one)"),
+    };
+    let listener = std::net::TcpListener::bind(address).map_err(refused)?;
+    listener.set_nonblocking(true).map_err(refused)?;
+    Ok(listener)
+}
+
+fn serve(
+    cli: &Cli,
+    listener: std::net::TcpListener,
+    explorer: Explorer,
+    token: String,
+) -> Result<(), TrainError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| TrainError::Training(format!("cannot start the server's runtime: {e}")))?;
     runtime.block_on(async move {
-        let address = std::net::SocketAddr::new(cli.bind, cli.port);
-        let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
-            TrainError::InvalidArgument {
-                what: "--port",
-                message: format!(
-                    "cannot listen on {address}: {e}; pick another --port (0: any free one)"
-                ),
-            }
-        })?;
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .map_err(|e| TrainError::Training(format!("the listener: {e}")))?;
         let local = listener
             .local_addr()
             .map_err(|e| TrainError::Training(format!("the listener's address: {e}")))?;

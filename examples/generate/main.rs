@@ -100,7 +100,8 @@ fn main() -> std::process::ExitCode {
         )))?;
         let rows: Vec<&[f32]> = walk.chunks(g * shape.numel()).collect();
         let labels: Vec<String> = (0..rows.len())
-            .map(|row| format!("z2 = {:.1}", -step(row)))
+            // `+ 0.0`: the middle row is "z2 = 0.0", not "-0.0".
+            .map(|row| format!("z2 = {:.1}", -step(row) + 0.0))
             .collect();
         let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
         save_image_grid(&out.join("latent_walk.png"), &rows, &labels, shape, 1)?;
@@ -131,8 +132,11 @@ fn main() -> std::process::ExitCode {
         write_json(&out.join("generate.json"), &scores)?;
         print!("\n{table}");
         println!(
-            "pictures in {}: samples.png, latent_walk.png, interpolation.png",
-            out.display()
+            "pictures in {}: samples.png, latent_walk.png (z1 from {:.1} to {:.1} left to right, z2 \
+             by row), interpolation.png",
+            out.display(),
+            -cli.span,
+            cli.span
         );
         Ok(())
     })

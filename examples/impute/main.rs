@@ -191,7 +191,8 @@ fn main() -> std::process::ExitCode {
             model.config().kind()
         );
         println!(
-            "impute.png: masked / one pass / {} passes / true",
+            "artifacts: {} (impute.png: masked / one pass / {} passes / true; impute.json)",
+            out.display(),
             cli.iterations
         );
         Ok(())

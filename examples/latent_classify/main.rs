@@ -256,6 +256,7 @@ fn main() -> std::process::ExitCode {
             test.name(),
             test.count()
         );
+        println!("results: {}", out.join("latent_classify.json").display());
         Ok(())
     })
 }

@@ -9,7 +9,7 @@
 //!     --data-dir runs/patches --image-size 64 --classes 1 --epochs 30
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
@@ -37,7 +37,8 @@ struct Cli {
     /// Folder of the photographs (scikit-image's sample data).
     #[arg(long, default_value = SKIMAGE_DATA)]
     photos: PathBuf,
-    /// Photographs to use (file names in --photos); default: six public-domain samples.
+    /// Photographs to use (file names in --photos); default: scikit-image's six public-domain
+    /// samples where the folder holds them, else every PNG, JPEG and BMP file in it.
     #[arg(long, value_delimiter = ',')]
     names: Vec<String>,
     /// Output folder (one sub-folder per class); an earlier set of patches there is replaced.
@@ -57,6 +58,32 @@ struct Cli {
     seed: u64,
 }
 
+/// The PNG, JPEG and BMP files of `folder`, in name order.
+fn own_photos(folder: &Path) -> Result<Vec<PathBuf>, TrainError> {
+    let is_photo = |path: &Path| {
+        path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+            ["png", "jpg", "jpeg", "bmp"].contains(&e.to_ascii_lowercase().as_str())
+        })
+    };
+    let mut photos: Vec<PathBuf> = ae_io::read_dir(folder, None)
+        .map_err(ae_data::DataError::from)?
+        .into_iter()
+        .filter(|p| is_photo(p) && p.is_file())
+        .collect();
+    photos.sort();
+    if photos.is_empty() {
+        return Err(TrainError::InvalidArgument {
+            what: "--photos",
+            message: format!(
+                "{} holds no PNG, JPEG or BMP photographs (without --names, every one there is \
+                 cut)",
+                folder.display()
+            ),
+        });
+    }
+    Ok(photos)
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     exit_on_error(|| -> Result<(), TrainError> {
@@ -72,12 +99,14 @@ fn main() -> std::process::ExitCode {
                 ),
             });
         }
-        let names: Vec<String> = if cli.names.is_empty() {
-            PHOTOS.iter().map(|s| s.to_string()).collect()
+        let photos = if !cli.names.is_empty() {
+            cli.names.iter().map(|n| cli.photos.join(n)).collect()
+        } else if PHOTOS.iter().all(|n| cli.photos.join(n).is_file()) {
+            PHOTOS.iter().map(|n| cli.photos.join(n)).collect()
         } else {
-            cli.names.clone()
+            // A folder of the user's own photographs: all of them.
+            own_photos(&cli.photos)?
         };
-        let photos: Vec<PathBuf> = names.iter().map(|n| cli.photos.join(n)).collect();
         // The ranges above fit u32.
         let options = PatchOptions {
             size: cli.size as u32,

@@ -32,6 +32,8 @@ const DEFAULTS: Defaults = Defaults::new(60, 64, 500);
 
 #[derive(Parser)]
 #[command(about = "Collaborative filtering with item-based AutoRec on MovieLens-format ratings")]
+// `--residency` places image splits; tables and ratings are batched from the host.
+#[command(mut_arg("residency", |a| a.hide(true)))]
 struct Cli {
     /// A ratings file: ML-100K `u.data`, ML-1M `ratings.dat` or a `user,item,rating` CSV
     /// (default: generate a synthetic ML-100K-format file from a known low-rank model).

@@ -57,6 +57,16 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     autoencoders::allocator::keep_freed_memory();
     exit_on_error(|| -> Result<(), TrainError> {
+        if !matches!(cli.noise, Noise::Gaussian) && cli.noise_level > 1.0 {
+            return Err(TrainError::InvalidArgument {
+                what: "--noise-level",
+                message: format!(
+                    "{} is the fraction of pixels masking and salt-pepper noise change: give \
+                     one in (0, 1]",
+                    cli.noise_level
+                ),
+            });
+        }
         let run = Run::prepare(TRAINER, &cli.common, &DEFAULTS)?;
         let corruption = match cli.noise {
             Noise::Gaussian => Corruption::Gaussian {
@@ -125,6 +135,10 @@ fn main() -> std::process::ExitCode {
         )?;
 
         print!("\n{}", trained.report.table());
+        println!(
+            "(test MSE and PSNR: clean test images through the model, as reconstructions.png \
+             shows; it learned on corrupted ones, which it turns into the denoised figure)"
+        );
         println!(
             "artifacts: {} (denoising.png: noisy / denoised / clean)",
             run.out.display()

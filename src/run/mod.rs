@@ -103,6 +103,17 @@ impl Run {
         }
         if let Some(data_dir) = &args.data.data_dir {
             OutputArgs::check_outside(&out, data_dir, "--data-dir")?;
+            // Found now, not by the report's JSON after training (paths there are text).
+            if data_dir.to_str().is_none() {
+                return Err(TrainError::InvalidArgument {
+                    what: "--data-dir",
+                    message: format!(
+                        "{} is not UTF-8, which the run's report records paths in: rename the \
+                         folder, or give a link to it with a UTF-8 name",
+                        data_dir.display()
+                    ),
+                });
+            }
         }
         let mut source = args.data.source()?;
         // An image folder's train/test split follows the run's seed, as every other draw does.
@@ -129,6 +140,17 @@ impl Run {
                     "rgb when any image looked at is in colour"
                 }
             );
+        }
+        // Found before training, not as a report of zeros (or NaN) after it.
+        if test.count() == 0 {
+            return Err(TrainError::InvalidArgument {
+                what: "data",
+                message: format!(
+                    "{}: the test split holds no images, so the run would end with no test \
+                     figures: give a dataset whose test split has images",
+                    source.name()
+                ),
+            });
         }
         let data = if valid_fraction == 0.0 {
             Splits {

@@ -219,8 +219,9 @@ pub enum DataError {
 
     /// Decompressed data larger than this crate reads.
     #[error(
-        "{}: the gzip data decompresses to more than {limit} bytes; this is not an image file of \
-         a size this workspace reads",
+        "{}: the gzip data decompresses to more than {limit} bytes, the most a data file may \
+         hold (--max-input-size, at most 2 GiB decompressed): raise the limit if the file is \
+         meant to be this large",
         path.display()
     )]
     TooLarge {

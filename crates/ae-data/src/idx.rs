@@ -55,20 +55,22 @@ pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
         .extension()
         .is_some_and(|ext| ext.eq_ignore_ascii_case("gz"));
     if raw.starts_with(&GZIP_MAGIC) {
+        // What a data file may hold (`--max-input-size`) holds for what it decompresses to.
+        let limit = MAX_DECOMPRESSED.min(ae_io::max_data_bytes());
         let mut out = Vec::with_capacity(raw.len().saturating_mul(4).min(1 << 28));
         // Read one byte past the limit to tell "at the limit" from "beyond it": a file that
         // decompresses to gigabytes is refused before it fills memory.
         MultiGzDecoder::new(raw.as_slice())
-            .take(MAX_DECOMPRESSED + 1)
+            .take(limit + 1)
             .read_to_end(&mut out)
             .map_err(|source| DataError::Gzip {
                 path: path.to_path_buf(),
                 source,
             })?;
-        if out.len() as u64 > MAX_DECOMPRESSED {
+        if out.len() as u64 > limit {
             return Err(DataError::TooLarge {
                 path: path.to_path_buf(),
-                limit: MAX_DECOMPRESSED,
+                limit,
             });
         }
         Ok(out)

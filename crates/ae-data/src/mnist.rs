@@ -169,12 +169,8 @@ fn load_split(dir: &Path, prefix: &str, name: &str, classes: &[&str]) -> Result<
 /// # Errors
 /// A [`DataError`] naming the missing or malformed file.
 pub fn load_idx_dir(dir: &Path, name: &str, classes: &[&str]) -> Result<TrainTest> {
-    if !dir.is_dir() {
-        return Err(DataError::io(
-            dir,
-            std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder"),
-        ));
-    }
+    // "not a folder" for a file, the operating system's "not found" for nothing there.
+    ae_io::check_folder(dir)?;
     let train = load_split(dir, "train", &format!("{name}/train"), classes)?;
     let test = load_split(dir, "t10k", &format!("{name}/test"), classes)?;
     if train.shape() != test.shape() {

@@ -130,7 +130,7 @@ proptest! {
         if let Ok(table) = read_csv(&write(dir.path(), "t.csv", &bytes), header)
             && !table.columns.is_empty()
         {
-            let rows: Vec<usize> = (0..table.rows.len()).collect();
+            let rows: Vec<usize> = (0..table.len()).collect();
             if let Ok(encoder) = TabularEncoder::fit(&table, &rows, table.columns.len() - 1) {
                 let _ = encoder.transform(&table, &rows);
             }
@@ -163,7 +163,7 @@ proptest! {
             let _ = ratings.split(0.5, 1);
         }
         if let Ok(table) = read_csv(&write(dir.path(), "t.csv", &csv), false) {
-            let rows: Vec<usize> = (0..table.rows.len()).collect();
+            let rows: Vec<usize> = (0..table.len()).collect();
             if let Ok(encoder) = TabularEncoder::fit(&table, &rows, table.columns.len().saturating_sub(1)) {
                 let _ = encoder.transform(&table, &rows);
             }

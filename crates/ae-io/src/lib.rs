@@ -351,14 +351,45 @@ pub fn read(path: &Path, limit: Limit) -> Result<Vec<u8>, InputError> {
 /// # Errors
 /// As [`read`], and [`InputError::Io`] (invalid data) when the file is not UTF-8.
 pub fn read_to_string(path: &Path, limit: Limit) -> Result<String, InputError> {
-    let bytes = read(path, limit)?;
-    String::from_utf8(bytes).map_err(|e| InputError::Io {
+    text_from_bytes(path, read(path, limit)?)
+}
+
+/// The UTF-8 byte order mark some editors put at the start of a file.
+const UTF8_BOM: &str = "\u{feff}";
+
+/// `bytes` of the file `path` as UTF-8 text, without a leading byte order mark (an editor's,
+/// which would otherwise glue itself to the first field or word). Lines may end in `\n`,
+/// `\r\n`, or `\r` alone (old Mac files: turned into `\n`).
+///
+/// # Errors
+/// [`InputError::Io`] (invalid data) naming the line and byte where the text stops being UTF-8,
+/// or saying the file is UTF-16 and how to convert it.
+pub fn text_from_bytes(path: &Path, bytes: Vec<u8>) -> Result<String, InputError> {
+    let invalid = |message: String| InputError::Io {
         path: path.to_path_buf(),
-        source: std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
-        ),
-    })
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, message),
+    };
+    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+        return Err(invalid(
+            "UTF-16 text, not UTF-8: convert it first (`iconv -f UTF-16 -t UTF-8 IN > OUT`)".into(),
+        ));
+    }
+    let mut text = String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = 1 + valid.iter().filter(|&&b| b == b'\n').count();
+        invalid(format!(
+            "not UTF-8 text (line {line}, byte {}): convert it first (e.g. `iconv -f LATIN1 \
+             -t UTF-8 IN > OUT`)",
+            valid.len()
+        ))
+    })?;
+    if text.starts_with(UTF8_BOM) {
+        text.drain(..UTF8_BOM.len());
+    }
+    if text.contains('\r') && !text.contains('\n') {
+        text = text.replace('\r', "\n");
+    }
+    Ok(text)
 }
 
 /// Checks that `path` is a folder (links followed).

@@ -96,6 +96,15 @@ pub const PRESETS: [(&str, &str); 13] = [
     ),
 ];
 
+/// The kinds of [`ModelConfig`]: the image autoencoders.
+const IMAGE_KINDS: [&str; 5] = [
+    VanillaAutoencoder::KIND,
+    ConvAutoencoder::KIND,
+    SparseAutoencoder::KIND,
+    DenoisingAutoencoder::KIND,
+    VariationalAutoencoder::KIND,
+];
+
 impl ModelConfig {
     /// A named preset (see [`PRESETS`]): for 28x28 grayscale images, or for 64x64 and 128x128
     /// colour ones (`*-64-rgb`, `*-128-rgb`); [`Self::with_input_shape`] adapts it to other
@@ -222,9 +231,27 @@ impl ModelConfig {
 
     /// Parses a configuration from JSON; `source` names it in errors (with line and column).
     pub fn from_json(text: &str, source: &Path) -> Result<Self> {
-        serde_json::from_str(text).map_err(|e| ModelError::ConfigJson {
-            path: source.to_path_buf(),
-            source: e,
+        serde_json::from_str(text).map_err(|e| {
+            // A sentence or recommender model's folder, given where an image model goes: say
+            // which kind it holds (serde said "unknown variant `text`, expected one of ...").
+            let kind = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| {
+                    v.get(crate::persist::KIND_FIELD)?
+                        .as_str()
+                        .map(str::to_string)
+                });
+            match kind {
+                Some(found) if !IMAGE_KINDS.contains(&found.as_str()) => ModelError::WrongKind {
+                    path: source.to_path_buf(),
+                    expected: "vanilla, conv, sparse, denoising or vae".into(),
+                    found,
+                },
+                _ => ModelError::ConfigJson {
+                    path: source.to_path_buf(),
+                    source: e,
+                },
+            }
         })
     }
 

@@ -77,6 +77,28 @@ fn a_refused_configuration_names_its_file() {
     );
 }
 
+/// A sentence or recommender model's folder where an image model goes says which kind it holds
+/// (serde said "unknown variant `text`, expected one of ...").
+#[test]
+fn a_folder_of_another_family_names_its_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    for kind in ["text", "autorec"] {
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            format!("{{\"kind\": \"{kind}\", \"hidden\": 8}}"),
+        )
+        .unwrap();
+        let err = load_model(dir.path(), &Device::flex())
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("holds a `{kind}` model, not a `vanilla, conv,")),
+            "{err}"
+        );
+    }
+}
+
 /// A path that is no model folder says what a model folder is.
 #[test]
 fn a_path_that_is_no_model_folder_says_what_one_is() {

@@ -49,27 +49,22 @@ fn csv_error(path: &Path, line: usize, column: Option<usize>, message: String) -
 /// When the file cannot be read or a line is malformed (the line and column are named), when a
 /// (user, item) pair is rated twice, or when the file holds no rating.
 pub fn read_ratings(path: &Path) -> Result<Ratings> {
-    let bytes = ae_io::read(path, ae_io::Limit::data())?;
-    let text = String::from_utf8(bytes).map_err(|e| DataError::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
-        ),
-    })?;
+    let text = ae_io::read_to_string(path, ae_io::Limit::data())?;
     let mut raw: Vec<(u64, u64, f32)> = Vec::new();
+    // The line each rating came from, to name both lines of a pair rated twice.
+    let mut lines: Vec<usize> = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let number = index + 1;
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
-        let fields: Vec<&str> = if line.contains("::") {
-            line.split("::").collect()
+        let separator = if line.contains("::") {
+            "::"
         } else if line.contains('\t') {
-            line.split('\t').collect()
+            "\t"
         } else if line.contains(',') {
-            line.split(',').collect()
+            ","
         } else {
             return Err(csv_error(
                 path,
@@ -80,12 +75,23 @@ pub fn read_ratings(path: &Path) -> Result<Ratings> {
                     .into(),
             ));
         };
-        if fields.len() < 3 {
+        // At most the four fields of the formats: a line of millions of separators is not
+        // split into millions of fields (nor read as one rating).
+        let mut split = line.split(separator);
+        let fields: Vec<&str> = split.by_ref().take(4).collect();
+        if fields.len() < 3 || split.next().is_some() {
             return Err(csv_error(
                 path,
                 number,
                 None,
-                format!("{} fields, expected user, item, rating", fields.len()),
+                format!(
+                    "{} fields, expected user, item, rating and an optional time",
+                    if fields.len() < 3 {
+                        fields.len().to_string()
+                    } else {
+                        "more than 4".into()
+                    }
+                ),
             ));
         }
         let id = |column: usize, what: &str| -> Result<u64> {
@@ -98,12 +104,12 @@ pub fn read_ratings(path: &Path) -> Result<Ratings> {
                 )
             })
         };
-        let user = match id(0, "user") {
-            Ok(user) => user,
-            // A CSV header on the first line.
-            Err(_) if number == 1 && line.contains(',') => continue,
-            Err(e) => return Err(e),
-        };
+        // A header on the first line (`userId,movieId,rating,timestamp`): no field of it is a
+        // number. A first line with a bad id (`-1`, `1.0`) is an error as on any other line.
+        if number == 1 && fields.iter().all(|f| f.trim().parse::<f64>().is_err()) {
+            continue;
+        }
+        let user = id(0, "user")?;
         let item = id(1, "item")?;
         let value: f32 = fields[2]
             .trim()
@@ -123,6 +129,7 @@ pub fn read_ratings(path: &Path) -> Result<Ratings> {
                 )
             })?;
         raw.push((user, item, value));
+        lines.push(number);
     }
     if raw.is_empty() {
         return Err(DataError::InvalidArgument {
@@ -146,13 +153,18 @@ pub fn read_ratings(path: &Path) -> Result<Ratings> {
             value,
         })
         .collect();
-    let mut seen = std::collections::HashSet::with_capacity(ratings.len());
-    for (r, &(u, i, _)) in ratings.iter().zip(&raw) {
-        if !seen.insert((r.user, r.item)) {
-            return Err(DataError::InvalidArgument {
-                what: "ratings file",
-                message: format!("{}: user {u} rates item {i} twice", path.display()),
-            });
+    let mut seen = std::collections::HashMap::with_capacity(ratings.len());
+    for ((r, &(u, i, _)), &line) in ratings.iter().zip(&raw).zip(&lines) {
+        if let Some(first) = seen.insert((r.user, r.item), line) {
+            return Err(csv_error(
+                path,
+                line,
+                None,
+                format!(
+                    "user {u} rates item {i} twice (line {first} too): keep one of the two \
+                     lines"
+                ),
+            ));
         }
     }
     Ok(Ratings {

@@ -39,6 +39,29 @@ fn reads_the_three_formats_into_dense_indices() {
     }
 }
 
+/// An editor's byte order mark is not part of the first field: every rating is read, with or
+/// without a header (the first rating was taken for a header and left out).
+#[test]
+fn a_byte_order_mark_is_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    for text in [
+        "\u{feff}1,10,3\n2,10,4\n",
+        "\u{feff}userId,movieId,rating\n1,10,3\n2,10,4\n",
+        "\u{feff}1\t10\t3\t0\n2\t10\t4\t0\n",
+    ] {
+        let path = write(dir.path(), "ratings.csv", text);
+        let ratings = read_ratings(&path).unwrap();
+        assert_eq!(ratings.user_ids, [1, 2], "{text:?}");
+    }
+    let utf16 = dir.path().join("utf16.csv");
+    std::fs::write(&utf16, [0xff, 0xfe, b'1', 0, b',', 0]).unwrap();
+    let error = read_ratings(&utf16).unwrap_err().to_string();
+    assert!(
+        error.contains("UTF-16") && error.contains("iconv"),
+        "{error}"
+    );
+}
+
 #[test]
 fn malformed_lines_are_named() {
     let dir = tempfile::tempdir().unwrap();
@@ -53,13 +76,25 @@ fn malformed_lines_are_named() {
         let error = read_ratings(&path).unwrap_err().to_string();
         assert!(error.contains(expected), "{text:?}: {error}");
     }
-    let twice = write(dir.path(), "twice", "1\t2\t3\t4\n1\t2\t4\t5\n");
+    let twice = write(dir.path(), "twice", "1\t2\t3\t4\n7\t7\t1\t1\n1\t2\t4\t5\n");
+    let error = read_ratings(&twice).unwrap_err().to_string();
     assert!(
-        read_ratings(&twice)
-            .unwrap_err()
-            .to_string()
-            .contains("twice")
+        error.contains("line 3") && error.contains("(line 1 too)"),
+        "{error}"
     );
+    // A first line with a bad id is an error as on any later line (it was taken for a header
+    // and left out); so is a line of more fields than the formats have.
+    for (text, expected) in [
+        ("-1,5,3\n2,5,4\n", "line 1, column 1"),
+        ("1.0,5,3\n2,5,4\n", "line 1, column 1"),
+        ("18446744073709551616,5,3\n", "line 1, column 1"),
+        ("1,2,3,4,5\n", "more than 4"),
+        (&format!("1,2,3{}\n", ",".repeat(100_000)), "more than 4"),
+    ] {
+        let path = write(dir.path(), "ratings.csv", text);
+        let error = read_ratings(&path).unwrap_err().to_string();
+        assert!(error.contains(expected), "{:?}: {error}", &text[..9]);
+    }
     let empty = write(dir.path(), "empty", "\n");
     assert!(read_ratings(&empty).is_err());
 }

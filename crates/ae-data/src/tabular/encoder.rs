@@ -57,6 +57,34 @@ pub struct TabularEncoder {
     pub columns: Vec<(usize, ColumnEncoding)>,
 }
 
+/// The values other than numbers in column `c` of `rows`, quoted, when there are at most three
+/// distinct ones and the column holds numbers besides: missing-value markers, not categories.
+fn missing_markers(
+    table: &CsvTable,
+    rows: &[usize],
+    c: usize,
+    parsed: &[Option<f64>],
+) -> Option<String> {
+    let mut markers: Vec<&str> = Vec::new();
+    for (&r, value) in rows.iter().zip(parsed) {
+        let field = table.field(r, c);
+        if value.is_none() && !markers.contains(&field) {
+            markers.push(field);
+            if markers.len() > 3 {
+                return None;
+            }
+        }
+    }
+    let has_numbers = parsed.iter().any(Option::is_some);
+    (has_numbers && !markers.is_empty()).then(|| {
+        markers
+            .iter()
+            .map(|m| format!("{m:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
 impl TabularEncoder {
     /// Fits on `rows` of `table`: every column but `label_column` is numeric if all its training
     /// values parse as finite numbers, categorical if most of them do not.
@@ -70,7 +98,7 @@ impl TabularEncoder {
         let mut columns = Vec::new();
         for c in (0..table.columns.len()).filter(|&c| c != label_column) {
             let parsed: Vec<Option<f64>> =
-                rows.iter().map(|&r| number(&table.rows[r][c])).collect();
+                rows.iter().map(|&r| number(table.field(r, c))).collect();
             let numbers = parsed.iter().flatten().count();
             let encoding = if numbers == parsed.len() && numbers > 0 {
                 let v: Vec<f64> = parsed.into_iter().flatten().collect();
@@ -90,14 +118,32 @@ impl TabularEncoder {
                     message: format!(
                         "{:?} is not a finite number, but {numbers} of the {} training values of \
                          column `{}` are: fix or drop that row",
-                        table.rows[row][c],
+                        table.field(row, c),
                         rows.len(),
                         table.columns[c]
                     ),
                 });
+            } else if let Some(markers) = missing_markers(table, rows, c, &parsed) {
+                // Numbers with a marker or two in most rows (`?`, `NA`, ``): one-hot over
+                // every distinct number would be a silent misreading of a numeric column.
+                let first = parsed.iter().position(Option::is_none).unwrap_or(0);
+                return Err(DataError::Csv {
+                    path: table.path.clone(),
+                    line: table.lines.get(rows[first]).copied().unwrap_or(0),
+                    column: Some(c + 1),
+                    message: format!(
+                        "column `{}` holds numbers in {numbers} of its {} training rows and \
+                         only {markers} in the others, from this line on (missing values?): \
+                         fill them in, or drop the column or those rows",
+                        table.columns[c],
+                        rows.len()
+                    ),
+                });
             } else {
-                let mut categories: Vec<String> =
-                    rows.iter().map(|&r| table.rows[r][c].clone()).collect();
+                let mut categories: Vec<String> = rows
+                    .iter()
+                    .map(|&r| table.field(r, c).to_string())
+                    .collect();
                 categories.sort();
                 categories.dedup();
                 ColumnEncoding::Categorical { categories }
@@ -175,23 +221,36 @@ impl TabularEncoder {
         let mut out = Vec::with_capacity(rows.len() * self.width());
         for &r in rows {
             for (c, encoding) in &self.columns {
-                let field = &table.rows[r][*c];
+                let field = table.field(r, *c);
                 match encoding {
                     ColumnEncoding::Numeric { mean, std } => {
-                        let x: f64 = field.parse().map_err(|_| DataError::Csv {
-                            path: table.path.clone(),
-                            line: table.lines[r],
-                            column: Some(c + 1),
-                            message: format!(
-                                "`{field}` in numeric column `{}` is not a number",
-                                table.columns[*c]
-                            ),
-                        })?;
+                        let x = field.parse::<f64>().ok().filter(|x| x.is_finite());
                         // Divided first: `x - mean` overflows for values near f64's range.
-                        out.push((x / std - mean / std) as f32);
+                        let scaled = x.map(|x| (x / std - mean / std) as f32);
+                        let scaled =
+                            scaled
+                                .filter(|v| v.is_finite())
+                                .ok_or_else(|| DataError::Csv {
+                                    path: table.path.clone(),
+                                    line: table.lines[r],
+                                    column: Some(c + 1),
+                                    message: format!(
+                                        "{field:?} in numeric column `{}` {}: fix or drop that row",
+                                        table.columns[*c],
+                                        if x.is_none() {
+                                            "is not a finite number".to_string()
+                                        } else {
+                                            format!(
+                                                "is too far from the column's training values \
+                                             (mean {mean:.4e}, std {std:.4e}) for f32"
+                                            )
+                                        }
+                                    ),
+                                })?;
+                        out.push(scaled);
                     }
                     ColumnEncoding::Categorical { categories } => {
-                        let hit = categories.binary_search(field).ok();
+                        let hit = categories.binary_search_by(|c| c.as_str().cmp(field)).ok();
                         out.extend(
                             (0..categories.len()).map(|i| f32::from(u8::from(hit == Some(i)))),
                         );

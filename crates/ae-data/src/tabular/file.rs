@@ -1,32 +1,188 @@
+use std::cell::RefCell;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use crate::error::{DataError, Result};
-/// The rows of a CSV file as strings.
+/// The rows of a CSV file as strings, held compactly: the fields' text one after another and
+/// where each ends (a `Vec<Vec<String>>` took about 26 bytes of memory per byte of a tall
+/// numeric file; this takes about 3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvTable {
     /// Column names (from the header, or `c0`, `c1`, ...).
     pub columns: Vec<String>,
-    /// The rows, each with `columns.len()` fields.
-    pub rows: Vec<Vec<String>>,
     /// The 1-based line of each row in the file.
     pub lines: Vec<u64>,
     /// The file.
     pub path: PathBuf,
+    /// Every field's text, row after row.
+    text: String,
+    /// Where each row's text starts in `text`.
+    row_starts: Vec<usize>,
+    /// Where each field ends, from its row's start (a row is at most [`MAX_LINE_BYTES`]),
+    /// `columns.len()` a row.
+    field_ends: Vec<u32>,
+}
+
+impl CsvTable {
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.row_starts.len()
+    }
+
+    /// Whether the table has no rows (never, as [`read_csv`] returns it).
+    pub fn is_empty(&self) -> bool {
+        self.row_starts.is_empty()
+    }
+
+    /// The field of `row` in `column`.
+    ///
+    /// # Panics
+    /// When `row` or `column` is out of range.
+    pub fn field(&self, row: usize, column: usize) -> &str {
+        let width = self.columns.len();
+        let start = self.row_starts[row];
+        let ends = &self.field_ends[row * width..(row + 1) * width];
+        let from = if column == 0 { 0 } else { ends[column - 1] };
+        &self.text[start + from as usize..start + ends[column] as usize]
+    }
+
+    /// The fields of `row`.
+    pub fn row(&self, row: usize) -> impl Iterator<Item = &str> {
+        (0..self.columns.len()).map(move |column| self.field(row, column))
+    }
+
+    /// Adds a row of `columns.len()` fields.
+    fn push(&mut self, fields: &csv::StringRecord, line: u64) {
+        let start = self.text.len();
+        self.row_starts.push(start);
+        for field in fields {
+            self.text.push_str(field);
+            // Within u32: the row's line is at most `MAX_LINE_BYTES`.
+            self.field_ends.push((self.text.len() - start) as u32);
+        }
+        self.lines.push(line);
+    }
+}
+
+/// The longest line read (8 MiB): a row of the widest table [`read_csv`] takes, at 120
+/// characters a field. A longer one is not a table's row (a file of commas held 40 times its
+/// size in memory before its width was checked).
+pub const MAX_LINE_BYTES: usize = 8 << 20;
+
+/// What [`Lines`] saw of the file: where each line's text starts, and the line that was too
+/// long.
+#[derive(Default)]
+struct LineStarts {
+    /// The byte offset and 1-based number of each line that is not blank, at its first byte
+    /// other than `\r`.
+    starts: Vec<(u64, u64)>,
+    too_long: Option<u64>,
+}
+
+impl LineStarts {
+    /// The line of a record the csv crate says starts at `offset`: its position is where it
+    /// began reading the record, before the blank lines it skips (and its own line count skips
+    /// them too: a record after a blank line was named a line too early).
+    fn line_of(&self, offset: u64) -> u64 {
+        let next = self.starts.partition_point(|&(start, _)| start < offset);
+        self.starts
+            .get(next)
+            .or(self.starts.last())
+            .map_or(1, |&(_, line)| line)
+    }
+}
+
+/// A reader that notes where lines start, and fails at a line longer than [`MAX_LINE_BYTES`].
+struct Lines<R> {
+    inner: R,
+    offset: u64,
+    line: u64,
+    length: usize,
+    seen: Rc<RefCell<LineStarts>>,
+}
+
+impl<R: Read> Read for Lines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut seen = self.seen.borrow_mut();
+        for &byte in &buf[..n] {
+            match byte {
+                b'\n' => {
+                    self.line += 1;
+                    self.length = 0;
+                }
+                b'\r' => self.length += 1,
+                _ => {
+                    if seen.starts.last().is_none_or(|&(_, line)| line < self.line) {
+                        seen.starts.push((self.offset, self.line));
+                    }
+                    self.length += 1;
+                }
+            }
+            if self.length > MAX_LINE_BYTES {
+                seen.too_long = Some(self.line);
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "line too long",
+                ));
+            }
+            self.offset += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// Whether a header is a row of data: over the columns whose first row is a number, every
+/// header field is a number too (a header names them in words).
+fn looks_like_data(header: &[String], first: &[String]) -> bool {
+    let is_number = |text: &str| text.parse::<f64>().is_ok();
+    let mut numeric = header
+        .iter()
+        .zip(first)
+        .filter(|(_, value)| is_number(value))
+        .peekable();
+    numeric.peek().is_some() && numeric.all(|(name, _)| is_number(name))
 }
 
 /// Reads a CSV file; every row must have as many fields as the first.
+///
+/// # Errors
+/// [`DataError::Csv`] naming the line of a malformed row, a line over [`MAX_LINE_BYTES`], or a
+/// header (`has_header`) whose every field is a number: the first row of a file without one.
 pub fn read_csv(path: &Path, has_header: bool) -> Result<CsvTable> {
-    let file = ae_io::open(path, ae_io::Limit::data())?;
+    let seen = Rc::new(RefCell::new(LineStarts::default()));
+    let file = Lines {
+        inner: ae_io::open(path, ae_io::Limit::data())?,
+        offset: 0,
+        line: 1,
+        length: 0,
+        seen: seen.clone(),
+    };
+    let line_of =
+        |position: Option<&csv::Position>| position.map_or(0, |p| seen.borrow().line_of(p.byte()));
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(has_header)
         .flexible(false)
         .trim(csv::Trim::All)
         .from_reader(file);
-    let csv_error = |e: csv::Error| DataError::Csv {
-        path: path.to_path_buf(),
-        line: e.position().map_or(0, |p| p.line()),
-        column: None,
-        message: e.to_string(),
+    let too_long = || seen.borrow().too_long;
+    let csv_error = |e: csv::Error| match too_long() {
+        Some(line) => DataError::Csv {
+            path: path.to_path_buf(),
+            line,
+            column: None,
+            message: format!(
+                "longer than {} MiB: not a row of a table (is this a CSV file?)",
+                MAX_LINE_BYTES >> 20
+            ),
+        },
+        None => DataError::Csv {
+            path: path.to_path_buf(),
+            line: line_of(e.position()),
+            column: None,
+            message: e.to_string(),
+        },
     };
     let mut columns: Vec<String> = if has_header {
         reader
@@ -38,14 +194,22 @@ pub fn read_csv(path: &Path, has_header: bool) -> Result<CsvTable> {
     } else {
         Vec::new()
     };
-    let (mut rows, mut lines) = (Vec::new(), Vec::new());
-    for record in reader.records() {
-        let record = record.map_err(csv_error)?;
+    let mut table = CsvTable {
+        columns: Vec::new(),
+        lines: Vec::new(),
+        path: path.to_path_buf(),
+        text: String::new(),
+        row_starts: Vec::new(),
+        field_ends: Vec::new(),
+    };
+    let mut record = csv::StringRecord::new();
+    let mut first: Vec<String> = Vec::new();
+    while reader.read_record(&mut record).map_err(csv_error)? {
         // Checked on the first row, before the table grows: every row has as many fields.
         if record.len() > super::encoder::MAX_FEATURES + 1 {
             return Err(DataError::Csv {
                 path: path.to_path_buf(),
-                line: record.position().map_or(0, |p| p.line()),
+                line: line_of(record.position()),
                 column: None,
                 message: format!(
                     "{} columns, more than the {} a feature table takes: select the columns to \
@@ -55,14 +219,26 @@ pub fn read_csv(path: &Path, has_header: bool) -> Result<CsvTable> {
                 ),
             });
         }
-        lines.push(record.position().map_or(0, |p| p.line()));
-        rows.push(record.iter().map(str::to_string).collect::<Vec<_>>());
+        if table.is_empty() {
+            first = record.iter().map(str::to_string).collect();
+        }
+        table.push(&record, line_of(record.position()));
+    }
+    if !first.is_empty() && looks_like_data(&columns, &first) {
+        return Err(DataError::Csv {
+            path: path.to_path_buf(),
+            line: 1,
+            column: None,
+            message: "the header names its numeric columns with numbers, as a row of data \
+                      would: the file has no header (its first row would be left out as one); \
+                      leave out --header"
+                .into(),
+        });
     }
     if columns.is_empty() {
-        let width = rows.first().map_or(0, Vec::len);
-        columns = (0..width).map(|i| format!("c{i}")).collect();
+        columns = (0..first.len()).map(|i| format!("c{i}")).collect();
     }
-    if rows.is_empty() {
+    if table.is_empty() {
         return Err(DataError::Csv {
             path: path.to_path_buf(),
             line: 1,
@@ -70,10 +246,6 @@ pub fn read_csv(path: &Path, has_header: bool) -> Result<CsvTable> {
             message: "no data rows".into(),
         });
     }
-    Ok(CsvTable {
-        columns,
-        rows,
-        lines,
-        path: path.to_path_buf(),
-    })
+    table.columns = columns;
+    Ok(table)
 }

@@ -10,7 +10,7 @@ mod splits;
 
 pub use dataset::{VectorBatcher, VectorDataset, VectorItem};
 pub use encoder::{ColumnEncoding, MAX_FEATURE_VALUES, MAX_FEATURES, TabularEncoder};
-pub use file::{CsvTable, read_csv};
+pub use file::{CsvTable, MAX_LINE_BYTES, read_csv};
 pub use kdd::{KDD_FEATURES, KDD_NORMAL, write_synthetic_kdd};
 pub use splits::{AnomalySplits, anomaly_splits};
 

@@ -30,6 +30,23 @@ fn encodes_numbers_and_categories_by_hand() {
     assert_eq!(x, vec![-1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 3.0, 0.0, 1.0]);
 }
 
+/// The compact table gives back every field as written: empty ones, quoted commas, text.
+#[test]
+fn fields_read_back_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "f.csv", "a,,\"x, y\"\n\n\"\",2,z\nlast,3,\n");
+    let table = read_csv(&path, false).unwrap();
+    assert_eq!(table.len(), 3);
+    let rows: Vec<Vec<&str>> = (0..table.len()).map(|r| table.row(r).collect()).collect();
+    assert_eq!(rows, [["a", "", "x, y"], ["", "2", "z"], ["last", "3", ""]]);
+    assert_eq!(table.lines, [1, 3, 4]);
+    // After a blank line too, an error names the line of the file (the csv crate's count
+    // skips blank lines).
+    let ragged = write(dir.path(), "r.csv", "a,b\n\n\n1,2\n3\n");
+    let err = read_csv(&ragged, false).unwrap_err();
+    assert!(matches!(err, DataError::Csv { line: 5, .. }), "{err}");
+}
+
 #[test]
 fn malformed_files_name_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
@@ -62,7 +79,7 @@ fn synthetic_kdd_has_the_format_and_splits() {
     write_synthetic_kdd(&path, 600, 0.3, 4).unwrap();
     let table = read_csv(&path, false).unwrap();
     assert_eq!(table.columns.len(), 42);
-    assert!(table.rows.iter().all(|r| r[41].ends_with('.')));
+    assert!((0..table.len()).all(|r| table.field(r, 41).ends_with('.')));
     let splits = anomaly_splits(&table, 41, KDD_NORMAL, 0.3, 0.1, 1).unwrap();
     assert_eq!(splits.test.len(), 180);
     assert!(splits.train.labels().unwrap().iter().all(|&l| l == 0));
@@ -128,6 +145,71 @@ fn a_mostly_numeric_column_with_a_stray_value_is_an_error() {
     assert_eq!(encoder.width(), 1 + 2);
 }
 
+/// Found by a bad-input campaign: a numeric column mostly of missing-value markers was read
+/// as categories of every number; non-finite values outside the training rows reached the
+/// model; `--header` on a file without one left out its first row; a line of millions of
+/// commas took 40 times its size in memory.
+#[test]
+fn misreadings_of_a_table_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let markers = write(dir.path(), "m.csv", "?,a\n2,a\n?,a\n?,a\n5,a\n");
+    let table = read_csv(&markers, false).unwrap();
+    let err = TabularEncoder::fit(&table, &[0, 1, 2, 3, 4], 1).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DataError::Csv {
+                line: 1,
+                column: Some(1),
+                ..
+            }
+        ) && err.to_string().contains("\"?\""),
+        "{err}"
+    );
+
+    let later = write(
+        dir.path(),
+        "n.csv",
+        "1,a\n2,a\n3,a\nNaN,a\ninf,a\n1e400,a\n-1e308,a\n,a\n",
+    );
+    let table = read_csv(&later, false).unwrap();
+    let encoder = TabularEncoder::fit(&table, &[0, 1, 2], 1).unwrap();
+    for row in 3..8 {
+        let err = encoder.transform(&table, &[row]).unwrap_err();
+        let line = row as u64 + 1;
+        assert!(
+            matches!(err, DataError::Csv { line: l, column: Some(1), .. } if l == line),
+            "{err}"
+        );
+    }
+
+    let no_header = write(dir.path(), "h.csv", "1,2,x\n3,4,y\n");
+    let err = read_csv(&no_header, true).unwrap_err().to_string();
+    assert!(err.contains("leave out --header"), "{err}");
+
+    let commas = write(
+        dir.path(),
+        "c.csv",
+        &format!("1,2\n{}\n", ",".repeat(MAX_LINE_BYTES + 1)),
+    );
+    let err = read_csv(&commas, false).unwrap_err();
+    assert!(matches!(err, DataError::Csv { line: 2, .. }), "{err}");
+}
+
+#[test]
+fn a_missing_normal_label_lists_the_labels_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "t.csv", "1;normal.\n2;normal.\n3;attack.\n");
+    let table = read_csv(&path, false).unwrap();
+    let err = anomaly_splits(&table, 0, "normal.", 0.3, 0.1, 1)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"1;normal.\" (1 rows)") && err.contains("--label-column"),
+        "{err}"
+    );
+}
+
 /// Values near f64's range: a plain variance overflows to infinity and every standardised value
 /// becomes 0; scaled, they standardise like small ones.
 #[test]
@@ -156,7 +238,7 @@ fn tables_too_wide_are_refused_with_their_sizes() {
     }
     let path = write(dir.path(), "ids.csv", &text);
     let table = read_csv(&path, true).unwrap();
-    let rows: Vec<usize> = (0..table.rows.len()).collect();
+    let rows: Vec<usize> = (0..table.len()).collect();
     let err = TabularEncoder::fit(&table, &rows, 2)
         .unwrap_err()
         .to_string();

@@ -28,18 +28,8 @@ pub fn read_corpus(path: &Path) -> Result<Vec<String>> {
     };
     let mut entries = Vec::new();
     for file in &files {
-        let bytes = ae_io::read(file, ae_io::Limit::data())?;
-        let text = String::from_utf8(bytes).map_err(|e| {
-            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-            DataError::Csv {
-                path: file.clone(),
-                line: 1 + valid.iter().filter(|&&b| b == b'\n').count() as u64,
-                column: None,
-                message: "not UTF-8 text".into(),
-            }
-        })?;
+        let text = ae_io::read_to_string(file, ae_io::Limit::data())?;
         let fortune = text.lines().any(|l| l.trim_end() == "%");
-        let normalise = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
         if fortune {
             let mut entry = String::new();
             for line in text.lines().chain(std::iter::once("%")) {
@@ -73,6 +63,23 @@ pub fn read_corpus(path: &Path) -> Result<Vec<String>> {
         });
     }
     Ok(entries)
+}
+
+/// `text` with its runs of whitespace and control characters (a NUL, a terminal's escape
+/// sequence, a backspace) as single spaces, trimmed: no control character becomes a token, or
+/// reaches a terminal when a sentence is printed.
+fn normalise(text: &str) -> String {
+    let mut joined = String::with_capacity(text.len());
+    for word in text
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+    {
+        if !joined.is_empty() {
+            joined.push(' ');
+        }
+        joined.push_str(word);
+    }
+    joined
 }
 
 /// Cuts text into sentences after `.`, `!` or `?` followed by a space.
@@ -109,6 +116,9 @@ pub fn sentences_for_training(
     entries
         .iter()
         .flat_map(|e| split_sentences(e))
+        // Every whitespace-separated word is a token or more: a sentence of more words is too
+        // long without being tokenised (a 50 MB line took 57 times its size to tokenise).
+        .filter(|s| s.split_whitespace().nth(max_tokens).is_none())
         .filter(|s| (min_tokens..=max_tokens).contains(&kind.tokenize(s).len()))
         .filter(|s| seen.insert(s.clone()))
         .collect()

@@ -78,6 +78,15 @@ fn corpus_reads_fortune_files_and_line_files() {
         error.contains("line 3") && error.contains("UTF-8"),
         "{error}"
     );
+    // A byte order mark, control characters (a NUL, a terminal's colour codes) and old Mac
+    // line ends are no part of a word.
+    let odd = dir.path().join("odd.txt");
+    std::fs::write(&odd, "\u{feff}one\0two\r\x1b[31mred\x1b[0m three\r").unwrap();
+    assert_eq!(read_corpus(&odd).unwrap(), ["one two", "[31mred [0m three"]);
+    let utf16 = dir.path().join("utf16.txt");
+    std::fs::write(&utf16, [0xfe, 0xff, 0, b'a']).unwrap();
+    let error = read_corpus(&utf16).unwrap_err().to_string();
+    assert!(error.contains("UTF-16"), "{error}");
     let empty = dir.path().join("empty.txt");
     std::fs::write(&empty, "\n \n").unwrap();
     assert!(read_corpus(&empty).is_err());

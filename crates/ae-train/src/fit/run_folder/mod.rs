@@ -305,6 +305,13 @@ fn first_difference(
     expected: &Value,
 ) -> Option<(String, String, String)> {
     match (found, expected) {
+        // Another variant of an enum (`{"Kl": {..}}` against `{"L1": {..}}`): the setting
+        // differs as a whole, not in a field of one variant (`penalty.Kl = null`).
+        (Value::Object(a), Value::Object(b))
+            if a.len() == 1 && b.len() == 1 && a.keys().ne(b.keys()) =>
+        {
+            Some((path.to_string(), found.to_string(), expected.to_string()))
+        }
         (Value::Object(a), Value::Object(b)) => {
             // `kind` first: another kind of model is the difference to name.
             let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();

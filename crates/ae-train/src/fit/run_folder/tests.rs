@@ -55,6 +55,23 @@ fn identities_are_compared_field_by_field() {
         }
         e => panic!("{e}"),
     }
+    // Another variant of an enum is named as a whole (it said `penalty.Kl = null`).
+    let kl = json!({"penalty": {"Kl": {"rho": 0.05}}});
+    save_identity(dir.path(), &kl).unwrap();
+    let l1 = json!({"penalty": {"L1": {"weight": 0.001}}});
+    match check_identity(dir.path(), &l1).unwrap_err() {
+        TrainError::RunMismatch {
+            field,
+            found,
+            expected,
+            ..
+        } => {
+            assert_eq!(field, "penalty");
+            assert_eq!(found, r#"{"Kl":{"rho":0.05}}"#);
+            assert_eq!(expected, r#"{"L1":{"weight":0.001}}"#);
+        }
+        e => panic!("{e}"),
+    }
 }
 
 #[test]
