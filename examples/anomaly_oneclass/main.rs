@@ -19,7 +19,7 @@ use autoencoders::models::{AnyAutoencoder, ModelConfig};
 use autoencoders::run::{MachineInfo, Run, write_json};
 use autoencoders::table::Table;
 use autoencoders::train::anomaly::{self, AnomalyReport};
-use autoencoders::train::{TrainError, fit};
+use autoencoders::train::{RocCurve, TrainError, fit, save_roc_curves};
 
 const NAME: &str = "anomaly_oneclass";
 
@@ -103,6 +103,7 @@ fn main() -> std::process::ExitCode {
         let latent_dim = cli.common.latent_dim(&defaults);
 
         let mut results = Vec::new();
+        let mut curves: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
         for &k in &classes {
             let name = run
                 .data
@@ -153,6 +154,16 @@ fn main() -> std::process::ExitCode {
                 "class {k} ({name}): AUROC {:.4}, AUPRC {:.4}",
                 report.auroc, report.auprc
             );
+            // Digits are named by their class number: "class 3", not "3 3".
+            let shown = if name == k.to_string() {
+                format!("class {k}")
+            } else {
+                format!("{k} {name}")
+            };
+            curves.push((
+                format!("{shown} (AUROC {:.3})", report.auroc),
+                anomaly::roc_curve(&scores, &labels)?,
+            ));
             results.push(ClassResult {
                 class: k,
                 name,
@@ -161,6 +172,18 @@ fn main() -> std::process::ExitCode {
             });
         }
 
+        let roc: Vec<RocCurve> = curves
+            .iter()
+            .map(|(label, points)| RocCurve {
+                label: label.clone(),
+                points,
+            })
+            .collect();
+        save_roc_curves(
+            &run.out.join("roc.png"),
+            "ROC per normal class (anomaly: any other)",
+            &roc,
+        )?;
         let n = results.len().max(1) as f64;
         let mean_auroc = results.iter().map(|r| r.report.auroc).sum::<f64>() / n;
         let mean_auprc = results.iter().map(|r| r.report.auprc).sum::<f64>() / n;
@@ -206,7 +229,7 @@ fn main() -> std::process::ExitCode {
         write_json(&path, &summary)?;
         print!("\n{table}");
         println!(
-            "anomaly = any class but the normal one; results: {}",
+            "anomaly = any class but the normal one; results: {} (and roc.png)",
             path.display()
         );
         Ok(())

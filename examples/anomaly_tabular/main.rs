@@ -28,7 +28,9 @@ use autoencoders::models::{Autoencoder, OutputActivation, SaveFolder, VanillaAut
 use autoencoders::run::{MachineInfo, StagedFile, write_json};
 use autoencoders::table::Table;
 use autoencoders::train::anomaly::{self, AnomalyReport};
-use autoencoders::train::{TrainError, check_run_folder, errors_of, fit};
+use autoencoders::train::{
+    RocCurve, TrainError, check_run_folder, errors_of, fit, save_roc_curves,
+};
 
 const NAME: &str = "anomaly_tabular";
 const DEFAULTS: Defaults = Defaults::new(20, 256, 8);
@@ -207,6 +209,15 @@ fn main() -> std::process::ExitCode {
             &scores(&model, &splits.valid, device)?,
             cli.percentile,
         )?;
+        let curve = anomaly::roc_curve(&test_scores, &labels)?;
+        save_roc_curves(
+            &out.join("roc.png"),
+            &format!("ROC on the {} test rows", labels.len()),
+            &[RocCurve {
+                label: format!("autoencoder (AUROC {:.3})", report.auroc),
+                points: &curve,
+            }],
+        )?;
         let mut by_label: BTreeMap<String, (usize, usize)> = BTreeMap::new();
         for (label, score) in splits.test_labels.iter().zip(&test_scores) {
             let entry = by_label.entry(label.clone()).or_default();
@@ -249,7 +260,7 @@ fn main() -> std::process::ExitCode {
         let path = out.join("anomaly_tabular.json");
         write_json(&path, &summary)?;
         print!("\n{summary_table}\n{table_out}");
-        println!("results: {}", path.display());
+        println!("results: {} (and roc.png)", path.display());
         Ok(())
     })
 }

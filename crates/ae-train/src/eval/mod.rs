@@ -7,6 +7,7 @@ mod pictures;
 mod plots;
 mod readback;
 mod reconstruction;
+mod roc;
 
 pub use models::{
     DenoisingReport, VaeReport, evaluate_denoising, evaluate_sparsity, evaluate_vae,
@@ -19,3 +20,4 @@ pub use reconstruction::{
     ReconstructionErrors, ReconstructionReport, check_finite, check_input_shape, errors_of,
     evaluate, image_batches, real_rows, reconstruction_errors,
 };
+pub use roc::{RocCurve, save_roc_curves};

@@ -191,6 +191,34 @@ pub fn best_f1(scores: &[f64], labels: &[bool]) -> Result<ThresholdReport> {
     Ok(best)
 }
 
+/// The ROC curve of flagging scores above a threshold, one point per distinct score: the
+/// false-positive rate (normal data flagged) and the true-positive rate (anomalies flagged),
+/// from `(0, 0)` (nothing flagged) to `(1, 1)` (everything). Its area is [`auroc`].
+///
+/// # Errors
+/// As [`auroc`]: mismatched lengths, a NaN score, or labels of one class only.
+pub fn roc_curve(scores: &[f64], labels: &[bool]) -> Result<Vec<(f64, f64)>> {
+    let (positives, negatives) = check(scores, labels)?;
+    let mut ranked: Vec<(f64, bool)> = scores.iter().copied().zip(labels.iter().copied()).collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut points = vec![(0.0, 0.0)];
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let mut rest = ranked.as_slice();
+    while let Some(&(threshold, _)) = rest.first() {
+        let ties = rest.iter().take_while(|(s, _)| *s == threshold).count();
+        for &(_, label) in &rest[..ties] {
+            if label {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+        }
+        points.push((fp as f64 / negatives as f64, tp as f64 / positives as f64));
+        rest = &rest[ties..];
+    }
+    Ok(points)
+}
+
 /// The `q`-th percentile (0..=100, linear interpolation) of scores of normal data: flagging
 /// above it marks about `100 − q` % of normal data as anomalous.
 pub fn percentile(values: &[f64], q: f64) -> Result<f64> {
@@ -309,6 +337,33 @@ mod tests {
         assert!((best.f1 - 0.8).abs() < 1e-12, "{best:?}");
         assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0, 5.0], 50.0).unwrap(), 3.0);
         assert!((percentile(&[1.0, 2.0], 95.0).unwrap() - 1.95).abs() < 1e-12);
+    }
+
+    /// By hand, and its area by the trapezoid rule is the rank-based AUROC (ties included).
+    #[test]
+    fn roc_curve_by_hand() {
+        let scores = [0.9, 0.8, 0.4, 0.4, 0.1];
+        let labels = [true, false, true, false, false];
+        let curve = roc_curve(&scores, &labels).unwrap();
+        let expected = [
+            (0.0, 0.0),
+            (0.0, 0.5),
+            (1.0 / 3.0, 0.5),
+            (2.0 / 3.0, 1.0),
+            (1.0, 1.0),
+        ];
+        assert_eq!(curve.len(), expected.len());
+        for (got, want) in curve.iter().zip(expected) {
+            assert!(
+                (got.0 - want.0).abs() < 1e-12 && got.1 == want.1,
+                "{curve:?}"
+            );
+        }
+        let area: f64 = curve
+            .windows(2)
+            .map(|w| (w[1].0 - w[0].0) * (w[1].1 + w[0].1) / 2.0)
+            .sum();
+        assert!((area - auroc(&scores, &labels).unwrap()).abs() < 1e-12);
     }
 
     proptest::proptest! {
