@@ -8,6 +8,7 @@
 //! cargo run --release --features remote-server --example serve   # flex, 127.0.0.1:3000
 //! ```
 
+use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -42,6 +43,13 @@ struct Cli {
 }
 
 fn main() -> std::process::ExitCode {
+    // Burn's server log (`tracing`, on stdout) colours its lines with escape codes; redirected
+    // to a file they are noise. Its subscriber honours NO_COLOR (https://no-color.org).
+    if !std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        // SAFETY: set before any other thread of this process exists (the server's runtime,
+        // its devices' threads), so no thread reads the environment while it changes.
+        unsafe { std::env::set_var("NO_COLOR", "1") };
+    }
     let cli = Cli::parse();
     // The server's CPU devices allocate and free a step's tensors as a trainer's do.
     autoencoders::allocator::keep_freed_memory();

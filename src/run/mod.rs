@@ -170,6 +170,15 @@ impl Run {
             data.test.count(),
             data.train.shape()
         );
+        let batch = training.batch_size;
+        let whole = data.train.count() / batch * batch;
+        if whole != data.train.count() && whole > 0 {
+            // Said once, so that the epochs' "7168 items" beside 7200 images is no riddle.
+            println!(
+                "each epoch trains on {whole} of them, in whole batches of {batch} (the order \
+                 changes every epoch, so every image takes part)"
+            );
+        }
         let settings = RunSettings {
             trainer: name.to_string(),
             dataset: source,

@@ -363,20 +363,31 @@ const UTF8_BOM: &str = "\u{feff}";
 ///
 /// # Errors
 /// [`InputError::Io`] (invalid data) naming the line and byte where the text stops being UTF-8,
-/// or saying the file is UTF-16 and how to convert it.
+/// or saying the file is UTF-16 (with or without a byte order mark) or gzip and what to do.
 pub fn text_from_bytes(path: &Path, bytes: Vec<u8>) -> Result<String, InputError> {
     let invalid = |message: String| InputError::Io {
         path: path.to_path_buf(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidData, message),
     };
-    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        return Err(invalid(
+            "gzip-compressed, not text: decompress it first (`gunzip FILE`)".into(),
+        ));
+    }
+    // UTF-16 without a byte order mark: every other byte of ASCII text is a NUL.
+    let head = &bytes[..bytes.len().min(4096)];
+    let nuls = head.iter().filter(|&&b| b == 0).count();
+    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) || 4 * nuls > head.len()
+    {
         return Err(invalid(
             "UTF-16 text, not UTF-8: convert it first (`iconv -f UTF-16 -t UTF-8 IN > OUT`)".into(),
         ));
     }
     let mut text = String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = 1 + valid.iter().filter(|&&b| b == b'\n').count();
+        // Old Mac files end lines in `\r` alone.
+        let end = if valid.contains(&b'\n') { b'\n' } else { b'\r' };
+        let line = 1 + valid.iter().filter(|&&b| b == end).count();
         invalid(format!(
             "not UTF-8 text (line {line}, byte {}): convert it first (e.g. `iconv -f LATIN1 \
              -t UTF-8 IN > OUT`)",

@@ -75,22 +75,17 @@ pub fn read_ratings(path: &Path) -> Result<Ratings> {
                     .into(),
             ));
         };
-        // At most the four fields of the formats: a line of millions of separators is not
-        // split into millions of fields (nor read as one rating).
-        let mut split = line.split(separator);
-        let fields: Vec<&str> = split.by_ref().take(4).collect();
-        if fields.len() < 3 || split.next().is_some() {
+        // The four fields of the formats; later ones (a title) are not read, nor split: a line
+        // of millions of separators is not cut into millions of fields.
+        let fields: Vec<&str> = line.splitn(5, separator).take(4).collect();
+        if fields.len() < 3 {
             return Err(csv_error(
                 path,
                 number,
                 None,
                 format!(
                     "{} fields, expected user, item, rating and an optional time",
-                    if fields.len() < 3 {
-                        fields.len().to_string()
-                    } else {
-                        "more than 4".into()
-                    }
+                    fields.len()
                 ),
             ));
         }

@@ -30,7 +30,13 @@ fn reads_the_three_formats_into_dense_indices() {
         "ratings.csv",
         "userId,movieId,rating,timestamp\n196,242,3.0,1\n7,242,5.0,1\n",
     );
-    for path in [ml100k, ml1m, csv] {
+    // Columns after the fourth (a title) are not read.
+    let titled = write(
+        dir.path(),
+        "titled.csv",
+        "userId,movieId,rating,timestamp,title\n196,242,3.0,1,Kolya (1996)\n7,242,5,1,Kolya\n",
+    );
+    for path in [ml100k, ml1m, csv, titled] {
         let ratings = read_ratings(&path).unwrap();
         assert_eq!(ratings.user_ids, [7, 196]);
         assert_eq!(ratings.item_ids, [242]);
@@ -88,8 +94,6 @@ fn malformed_lines_are_named() {
         ("-1,5,3\n2,5,4\n", "line 1, column 1"),
         ("1.0,5,3\n2,5,4\n", "line 1, column 1"),
         ("18446744073709551616,5,3\n", "line 1, column 1"),
-        ("1,2,3,4,5\n", "more than 4"),
-        (&format!("1,2,3{}\n", ",".repeat(100_000)), "more than 4"),
     ] {
         let path = write(dir.path(), "ratings.csv", text);
         let error = read_ratings(&path).unwrap_err().to_string();

@@ -69,10 +69,11 @@ fn missing_markers(
     for (&r, value) in rows.iter().zip(parsed) {
         let field = table.field(r, c);
         if value.is_none() && !markers.contains(&field) {
-            markers.push(field);
-            if markers.len() > 3 {
+            // Words of a category (`ground`, `basement` beside floor numbers) are no markers.
+            if !MISSING_MARKERS.contains(&field.to_ascii_lowercase().as_str()) {
                 return None;
             }
+            markers.push(field);
         }
     }
     let has_numbers = parsed.iter().any(Option::is_some);
@@ -83,6 +84,24 @@ fn missing_markers(
             .collect::<Vec<_>>()
             .join(", ")
     })
+}
+
+/// How tables mark a missing value (compared in lower case): an empty field, `?` (the UCI
+/// repository's), `NA`, `NaN`, `null`, ...
+const MISSING_MARKERS: [&str; 10] = [
+    "", "?", "na", "n/a", "nan", "null", "none", "-", ".", "missing",
+];
+
+/// The first line of the file where column `c` holds no finite number.
+fn first_line_without_a_number(table: &CsvTable, c: usize) -> u64 {
+    (0..table.len())
+        .find(|&r| {
+            table
+                .field(r, c)
+                .parse::<f64>()
+                .map_or(true, |v| !v.is_finite())
+        })
+        .map_or(0, |r| table.lines[r])
 }
 
 impl TabularEncoder {
@@ -105,19 +124,16 @@ impl TabularEncoder {
                 let (mean, std) = mean_and_std(&v);
                 ColumnEncoding::Numeric { mean, std }
             } else if 2 * numbers >= parsed.len() && numbers > 0 {
-                let (k, _) = parsed
-                    .iter()
-                    .enumerate()
-                    .find(|(_, v)| v.is_none())
-                    .unwrap_or((0, &None));
-                let row = rows[k];
+                // The file's first such line (the training rows are shuffled).
+                let line = first_line_without_a_number(table, c);
+                let row = table.lines.iter().position(|&l| l == line).unwrap_or(0);
                 return Err(DataError::Csv {
                     path: table.path.clone(),
-                    line: table.lines.get(row).copied().unwrap_or(0),
+                    line,
                     column: Some(c + 1),
                     message: format!(
                         "{:?} is not a finite number, but {numbers} of the {} training values of \
-                         column `{}` are: fix or drop that row",
+                         column `{}` are: fix or drop the rows like this one",
                         table.field(row, c),
                         rows.len(),
                         table.columns[c]
@@ -126,15 +142,14 @@ impl TabularEncoder {
             } else if let Some(markers) = missing_markers(table, rows, c, &parsed) {
                 // Numbers with a marker or two in most rows (`?`, `NA`, ``): one-hot over
                 // every distinct number would be a silent misreading of a numeric column.
-                let first = parsed.iter().position(Option::is_none).unwrap_or(0);
                 return Err(DataError::Csv {
                     path: table.path.clone(),
-                    line: table.lines.get(rows[first]).copied().unwrap_or(0),
+                    line: first_line_without_a_number(table, c),
                     column: Some(c + 1),
                     message: format!(
                         "column `{}` holds numbers in {numbers} of its {} training rows and \
-                         only {markers} in the others, from this line on (missing values?): \
-                         fill them in, or drop the column or those rows",
+                         missing-value markers ({markers}) in the others, the first on this \
+                         line: fill them in, or drop the column or those rows",
                         table.columns[c],
                         rows.len()
                     ),

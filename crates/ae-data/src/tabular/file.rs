@@ -99,6 +99,7 @@ struct Lines<R> {
     offset: u64,
     line: u64,
     length: usize,
+    after_cr: bool,
     seen: Rc<RefCell<LineStarts>>,
 }
 
@@ -108,12 +109,22 @@ impl<R: Read> Read for Lines<R> {
         let mut seen = self.seen.borrow_mut();
         for &byte in &buf[..n] {
             match byte {
+                // A line ends in `\n`, `\r\n` or `\r` alone (old Mac files), as the csv
+                // crate reads them.
                 b'\n' => {
-                    self.line += 1;
+                    if !self.after_cr {
+                        self.line += 1;
+                    }
+                    self.after_cr = false;
                     self.length = 0;
                 }
-                b'\r' => self.length += 1,
+                b'\r' => {
+                    self.line += 1;
+                    self.after_cr = true;
+                    self.length = 0;
+                }
                 _ => {
+                    self.after_cr = false;
                     if seen.starts.last().is_none_or(|&(_, line)| line < self.line) {
                         seen.starts.push((self.offset, self.line));
                     }
@@ -133,23 +144,31 @@ impl<R: Read> Read for Lines<R> {
     }
 }
 
-/// Whether a header is a row of data: over the columns whose first row is a number, every
-/// header field is a number too (a header names them in words).
-fn looks_like_data(header: &[String], first: &[String]) -> bool {
+/// How many rows [`looks_like_data`] compares a header with.
+const HEADER_CHECK_ROWS: usize = 1_000;
+
+/// Whether a header is a row of data: each of its fields is what its column holds — a number
+/// over a column of numbers, a value the column's first rows hold over a column of words.
+/// Column names that are numbers (years, pandas' `0,1,2`) over a label column named in words
+/// are a header.
+fn looks_like_data(header: &[String], table: &CsvTable) -> bool {
     let is_number = |text: &str| text.parse::<f64>().is_ok();
-    let mut numeric = header
-        .iter()
-        .zip(first)
-        .filter(|(_, value)| is_number(value))
-        .peekable();
-    numeric.peek().is_some() && numeric.all(|(name, _)| is_number(name))
+    let rows = table.len().min(HEADER_CHECK_ROWS);
+    !header.is_empty()
+        && header.iter().enumerate().all(|(column, name)| {
+            if is_number(table.field(0, column)) {
+                is_number(name)
+            } else {
+                (0..rows).any(|row| table.field(row, column) == name)
+            }
+        })
 }
 
 /// Reads a CSV file; every row must have as many fields as the first.
 ///
 /// # Errors
 /// [`DataError::Csv`] naming the line of a malformed row, a line over [`MAX_LINE_BYTES`], or a
-/// header (`has_header`) whose every field is a number: the first row of a file without one.
+/// header (`has_header`) that holds what its columns hold: the first row of a file without one.
 pub fn read_csv(path: &Path, has_header: bool) -> Result<CsvTable> {
     let seen = Rc::new(RefCell::new(LineStarts::default()));
     let file = Lines {
@@ -157,6 +176,7 @@ pub fn read_csv(path: &Path, has_header: bool) -> Result<CsvTable> {
         offset: 0,
         line: 1,
         length: 0,
+        after_cr: false,
         seen: seen.clone(),
     };
     let line_of =
@@ -181,7 +201,18 @@ pub fn read_csv(path: &Path, has_header: bool) -> Result<CsvTable> {
             path: path.to_path_buf(),
             line: line_of(e.position()),
             column: None,
-            message: e.to_string(),
+            // The csv crate's own text repeats its position (with its own line count).
+            message: match e.kind() {
+                csv::ErrorKind::UnequalLengths {
+                    expected_len, len, ..
+                } => format!("{len} fields, but the rows before have {expected_len}"),
+                csv::ErrorKind::Utf8 { err, .. } => format!(
+                    "field {} is not UTF-8 text: convert the file first (e.g. `iconv -f \
+                     LATIN1 -t UTF-8 IN > OUT`)",
+                    err.field() + 1
+                ),
+                _ => e.to_string(),
+            },
         },
     };
     let mut columns: Vec<String> = if has_header {
@@ -203,7 +234,7 @@ pub fn read_csv(path: &Path, has_header: bool) -> Result<CsvTable> {
         field_ends: Vec::new(),
     };
     let mut record = csv::StringRecord::new();
-    let mut first: Vec<String> = Vec::new();
+    let mut width = 0;
     while reader.read_record(&mut record).map_err(csv_error)? {
         // Checked on the first row, before the table grows: every row has as many fields.
         if record.len() > super::encoder::MAX_FEATURES + 1 {
@@ -220,23 +251,9 @@ pub fn read_csv(path: &Path, has_header: bool) -> Result<CsvTable> {
             });
         }
         if table.is_empty() {
-            first = record.iter().map(str::to_string).collect();
+            width = record.len();
         }
         table.push(&record, line_of(record.position()));
-    }
-    if !first.is_empty() && looks_like_data(&columns, &first) {
-        return Err(DataError::Csv {
-            path: path.to_path_buf(),
-            line: 1,
-            column: None,
-            message: "the header names its numeric columns with numbers, as a row of data \
-                      would: the file has no header (its first row would be left out as one); \
-                      leave out --header"
-                .into(),
-        });
-    }
-    if columns.is_empty() {
-        columns = (0..first.len()).map(|i| format!("c{i}")).collect();
     }
     if table.is_empty() {
         return Err(DataError::Csv {
@@ -246,6 +263,20 @@ pub fn read_csv(path: &Path, has_header: bool) -> Result<CsvTable> {
             message: "no data rows".into(),
         });
     }
+    if columns.is_empty() {
+        columns = (0..width).map(|i| format!("c{i}")).collect();
+    }
     table.columns = columns;
+    if has_header && looks_like_data(&table.columns, &table) {
+        return Err(DataError::Csv {
+            path: path.to_path_buf(),
+            line: 1,
+            column: None,
+            message: "the header holds what its columns hold (numbers over numbers, values of \
+                      its other columns), as a row of data would: the file has no header (its \
+                      first row would be left out as one); leave out --header"
+                .into(),
+        });
+    }
     Ok(table)
 }

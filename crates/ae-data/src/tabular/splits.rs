@@ -34,7 +34,7 @@ fn labels_found(table: &CsvTable, column: usize) -> String {
         .take(5)
         .map(|(label, n)| {
             let short: String = label.chars().take(40).collect();
-            format!("{short:?} ({n} rows)")
+            format!("{short:?} ({n} row{})", if *n == 1 { "" } else { "s" })
         })
         .collect();
     let more = counts.len().saturating_sub(5);
@@ -77,7 +77,7 @@ pub fn anomaly_splits(
         .collect();
     let n_valid = ((normal.len() as f64) * valid_fraction).round() as usize;
     let (valid_rows, train_rows) = normal.split_at(n_valid.min(normal.len()));
-    if normal.is_empty() {
+    if !(0..table.len()).any(|r| table.field(r, label_column) == normal_label) {
         return Err(DataError::InvalidArgument {
             what: "normal label",
             message: format!(

@@ -45,6 +45,15 @@ fn fields_read_back_as_written() {
     let ragged = write(dir.path(), "r.csv", "a,b\n\n\n1,2\n3\n");
     let err = read_csv(&ragged, false).unwrap_err();
     assert!(matches!(err, DataError::Csv { line: 5, .. }), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("1 fields, but the rows before have 2"),
+        "{err}"
+    );
+    // Old Mac line ends (`\r` alone) count as lines too.
+    let mac = write(dir.path(), "m.csv", "a,b\r1,2\r3\r");
+    let err = read_csv(&mac, false).unwrap_err();
+    assert!(matches!(err, DataError::Csv { line: 3, .. }), "{err}");
 }
 
 #[test]
@@ -167,6 +176,16 @@ fn misreadings_of_a_table_are_errors() {
         "{err}"
     );
 
+    // Words beside numbers are categories (a floor: ground, basement, 1, 2), not markers.
+    let floors = write(
+        dir.path(),
+        "f.csv",
+        "ground,a\n1,a\nbasement,a\n2,a\nground,a\n",
+    );
+    let table = read_csv(&floors, false).unwrap();
+    let encoder = TabularEncoder::fit(&table, &[0, 1, 2, 3, 4], 1).unwrap();
+    assert_eq!(encoder.width(), 4);
+
     let later = write(
         dir.path(),
         "n.csv",
@@ -183,9 +202,15 @@ fn misreadings_of_a_table_are_errors() {
         );
     }
 
-    let no_header = write(dir.path(), "h.csv", "1,2,x\n3,4,y\n");
+    let no_header = write(dir.path(), "h.csv", "1,2,x\n3,4,y\n5,6,x\n");
     let err = read_csv(&no_header, true).unwrap_err().to_string();
     assert!(err.contains("leave out --header"), "{err}");
+    // Column names that are numbers (years, pandas' 0,1,2) over a label named in words are a
+    // header.
+    for header in ["2018,2019,label", "0,1,2"] {
+        let years = write(dir.path(), "y.csv", &format!("{header}\n1,2,ok\n3,4,bad\n"));
+        assert_eq!(read_csv(&years, true).unwrap().len(), 2, "{header}");
+    }
 
     let commas = write(
         dir.path(),
@@ -205,7 +230,7 @@ fn a_missing_normal_label_lists_the_labels_found() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("\"1;normal.\" (1 rows)") && err.contains("--label-column"),
+        err.contains("\"1;normal.\" (1 row)") && err.contains("--label-column"),
         "{err}"
     );
 }

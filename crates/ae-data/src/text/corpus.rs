@@ -69,6 +69,7 @@ pub fn read_corpus(path: &Path) -> Result<Vec<String>> {
 /// sequence, a backspace) as single spaces, trimmed: no control character becomes a token, or
 /// reaches a terminal when a sentence is printed.
 fn normalise(text: &str) -> String {
+    let text = without_escape_sequences(text);
     let mut joined = String::with_capacity(text.len());
     for word in text
         .split(|c: char| c.is_whitespace() || c.is_control())
@@ -80,6 +81,32 @@ fn normalise(text: &str) -> String {
         joined.push_str(word);
     }
     joined
+}
+
+/// `text` without a terminal's escape sequences (`ESC [ 31 m`, colour codes in captured
+/// output): their letters would otherwise become words.
+fn without_escape_sequences(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('\x1b') {
+        return text.into();
+    }
+    let mut kept = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            kept.push(c);
+            continue;
+        }
+        kept.push(' ');
+        // A control sequence: `[`, parameters, and a final byte in `@`..=`~`.
+        if chars.next_if_eq(&'[').is_some() {
+            for next in chars.by_ref() {
+                if ('@'..='~').contains(&next) {
+                    break;
+                }
+            }
+        }
+    }
+    kept.into()
 }
 
 /// Cuts text into sentences after `.`, `!` or `?` followed by a space.
@@ -119,6 +146,8 @@ pub fn sentences_for_training(
         // Every whitespace-separated word is a token or more: a sentence of more words is too
         // long without being tokenised (a 50 MB line took 57 times its size to tokenise).
         .filter(|s| s.split_whitespace().nth(max_tokens).is_none())
+        // A character is a token of its own to the character tokenizer.
+        .filter(|s| !matches!(kind, TokenizerKind::Char) || s.chars().nth(max_tokens).is_none())
         .filter(|s| (min_tokens..=max_tokens).contains(&kind.tokenize(s).len()))
         .filter(|s| seen.insert(s.clone()))
         .collect()

@@ -82,11 +82,23 @@ fn corpus_reads_fortune_files_and_line_files() {
     // line ends are no part of a word.
     let odd = dir.path().join("odd.txt");
     std::fs::write(&odd, "\u{feff}one\0two\r\x1b[31mred\x1b[0m three\r").unwrap();
-    assert_eq!(read_corpus(&odd).unwrap(), ["one two", "[31mred [0m three"]);
+    assert_eq!(read_corpus(&odd).unwrap(), ["one two", "red three"]);
     let utf16 = dir.path().join("utf16.txt");
     std::fs::write(&utf16, [0xfe, 0xff, 0, b'a']).unwrap();
     let error = read_corpus(&utf16).unwrap_err().to_string();
     assert!(error.contains("UTF-16"), "{error}");
+    // Without its byte order mark too (NULs between the letters); and gzip is named as such.
+    let bare: Vec<u8> = "hi there.\nhow are you?\n"
+        .bytes()
+        .flat_map(|b| [b, 0])
+        .collect();
+    std::fs::write(&utf16, bare).unwrap();
+    let error = read_corpus(&utf16).unwrap_err().to_string();
+    assert!(error.contains("UTF-16"), "{error}");
+    let gz = dir.path().join("corpus.txt.gz");
+    std::fs::write(&gz, [0x1f, 0x8b, 8, 0, 0, 0]).unwrap();
+    let error = read_corpus(&gz).unwrap_err().to_string();
+    assert!(error.contains("gunzip"), "{error}");
     let empty = dir.path().join("empty.txt");
     std::fs::write(&empty, "\n \n").unwrap();
     assert!(read_corpus(&empty).is_err());
