@@ -16,6 +16,8 @@ mod report;
 mod staged;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::tensor::Device;
 
@@ -65,6 +67,8 @@ pub struct Run {
     residency: Residency,
     capture: bool,
     weights: WeightsPrecision,
+    /// Whether "each epoch trains on ..." was printed.
+    told_epoch_size: Arc<AtomicBool>,
 }
 
 /// What [`Run::train`] returns.
@@ -170,15 +174,6 @@ impl Run {
             data.test.count(),
             data.train.shape()
         );
-        let batch = training.batch_size;
-        let whole = data.train.count() / batch * batch;
-        if whole != data.train.count() && whole > 0 {
-            // Said once, so that the epochs' "7168 items" beside 7200 images is no riddle.
-            println!(
-                "each epoch trains on {whole} of them, in whole batches of {batch} (the order \
-                 changes every epoch, so every image takes part)"
-            );
-        }
         let settings = RunSettings {
             trainer: name.to_string(),
             dataset: source,
@@ -197,6 +192,7 @@ impl Run {
             residency: args.train.residency.into(),
             capture: args.train.capture,
             weights: args.output.weights.into(),
+            told_epoch_size: Arc::default(),
         })
     }
 
@@ -280,6 +276,20 @@ impl Run {
         M: Autoencoder + SaveFolder + Trainable<Batch = ImageBatch>,
     {
         let Splits { train, valid, test } = &self.data;
+        let batch = self.training().batch_size;
+        let whole = train.count() / batch * batch;
+        if whole != train.count()
+            && whole > 0
+            && !self.told_epoch_size.swap(true, Ordering::Relaxed)
+        {
+            // Said once, before the first training, so that the epochs' "7168 items" beside
+            // 7200 images is no riddle.
+            println!(
+                "each epoch trains on {whole} of the {} training images, in whole batches of \
+                 {batch} (the order changes every epoch, so every image takes part)",
+                train.count()
+            );
+        }
         let mean_image_mse = test.mse_of_constant(&train.mean_image());
         let fitted = fit(
             model,
