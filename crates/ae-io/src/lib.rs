@@ -357,6 +357,37 @@ pub fn read_to_string(path: &Path, limit: Limit) -> Result<String, InputError> {
 /// The UTF-8 byte order mark some editors put at the start of a file.
 const UTF8_BOM: &str = "\u{feff}";
 
+/// How much of a file [`check_text_start`] looks at.
+pub const TEXT_START_BYTES: usize = 4096;
+
+/// Checks the first bytes of a text file (up to [`TEXT_START_BYTES`]) for what is not UTF-8
+/// text at all and says what to do: gzip data, UTF-16 (with a byte order mark, or without one:
+/// every other byte of ASCII text a NUL).
+///
+/// # Errors
+/// [`InputError::Io`] (invalid data) naming the file and the command that converts it.
+pub fn check_text_start(path: &Path, start: &[u8]) -> Result<(), InputError> {
+    let invalid = |message: &str| InputError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, message.to_string()),
+    };
+    if start.starts_with(&[0x1f, 0x8b]) {
+        return Err(invalid(
+            "gzip-compressed, not text: decompress it first (`gunzip FILE`)",
+        ));
+    }
+    let nuls = start.iter().filter(|&&b| b == 0).count();
+    if start.starts_with(&[0xff, 0xfe])
+        || start.starts_with(&[0xfe, 0xff])
+        || 4 * nuls > start.len()
+    {
+        return Err(invalid(
+            "UTF-16 text, not UTF-8: convert it first (`iconv -f UTF-16 -t UTF-8 IN > OUT`)",
+        ));
+    }
+    Ok(())
+}
+
 /// `bytes` of the file `path` as UTF-8 text, without a leading byte order mark (an editor's,
 /// which would otherwise glue itself to the first field or word). Lines may end in `\n`,
 /// `\r\n`, or `\r` alone (old Mac files: turned into `\n`).
@@ -369,20 +400,7 @@ pub fn text_from_bytes(path: &Path, bytes: Vec<u8>) -> Result<String, InputError
         path: path.to_path_buf(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidData, message),
     };
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        return Err(invalid(
-            "gzip-compressed, not text: decompress it first (`gunzip FILE`)".into(),
-        ));
-    }
-    // UTF-16 without a byte order mark: every other byte of ASCII text is a NUL.
-    let head = &bytes[..bytes.len().min(4096)];
-    let nuls = head.iter().filter(|&&b| b == 0).count();
-    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) || 4 * nuls > head.len()
-    {
-        return Err(invalid(
-            "UTF-16 text, not UTF-8: convert it first (`iconv -f UTF-16 -t UTF-8 IN > OUT`)".into(),
-        ));
-    }
+    check_text_start(path, &bytes[..bytes.len().min(TEXT_START_BYTES)])?;
     let mut text = String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         // Old Mac files end lines in `\r` alone.

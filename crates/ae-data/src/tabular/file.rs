@@ -171,8 +171,16 @@ fn looks_like_data(header: &[String], table: &CsvTable) -> bool {
 /// header (`has_header`) that holds what its columns hold: the first row of a file without one.
 pub fn read_csv(path: &Path, has_header: bool) -> Result<CsvTable> {
     let seen = Rc::new(RefCell::new(LineStarts::default()));
+    // A gzip or UTF-16 file is named as such (the csv crate would call it "not UTF-8").
+    let mut file = ae_io::open(path, ae_io::Limit::data())?;
+    let mut start = Vec::with_capacity(ae_io::TEXT_START_BYTES);
+    (&mut file)
+        .take(ae_io::TEXT_START_BYTES as u64)
+        .read_to_end(&mut start)
+        .map_err(|e| DataError::io(path, e))?;
+    ae_io::check_text_start(path, &start)?;
     let file = Lines {
-        inner: ae_io::open(path, ae_io::Limit::data())?,
+        inner: std::io::Cursor::new(start).chain(file),
         offset: 0,
         line: 1,
         length: 0,

@@ -50,6 +50,16 @@ fn fields_read_back_as_written() {
             .ends_with("1 fields, but the rows before have 2"),
         "{err}"
     );
+    // A gzip or UTF-16 table is named as such.
+    let gz = dir.path().join("t.csv.gz");
+    std::fs::write(&gz, [0x1f, 0x8b, 8, 0, 0, 0]).unwrap();
+    let err = read_csv(&gz, false).unwrap_err().to_string();
+    assert!(err.contains("gunzip"), "{err}");
+    let utf16: Vec<u8> = "a,b\n1,2\n".bytes().flat_map(|b| [b, 0]).collect();
+    let u16 = dir.path().join("u.csv");
+    std::fs::write(&u16, utf16).unwrap();
+    let err = read_csv(&u16, false).unwrap_err().to_string();
+    assert!(err.contains("UTF-16"), "{err}");
     // Old Mac line ends (`\r` alone) count as lines too.
     let mac = write(dir.path(), "m.csv", "a,b\r1,2\r3\r");
     let err = read_csv(&mac, false).unwrap_err();
