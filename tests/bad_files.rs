@@ -8,7 +8,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{mkfifo, ok, refused, refused_within};
+use common::{mkfifo, ok, refused, refused_within, write_idx_files};
 
 /// Paths that are not regular files — a FIFO where a CSV, a ratings file, a corpus, an IDX file
 /// or a `config.json` is expected, `/dev/zero` behind a link, an image folder holding a link
@@ -56,13 +56,13 @@ fn special_files_and_link_loops_are_refused_at_once() {
     // took 1 GB of memory under `--max-input-size 1M`).
     let gz = at("gz");
     std::fs::create_dir(&gz).unwrap();
-    for (name, dims) in [
-        ("train-images-idx3-ubyte.gz", &[2000usize, 28, 28][..]),
-        ("train-labels-idx1-ubyte.gz", &[2000][..]),
-    ] {
-        let n: usize = dims.iter().product();
-        ae_data::idx::write_idx(&gz.join(name), dims, &vec![0u8; n]).unwrap();
-    }
+    write_idx_files(
+        &gz,
+        &[
+            ("train-images-idx3-ubyte.gz", &[2000, 28, 28]),
+            ("train-labels-idx1-ubyte.gz", &[2000]),
+        ],
+    );
     refused_within(
         10,
         "train_vanilla",

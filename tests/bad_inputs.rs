@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{ok, refused, refused_within, run};
+use common::{ok, refused, refused_within, run, write_idx_files};
 
 #[test]
 fn flags_out_of_range_name_the_flag() {
@@ -162,14 +162,15 @@ fn ddp_is_refused_before_anything_is_written() {
 #[test]
 fn splits_of_different_shapes_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, dims: &[usize]| {
-        let n: usize = dims.iter().product();
-        ae_data::idx::write_idx(&dir.path().join(name), dims, &vec![0u8; n]).unwrap();
-    };
-    write("train-images-idx3-ubyte", &[20, 14, 14]);
-    write("train-labels-idx1-ubyte", &[20]);
-    write("t10k-images-idx3-ubyte", &[10, 28, 28]);
-    write("t10k-labels-idx1-ubyte", &[10]);
+    write_idx_files(
+        dir.path(),
+        &[
+            ("train-images-idx3-ubyte", &[20, 14, 14]),
+            ("train-labels-idx1-ubyte", &[20]),
+            ("t10k-images-idx3-ubyte", &[10, 28, 28]),
+            ("t10k-labels-idx1-ubyte", &[10]),
+        ],
+    );
     let data = dir.path().to_str().unwrap();
     refused(
         "train_vanilla",
@@ -192,14 +193,15 @@ fn splits_of_different_shapes_are_refused() {
 #[test]
 fn an_empty_test_split_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, dims: &[usize]| {
-        let n: usize = dims.iter().product();
-        ae_data::idx::write_idx(&dir.path().join(name), dims, &vec![0u8; n]).unwrap();
-    };
-    write("train-images-idx3-ubyte", &[20, 28, 28]);
-    write("train-labels-idx1-ubyte", &[20]);
-    write("t10k-images-idx3-ubyte", &[0, 28, 28]);
-    write("t10k-labels-idx1-ubyte", &[0]);
+    write_idx_files(
+        dir.path(),
+        &[
+            ("train-images-idx3-ubyte", &[20, 28, 28]),
+            ("train-labels-idx1-ubyte", &[20]),
+            ("t10k-images-idx3-ubyte", &[0, 28, 28]),
+            ("t10k-labels-idx1-ubyte", &[0]),
+        ],
+    );
     let data = dir.path().to_str().unwrap();
     for example in ["train_vanilla", "compress"] {
         refused(

@@ -9,6 +9,15 @@ pub mod explore_server;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Writes zero-filled IDX files of the given shapes into `dir`, as `(file name, dims)`: an
+/// MNIST-format folder (`.gz` names are compressed).
+pub fn write_idx_files(dir: &Path, files: &[(&str, &[usize])]) {
+    for &(name, dims) in files {
+        let n: usize = dims.iter().product();
+        ae_data::idx::write_idx(&dir.join(name), dims, &vec![0u8; n]).expect("an IDX file");
+    }
+}
+
 /// The folder of the example binaries built with the tests.
 pub fn examples_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test's own path");

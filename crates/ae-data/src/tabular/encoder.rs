@@ -92,8 +92,9 @@ const MISSING_MARKERS: [&str; 10] = [
     "", "?", "na", "n/a", "nan", "null", "none", "-", ".", "missing",
 ];
 
-/// The first line of the file where column `c` holds no finite number.
-fn first_line_without_a_number(table: &CsvTable, c: usize) -> u64 {
+/// The first row of the file (the training rows are shuffled) where column `c` holds no
+/// finite number.
+fn first_row_without_a_number(table: &CsvTable, c: usize) -> usize {
     (0..table.len())
         .find(|&r| {
             table
@@ -101,7 +102,7 @@ fn first_line_without_a_number(table: &CsvTable, c: usize) -> u64 {
                 .parse::<f64>()
                 .map_or(true, |v| !v.is_finite())
         })
-        .map_or(0, |r| table.lines[r])
+        .unwrap_or(0)
 }
 
 impl TabularEncoder {
@@ -124,12 +125,10 @@ impl TabularEncoder {
                 let (mean, std) = mean_and_std(&v);
                 ColumnEncoding::Numeric { mean, std }
             } else if 2 * numbers >= parsed.len() && numbers > 0 {
-                // The file's first such line (the training rows are shuffled).
-                let line = first_line_without_a_number(table, c);
-                let row = table.lines.iter().position(|&l| l == line).unwrap_or(0);
+                let row = first_row_without_a_number(table, c);
                 return Err(DataError::Csv {
                     path: table.path.clone(),
-                    line,
+                    line: table.lines[row],
                     column: Some(c + 1),
                     message: format!(
                         "{:?} is not a finite number, but {numbers} of the {} training values of \
@@ -144,7 +143,7 @@ impl TabularEncoder {
                 // every distinct number would be a silent misreading of a numeric column.
                 return Err(DataError::Csv {
                     path: table.path.clone(),
-                    line: first_line_without_a_number(table, c),
+                    line: table.lines[first_row_without_a_number(table, c)],
                     column: Some(c + 1),
                     message: format!(
                         "column `{}` holds numbers in {numbers} of its {} training rows and \

@@ -155,6 +155,26 @@ fn threshold_report(
     }
 }
 
+/// Flagging from the highest score down, in one sort: for each distinct score (highest first)
+/// the scores strictly above it, as `(threshold, anomalies among them, all of them)`. Past the
+/// last, everything is flagged: `(positives, scores.len())`.
+fn sweep(scores: &[f64], labels: &[bool]) -> Vec<(f64, usize, usize)> {
+    let mut ranked: Vec<(f64, bool)> = scores.iter().copied().zip(labels.iter().copied()).collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut thresholds = Vec::new();
+    let (mut tp, mut flagged) = (0usize, 0usize);
+    let mut rest = ranked.as_slice();
+    while let Some(&(threshold, _)) = rest.first() {
+        thresholds.push((threshold, tp, flagged));
+        // -0.0 and 0.0 are one threshold, as `>` sees them.
+        let ties = rest.iter().take_while(|(s, _)| *s == threshold).count();
+        tp += rest[..ties].iter().filter(|(_, label)| *label).count();
+        flagged += ties;
+        rest = &rest[ties..];
+    }
+    thresholds
+}
+
 /// The threshold with the best F1 on labelled scores (an upper bound on what a threshold chosen
 /// without labels can reach): of flagging everything, or everything above one of the scores,
 /// the first best in that order (lower thresholds first).
@@ -163,27 +183,13 @@ fn threshold_report(
 /// score with [`at_threshold`] took minutes on a few hundred thousand table rows.
 pub fn best_f1(scores: &[f64], labels: &[bool]) -> Result<ThresholdReport> {
     let (positives, _) = check(scores, labels)?;
-    let mut ranked: Vec<(f64, bool)> = scores.iter().copied().zip(labels.iter().copied()).collect();
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-    // Highest threshold first: each flags the scores above it, i.e. the ones swept so far.
-    let mut reports = Vec::new();
-    let (mut tp, mut flagged) = (0usize, 0usize);
-    let mut rest = ranked.as_slice();
-    while let Some(&(threshold, _)) = rest.first() {
-        reports.push(threshold_report(threshold, tp, flagged, positives));
-        // -0.0 and 0.0 are one threshold, as `>` sees them.
-        let ties = rest.iter().take_while(|(s, _)| *s == threshold).count();
-        for &(_, label) in &rest[..ties] {
-            flagged += 1;
-            tp += usize::from(label);
-        }
-        rest = &rest[ties..];
-    }
+    let thresholds = sweep(scores, labels);
     // Just below the lowest score: everything flagged.
-    let lowest = ranked.last().map_or(0.0, |&(s, _)| s);
+    let lowest = thresholds.last().map_or(0.0, |&(s, _, _)| s);
     let below_all = (lowest - 1.0).min(lowest.next_down());
-    let mut best = threshold_report(below_all, tp, flagged, positives);
-    for report in reports.into_iter().rev() {
+    let mut best = threshold_report(below_all, positives, scores.len(), positives);
+    for &(threshold, tp, flagged) in thresholds.iter().rev() {
+        let report = threshold_report(threshold, tp, flagged, positives);
         if report.f1 > best.f1 {
             best = report;
         }
@@ -199,23 +205,17 @@ pub fn best_f1(scores: &[f64], labels: &[bool]) -> Result<ThresholdReport> {
 /// As [`auroc`]: mismatched lengths, a NaN score, or labels of one class only.
 pub fn roc_curve(scores: &[f64], labels: &[bool]) -> Result<Vec<(f64, f64)>> {
     let (positives, negatives) = check(scores, labels)?;
-    let mut ranked: Vec<(f64, bool)> = scores.iter().copied().zip(labels.iter().copied()).collect();
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let mut points = vec![(0.0, 0.0)];
-    let (mut tp, mut fp) = (0usize, 0usize);
-    let mut rest = ranked.as_slice();
-    while let Some(&(threshold, _)) = rest.first() {
-        let ties = rest.iter().take_while(|(s, _)| *s == threshold).count();
-        for &(_, label) in &rest[..ties] {
-            if label {
-                tp += 1;
-            } else {
-                fp += 1;
-            }
-        }
-        points.push((fp as f64 / negatives as f64, tp as f64 / positives as f64));
-        rest = &rest[ties..];
-    }
+    let rates = |tp: usize, flagged: usize| {
+        (
+            (flagged - tp) as f64 / negatives as f64,
+            tp as f64 / positives as f64,
+        )
+    };
+    let mut points: Vec<(f64, f64)> = sweep(scores, labels)
+        .into_iter()
+        .map(|(_, tp, flagged)| rates(tp, flagged))
+        .collect();
+    points.push(rates(positives, scores.len()));
     Ok(points)
 }
 
